@@ -1,0 +1,210 @@
+"""Kafka wiring shared by every service: topics, the broker, events in and out, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from jobcast import metrics
+from jobcast.topics import ALL_TOPICS, TopicSpec, dead_letter_topic
+from schemas import headers as h
+
+log = logging.getLogger(__name__)
+EventT = TypeVar("EventT")
+
+# A failing handler (database down, broker hiccup) is retried in place, slower each
+# time; the record is never skipped, because dropping a good event is worse than waiting.
+_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec] = ALL_TOPICS) -> None:
+    """Create every topic that does not exist yet (idempotent, safe to race)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=s.name, num_partitions=s.partitions, replication_factor=1)
+            for s in specs
+            if s.name not in existing
+        ]
+        if missing:
+            # Another service may create them between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
+    """A broker whose producer is idempotent (acks=all, no duplicate on producer retry)."""
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        linger_ms=5,
+        logger=logging.getLogger(f"faststream.{client_id}"),
+        log_level=logging.DEBUG,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordMeta:
+    """Where a consumed record came from and the chain it belongs to."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    correlation_id: str | None
+
+
+async def publish_event(
+    broker: KafkaBroker,
+    topic: str,
+    event: BaseModel,
+    *,
+    key: str,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    event_type: str | None = None,
+) -> None:
+    """Write one contract event as JSON and wait until the broker has it."""
+    headers = {}
+    if correlation_id:
+        headers[h.CORRELATION_ID] = correlation_id
+    if causation_id:
+        headers[h.CAUSATION_ID] = causation_id
+    if event_type:
+        headers[h.EVENT_TYPE] = event_type
+    await broker.publish(
+        event.model_dump_json().encode(), topic=topic, key=key.encode(), headers=headers
+    )
+    metrics.RECORDS_PRODUCED.labels(topic=topic).inc()
+
+
+def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
+    """A short, field-naming reason for a dead letter (input values are left out)."""
+    parts = []
+    for error in exc.errors(include_input=False)[:limit]:
+        where = ".".join(str(p) for p in error["loc"]) or "<record>"
+        parts.append(f"{where}: {error['msg']}")
+    more = len(exc.errors()) - limit
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)
+
+
+async def dead_letter(
+    broker: KafkaBroker, raw: Any, *, group_id: str, reason: str, kind: str
+) -> None:
+    """Park an unprocessable record with its original bytes, key, headers and the reason."""
+    headers = {k: v.decode("utf-8", "replace") for k, v in (raw.headers or ())}
+    headers.update(
+        {
+            h.DLQ_REASON: reason[:4000],
+            h.DLQ_TOPIC: raw.topic,
+            h.DLQ_PARTITION: str(raw.partition),
+            h.DLQ_OFFSET: str(raw.offset),
+            h.DLQ_GROUP: group_id,
+        }
+    )
+    dlq = dead_letter_topic(raw.topic)
+    await broker.publish(raw.value or b"", topic=dlq, key=raw.key, headers=headers)
+    metrics.DLQ_RECORDS.labels(topic=raw.topic, reason=kind).inc()
+    log.warning(
+        "record dead-lettered",
+        extra={
+            "topic": raw.topic,
+            "partition": raw.partition,
+            "offset": raw.offset,
+            "reason": reason[:500],
+        },
+    )
+
+
+def subscribe_validated(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    adapter: TypeAdapter[EventT],
+    handle: Callable[[EventT, RecordMeta], Awaitable[None]],
+) -> None:
+    """Consume `topic`: validate each record, dead-letter the invalid, hand the rest to `handle`.
+
+    Offsets are committed only after `handle` returns, so a crash at any point means
+    redelivery, never loss; handlers are written to be idempotent for that reason.
+    """
+
+    async def on_record(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
+        started = time.perf_counter()
+        try:
+            event = adapter.validate_json(raw.value or b"")
+        except ValidationError as exc:
+            await dead_letter(
+                broker,
+                raw,
+                group_id=group_id,
+                reason=describe_validation_error(exc),
+                kind="invalid",
+            )
+            metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="dead_lettered").inc()
+            return
+        meta = RecordMeta(
+            topic=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+            key=raw.key,
+            correlation_id=_header(raw, h.CORRELATION_ID),
+        )
+        await _handle_with_retries(handle, event, meta)
+        metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc()
+        metrics.HANDLER_SECONDS.labels(topic=topic).observe(time.perf_counter() - started)
+
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )(on_record)
+
+
+async def _handle_with_retries(
+    handle: Callable[[EventT, RecordMeta], Awaitable[None]], event: EventT, meta: RecordMeta
+) -> None:
+    for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
+        try:
+            await handle(event, meta)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if delay is None:
+                raise  # NACK: the record is redelivered, not skipped
+            metrics.HANDLER_RETRIES.labels(topic=meta.topic).inc()
+            log.exception(
+                "handler failed; retrying",
+                extra={"topic": meta.topic, "offset": meta.offset, "attempt": attempt},
+            )
+            await asyncio.sleep(delay)
+
+
+def _header(raw: Any, name: str) -> str | None:
+    for key, value in raw.headers or ():
+        if key == name:
+            return bytes(value).decode("utf-8", "replace")
+    return None

@@ -1,0 +1,31 @@
+"""Settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Endpoints and secrets every service reads from the same unprefixed variables.
+
+    Service-specific fields take the subclass's `env_prefix`; these use explicit
+    aliases so one `.jobcast/env` file configures the whole stack.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    database_url: SecretStr = Field(
+        default=SecretStr("postgresql://jobcast:jobcast@127.0.0.1:55432/jobcast"),
+        validation_alias="DATABASE_URL",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias="JOBCAST_SECRET_KEY",
+        description="Fernet key(s), comma-separated, newest first: encrypts tokens at rest.",
+    )
+    log_level: str = Field(default="INFO", validation_alias="JOBCAST_LOG_LEVEL")
+    http_host: str = Field(default="127.0.0.1", validation_alias="JOBCAST_HTTP_HOST")

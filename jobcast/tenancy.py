@@ -1,0 +1,81 @@
+"""Tenants and API keys (schema `tenancy`), used by every tenant-facing API."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from jobcast.db import Connection, migrate, migrations_of
+
+KEY_PREFIX = "jc_"
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    tenant_id: UUID
+    name: str
+
+
+def hash_api_key(api_key: str) -> bytes:
+    """The stored form of a key."""
+    return hashlib.sha256(api_key.encode()).digest()
+
+
+def new_api_key() -> str:
+    """A fresh key: the prefix makes leaked keys easy to find by secret scanners."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+async def migrate_tenancy(pool: asyncpg.Pool) -> None:
+    """Create or update the tenancy tables."""
+    await migrate(pool, "tenancy", migrations_of("jobcast"))
+
+
+async def create_tenant(pool: asyncpg.Pool, name: str) -> tuple[Tenant, str]:
+    """Create a tenant and its first API key; the key is returned once and never stored."""
+    tenant = Tenant(uuid4(), name)
+    api_key = new_api_key()
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO tenancy.tenants (tenant_id, name) VALUES ($1, $2)", tenant.tenant_id, name
+        )
+        await _insert_key(conn, tenant.tenant_id, api_key)
+    return tenant, api_key
+
+
+async def add_api_key(pool: asyncpg.Pool, tenant_id: UUID) -> str:
+    """Issue another key for a tenant (for rotation)."""
+    api_key = new_api_key()
+    async with pool.acquire() as conn:
+        await _insert_key(conn, tenant_id, api_key)
+    return api_key
+
+
+async def _insert_key(conn: Connection, tenant_id: UUID, api_key: str) -> None:
+    await conn.execute(
+        "INSERT INTO tenancy.api_keys (key_hash, key_prefix, tenant_id) VALUES ($1, $2, $3)",
+        hash_api_key(api_key),
+        api_key[:8],
+        tenant_id,
+    )
+
+
+async def tenant_by_name(pool: asyncpg.Pool, name: str) -> Tenant | None:
+    """Look a tenant up by its unique name."""
+    row = await pool.fetchrow("SELECT tenant_id, name FROM tenancy.tenants WHERE name = $1", name)
+    return Tenant(row["tenant_id"], row["name"]) if row else None
+
+
+async def authenticate(pool: asyncpg.Pool, api_key: str) -> Tenant | None:
+    """The tenant a live (not revoked) key belongs to, or None."""
+    row = await pool.fetchrow(
+        """SELECT t.tenant_id, t.name FROM tenancy.api_keys k
+           JOIN tenancy.tenants t USING (tenant_id)
+           WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
+        hash_api_key(api_key),
+    )
+    return Tenant(row["tenant_id"], row["name"]) if row else None

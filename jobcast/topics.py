@@ -1,0 +1,42 @@
+"""Topic names, partition counts and keys: the layout of the event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.platforms import Platform
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    key: str  # what the record key is, for the README and for reviewers
+
+
+JOBS_EVENTS = "jobs.events"
+PUBLISH_RESULTS = "publish.results"
+
+
+def publish_topic(platform: Platform) -> str:
+    """The command topic a platform's publisher consumes."""
+    return f"publish.{platform.value}"
+
+
+def dead_letter_topic(topic: str) -> str:
+    """Where records of `topic` that cannot be processed are parked, with the reason."""
+    return f"{topic}.dlq"
+
+
+# Partition counts bound a consumer group's parallelism; keys keep order where it matters:
+# a job's events stay ordered, one account's posts stay ordered (and throttle together).
+CONSUMED: tuple[TopicSpec, ...] = (
+    TopicSpec(JOBS_EVENTS, 6, "job_id"),
+    TopicSpec(publish_topic(Platform.FACEBOOK), 6, "connection_id"),
+    TopicSpec(publish_topic(Platform.INSTAGRAM), 6, "connection_id"),
+    TopicSpec(PUBLISH_RESULTS, 6, "post_key"),
+)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = CONSUMED + tuple(
+    TopicSpec(dead_letter_topic(t.name), 1, "original key") for t in CONSUMED
+)

@@ -1,0 +1,63 @@
+"""The jobcast event contract: every record on every topic is one of these models.
+
+The JSON Schema files under `schemas/json/` are generated from these models
+(`python -m schemas.export`) and checked in; a test fails when they disagree.
+"""
+
+from schemas.envelope import SCHEMA_VERSION, Envelope, utcnow
+from schemas.jobs import (
+    EmploymentType,
+    JobClosed,
+    JobClosure,
+    JobCreated,
+    JobEvent,
+    JobPosting,
+    JobUpdated,
+    Pay,
+    PayPeriod,
+    PlatformSettings,
+)
+from schemas.platforms import Platform
+from schemas.publish import (
+    ErrorClass,
+    MediaItem,
+    MediaKind,
+    PostContent,
+    PublishAction,
+    PublishCommand,
+    PublishCompleted,
+    PublishError,
+    PublishRequested,
+    PublishResult,
+    PublishStatus,
+    make_post_key,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "EmploymentType",
+    "Envelope",
+    "ErrorClass",
+    "JobClosed",
+    "JobClosure",
+    "JobCreated",
+    "JobEvent",
+    "JobPosting",
+    "JobUpdated",
+    "MediaItem",
+    "MediaKind",
+    "Pay",
+    "PayPeriod",
+    "Platform",
+    "PlatformSettings",
+    "PostContent",
+    "PublishAction",
+    "PublishCommand",
+    "PublishCompleted",
+    "PublishError",
+    "PublishRequested",
+    "PublishResult",
+    "PublishStatus",
+    "make_post_key",
+    "utcnow",
+]

@@ -1,0 +1,124 @@
+"""Job events: what upstream hiring systems tell jobcast (topic `jobs.events`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+
+from schemas.envelope import ContractModel, Envelope
+from schemas.platforms import Platform
+
+Tag = Annotated[str, Field(min_length=1, max_length=50)]
+JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+
+
+class EmploymentType(StrEnum):
+    FULL_TIME = "full_time"
+    PART_TIME = "part_time"
+    DAILY = "daily"
+    CASUAL = "casual"
+    CONTRACT = "contract"
+    TEMPORARY = "temporary"
+    INTERNSHIP = "internship"
+
+
+class PayPeriod(StrEnum):
+    HOUR = "hour"
+    SHIFT = "shift"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Pay(ContractModel):
+    """What the job pays; amounts are decimals in the currency's major unit."""
+
+    min_amount: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+    max_amount: Annotated[Decimal | None, Field(ge=0, max_digits=14, decimal_places=2)] = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
+    period: PayPeriod
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> Self:
+        if self.max_amount is not None and self.max_amount < self.min_amount:
+            raise ValueError("max_amount must not be below min_amount")
+        return self
+
+
+class PlatformSettings(ContractModel):
+    """Per-job overrides for one platform."""
+
+    enabled: bool = True
+    caption: Annotated[str | None, Field(max_length=10_000)] = None
+    extra_hashtags: Annotated[list[str], Field(max_length=30)] = []
+
+
+class JobPosting(ContractModel):
+    """A job as upstream describes it, at one revision."""
+
+    job_id: JobId
+    revision: Annotated[int, Field(ge=1, description="Upstream's version counter")] = 1
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    company: Annotated[str, Field(min_length=1, max_length=200)]
+    location: Annotated[str, Field(min_length=1, max_length=200)]
+    pay: Pay | None = None
+    employment_type: EmploymentType
+    apply_url: HttpUrl
+    image_url: HttpUrl | None = None
+    tags: Annotated[list[Tag], Field(max_length=30)] = []
+    publish_at: datetime | None = Field(
+        default=None,
+        description="When to publish. Local wall time in `timezone` if naive; an instant if aware.",
+    )
+    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Makassar")
+    platform_settings: dict[Platform, PlatformSettings] = {}
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _naive_time_needs_zone(self) -> Self:
+        if self.publish_at is not None and self.publish_at.tzinfo is None and not self.timezone:
+            raise ValueError("publish_at without an offset needs `timezone`")
+        return self
+
+
+class JobClosure(ContractModel):
+    """A job that must come down: closed by the employer or filled."""
+
+    job_id: JobId
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class JobCreated(Envelope):
+    event_type: Literal["job.created"] = "job.created"
+    payload: JobPosting
+
+
+class JobUpdated(Envelope):
+    event_type: Literal["job.updated"] = "job.updated"
+    payload: JobPosting
+
+
+class JobClosed(Envelope):
+    event_type: Literal["job.closed", "job.filled"] = "job.closed"
+    payload: JobClosure
+
+
+JobEvent = Annotated[JobCreated | JobUpdated | JobClosed, Field(discriminator="event_type")]
+"""Any record on `jobs.events`."""

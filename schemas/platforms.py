@@ -1,0 +1,8 @@
+"""The social platforms jobcast publishes to."""
+
+from enum import StrEnum
+
+
+class Platform(StrEnum):
+    FACEBOOK = "facebook"
+    INSTAGRAM = "instagram"

@@ -1,0 +1,115 @@
+"""Publish commands (topics `publish.<platform>`) and their results (`publish.results`)."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, HttpUrl
+
+from schemas.envelope import ContractModel, Envelope, UtcDatetime
+from schemas.jobs import JobId
+from schemas.platforms import Platform
+
+PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
+
+
+def make_post_key(tenant_id: UUID, job_id: str, connection_id: UUID, revision: int) -> str:
+    """The deterministic identity of one post: same inputs, same key, on every replay.
+
+    Publishers deduplicate on it, so replaying `jobs.events` can never post twice.
+    """
+    material = f"v1|{tenant_id}|{job_id}|{connection_id}|{revision}".encode()
+    return "pk_" + hashlib.sha256(material).hexdigest()[:32]
+
+
+class PublishAction(StrEnum):
+    PUBLISH = "publish"
+    EDIT = "edit"
+    DELETE = "delete"
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class MediaItem(ContractModel):
+    kind: MediaKind
+    url: HttpUrl
+
+
+class PostContent(ContractModel):
+    """The formatted post, ready for the platform: no further decisions downstream."""
+
+    text: Annotated[str, Field(max_length=63_206)]
+    link: HttpUrl | None = None
+    media: Annotated[list[MediaItem], Field(max_length=10)] = []
+
+
+class PublishCommand(ContractModel):
+    """One post to make (or change) on one connected account. Never carries a token."""
+
+    post_key: PostKey
+    action: PublishAction = PublishAction.PUBLISH
+    platform: Platform
+    connection_id: UUID
+    account_id: Annotated[str, Field(min_length=1, max_length=64, description="Page or IG user id")]
+    job_id: JobId
+    revision: Annotated[int, Field(ge=1)]
+    content: PostContent
+
+
+class PublishStatus(StrEnum):
+    POSTED = "posted"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+    SKIPPED = "skipped"
+    EDITED = "edited"
+    DELETED = "deleted"
+
+
+class ErrorClass(StrEnum):
+    TRANSIENT = "transient"
+    RATE_LIMITED = "rate_limited"
+    AUTH = "auth"
+    PERMANENT = "permanent"
+    ALREADY_POSTED = "already_posted"
+    NOT_PUBLISHABLE = "not_publishable"
+
+
+class PublishError(ContractModel):
+    """Why a post did not go out; `message` is safe to show (never holds a token)."""
+
+    error_class: ErrorClass
+    code: int | None = None
+    subcode: int | None = None
+    message: Annotated[str, Field(max_length=2_000)] = ""
+
+
+class PublishResult(ContractModel):
+    """What happened to one post key at one attempt."""
+
+    post_key: PostKey
+    action: PublishAction = PublishAction.PUBLISH
+    platform: Platform
+    connection_id: UUID
+    job_id: JobId
+    status: PublishStatus
+    attempt: Annotated[int, Field(ge=0)] = 1
+    platform_post_id: Annotated[str | None, Field(max_length=128)] = None
+    permalink: HttpUrl | None = None
+    error: PublishError | None = None
+    completed_at: UtcDatetime
+
+
+class PublishRequested(Envelope):
+    event_type: Literal["publish.requested"] = "publish.requested"
+    payload: PublishCommand
+
+
+class PublishCompleted(Envelope):
+    event_type: Literal["publish.completed"] = "publish.completed"
+    payload: PublishResult
