@@ -1,0 +1,28 @@
+"""Wiring of the ingest service: pool, broker, HTTP routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from jobcast.auth import tenant_from_bearer
+from jobcast.db import create_pool
+from jobcast.kafka import ensure_topics, make_broker
+from jobcast.service import Service, add_ops_routes
+from jobcast.tenancy import migrate_tenancy
+from services.ingest.routes import job_events_router
+from services.ingest.settings import IngestSettings
+
+
+async def build(settings: IngestSettings) -> Service:
+    """Connect to Postgres and Kafka and assemble the HTTP app."""
+    pool = await create_pool(settings.database_url.get_secret_value())
+    await migrate_tenancy(pool)
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    broker = make_broker(settings.kafka_bootstrap_servers, "ingest")
+
+    app = FastAPI(title="jobcast ingest", version="1")
+    app.include_router(job_events_router(broker, tenant_from_bearer(pool), settings.max_body_bytes))
+    add_ops_routes(
+        app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
+    )
+    return Service("ingest", app, broker, cleanups=[pool.close])

@@ -1,0 +1,55 @@
+"""Turning what an upstream system sends into contract events (pure, no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.jobs import JobEvent
+
+JOB_EVENT: TypeAdapter[JobEvent] = TypeAdapter(JobEvent)
+_EVENT_TYPES = ("job.created", "job.updated", "job.closed", "job.filled")
+
+
+class SubmissionError(ValueError):
+    """The submission is not a valid job event; `errors` name each bad field."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+class ForeignTenantError(PermissionError):
+    """The body names a tenant other than the API key's."""
+
+
+def to_job_event(body: object, tenant_id: UUID) -> JobEvent:
+    """Validate one submitted event and stamp it with the caller's tenant.
+
+    Upstream may send `event_id` (its idempotency key) and `occurred_at`; both
+    default when absent. The tenant always comes from the API key.
+    """
+    if not isinstance(body, dict):
+        raise SubmissionError([_error(["body"], "must be a JSON object")])
+    claimed = body.get("tenant_id")
+    if claimed is not None and str(claimed) != str(tenant_id):
+        raise ForeignTenantError("tenant_id does not match the API key")
+    event_type = body.get("event_type")
+    if event_type not in _EVENT_TYPES:
+        raise SubmissionError([_error(["event_type"], f"must be one of {', '.join(_EVENT_TYPES)}")])
+    try:
+        return JOB_EVENT.validate_python({**body, "tenant_id": tenant_id})
+    except ValidationError as exc:
+        raise SubmissionError(
+            [
+                # The union's tag ("job.created") leads each location; callers know the type.
+                _error([str(p) for p in e["loc"][1:]] or ["body"], e["msg"])
+                for e in exc.errors(include_input=False, include_url=False)
+            ]
+        ) from None
+
+
+def _error(loc: list[str], msg: str) -> dict[str, Any]:
+    return {"loc": loc, "field": ".".join(loc), "msg": msg}
