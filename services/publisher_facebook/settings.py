@@ -1,0 +1,11 @@
+"""Facebook publisher settings (env prefix `PUBLISHER_FACEBOOK_`, Graph settings unprefixed)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from services.publishing.settings import PublisherSettings
+
+
+class FacebookPublisherSettings(PublisherSettings):
+    model_config = SettingsConfigDict(env_prefix="PUBLISHER_FACEBOOK_", frozen=True, extra="ignore")
+
+    port: int = 8083

@@ -1,0 +1,49 @@
+"""Wiring shared by both publishers: pool, broker, Graph client, the command subscriber."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from pydantic import TypeAdapter
+
+from jobcast.crypto import TokenCipher
+from jobcast.db import create_pool
+from jobcast.kafka import ensure_topics, make_broker, subscribe_validated
+from jobcast.service import Service, add_ops_routes
+from jobcast.topics import publish_topic
+from schemas.platforms import Platform
+from schemas.publish import PublishRequested
+from services.publishing.graph import GraphClient
+from services.publishing.repo import migrate_publishing
+from services.publishing.settings import PublisherSettings
+from services.publishing.worker import Poster, PublishWorker
+
+
+async def build_publisher(
+    settings: PublisherSettings, platform: Platform, poster: Poster
+) -> Service:
+    """Assemble a publisher for `platform` around its poster."""
+    name = f"publisher-{platform.value}"
+    cipher = TokenCipher(settings.secret_key)
+    pool = await create_pool(settings.database_url.get_secret_value())
+    await migrate_publishing(pool)
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    http = httpx.AsyncClient(
+        base_url=settings.graph_api_url,
+        timeout=settings.graph_timeout_seconds,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+    )
+    graph = GraphClient(http, settings.graph_api_version, settings.graph_app_secret)
+    broker = make_broker(settings.kafka_bootstrap_servers, name)
+    subscribe_validated(
+        broker,
+        publish_topic(platform),
+        name,
+        TypeAdapter(PublishRequested),
+        PublishWorker(pool, broker, graph, cipher, poster),
+    )
+    app = FastAPI(title=f"jobcast {name}", version="1")
+    add_ops_routes(
+        app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
+    )
+    return Service(name, app, broker, cleanups=[pool.close, http.aclose])

@@ -1,0 +1,97 @@
+"""A small Graph API client on httpx: auth, appsecret_proof, Meta's error body."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+
+class GraphError(Exception):
+    """Meta answered with an error body. The message never contains the token."""
+
+    def __init__(
+        self, message: str, *, code: int | None, subcode: int | None, http_status: int
+    ) -> None:
+        super().__init__(f"Graph error {code}/{subcode} (HTTP {http_status}): {message}")
+        self.message = message
+        self.code = code
+        self.subcode = subcode
+        self.http_status = http_status
+
+
+class AmbiguousOutcomeError(Exception):
+    """The call may or may not have taken effect: timeout, reset, or a 5xx with no body."""
+
+
+def appsecret_proof(app_secret: str, token: str) -> str:
+    """hex HMAC-SHA256(key=app secret, msg=token): proves the call comes from our server."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
+class GraphClient:
+    """Calls `{base}/{version}/{path}` with a token and turns failures into exceptions."""
+
+    def __init__(self, http: httpx.AsyncClient, version: str, app_secret: SecretStr | None) -> None:
+        self._http = http
+        self._version = version
+        self._app_secret = app_secret
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        data: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One Graph call; returns the JSON object or raises GraphError/AmbiguousOutcomeError."""
+        query = dict(params or {})
+        if self._app_secret is not None:
+            query["appsecret_proof"] = appsecret_proof(self._app_secret.get_secret_value(), token)
+        try:
+            response = await self._http.request(
+                method,
+                f"/{self._version}/{path.lstrip('/')}",
+                params=query,
+                data=data,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.TransportError as exc:
+            # The request may have reached Meta: the caller must reconcile.
+            raise AmbiguousOutcomeError(type(exc).__name__) from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            error = body["error"]
+            raise GraphError(
+                _scrub(str(error.get("message", "")), token),
+                code=_int_or_none(error.get("code")),
+                subcode=_int_or_none(error.get("error_subcode")),
+                http_status=response.status_code,
+            )
+        if response.status_code >= 500 or not isinstance(body, dict):
+            raise AmbiguousOutcomeError(f"HTTP {response.status_code} without a Graph body")
+        if body.get("success") is False:
+            raise GraphError(
+                "call answered success=false", code=None, subcode=None, http_status=200
+            )
+        return body
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _scrub(text: str, token: str) -> str:
+    return text.replace(token, "[redacted]") if token else text
