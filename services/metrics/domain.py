@@ -1,0 +1,17 @@
+"""Pure rules of the read model: which result may replace which."""
+
+from __future__ import annotations
+
+from schemas.publish import PublishStatus
+
+# Later lifecycle stages outrank earlier ones, so an old result arriving late
+# (redelivery, replay, out-of-order partitions) can never regress a post.
+STATUS_RANK: dict[PublishStatus, int] = {
+    PublishStatus.SKIPPED: 10,
+    PublishStatus.FAILED: 10,
+    PublishStatus.UNCONFIRMED: 10,
+    PublishStatus.POSTED: 20,
+    PublishStatus.EDITED: 30,
+    PublishStatus.DELETED: 40,
+}
+
