@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
-Connection = PoolConnectionProxy[asyncpg.Record]
+if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection: TypeAlias = PoolConnectionProxy[asyncpg.Record]
 
 _LEDGER = """
 CREATE TABLE IF NOT EXISTS public.jobcast_migrations (

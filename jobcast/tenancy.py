@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 import asyncpg
 
-from jobcast.db import Connection, migrate, migrations_of
+if TYPE_CHECKING:
+    from jobcast.db import Connection
+
+from jobcast.db import migrate, migrations_of
 
 KEY_PREFIX = "jc_"
 

@@ -1,0 +1,1 @@
+"""The `jobcast` operator command: tenants, connections, and the local stack."""

@@ -1,0 +1,112 @@
+"""`jobcast`: operator commands. Each command is a thin shell over the services' repos."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import asyncpg
+import typer
+
+from jobcast.crypto import TokenCipher
+from jobcast.db import create_pool
+from jobcast.settings import CommonSettings
+from jobcast.tenancy import Tenant, create_tenant, migrate_tenancy, tenant_by_name
+from jobcast_cli.envfile import load_env_defaults
+from schemas.platforms import Platform
+from services.distributor.repo import add_connection, list_connections, migrate_distributor
+
+app = typer.Typer(help="Operate jobcast.", no_args_is_help=True)
+tenants = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
+connections = typer.Typer(help="Connected social accounts.", no_args_is_help=True)
+app.add_typer(tenants, name="tenants")
+app.add_typer(connections, name="connections")
+
+T = TypeVar("T")
+
+
+def _with_pool(work: Callable[[asyncpg.Pool, CommonSettings], Awaitable[T]]) -> T:
+    async def run() -> T:
+        settings = CommonSettings()
+        pool = await create_pool(settings.database_url.get_secret_value(), max_size=2)
+        try:
+            await migrate_tenancy(pool)
+            await migrate_distributor(pool)
+            return await work(pool, settings)
+        finally:
+            await pool.close()
+
+    return asyncio.run(run())
+
+
+async def _tenant(pool: asyncpg.Pool, name: str) -> Tenant:
+    tenant = await tenant_by_name(pool, name)
+    if tenant is None:
+        typer.echo(f"no tenant named {name!r}", err=True)
+        raise typer.Exit(2)
+    return tenant
+
+
+@tenants.command("create")
+def tenants_create(name: str) -> None:
+    """Create a tenant and print its API key (shown once, stored only as a hash)."""
+
+    async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
+        if await tenant_by_name(pool, name) is not None:
+            typer.echo(f"tenant {name!r} already exists", err=True)
+            raise typer.Exit(2)
+        tenant, api_key = await create_tenant(pool, name)
+        typer.echo(f"tenant_id={tenant.tenant_id}")
+        typer.echo(f"api_key={api_key}")
+
+    _with_pool(work)
+
+
+@connections.command("add")
+def connections_add(
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+    platform: Annotated[Platform, typer.Option(help="facebook or instagram")],
+    account_id: Annotated[str, typer.Option(help="Page id or Instagram user id")],
+    token: Annotated[
+        str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
+    ],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+) -> None:
+    """Connect an account by hand; the token is encrypted before it is stored."""
+
+    async def work(pool: asyncpg.Pool, settings: CommonSettings) -> None:
+        owner = await _tenant(pool, tenant)
+        connection = await add_connection(
+            pool,
+            TokenCipher(settings.secret_key),
+            tenant_id=owner.tenant_id,
+            platform=platform,
+            account_id=account_id,
+            token=token,
+            display_name=name,
+        )
+        typer.echo(f"connection_id={connection.connection_id}")
+
+    _with_pool(work)
+
+
+@connections.command("list")
+def connections_list(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+    """List a tenant's connections (never their tokens)."""
+
+    async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
+        owner = await _tenant(pool, tenant)
+        for c in await list_connections(pool, owner.tenant_id):
+            typer.echo(
+                f"{c.connection_id}  {c.platform.value:<9}  {c.account_id:<20}  "
+                f"{c.status:<15}  {c.display_name}"
+            )
+
+    _with_pool(work)
+
+
+def main() -> None:
+    """Entry point of the `jobcast` command."""
+    load_env_defaults()
+    app()
