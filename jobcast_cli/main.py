@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -22,6 +23,10 @@ tenants = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 connections = typer.Typer(help="Connected social accounts.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 app.add_typer(connections, name="connections")
+stack = typer.Typer(
+    help="The local stack (what `make up` / `make down` run).", no_args_is_help=True
+)
+app.add_typer(stack, name="stack")
 
 T = TypeVar("T")
 
@@ -104,6 +109,42 @@ def connections_list(tenant: Annotated[str, typer.Option(help="Tenant name")]) -
             )
 
     _with_pool(work)
+
+
+@stack.command("up")
+def stack_up(
+    demo: Annotated[bool, typer.Option(help="Send the demo jobs once the stack is up")] = True,
+) -> None:
+    """Start Kafka, Postgres, the Graph API sandbox and the five services; run the demo."""
+    from jobcast_cli.demo import run_demo
+    from jobcast_cli.envfile import ENV_FILE, STATE_DIR, write_env_file
+    from jobcast_cli.stack import bring_up
+
+    started_at = time.monotonic()
+    endpoints, started = bring_up(STATE_DIR.resolve())
+    write_env_file(endpoints.env(), ENV_FILE)
+    elapsed = time.monotonic() - started_at
+    typer.echo(f"stack up in {elapsed:.1f}s (started: {', '.join(started) or 'nothing new'})")
+    for key, value in endpoints.env().items():
+        if key != "JOBCAST_SECRET_KEY" and value:
+            typer.echo(f"  {key}={value}")
+    typer.echo(f"endpoints written to {ENV_FILE} (source it: . {ENV_FILE})")
+    if demo:
+        rows = asyncio.run(run_demo(endpoints))
+        typer.echo("demo jobs:")
+        for row in rows:
+            where = row["permalink"] or (row["error"] or {}).get("message", "")
+            typer.echo(f"  {row['job_id']:<34} {row['platform']:<9} {row['status']:<11} {where}")
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop everything `jobcast stack up` started."""
+    from jobcast_cli.envfile import STATE_DIR
+    from jobcast_cli.stack import bring_down
+
+    stopped = bring_down(STATE_DIR.resolve())
+    typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
 def main() -> None:

@@ -1,0 +1,124 @@
+"""The `make up` demo: a tenant with a Facebook Page and an Instagram account, three jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from jobcast.crypto import TokenCipher
+from jobcast.db import create_pool
+from jobcast.tenancy import add_api_key, create_tenant, migrate_tenancy, tenant_by_name
+from jobcast_cli.stack import Endpoints
+from schemas.platforms import Platform
+from services.distributor.repo import add_connection, migrate_distributor
+
+DEMO_TENANT = "demo"
+DEMO_ACCOUNTS = (
+    (Platform.FACEBOOK, "100000000000001", "Bali Hospitality Jobs (Page)"),
+    (Platform.INSTAGRAM, "17841400000000001", "@balihospitalityjobs"),
+)
+
+
+def demo_jobs(run_id: str) -> list[dict[str, Any]]:
+    """Three hospitality jobs; the last has no image, so Instagram skips it (and says why)."""
+    base = {
+        "employment_type": "daily",
+        "location": "Seminyak, Bali",
+        "tags": ["BaliJobs", "LowonganKerjaBali"],
+    }
+    return [
+        {
+            **base,
+            "job_id": f"demo-{run_id}-barista",
+            "title": "Barista (daily worker)",
+            "company": "Kopi Pagi",
+            "description": "Morning shift, 07:00-15:00. Latte art a plus.",
+            "pay": {"min_amount": "180000", "currency": "IDR", "period": "day"},
+            "apply_url": "https://jobs.example.com/apply/barista",
+            "image_url": "https://jobs.example.com/img/barista.jpg",
+        },
+        {
+            **base,
+            "job_id": f"demo-{run_id}-waiter",
+            "title": "Waiter / Waitress",
+            "company": "Sunset Beach Club",
+            "description": "Evening shifts, English required.",
+            "pay": {
+                "min_amount": "200000",
+                "max_amount": "250000",
+                "currency": "IDR",
+                "period": "shift",
+            },
+            "apply_url": "https://jobs.example.com/apply/waiter",
+            "image_url": "https://jobs.example.com/img/waiter.jpg",
+        },
+        {
+            **base,
+            "job_id": f"demo-{run_id}-dishwasher",
+            "title": "Dishwasher",
+            "company": "Warung Laut",
+            "apply_url": "https://jobs.example.com/apply/dishwasher",
+        },
+    ]
+
+
+async def run_demo(endpoints: Endpoints) -> list[dict[str, Any]]:
+    """Create (or reuse) the demo tenant, send the jobs, and wait for their posts."""
+    pool = await create_pool(endpoints.database_url, max_size=2)
+    try:
+        await migrate_tenancy(pool)
+        await migrate_distributor(pool)
+        tenant = await tenant_by_name(pool, DEMO_TENANT)
+        if tenant is None:
+            tenant, api_key = await create_tenant(pool, DEMO_TENANT)
+        else:
+            api_key = await add_api_key(pool, tenant.tenant_id)
+        cipher = TokenCipher(SecretStr(endpoints.secret_key))
+        for platform, account_id, name in DEMO_ACCOUNTS:
+            await add_connection(
+                pool,
+                cipher,
+                tenant_id=tenant.tenant_id,
+                platform=platform,
+                account_id=account_id,
+                token=f"demo-token-{account_id}",
+                display_name=name,
+            )
+    finally:
+        await pool.close()
+
+    jobs = demo_jobs(str(int(time.time())))
+    auth = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        for job in jobs:
+            response = await http.post(
+                f"{endpoints.url('ingest')}/v1/job-events",
+                json={"event_type": "job.created", "payload": job},
+                headers=auth,
+            )
+            response.raise_for_status()
+        async with asyncio.timeout(60.0):
+            return await _wait_for_posts(http, endpoints, auth, jobs)
+
+
+async def _wait_for_posts(
+    http: httpx.AsyncClient,
+    endpoints: Endpoints,
+    auth: dict[str, str],
+    jobs: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    while True:
+        rows: list[dict[str, Any]] = []
+        for job in jobs:
+            response = await http.get(
+                f"{endpoints.url('metrics')}/v1/jobs/{job['job_id']}/posts", headers=auth
+            )
+            response.raise_for_status()
+            rows.extend({"job_id": job["job_id"], **p} for p in response.json()["posts"])
+        if len(rows) == len(jobs) * len(DEMO_ACCOUNTS):
+            return rows
+        await asyncio.sleep(0.3)
