@@ -1,0 +1,47 @@
+# jobcast — the two commands: `make up` (run the whole pipeline) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: up down venv lint test unit integration schemas clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start Kafka, Postgres, the Graph API sandbox and all five services; run the demo.
+up: venv
+	$(BIN)/jobcast stack up
+
+## Stop everything `make up` started.
+down:
+	@if [ -x $(BIN)/jobcast ]; then $(BIN)/jobcast stack down; else echo "nothing to stop (no virtualenv)"; fi
+
+## Static checks: ruff, mypy --strict, and the JSON Schema files match the models.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy jobcast jobcast_cli schemas services tests
+	$(BIN)/python -m schemas.export --check
+
+## Everything: lint, unit tests, and integration tests on real Kafka + Postgres.
+test: lint
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest tests/unit
+
+integration: venv
+	$(BIN)/pytest tests/integration
+
+## Regenerate schemas/json after a deliberate contract change.
+schemas: venv
+	$(BIN)/python -m schemas.export
+
+clean: down
+	rm -rf .jobcast

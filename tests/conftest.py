@@ -1,0 +1,31 @@
+"""Session fixtures: real infrastructure is started once, and only if a test needs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from jobcast.db import create_pool
+from jobcast_cli.stack import Endpoints
+from tests.harness import Infra, real_infra, running_pipeline
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    with real_infra() as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def pipeline(infra: Infra) -> Iterator[Endpoints]:
+    with running_pipeline(infra) as endpoints:
+        yield endpoints
+
+
+@pytest.fixture(scope="session")
+async def db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(infra.database_url, max_size=5)
+    yield pool
+    await pool.close()

@@ -1,0 +1,80 @@
+"""The Graph client against httpx.MockTransport: errors, ambiguity, appsecret_proof, secrecy."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
+
+TOKEN = "EAAB-secret-page-token"
+
+
+def client(handler: httpx.MockTransport, app_secret: str | None = None) -> GraphClient:
+    http = httpx.AsyncClient(transport=handler, base_url="http://graph.test")
+    return GraphClient(http, "v24.0", SecretStr(app_secret) if app_secret else None)
+
+
+async def test_success_sends_token_in_header_and_proof_in_query() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "123_456"})
+
+    body = await client(httpx.MockTransport(answer), "app-secret").call(
+        "POST", "123/feed", TOKEN, data={"message": "hi"}
+    )
+    assert body == {"id": "123_456"}
+    request = seen[0]
+    assert request.url.path == "/v24.0/123/feed"
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    expected = hmac.new(b"app-secret", TOKEN.encode(), hashlib.sha256).hexdigest()
+    assert request.url.params["appsecret_proof"] == expected
+    assert TOKEN not in str(request.url)
+
+
+async def test_error_body_is_parsed_and_token_scrubbed() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        error = {"message": f"Invalid token {TOKEN}", "code": 190, "error_subcode": 463}
+        return httpx.Response(400, json={"error": error})
+
+    with pytest.raises(GraphError) as caught:
+        await client(httpx.MockTransport(answer)).call("GET", "me", TOKEN)
+    assert (caught.value.code, caught.value.subcode, caught.value.http_status) == (190, 463, 400)
+    assert TOKEN not in str(caught.value)
+
+
+async def test_error_classified_by_body_even_with_http_200() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps({"error": {"message": "x", "code": 100}}))
+
+    with pytest.raises(GraphError) as caught:
+        await client(httpx.MockTransport(answer)).call("GET", "me", TOKEN)
+    assert caught.value.code == 100
+
+
+async def test_success_false_is_an_error() -> None:
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json={"success": False}))
+    with pytest.raises(GraphError):
+        await client(transport).call("POST", "123_456", TOKEN, data={"message": "m"})
+
+
+@pytest.mark.parametrize("response", [httpx.Response(502, text="Bad Gateway"), httpx.Response(500)])
+async def test_5xx_without_graph_body_is_ambiguous(response: httpx.Response) -> None:
+    with pytest.raises(AmbiguousOutcomeError):
+        await client(httpx.MockTransport(lambda r: response)).call("POST", "1/feed", TOKEN)
+
+
+async def test_transport_failure_is_ambiguous_and_token_free() -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(AmbiguousOutcomeError) as caught:
+        await client(httpx.MockTransport(answer)).call("POST", "1/feed", TOKEN)
+    assert TOKEN not in str(caught.value)
