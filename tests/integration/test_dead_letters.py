@@ -1,0 +1,73 @@
+"""Bad records go to the topic's dead-letter topic with the reason; good ones still flow."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from jobcast.topics import JOBS_EVENTS, PUBLISH_RESULTS, dead_letter_topic
+from jobcast_cli.stack import Endpoints
+from schemas import headers as h
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+GARBAGE = [
+    b"not json at all",
+    b"\xff\xfe invalid utf-8",
+    b'{"event_type": "job.created"}',
+    b'{"event_type": "job.exploded", "tenant_id": "00000000-0000-0000-0000-000000000000"}',
+    b"[]",
+]
+
+
+async def dead_letters(
+    bootstrap: str, topic: str, marker: bytes, want: int
+) -> list[dict[str, str]]:
+    """Headers of the dead letters whose key is `marker` (one test's records only)."""
+    consumer = AIOKafkaConsumer(
+        dead_letter_topic(topic),
+        bootstrap_servers=bootstrap,
+        group_id=f"dlq-reader-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    found: list[dict[str, str]] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(found) < want:
+                batch = await consumer.getmany(timeout_ms=500)
+                for records in batch.values():
+                    for record in records:
+                        if record.key == marker:
+                            found.append({k: v.decode() for k, v in record.headers})
+    finally:
+        await consumer.stop()
+    return found
+
+
+@pytest.mark.parametrize("topic", [JOBS_EVENTS, PUBLISH_RESULTS, "publish.facebook"])
+async def test_invalid_records_are_dead_lettered_with_reason(
+    pipeline: Endpoints, topic: str
+) -> None:
+    marker = f"garbage-{uuid.uuid4()}".encode()
+    producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for value in GARBAGE:
+            await producer.send_and_wait(topic, value, key=marker)
+    finally:
+        await producer.stop()
+    letters = await dead_letters(pipeline.kafka_bootstrap_servers, topic, marker, len(GARBAGE))
+    assert len(letters) == len(GARBAGE)
+    for letter in letters:
+        assert letter[h.DLQ_TOPIC] == topic
+        assert letter[h.DLQ_REASON]
+        assert int(letter[h.DLQ_OFFSET]) >= 0
+    # The consumers are still alive and serving after all that.
+    async with httpx.AsyncClient() as http:
+        for name in ("distributor", "publisher-facebook", "metrics"):
+            assert (await http.get(f"{pipeline.url(name)}/healthz")).status_code == 200
