@@ -45,3 +45,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     # aiokafka and uvicorn are chatty at INFO about every (re)connection.
     for noisy in ("aiokafka", "uvicorn.access", "faststream.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # faststream gives its loggers their own plain-text handlers; route them through ours.
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith(("faststream", "uvicorn")):
+            framework_logger = logging.getLogger(name)
+            framework_logger.handlers[:] = []
+            framework_logger.propagate = True

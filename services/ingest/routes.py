@@ -1,7 +1,5 @@
 """HTTP routes of the front door: thin, typed, all decisions in `domain`."""
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any
 

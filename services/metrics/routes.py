@@ -1,7 +1,5 @@
 """The tenant-scoped read API."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
