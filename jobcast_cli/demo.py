@@ -18,8 +18,8 @@ from services.distributor.repo import add_connection, migrate_distributor
 
 DEMO_TENANT = "demo"
 DEMO_ACCOUNTS = (
-    (Platform.FACEBOOK, "100000000000001", "Bali Hospitality Jobs (Page)"),
-    (Platform.INSTAGRAM, "17841400000000001", "@balihospitalityjobs"),
+    (Platform.FACEBOOK, "104538291736482", "Bali Hospitality Jobs (Page)"),
+    (Platform.INSTAGRAM, "17841405822304914", "@balihospitalityjobs"),
 )
 
 

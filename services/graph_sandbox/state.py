@@ -111,11 +111,24 @@ class SandboxState:
 
     def new_fb_id(self) -> str:
         """A fresh numeric Facebook object id."""
-        return str(_FB_ID_BASE + next(self._ids))
+        return self._fresh_id(_FB_ID_BASE)
 
     def new_ig_id(self) -> str:
         """A fresh numeric Instagram object id."""
-        return str(_IG_ID_BASE + next(self._ids))
+        return self._fresh_id(_IG_ID_BASE)
+
+    def _fresh_id(self, base: int) -> str:
+        # Meta's ids are globally unique; ours must never equal an id a client already
+        # uses for an account or user, or that account's edges would resolve to the object.
+        while True:
+            candidate = str(base + next(self._ids))
+            if (
+                candidate not in self.accounts
+                and candidate not in self.seen_accounts
+                and candidate not in self.user_names
+                and candidate != DEFAULT_USER_ID
+            ):
+                return candidate
 
     # -- accounts & users -------------------------------------------------------------------
 

@@ -158,3 +158,14 @@ def test_error_subcode_fills_user_text() -> None:
     assert (
         body["error_user_msg"] == "The media is not ready for publishing, please wait for a moment"
     )
+
+
+def test_new_object_ids_never_collide_with_account_ids() -> None:
+    from services.graph_sandbox.settings import SandboxSettings
+    from services.graph_sandbox.state import _FB_ID_BASE, SandboxState
+
+    state = SandboxState(SandboxSettings())
+    taken = str(_FB_ID_BASE + 1)
+    state.seen_accounts[taken] = "facebook"
+    assert state.new_fb_id() != taken
+    assert state.new_fb_id() != taken
