@@ -42,8 +42,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka and uvicorn are chatty at INFO about every (re)connection.
-    for noisy in ("aiokafka", "uvicorn.access", "faststream.access"):
+    # aiokafka, httpx and uvicorn are chatty at INFO about every connection and request.
+    for noisy in ("aiokafka", "httpx", "httpcore", "uvicorn.access", "faststream.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # faststream gives its loggers their own plain-text handlers; route them through ours.
     for name in list(logging.root.manager.loggerDict):

@@ -130,7 +130,11 @@ def stack_up(
             typer.echo(f"  {key}={value}")
     typer.echo(f"endpoints written to {ENV_FILE} (source it: . {ENV_FILE})")
     if demo:
-        rows = asyncio.run(run_demo(endpoints))
+        try:
+            rows = asyncio.run(run_demo(endpoints))
+        except TimeoutError:
+            typer.echo("demo: posts did not all arrive within 60s; see .jobcast/logs/", err=True)
+            raise typer.Exit(1) from None
         typer.echo("demo jobs:")
         for row in rows:
             where = row["permalink"] or (row["error"] or {}).get("message", "")
