@@ -9,9 +9,8 @@ from uuid import UUID
 from schemas.jobs import JobPosting, Pay
 from schemas.platforms import Platform
 from schemas.publish import MediaItem, MediaKind, PostContent, PublishCommand, make_post_key
+from services.distributor import captions
 from services.distributor.repo import Connection
-
-INSTAGRAM_CAPTION_LIMIT = 2_200
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +60,20 @@ def format_content(job: JobPosting, platform: Platform) -> PostContent:
         *([f"💰 {format_pay(job.pay)}"] if job.pay else []),
     ]
     body = settings.caption if settings and settings.caption else job.description
-    hashtags = " ".join(
-        f"#{t.lstrip('#')}" for t in [*job.tags, *(settings.extra_hashtags if settings else [])]
-    )
+    hashtags = [*job.tags, *(settings.extra_hashtags if settings else [])]
+    apply_url = str(job.apply_url)
     if platform is Platform.FACEBOOK:
-        text = "\n".join([*headline, "", body, "", f"Apply: {job.apply_url}", hashtags]).strip()
+        text = captions.facebook_message(
+            headline=headline, body=body, apply_url=apply_url, hashtags=hashtags
+        )
         return PostContent(text=text, link=job.apply_url, media=media)
-    apply_line = f"Apply: {job.apply_url.host} (link in bio)"
-    text = "\n".join([*headline, "", body, "", apply_line, hashtags]).strip()
-    return PostContent(text=text[:INSTAGRAM_CAPTION_LIMIT], media=media)
+    text = captions.instagram_caption(
+        headline=headline,
+        body=body,
+        apply_line=captions.instagram_apply_line(apply_url),
+        hashtags=hashtags,
+    )
+    return PostContent(text=text, media=media)
 
 
 def format_pay(pay: Pay) -> str:

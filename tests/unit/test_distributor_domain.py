@@ -6,8 +6,8 @@ from decimal import Decimal
 from uuid import uuid4
 
 from schemas import JobPosting, Pay, PayPeriod, Platform, PublishCommand, make_post_key
+from services.distributor.captions import INSTAGRAM_CAPTION_LIMIT
 from services.distributor.domain import (
-    INSTAGRAM_CAPTION_LIMIT,
     Skip,
     format_content,
     format_pay,
