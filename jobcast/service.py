@@ -13,11 +13,14 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from jobcast.logs import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +96,32 @@ async def run_service(service: Service, host: str, port: int) -> None:
     for cleanup in reversed(service.cleanups):
         await cleanup()
     log.info("service stopped")
+
+
+class ServiceSettings(Protocol):
+    """What `serve` needs from a service's settings."""
+
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def http_host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def serve(
+    name: str,
+    load_settings: Callable[[], SettingsT],
+    build: Callable[[SettingsT], Awaitable[Service]],
+) -> None:
+    """A service's whole entry point: settings → logging → wiring → run until SIGTERM."""
+
+    async def main() -> None:
+        settings = load_settings()
+        configure_logging(name, settings.log_level)
+        await run_service(await build(settings), settings.http_host, settings.port)
+
+    asyncio.run(main())

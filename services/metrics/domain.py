@@ -14,4 +14,3 @@ STATUS_RANK: dict[PublishStatus, int] = {
     PublishStatus.EDITED: 30,
     PublishStatus.DELETED: 40,
 }
-

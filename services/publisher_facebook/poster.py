@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import HttpUrl, ValidationError
-
 from schemas.publish import MediaKind, PublishCommand
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
+from services.publishing.graph import GraphClient, read_permalink
 from services.publishing.worker import Posted
 
 
@@ -30,13 +28,4 @@ class FacebookPoster:
                 data["link"] = str(content.link)
             created = await graph.call("POST", f"{command.account_id}/feed", token, data=data)
             post_id = str(created["id"])
-        return Posted(post_id, await _permalink(graph, post_id, token))
-
-
-async def _permalink(graph: GraphClient, post_id: str, token: str) -> HttpUrl | None:
-    # The post exists by now: a failed read-back must not turn success into failure.
-    try:
-        fields = await graph.call("GET", post_id, token, params={"fields": "permalink_url"})
-        return HttpUrl(str(fields["permalink_url"]))
-    except (KeyError, ValidationError, GraphError, AmbiguousOutcomeError):
-        return None
+        return Posted(post_id, await read_permalink(graph, post_id, token, "permalink_url"))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from pydantic import HttpUrl, ValidationError
-
 from schemas.publish import MediaKind, PublishCommand
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
+from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError, read_permalink
 from services.publishing.worker import Posted
 
 
@@ -40,7 +38,7 @@ class InstagramPoster:
             "POST", f"{ig_user}/media_publish", token, data={"creation_id": container_id}
         )
         media_id = str(published["id"])
-        return Posted(media_id, await _permalink(graph, media_id, token))
+        return Posted(media_id, await read_permalink(graph, media_id, token, "permalink"))
 
     async def _wait_until_finished(self, graph: GraphClient, container_id: str, token: str) -> None:
         # Images are usually FINISHED at once; video can take minutes. Poll, spaced, bounded.
@@ -63,11 +61,3 @@ class InstagramPoster:
             if loop.time() >= deadline:
                 raise AmbiguousOutcomeError("container still IN_PROGRESS at the deadline")
             await asyncio.sleep(self._poll_seconds)
-
-
-async def _permalink(graph: GraphClient, media_id: str, token: str) -> HttpUrl | None:
-    try:
-        fields = await graph.call("GET", media_id, token, params={"fields": "permalink"})
-        return HttpUrl(str(fields["permalink"]))
-    except (KeyError, ValidationError, GraphError, AmbiguousOutcomeError):
-        return None

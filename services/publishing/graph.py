@@ -7,7 +7,7 @@ import hmac
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import HttpUrl, SecretStr, ValidationError
 
 
 class GraphError(Exception):
@@ -83,6 +83,21 @@ class GraphClient:
                 "call answered success=false", code=None, subcode=None, http_status=200
             )
         return body
+
+
+async def read_permalink(
+    graph: GraphClient, object_id: str, token: str, field: str
+) -> HttpUrl | None:
+    """Read a post's permalink (`permalink_url` on Facebook, `permalink` on Instagram).
+
+    The post exists by the time this is called: a failed read-back must not turn a
+    success into a failure, so any error gives None.
+    """
+    try:
+        fields = await graph.call("GET", object_id, token, params={"fields": field})
+        return HttpUrl(str(fields[field]))
+    except (KeyError, ValidationError, GraphError, AmbiguousOutcomeError):
+        return None
 
 
 def _int_or_none(value: object) -> int | None:
