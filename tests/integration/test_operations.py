@@ -1,0 +1,86 @@
+"""Operator-facing behaviour: the `jobcast` command, ops endpoints, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from jobcast.crypto import generate_key
+from jobcast_cli.main import app
+from jobcast_cli.stack import Endpoints
+from tests.harness import Infra, distinct_free_ports
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+
+def test_cli_tenants_and_connections(infra: Infra, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", infra.database_url)
+    monkeypatch.setenv("JOBCAST_SECRET_KEY", generate_key())
+    runner = CliRunner()
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+
+    created = runner.invoke(app, ["tenants", "create", name])
+    assert created.exit_code == 0, created.output
+    assert "api_key=jc_" in created.output
+    assert runner.invoke(app, ["tenants", "create", name]).exit_code == 2  # no duplicates
+
+    token = "EAAB-never-print-me"
+    added = runner.invoke(
+        app,
+        ["connections", "add", "--tenant", name, "--platform", "facebook",
+         "--account-id", "1234567890", "--token", token],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["connections", "list", "--tenant", name])
+    assert listed.exit_code == 0
+    assert "facebook" in listed.output
+    assert "1234567890" in listed.output
+    assert "active" in listed.output
+    assert token not in added.output + listed.output
+
+    unknown = runner.invoke(app, ["connections", "list", "--tenant", "no-such-tenant"])
+    assert unknown.exit_code == 2
+
+
+def test_service_serves_ops_endpoints_and_stops_cleanly_on_sigterm(pipeline: Endpoints) -> None:
+    [port] = distinct_free_ports(1)
+    env = {**os.environ, **pipeline.env(), "METRICS_PORT": str(port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.metrics"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "metrics service never became ready"
+            time.sleep(0.2)
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        exposition = httpx.get(f"{base}/metrics").text
+        assert "# TYPE jobcast_records_consumed_total counter" in exposition
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+        assert time.monotonic() - started < 15
+    finally:
+        if process.poll() is None:
+            process.kill()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+    assert '"service stopped"' in stderr
+    assert pipeline.secret_key not in stderr
