@@ -16,6 +16,7 @@ class TopicSpec:
 
 JOBS_EVENTS = "jobs.events"
 PUBLISH_RESULTS = "publish.results"
+CONNECTIONS_EVENTS = "connections.events"
 
 
 def publish_topic(platform: Platform) -> str:
@@ -35,6 +36,7 @@ CONSUMED: tuple[TopicSpec, ...] = (
     TopicSpec(publish_topic(Platform.FACEBOOK), 6, "connection_id"),
     TopicSpec(publish_topic(Platform.INSTAGRAM), 6, "connection_id"),
     TopicSpec(PUBLISH_RESULTS, 6, "post_key"),
+    TopicSpec(CONNECTIONS_EVENTS, 3, "connection_id"),
 )
 
 ALL_TOPICS: tuple[TopicSpec, ...] = CONSUMED + tuple(

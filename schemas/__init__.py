@@ -4,6 +4,7 @@ The JSON Schema files under `schemas/json/` are generated from these models
 (`python -m schemas.export`) and checked in; a test fails when they disagree.
 """
 
+from schemas.connections import ConnectionStatus, ConnectionStatusChange, ConnectionStatusChanged
 from schemas.envelope import SCHEMA_VERSION, Envelope, utcnow
 from schemas.jobs import (
     EmploymentType,
@@ -35,6 +36,9 @@ from schemas.publish import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ConnectionStatus",
+    "ConnectionStatusChange",
+    "ConnectionStatusChanged",
     "EmploymentType",
     "Envelope",
     "ErrorClass",

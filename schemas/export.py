@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from schemas.connections import ConnectionStatusChanged
 from schemas.jobs import JobEvent
 from schemas.publish import PublishCompleted, PublishRequested
 
@@ -19,6 +20,7 @@ CONTRACT: dict[str, TypeAdapter[Any]] = {
     "jobs.events": TypeAdapter(JobEvent),
     "publish.command": TypeAdapter(PublishRequested),
     "publish.result": TypeAdapter(PublishCompleted),
+    "connections.events": TypeAdapter(ConnectionStatusChanged),
 }
 
 

@@ -16,19 +16,28 @@ from schemas.platforms import Platform
 PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
 
 
-def make_post_key(tenant_id: UUID, job_id: str, connection_id: UUID, revision: int) -> str:
-    """The deterministic identity of one post: same inputs, same key, on every replay.
-
-    Publishers deduplicate on it, so replaying `jobs.events` can never post twice.
-    """
-    material = f"v1|{tenant_id}|{job_id}|{connection_id}|{revision}".encode()
-    return "pk_" + hashlib.sha256(material).hexdigest()[:32]
-
-
 class PublishAction(StrEnum):
     PUBLISH = "publish"
     EDIT = "edit"
     DELETE = "delete"
+
+
+def make_post_key(
+    tenant_id: UUID,
+    job_id: str,
+    connection_id: UUID,
+    revision: int,
+    action: PublishAction = PublishAction.PUBLISH,
+) -> str:
+    """The deterministic identity of one platform operation: same inputs, same key, always.
+
+    Publishers deduplicate on it, so replaying `jobs.events` can never post (or edit,
+    or delete) twice. The action is part of the key only for edits and deletes, so an
+    edit at revision 2 never collides with a first publish at revision 2.
+    """
+    suffix = "" if action is PublishAction.PUBLISH else f"|{action.value}"
+    material = f"v1|{tenant_id}|{job_id}|{connection_id}|{revision}{suffix}".encode()
+    return "pk_" + hashlib.sha256(material).hexdigest()[:32]
 
 
 class MediaKind(StrEnum):
@@ -60,15 +69,20 @@ class PublishCommand(ContractModel):
     job_id: JobId
     revision: Annotated[int, Field(ge=1)]
     content: PostContent
+    original_post_key: PostKey | None = Field(
+        default=None, description="For edit and delete: the key of the publish it changes."
+    )
 
 
 class PublishStatus(StrEnum):
+    RETRY_SCHEDULED = "retry_scheduled"  # not done yet: waits for `next_attempt_at`
     POSTED = "posted"
-    FAILED = "failed"
-    UNCONFIRMED = "unconfirmed"
+    FAILED = "failed"  # final: permanent error, auth, or attempts exhausted
+    UNCONFIRMED = "unconfirmed"  # the call may have posted; being confirmed, never re-posted
     SKIPPED = "skipped"
     EDITED = "edited"
     DELETED = "deleted"
+    CANNOT_DELETE = "cannot_delete"  # the platform offers no delete for this post
 
 
 class ErrorClass(StrEnum):
@@ -102,6 +116,7 @@ class PublishResult(ContractModel):
     platform_post_id: Annotated[str | None, Field(max_length=128)] = None
     permalink: HttpUrl | None = None
     error: PublishError | None = None
+    next_attempt_at: UtcDatetime | None = None
     completed_at: UtcDatetime
 
 

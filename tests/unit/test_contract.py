@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from schemas import JobCreated, JobEvent, JobPosting, make_post_key
+from schemas import JobCreated, JobEvent, JobPosting, PublishAction, make_post_key
 from schemas.export import render, stale_files
 
 JOB = {
@@ -27,6 +27,7 @@ def test_schema_files_match_the_models() -> None:
         "jobs.events.schema.json",
         "publish.command.schema.json",
         "publish.result.schema.json",
+        "connections.events.schema.json",
     }
 
 
@@ -41,9 +42,11 @@ def test_post_key_is_deterministic_and_distinct() -> None:
         make_post_key(tenant, "job-2", connection, 1),
         make_post_key(tenant, "job-1", uuid4(), 1),
         make_post_key(tenant, "job-1", connection, 2),
+        make_post_key(tenant, "job-1", connection, 1, PublishAction.EDIT),
+        make_post_key(tenant, "job-1", connection, 1, PublishAction.DELETE),
     }
     assert key not in others
-    assert len(others) == 4
+    assert len(others) == 6
 
 
 def test_job_event_discriminates_on_event_type() -> None:

@@ -1,0 +1,33 @@
+"""Connection state changes (topic `connections.events`, keyed by connection id)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from schemas.envelope import ContractModel, Envelope
+from schemas.platforms import Platform
+
+
+class ConnectionStatus(StrEnum):
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISABLED = "disabled"
+
+
+class ConnectionStatusChange(ContractModel):
+    """A connected account changed state, e.g. its token died (Graph error 190)."""
+
+    connection_id: UUID
+    platform: Platform
+    account_id: Annotated[str, Field(min_length=1, max_length=64)]
+    status: ConnectionStatus
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class ConnectionStatusChanged(Envelope):
+    event_type: Literal["connection.status_changed"] = "connection.status_changed"
+    payload: ConnectionStatusChange
