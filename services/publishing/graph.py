@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 from pydantic import HttpUrl, SecretStr, ValidationError
+
+from services.publishing.pacing import Usage, parse_app_usage, parse_business_usage
 
 
 class GraphError(Exception):
     """Meta answered with an error body. The message never contains the token."""
 
     def __init__(
-        self, message: str, *, code: int | None, subcode: int | None, http_status: int
+        self,
+        message: str,
+        *,
+        code: int | None,
+        subcode: int | None,
+        http_status: int,
+        regain_seconds: float | None = None,
     ) -> None:
         super().__init__(f"Graph error {code}/{subcode} (HTTP {http_status}): {message}")
         self.message = message
         self.code = code
         self.subcode = subcode
         self.http_status = http_status
+        self.regain_seconds = regain_seconds
 
 
 class AmbiguousOutcomeError(Exception):
@@ -32,13 +42,27 @@ def appsecret_proof(app_secret: str, token: str) -> str:
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-class GraphClient:
-    """Calls `{base}/{version}/{path}` with a token and turns failures into exceptions."""
+UsageObserver = Callable[[Usage | None, dict[str, Usage]], None]
 
-    def __init__(self, http: httpx.AsyncClient, version: str, app_secret: SecretStr | None) -> None:
+
+class GraphClient:
+    """Calls `{base}/{version}/{path}` with a token and turns failures into exceptions.
+
+    Every response's usage headers go to `observe_usage`, errors included: a
+    rate-limited answer is exactly when they matter most.
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        version: str,
+        app_secret: SecretStr | None,
+        observe_usage: UsageObserver | None = None,
+    ) -> None:
         self._http = http
         self._version = version
         self._app_secret = app_secret
+        self._observe_usage = observe_usage
 
     async def call(
         self,
@@ -64,17 +88,23 @@ class GraphClient:
         except httpx.TransportError as exc:
             # The request may have reached Meta: the caller must reconcile.
             raise AmbiguousOutcomeError(type(exc).__name__) from None
+        app_usage = parse_app_usage(response.headers.get("x-app-usage"))
+        business_usage = parse_business_usage(response.headers.get("x-business-use-case-usage"))
+        if self._observe_usage is not None:
+            self._observe_usage(app_usage, business_usage)
         try:
             body = response.json()
         except ValueError:
             body = None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             error = body["error"]
+            regain = max((u.regain_seconds for u in business_usage.values()), default=0.0)
             raise GraphError(
                 _scrub(str(error.get("message", "")), token),
                 code=_int_or_none(error.get("code")),
                 subcode=_int_or_none(error.get("error_subcode")),
                 http_status=response.status_code,
+                regain_seconds=regain or None,
             )
         if response.status_code >= 500 or not isinstance(body, dict):
             raise AmbiguousOutcomeError(f"HTTP {response.status_code} without a Graph body")

@@ -78,3 +78,28 @@ async def test_transport_failure_is_ambiguous_and_token_free() -> None:
     with pytest.raises(AmbiguousOutcomeError) as caught:
         await client(httpx.MockTransport(answer)).call("POST", "1/feed", TOKEN)
     assert TOKEN not in str(caught.value)
+
+
+async def test_usage_headers_are_observed_and_regain_attached_to_rate_limit_errors() -> None:
+    from services.publishing.pacing import Usage
+
+    seen: list[tuple[Usage | None, dict[str, Usage]]] = []
+    business = {"111": [{"type": "pages", "call_count": 100, "total_time": 5,
+                         "total_cputime": 5, "estimated_time_to_regain_access": 3}]}  # fmt: skip
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            400,
+            json={"error": {"message": "limit", "code": 80001}},
+            headers={
+                "x-app-usage": json.dumps({"call_count": 12, "total_time": 4, "total_cputime": 3}),
+                "x-business-use-case-usage": json.dumps(business),
+            },
+        )
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer), base_url="http://graph.test")
+    graph = GraphClient(http, "v24.0", None, lambda app, biz: seen.append((app, biz)))
+    with pytest.raises(GraphError) as caught:
+        await graph.call("POST", "111/feed", TOKEN, data={"message": "m"})
+    assert caught.value.regain_seconds == 180.0
+    assert seen == [(Usage(12.0), {"111": Usage(100.0, 180.0)})]
