@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from fastapi import FastAPI, Response
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[object]]
 Cleanup = Callable[[], Awaitable[None]]
+BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+"""A long-running task that returns soon after the event is set (e.g. a timer loop)."""
 
 
 def add_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
@@ -59,6 +61,7 @@ class Service:
     app: FastAPI
     broker: KafkaBroker | None = None
     cleanups: list[Cleanup] = field(default_factory=list)
+    background: list[BackgroundLoop] = field(default_factory=list)
 
 
 class _QuietServer(uvicorn.Server):
@@ -82,6 +85,11 @@ async def run_service(service: Service, host: str, port: int) -> None:
     )
     if service.broker is not None:
         await service.broker.start()
+    stopping = asyncio.Event()
+    loops = [
+        asyncio.create_task(loop_fn(stopping), name=f"{service.name}-background")
+        for loop_fn in service.background
+    ]
     http = asyncio.create_task(server.serve(), name=f"{service.name}-http")
     log.info("service started", extra={"port": port})
     waiter = asyncio.create_task(stop.wait())
@@ -89,6 +97,8 @@ async def run_service(service: Service, host: str, port: int) -> None:
     log.info("service stopping")
 
     server.should_exit = True
+    stopping.set()
+    await asyncio.gather(*loops, return_exceptions=True)
     if service.broker is not None:
         await service.broker.stop()  # waits for the handler in hand, then commits
     await http

@@ -1,31 +1,109 @@
-"""Facebook Page posts: a photo post when the job has an image, else a link post."""
+"""Facebook Page posts: link/text, photo, multi-photo, video; edit, delete, reconcile."""
 
 from __future__ import annotations
 
-from schemas.publish import MediaKind, PublishCommand
-from services.publishing.graph import GraphClient, read_permalink
-from services.publishing.worker import Posted
+import json
+from datetime import datetime, timedelta
+
+from schemas.publish import MediaKind
+from services.publishing.graph import AmbiguousOutcomeError, GraphError, read_permalink
+from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
+
+# Meta's clock and ours may differ a little; a post made just before the claim was
+# recorded must still count as ours.
+_CLOCK_SKEW = timedelta(minutes=2)
+_RECENT_POSTS = 50
+_NOT_FOUND_SUBCODE = 33  # "object does not exist": a delete that already happened
 
 
 class FacebookPoster:
-    """`POST /{page-id}/photos` or `/{page-id}/feed`, then read the permalink."""
+    """Publishes to a Page with its page token."""
 
-    async def publish(self, graph: GraphClient, command: PublishCommand, token: str) -> Posted:
-        """Make the post and return its id and permalink."""
-        content = command.content
-        images = [m for m in content.media if m.kind is MediaKind.IMAGE]
-        if images:
+    async def publish(self, attempt: Attempt) -> Posted:
+        """Pick the endpoint by the media: video, one photo, several photos, or none."""
+        command, graph, token = attempt.command, attempt.graph, attempt.token
+        page, content = command.account_id, command.content
+        images = [str(m.url) for m in content.media if m.kind is MediaKind.IMAGE]
+        videos = [str(m.url) for m in content.media if m.kind is MediaKind.VIDEO]
+        if videos:
             created = await graph.call(
-                "POST",
-                f"{command.account_id}/photos",
-                token,
-                data={"url": str(images[0].url), "caption": content.text},
+                "POST", f"{page}/videos", token,
+                data={"file_url": videos[0], "description": content.text},
+            )  # fmt: skip
+            post_id = str(created["id"])
+        elif len(images) == 1:
+            created = await graph.call(
+                "POST", f"{page}/photos", token, data={"url": images[0], "caption": content.text}
             )
             post_id = str(created.get("post_id") or created["id"])
+        elif images:
+            # Unpublished photos are invisible until attached, so uploading them
+            # again on a retry leaves nothing behind on the Page.
+            photo_ids = []
+            for url in images:
+                photo = await graph.call(
+                    "POST", f"{page}/photos", token, data={"url": url, "published": "false"}
+                )
+                photo_ids.append(str(photo["id"]))
+            created = await graph.call(
+                "POST", f"{page}/feed", token,
+                data={
+                    "message": content.text,
+                    "attached_media": json.dumps([{"media_fbid": p} for p in photo_ids]),
+                },
+            )  # fmt: skip
+            post_id = str(created["id"])
         else:
             data = {"message": content.text}
             if content.link is not None:
                 data["link"] = str(content.link)
-            created = await graph.call("POST", f"{command.account_id}/feed", token, data=data)
+            created = await graph.call("POST", f"{page}/feed", token, data=data)
             post_id = str(created["id"])
         return Posted(post_id, await read_permalink(graph, post_id, token, "permalink_url"))
+
+    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+        """Look for our message among the Page's recent posts (Meta has no idempotency key)."""
+        command, graph, token = attempt.command, attempt.graph, attempt.token
+        try:
+            listing = await graph.call(
+                "GET", f"{command.account_id}/published_posts", token,
+                params={"fields": "id,message,created_time", "limit": _RECENT_POSTS},
+            )  # fmt: skip
+        except (GraphError, AmbiguousOutcomeError) as exc:
+            return Undecided(f"could not read the Page's posts: {exc}")
+        wanted = command.content.text.strip()
+        for post in listing.get("data", []):
+            created = _parse_time(post.get("created_time"))
+            if created is not None and created < attempt.since - _CLOCK_SKEW:
+                continue
+            if str(post.get("message", "")).strip() == wanted:
+                post_id = str(post["id"])
+                return Posted(post_id, await read_permalink(graph, post_id, token, "permalink_url"))
+        return Absent()
+
+    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+        """Facebook edits a post's message in place."""
+        await attempt.graph.call(
+            "POST", post_id, attempt.token, data={"message": attempt.command.content.text}
+        )
+        return True
+
+    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+        """Delete the post; one already gone counts as deleted (deletes get retried)."""
+        try:
+            await attempt.graph.call("DELETE", post_id, attempt.token)
+        except GraphError as exc:
+            if exc.code == 100 and exc.subcode == _NOT_FOUND_SUBCODE:
+                return True
+            raise
+        return True
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        # Meta writes "+0000" offsets; fromisoformat accepts them from Python 3.11.
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,63 +1,195 @@
-"""Instagram posts: container → wait for FINISHED → media_publish → permalink."""
+"""Instagram posts: container(s) → FINISHED → quota → media_publish → permalink.
+
+Image posts, carousels (2-10 items) and reels. Waiting on media processing never
+holds a worker: after a short inline wait the attempt is handed back with
+NotReadyError and resumed from the checkpointed container id later.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import dataclass
 
-from schemas.publish import MediaKind, PublishCommand
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError, read_permalink
-from services.publishing.worker import Posted
+from schemas.publish import ErrorClass, MediaItem, MediaKind
+from services.publishing.errors import classify_graph_error
+from services.publishing.graph import AmbiguousOutcomeError, GraphError, read_permalink
+from services.publishing.posting import (
+    Absent,
+    Attempt,
+    NotReadyError,
+    Posted,
+    Reconciliation,
+    Undecided,
+)
+
+_RECENT_MEDIA = 50
 
 
-class ContainerNotReadyError(GraphError):
-    """The container did not reach FINISHED in time (or failed processing)."""
+@dataclass(frozen=True, slots=True)
+class ContainerTiming:
+    """How long to wait for Meta to process media (Meta: poll once a minute, ≤ 5 min)."""
+
+    inline_wait_seconds: float = 3.0
+    poll_interval_seconds: float = 1.0
+    resume_after_seconds: float = 30.0
+    give_up_after_seconds: float = 300.0
+    quota_retry_seconds: float = 900.0
+
+
+class ContainerFailedError(GraphError):
+    """Meta could not process the media (container ERROR or EXPIRED): a new one is needed."""
 
 
 class InstagramPoster:
-    """Publishes a single-image post through Meta's two-step container flow."""
+    """Publishes to an Instagram professional account (Facebook Login flavour)."""
 
-    def __init__(self, poll_seconds: float = 1.0, max_wait_seconds: float = 300.0) -> None:
-        self._poll_seconds = poll_seconds
-        self._max_wait_seconds = max_wait_seconds
+    def __init__(self, timing: ContainerTiming | None = None) -> None:
+        self._timing = timing or ContainerTiming()
 
-    async def publish(self, graph: GraphClient, command: PublishCommand, token: str) -> Posted:
-        """Create the container, wait until it is ready, publish it, read the permalink."""
-        images = [m for m in command.content.media if m.kind is MediaKind.IMAGE]
-        if not images:
-            raise GraphError("Instagram needs an image", code=100, subcode=None, http_status=400)
-        ig_user = command.account_id
-        container = await graph.call(
-            "POST",
-            f"{ig_user}/media",
-            token,
-            data={"image_url": str(images[0].url), "caption": command.content.text},
-        )
-        container_id = str(container["id"])
-        await self._wait_until_finished(graph, container_id, token)
+    async def publish(self, attempt: Attempt) -> Posted:
+        """Create (or resume) the container, wait for it, check quota, publish."""
+        graph, token = attempt.graph, attempt.token
+        ig_user = attempt.command.account_id
+        if "container_id" not in attempt.progress:
+            attempt.progress["container_id"] = await self._create_container(attempt)
+            attempt.progress["container_created"] = time.time()
+            await attempt.checkpoint()
+        container_id = str(attempt.progress["container_id"])
+        try:
+            await self._wait_until_finished(attempt, container_id)
+        except ContainerFailedError:
+            attempt.progress.clear()  # the next try builds a new container
+            raise
+        await self._check_quota(attempt)
         published = await graph.call(
             "POST", f"{ig_user}/media_publish", token, data={"creation_id": container_id}
         )
         media_id = str(published["id"])
         return Posted(media_id, await read_permalink(graph, media_id, token, "permalink"))
 
-    async def _wait_until_finished(self, graph: GraphClient, container_id: str, token: str) -> None:
-        # Images are usually FINISHED at once; video can take minutes. Poll, spaced, bounded.
+    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+        """The container tells: PUBLISHED means live; anything else means not posted."""
+        container_id = attempt.progress.get("container_id")
+        if container_id is None:
+            return Absent()  # no container, nothing that could have been published
+        try:
+            status = await attempt.graph.call(
+                "GET", str(container_id), attempt.token, params={"fields": "status_code"}
+            )
+        except (GraphError, AmbiguousOutcomeError) as exc:
+            return Undecided(f"could not read the container: {exc}")
+        code = status.get("status_code")
+        if code in ("ERROR", "EXPIRED"):
+            attempt.progress.clear()
+            return Absent()
+        if code != "PUBLISHED":
+            return Absent()  # IN_PROGRESS / FINISHED: publish() resumes with it
+        return await self._find_media(attempt)
+
+    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+        """The Graph API cannot change a published caption."""
+        return False
+
+    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+        """Delete works for Facebook-Login accounts with `instagram_manage_contents`;
+        without that permission Meta refuses, and the post cannot be deleted by us."""
+        try:
+            await attempt.graph.call("DELETE", post_id, attempt.token)
+        except GraphError as exc:
+            if classify_graph_error(exc.code, exc.subcode).error_class is ErrorClass.AUTH:
+                return False
+            raise
+        return True
+
+    async def _create_container(self, attempt: Attempt) -> str:
+        graph, token, content = attempt.graph, attempt.token, attempt.command.content
+        ig_user = attempt.command.account_id
+        if len(content.media) >= 2:
+            children = []
+            for item in content.media:
+                child = await graph.call(
+                    "POST", f"{ig_user}/media", token,
+                    data={**_media_fields(item, carousel=True), "is_carousel_item": "true"},
+                )  # fmt: skip
+                children.append(str(child["id"]))
+            data = {"media_type": "CAROUSEL", "children": ",".join(children)}
+        elif content.media:
+            data = _media_fields(content.media[0], carousel=False)
+        else:
+            raise GraphError("Instagram needs an image or a video", code=100, subcode=None,
+                             http_status=400)  # fmt: skip
+        created = await graph.call(
+            "POST", f"{ig_user}/media", token, data={**data, "caption": content.text}
+        )
+        return str(created["id"])
+
+    async def _wait_until_finished(self, attempt: Attempt, container_id: str) -> None:
+        timing = self._timing
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._max_wait_seconds
+        inline_deadline = loop.time() + timing.inline_wait_seconds
         while True:
-            status = await graph.call(
-                "GET", container_id, token, params={"fields": "status_code,status"}
+            status = await attempt.graph.call(
+                "GET", container_id, attempt.token, params={"fields": "status_code,status"}
             )
             code = status.get("status_code")
-            if code in ("FINISHED", "PUBLISHED"):
+            if code == "FINISHED":
                 return
+            if code == "PUBLISHED":
+                raise AmbiguousOutcomeError("container already published")
             if code in ("ERROR", "EXPIRED"):
-                raise ContainerNotReadyError(
+                raise ContainerFailedError(
                     f"container {code}: {status.get('status', '')}",
-                    code=None,
-                    subcode=None,
-                    http_status=200,
+                    code=None, subcode=2207053, http_status=200,
+                )  # fmt: skip
+            created = float(attempt.progress.get("container_created", time.time()))
+            if time.time() - created > timing.give_up_after_seconds:
+                attempt.progress.clear()
+                raise ContainerFailedError(
+                    "media still processing after the wait limit",
+                    code=None, subcode=2207053, http_status=200,
+                )  # fmt: skip
+            if loop.time() >= inline_deadline:
+                raise NotReadyError("media processing", timing.resume_after_seconds)
+            await asyncio.sleep(timing.poll_interval_seconds)
+
+    async def _check_quota(self, attempt: Attempt) -> None:
+        # Over quota the post waits for the moving 24-hour window; it does not fail.
+        limit = await attempt.graph.call(
+            "GET", f"{attempt.command.account_id}/content_publishing_limit", attempt.token,
+            params={"fields": "quota_usage,config"},
+        )  # fmt: skip
+        for entry in limit.get("data", []):
+            usage = entry.get("quota_usage", 0)
+            total = entry.get("config", {}).get("quota_total")
+            if isinstance(total, int) and isinstance(usage, int) and usage >= total:
+                raise NotReadyError(
+                    f"publishing quota reached ({usage}/{total} in 24 h)",
+                    self._timing.quota_retry_seconds,
                 )
-            if loop.time() >= deadline:
-                raise AmbiguousOutcomeError("container still IN_PROGRESS at the deadline")
-            await asyncio.sleep(self._poll_seconds)
+
+    async def _find_media(self, attempt: Attempt) -> Reconciliation:
+        try:
+            listing = await attempt.graph.call(
+                "GET", f"{attempt.command.account_id}/media", attempt.token,
+                params={"fields": "id,caption,timestamp", "limit": _RECENT_MEDIA},
+            )  # fmt: skip
+        except (GraphError, AmbiguousOutcomeError) as exc:
+            return Undecided(f"container published but media not listed: {exc}")
+        wanted = attempt.command.content.text.strip()
+        for media in listing.get("data", []):
+            if str(media.get("caption", "")).strip() == wanted:
+                media_id = str(media["id"])
+                permalink = await read_permalink(
+                    attempt.graph, media_id, attempt.token, "permalink"
+                )
+                return Posted(media_id, permalink)
+        return Undecided("container published but its media was not found")
+
+
+def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:
+    if item.kind is MediaKind.IMAGE:
+        return {"image_url": str(item.url)}
+    if carousel:
+        return {"media_type": "VIDEO", "video_url": str(item.url)}
+    return {"media_type": "REELS", "video_url": str(item.url), "share_to_feed": "true"}

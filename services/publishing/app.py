@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
 from pydantic import TypeAdapter
@@ -14,9 +16,11 @@ from jobcast.topics import publish_topic
 from schemas.platforms import Platform
 from schemas.publish import PublishRequested
 from services.publishing.graph import GraphClient
+from services.publishing.pacing import RetryPolicy, Throttle
+from services.publishing.posting import Poster
 from services.publishing.repo import migrate_publishing
 from services.publishing.settings import PublisherSettings
-from services.publishing.worker import Poster, PublishWorker
+from services.publishing.worker import PublishWorker
 
 
 async def build_publisher(
@@ -33,17 +37,32 @@ async def build_publisher(
         timeout=settings.graph_timeout_seconds,
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
     )
-    graph = GraphClient(http, settings.graph_api_version, settings.graph_app_secret)
-    broker = make_broker(settings.kafka_bootstrap_servers, name)
-    subscribe_validated(
-        broker,
-        publish_topic(platform),
-        name,
-        TypeAdapter(PublishRequested),
-        PublishWorker(pool, broker, graph, cipher, poster),
+    throttle = Throttle()
+    graph = GraphClient(
+        http, settings.graph_api_version, settings.graph_app_secret, throttle.observe
     )
+    broker = make_broker(settings.kafka_bootstrap_servers, name)
+    worker = PublishWorker(
+        platform=platform,
+        pool=pool,
+        broker=broker,
+        graph=graph,
+        cipher=cipher,
+        poster=poster,
+        throttle=throttle,
+        retry_policy=RetryPolicy(settings.retry_delays, settings.max_attempts),
+        confirm_delays=settings.confirm_delays,
+        lease_seconds=settings.lease_seconds,
+    )
+    subscribe_validated(
+        broker, publish_topic(platform), name, TypeAdapter(PublishRequested), worker
+    )
+
+    async def timers(stop: asyncio.Event) -> None:
+        await worker.run_timers(stop, settings.timer_poll_seconds)
+
     app = FastAPI(title=f"jobcast {name}", version="1")
     add_ops_routes(
         app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
     )
-    return Service(name, app, broker, cleanups=[pool.close, http.aclose])
+    return Service(name, app, broker, cleanups=[pool.close, http.aclose], background=[timers])

@@ -1,14 +1,23 @@
-"""Publishing's SQL: post claims, and the one read of a connection's credentials."""
+"""Publishing's SQL: the claim state machine, and the one read of a connection's token.
+
+States of a post key: `in_progress` (someone holds the lease and may be calling the
+platform), `retry_scheduled` / `unconfirmed` (a durable timer: `next_attempt_at`),
+`done` (the final result event is stored and was emitted).
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from jobcast.db import migrate, migrations_of
-from schemas.publish import PublishCommand, PublishCompleted
+from schemas.publish import PublishCompleted, PublishRequested
 
 
 async def migrate_publishing(pool: asyncpg.Pool) -> None:
@@ -16,52 +25,179 @@ async def migrate_publishing(pool: asyncpg.Pool) -> None:
     await migrate(pool, "publishing", migrations_of("services.publishing"))
 
 
+class Resume(StrEnum):
+    """How a worker picks a key up."""
+
+    FRESH = "fresh"  # nothing was sent to the platform for this attempt yet
+    RECONCILE = "reconcile"  # an earlier holder may have called the platform: look first
+    CONFIRM = "confirm"  # an unconfirmed post: look, never post
+
+
 @dataclass(frozen=True, slots=True)
-class ExistingClaim:
-    """A claim found for a key: `result` is set once the outcome was recorded."""
+class Claim:
+    """A key this worker now holds the lease on."""
+
+    event: PublishRequested
+    correlation_id: str | None
+    attempt: int
+    progress: dict[str, Any]
+    claimed_at: datetime
+    confirm_checks: int
+    resume: Resume
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A key someone else holds, or that waits on a timer: nothing to do now."""
 
     state: str
-    result: PublishCompleted | None
 
 
-async def try_claim(
-    pool: asyncpg.Pool, tenant_id: UUID, command: PublishCommand
-) -> ExistingClaim | None:
-    """Take the key in one atomic step; None means we own it now, else what was there."""
-    inserted = await pool.fetchval(
-        """INSERT INTO publishing.post_claims
-               (post_key, platform, tenant_id, connection_id, job_id, state)
-           VALUES ($1, $2, $3, $4, $5, 'claimed')
-           ON CONFLICT (post_key) DO NOTHING
-           RETURNING post_key""",
-        command.post_key,
-        command.platform.value,
-        tenant_id,
-        command.connection_id,
-        command.job_id,
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """A key whose final result is stored: re-emit it."""
+
+    result: PublishCompleted
+
+
+_CLAIM_COLUMNS = """command_event, correlation_id, attempt, progress, claimed_at, confirm_checks"""
+
+
+def _claim(row: asyncpg.Record, resume: Resume) -> Claim:
+    return Claim(
+        event=PublishRequested.model_validate_json(row["command_event"]),
+        correlation_id=row["correlation_id"],
+        attempt=row["attempt"],
+        progress=json.loads(row["progress"]),
+        claimed_at=row["claimed_at"],
+        confirm_checks=row["confirm_checks"],
+        resume=resume,
     )
-    if inserted is not None:
-        return None
-    row = await pool.fetchrow(
-        "SELECT state, result_event FROM publishing.post_claims WHERE post_key = $1",
-        command.post_key,
-    )
+
+
+async def claim(
+    pool: asyncpg.Pool, event: PublishRequested, correlation_id: str | None, lease_seconds: float
+) -> Claim | Held | Finished:
+    """Take the key in one atomic step, or say who has it.
+
+    A lease that ran out means its holder died mid-attempt: the key is taken over,
+    but only to reconcile first — the platform may already have the post.
+    """
+    command = event.payload
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            f"""INSERT INTO publishing.post_claims
+                   (post_key, platform, tenant_id, connection_id, job_id, state, attempt,
+                    command_event, correlation_id, lease_until)
+               VALUES ($1, $2, $3, $4, $5, 'in_progress', 1, $6::jsonb, $7,
+                       now() + make_interval(secs => $8))
+               ON CONFLICT (post_key) DO NOTHING
+               RETURNING {_CLAIM_COLUMNS}""",
+            command.post_key,
+            command.platform.value,
+            event.tenant_id,
+            command.connection_id,
+            command.job_id,
+            event.model_dump_json(),
+            correlation_id,
+            lease_seconds,
+        )
+        if row is not None:
+            return _claim(row, Resume.FRESH)
+        row = await conn.fetchrow(
+            f"""UPDATE publishing.post_claims
+               SET lease_until = now() + make_interval(secs => $2), updated_at = now()
+               WHERE post_key = $1 AND state = 'in_progress' AND lease_until < now()
+               RETURNING {_CLAIM_COLUMNS}""",
+            command.post_key,
+            lease_seconds,
+        )
+        if row is not None:
+            return _claim(row, Resume.RECONCILE)
+        row = await conn.fetchrow(
+            "SELECT state, result_event FROM publishing.post_claims WHERE post_key = $1",
+            command.post_key,
+        )
     assert row is not None  # claims are never deleted
-    result = row["result_event"]
-    return ExistingClaim(
-        row["state"], PublishCompleted.model_validate_json(result) if result else None
+    if row["state"] == "done" and row["result_event"] is not None:
+        return Finished(PublishCompleted.model_validate_json(row["result_event"]))
+    return Held(row["state"])
+
+
+async def take_due(
+    pool: asyncpg.Pool, platform: str, limit: int, lease_seconds: float
+) -> list[Claim]:
+    """Lease the keys whose timer is due, and those whose holder's lease ran out.
+
+    SKIP LOCKED lets several publisher instances share the timers without waiting on
+    each other; the lease keeps a key with one of them.
+    """
+    rows = await pool.fetch(
+        f"""WITH due AS (
+               SELECT post_key, state AS was FROM publishing.post_claims
+               WHERE platform = $1 AND (
+                   (state IN ('retry_scheduled', 'unconfirmed') AND next_attempt_at <= now())
+                   OR (state = 'in_progress' AND lease_until < now()))
+               ORDER BY COALESCE(next_attempt_at, lease_until)
+               LIMIT $2
+               FOR UPDATE SKIP LOCKED)
+           UPDATE publishing.post_claims c
+           SET state = 'in_progress', next_attempt_at = NULL, updated_at = now(),
+               lease_until = now() + make_interval(secs => $3)
+           FROM due WHERE c.post_key = due.post_key
+           RETURNING due.was, {_CLAIM_COLUMNS}""",
+        platform,
+        limit,
+        lease_seconds,
+    )
+    resumes = {"retry_scheduled": Resume.FRESH, "unconfirmed": Resume.CONFIRM}
+    return [_claim(r, resumes.get(r["was"], Resume.RECONCILE)) for r in rows]
+
+
+async def save_progress(pool: asyncpg.Pool, post_key: str, progress: dict[str, Any]) -> None:
+    """Checkpoint what now exists on the platform, before the next irreversible call."""
+    await pool.execute(
+        "UPDATE publishing.post_claims SET progress = $2::jsonb, updated_at = now()"
+        " WHERE post_key = $1",
+        post_key,
+        json.dumps(progress),
     )
 
 
-async def record_outcome(pool: asyncpg.Pool, event: PublishCompleted) -> None:
-    """Store the result event itself, so a redelivered command re-emits it verbatim."""
+async def record(
+    pool: asyncpg.Pool,
+    result: PublishCompleted,
+    *,
+    state: str,
+    attempt: int,
+    progress: dict[str, Any],
+    confirm_checks: int = 0,
+) -> None:
+    """Store an outcome with the key's next state (and timer), before it is emitted."""
+    payload = result.payload
     await pool.execute(
         """UPDATE publishing.post_claims
-           SET state = 'done', result_event = $2::jsonb, updated_at = now()
+           SET state = $2, attempt = $3, result_event = $4::jsonb, progress = $5::jsonb,
+               next_attempt_at = $6, confirm_checks = $7, lease_until = NULL,
+               platform_post_id = COALESCE($8, platform_post_id), updated_at = now()
            WHERE post_key = $1""",
-        event.payload.post_key,
-        event.model_dump_json(),
+        payload.post_key,
+        state,
+        attempt,
+        result.model_dump_json(),
+        json.dumps(progress),
+        payload.next_attempt_at,
+        confirm_checks,
+        payload.platform_post_id,
     )
+
+
+async def posted_id_of(pool: asyncpg.Pool, post_key: str) -> str | None:
+    """The platform id of a key's post, if it was posted (edits and deletes target it)."""
+    value = await pool.fetchval(
+        "SELECT platform_post_id FROM publishing.post_claims WHERE post_key = $1", post_key
+    )
+    return str(value) if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,3 +12,16 @@ class PublisherSettings(CommonSettings):
     graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
     graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    # Retry tiers for transient failures (seconds) and the attempt cap.
+    retry_delays: tuple[float, ...] = Field(
+        default=(30.0, 120.0, 300.0, 900.0, 3600.0), validation_alias="PUBLISH_RETRY_DELAYS"
+    )
+    max_attempts: int = Field(default=5, ge=1, validation_alias="PUBLISH_MAX_ATTEMPTS")
+    # When an unconfirmed post is looked for again (seconds after each check).
+    confirm_delays: tuple[float, ...] = Field(
+        default=(60.0, 300.0, 900.0, 3600.0), validation_alias="PUBLISH_CONFIRM_DELAYS"
+    )
+    lease_seconds: float = Field(default=300.0, gt=0, validation_alias="PUBLISH_LEASE_SECONDS")
+    timer_poll_seconds: float = Field(
+        default=0.5, gt=0, validation_alias="PUBLISH_TIMER_POLL_SECONDS"
+    )

@@ -1,181 +1,323 @@
-"""The publish worker: claim the key, call the platform once, record, emit.
+"""The publish worker: claim the key, call the platform at most once per certainty,
+record, emit.
 
-Order matters for exactly-once: the claim is taken before any platform call; the
-outcome is stored before it is emitted; the offset is committed (by the consumer)
-only after both. A redelivered command finds the claim and re-emits the stored
-result; it never calls the platform again.
+Exactly-once rests on three rules. The claim is taken before any platform call. An
+attempt whose outcome is unknown (timeout, reset, 5xx, code 1/2, or a holder that
+died) is reconciled against the platform before anything is sent again; what cannot
+be decided becomes `unconfirmed` and is only ever looked at again, never re-posted.
+An outcome is stored before it is emitted, and the Kafka offset is committed only
+after both, so a crash anywhere means a redelivery that finds the stored outcome.
+
+Retries never hold a Kafka record: they are durable timers in the claims table,
+fired by `run_timers`, so one failing or rate-limited account never delays others.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
 
 import asyncpg
 from faststream.kafka import KafkaBroker
-from pydantic import HttpUrl
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
 from jobcast.kafka import RecordMeta, publish_event
-from jobcast.topics import PUBLISH_RESULTS
+from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
+from schemas.connections import ConnectionStatus, ConnectionStatusChange, ConnectionStatusChanged
 from schemas.envelope import utcnow
+from schemas.platforms import Platform
 from schemas.publish import (
     ErrorClass,
-    PublishCommand,
+    PublishAction,
     PublishCompleted,
     PublishError,
     PublishRequested,
     PublishResult,
     PublishStatus,
 )
+from services.publishing import decisions, metrics, repo
+from services.publishing.decisions import Decision
 from services.publishing.errors import classify_graph_error
 from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
-from services.publishing.repo import load_credentials, record_outcome, try_claim
+from services.publishing.pacing import RetryPolicy, Throttle
+from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, Poster, Undecided
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Posted:
-    platform_post_id: str
-    permalink: HttpUrl | None
-
-
-class Poster(Protocol):
-    """A platform's way of making one post (the only platform-specific part)."""
-
-    async def publish(self, graph: GraphClient, command: PublishCommand, token: str) -> Posted:
-        """Publish the content; raise GraphError or AmbiguousOutcomeError on failure."""
-        ...
+APP_WIDE_RATE_LIMIT_CODES = frozenset({4, 341})
 
 
 class PublishWorker:
-    """Handles `publish.<platform>` records for one platform."""
+    """Handles one platform's publish commands and its durable timers."""
 
     def __init__(
         self,
+        *,
+        platform: Platform,
         pool: asyncpg.Pool,
         broker: KafkaBroker,
         graph: GraphClient,
         cipher: TokenCipher,
         poster: Poster,
+        throttle: Throttle,
+        retry_policy: RetryPolicy,
+        confirm_delays: Sequence[float] = (60.0, 300.0, 900.0, 3600.0),
+        lease_seconds: float = 300.0,
+        timer_batch: int = 200,
     ) -> None:
+        self._platform = platform
         self._pool = pool
         self._broker = broker
         self._graph = graph
         self._cipher = cipher
         self._poster = poster
+        self._throttle = throttle
+        self._retry = retry_policy
+        self._confirm_delays = tuple(confirm_delays)
+        self._lease = lease_seconds
+        self._timer_batch = timer_batch
 
     async def __call__(self, event: PublishRequested, meta: RecordMeta) -> None:
-        """Publish one command, at most once per post key."""
-        command = event.payload
-        existing = await try_claim(self._pool, event.tenant_id, command)
-        if existing is not None and existing.result is not None:
-            await self._emit(existing.result, meta, event)  # replay or redelivery
-            return
-        if existing is not None:
-            # Claimed earlier but no outcome stored: the earlier attempt died mid-call
-            # and the post may exist. Never re-post blindly; report it unconfirmed.
-            result = self._result(
-                command,
-                PublishStatus.UNCONFIRMED,
-                error=PublishError(
-                    error_class=ErrorClass.TRANSIENT,
-                    message="an earlier attempt ended without recording its outcome",
-                ),
-            )
-        else:
-            result = await self._attempt(event)
-        completed = PublishCompleted(tenant_id=event.tenant_id, payload=result)
-        await record_outcome(self._pool, completed)
-        await self._emit(completed, meta, event)
+        """A command from Kafka: run it if the key is free, re-emit if it is done."""
+        outcome = await repo.claim(self._pool, event, meta.correlation_id, self._lease)
+        if isinstance(outcome, repo.Finished):
+            await self._emit(outcome.result, meta.correlation_id)  # replay or redelivery
+        elif isinstance(outcome, repo.Claim):
+            await self.run(outcome)
+        # Held: a timer or another worker owns the key; it will report the outcome.
 
-    async def _attempt(self, event: PublishRequested) -> PublishResult:
-        command = event.payload
-        credentials = await load_credentials(self._pool, event.tenant_id, command.connection_id)
+    async def run_timers(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
+        """Fire due retries and confirmations, and take over abandoned leases, until stop."""
+        while not stop.is_set():
+            try:
+                due = await repo.take_due(
+                    self._pool, self._platform.value, self._timer_batch, self._lease
+                )
+                await asyncio.gather(*(self.run(claim) for claim in due))
+            except (OSError, asyncpg.PostgresError):
+                log.exception("timer pass failed; trying again")
+                due = []
+            if not due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+
+    async def run(self, claim: repo.Claim) -> None:
+        """One attempt for a claimed key, bounded well inside its lease."""
+        try:
+            async with asyncio.timeout(self._lease / 2):
+                decision = await self._attempt(claim)
+        except TimeoutError:
+            decision = decisions.unconfirmed(
+                claim.attempt, claim.confirm_checks, self._confirm_delays,
+                "attempt did not finish in time",
+            )  # fmt: skip
+            decision = replace(decision, progress=claim.progress)
+        await self._conclude(claim, decision)
+
+    async def _attempt(self, claim: repo.Claim) -> Decision:
+        command = claim.event.payload
+        credentials = await repo.load_credentials(
+            self._pool, claim.event.tenant_id, command.connection_id
+        )
         if credentials is None or credentials.status != "active":
-            return self._failed(command, ErrorClass.AUTH, "connection missing or needs reconnect")
+            return decisions.failed(
+                claim.attempt, ErrorClass.AUTH, "connection missing or needs reconnect"
+            )
+        wait_seconds = self._throttle.wait_seconds(command.account_id)
+        if wait_seconds > 0:
+            metrics.PACED.labels(platform=self._platform.value).inc()
+            paced = decisions.wait(
+                claim.attempt, wait_seconds, ErrorClass.RATE_LIMITED,
+                "account paced to stay inside Meta's rate limits",
+            )  # fmt: skip
+            if claim.resume is repo.Resume.CONFIRM:
+                paced = replace(
+                    paced, status=PublishStatus.UNCONFIRMED, state=decisions.UNCONFIRMED
+                )
+            return replace(paced, progress=claim.progress)
         try:
             token = self._cipher.decrypt(credentials.token_ciphertext)
         except TokenDecryptError as exc:
-            return self._failed(command, ErrorClass.AUTH, str(exc))
-        try:
-            posted = await self._poster.publish(self._graph, command, token)
-        except GraphError as exc:
-            verdict = classify_graph_error(exc.code, exc.subcode)
-            status = PublishStatus.UNCONFIRMED if verdict.ambiguous else PublishStatus.FAILED
-            return self._result(
-                command,
-                status,
-                error=PublishError(
-                    error_class=verdict.error_class,
-                    code=exc.code,
-                    subcode=exc.subcode,
-                    message=exc.message[:2000],
-                ),
-            )
-        except AmbiguousOutcomeError as exc:
-            return self._result(
-                command,
-                PublishStatus.UNCONFIRMED,
-                error=PublishError(error_class=ErrorClass.TRANSIENT, message=str(exc)),
-            )
-        return self._result(
-            command,
-            PublishStatus.POSTED,
-            platform_post_id=posted.platform_post_id,
-            permalink=posted.permalink,
-        )
+            return decisions.failed(claim.attempt, ErrorClass.AUTH, str(exc))
 
-    def _failed(
-        self, command: PublishCommand, error_class: ErrorClass, message: str
-    ) -> PublishResult:
-        return self._result(
-            command,
-            PublishStatus.FAILED,
-            error=PublishError(error_class=error_class, message=message),
+        async def checkpoint() -> None:
+            await repo.save_progress(self._pool, command.post_key, attempt.progress)
+
+        attempt = Attempt(
+            self._graph, command, token, dict(claim.progress), claim.claimed_at, checkpoint
+        )
+        decision = await self._act(claim, attempt)
+        return decision if decision.progress else replace(decision, progress=attempt.progress)
+
+    async def _act(self, claim: repo.Claim, attempt: Attempt) -> Decision:
+        command = attempt.command
+        try:
+            if command.action is PublishAction.PUBLISH:
+                return await self._publish(claim, attempt)
+            target = (
+                await repo.posted_id_of(self._pool, command.original_post_key)
+                if command.original_post_key
+                else None
+            )
+            if target is None:
+                return decisions.failed(
+                    claim.attempt, ErrorClass.PERMANENT, "the original post was never posted"
+                )
+            if command.action is PublishAction.EDIT:
+                edited = await self._poster.edit(attempt, target)
+                status = PublishStatus.EDITED if edited else PublishStatus.SKIPPED
+                reason = None if edited else "the platform cannot edit a published post"
+            else:
+                deleted = await self._poster.delete(attempt, target)
+                status = PublishStatus.DELETED if deleted else PublishStatus.CANNOT_DELETE
+                reason = None if deleted else "the platform does not let us delete this post"
+            error = (
+                None if reason is None
+                else PublishError(error_class=ErrorClass.NOT_PUBLISHABLE, message=reason)
+            )  # fmt: skip
+            return decisions.final(status, claim.attempt, platform_post_id=target, error=error)
+        except NotReadyError as exc:
+            return decisions.wait(
+                claim.attempt, exc.retry_in_seconds, ErrorClass.TRANSIENT, exc.reason
+            )
+        except GraphError as exc:
+            return await self._after_graph_error(claim, attempt, exc)
+        except AmbiguousOutcomeError as exc:
+            return await self._after_ambiguity(claim, attempt, f"no clear answer: {exc}")
+
+    async def _publish(self, claim: repo.Claim, attempt: Attempt) -> Decision:
+        if claim.resume is not repo.Resume.FRESH:
+            found = await self._poster.reconcile(attempt)
+            if isinstance(found, Posted):
+                return self._posted(claim.attempt, found)
+            if isinstance(found, Undecided):
+                return decisions.unconfirmed(
+                    claim.attempt, claim.confirm_checks, self._confirm_delays, found.reason
+                )
+            # Absent: proven not on the platform, so publishing now cannot double it.
+        return self._posted(claim.attempt, await self._poster.publish(attempt))
+
+    async def _after_graph_error(
+        self, claim: repo.Claim, attempt: Attempt, exc: GraphError
+    ) -> Decision:
+        verdict = classify_graph_error(exc.code, exc.subcode)
+        metrics.GRAPH_ERRORS.labels(
+            platform=self._platform.value, error_class=verdict.error_class.value
+        ).inc()
+        is_publish = attempt.command.action is PublishAction.PUBLISH
+        if is_publish and (verdict.ambiguous or verdict.error_class is ErrorClass.ALREADY_POSTED):
+            return await self._after_ambiguity(claim, attempt, exc.message)
+        if verdict.error_class is ErrorClass.RATE_LIMITED:
+            self._throttle.rate_limited(
+                attempt.command.account_id,
+                app_wide=exc.code in APP_WIDE_RATE_LIMIT_CODES and exc.subcode is None,
+                regain_seconds=exc.regain_seconds,
+            )
+            return decisions.wait(
+                claim.attempt, self._throttle.wait_seconds(attempt.command.account_id),
+                ErrorClass.RATE_LIMITED, exc.message,
+            )  # fmt: skip
+        return decisions.after_failure(
+            verdict, claim.attempt, self._retry,
+            code=exc.code, subcode=exc.subcode, message=exc.message,
+        )  # fmt: skip
+
+    async def _after_ambiguity(self, claim: repo.Claim, attempt: Attempt, reason: str) -> Decision:
+        if attempt.command.action is not PublishAction.PUBLISH:
+            # Edits and deletes are idempotent: doing them again is safe.
+            return decisions.after_failure(
+                classify_graph_error(1, None), claim.attempt, self._retry,
+                code=None, subcode=None, message=reason,
+            )  # fmt: skip
+        found = await self._poster.reconcile(attempt)
+        if isinstance(found, Posted):
+            return self._posted(claim.attempt, found)
+        if isinstance(found, Absent):
+            return decisions.after_failure(
+                classify_graph_error(1, None), claim.attempt, self._retry,
+                code=None, subcode=None, message=f"{reason} (confirmed not posted)",
+            )  # fmt: skip
+        return decisions.unconfirmed(
+            claim.attempt, claim.confirm_checks, self._confirm_delays, f"{reason}; {found.reason}"
         )
 
     @staticmethod
-    def _result(
-        command: PublishCommand,
-        status: PublishStatus,
-        *,
-        error: PublishError | None = None,
-        platform_post_id: str | None = None,
-        permalink: HttpUrl | None = None,
-    ) -> PublishResult:
-        return PublishResult(
-            post_key=command.post_key,
-            action=command.action,
-            platform=command.platform,
-            connection_id=command.connection_id,
-            job_id=command.job_id,
-            status=status,
-            platform_post_id=platform_post_id,
-            permalink=permalink,
-            error=error,
-            completed_at=utcnow(),
-        )
+    def _posted(attempt: int, posted: Posted) -> Decision:
+        return decisions.final(
+            PublishStatus.POSTED, attempt,
+            platform_post_id=posted.platform_post_id, permalink=posted.permalink,
+        )  # fmt: skip
 
-    async def _emit(
-        self, completed: PublishCompleted, meta: RecordMeta, cause: PublishRequested
-    ) -> None:
+    async def _conclude(self, claim: repo.Claim, decision: Decision) -> None:
+        command = claim.event.payload
+        now = utcnow()
+        next_at = (
+            now + timedelta(seconds=decision.delay_seconds)
+            if decision.delay_seconds is not None
+            else None
+        )
+        completed = PublishCompleted(
+            tenant_id=claim.event.tenant_id,
+            payload=PublishResult(
+                post_key=command.post_key,
+                action=command.action,
+                platform=command.platform,
+                connection_id=command.connection_id,
+                job_id=command.job_id,
+                status=decision.status,
+                attempt=decision.attempt,
+                platform_post_id=decision.platform_post_id,
+                permalink=decision.permalink,
+                error=decision.error,
+                next_attempt_at=next_at,
+                completed_at=now,
+            ),
+        )
+        await repo.record(
+            self._pool, completed, state=decision.state, attempt=decision.attempt,
+            progress=decision.progress, confirm_checks=decision.confirm_checks,
+        )  # fmt: skip
+        await self._emit(completed, claim.correlation_id)
+        metrics.OUTCOMES.labels(
+            platform=self._platform.value,
+            status=decision.status.value,
+            error_class=decision.error.error_class.value if decision.error else "",
+        ).inc()
+        if decision.needs_reconnect:
+            await self._report_dead_connection(claim, decision)
+
+    async def _report_dead_connection(self, claim: repo.Claim, decision: Decision) -> None:
+        command = claim.event.payload
+        change = ConnectionStatusChanged(
+            tenant_id=claim.event.tenant_id,
+            payload=ConnectionStatusChange(
+                connection_id=command.connection_id,
+                platform=command.platform,
+                account_id=command.account_id,
+                status=ConnectionStatus.NEEDS_RECONNECT,
+                reason=(decision.error.message if decision.error else "")[:500],
+            ),
+        )
+        await publish_event(
+            self._broker, CONNECTIONS_EVENTS, change, key=str(command.connection_id),
+            correlation_id=claim.correlation_id, event_type=change.event_type,
+        )  # fmt: skip
+
+    async def _emit(self, completed: PublishCompleted, correlation_id: str | None) -> None:
         log.info(
             "publish outcome",
             extra={
                 "post_key": completed.payload.post_key,
                 "status": completed.payload.status.value,
                 "job_id": completed.payload.job_id,
+                "attempt": completed.payload.attempt,
             },
         )
         await publish_event(
-            self._broker,
-            PUBLISH_RESULTS,
-            completed,
-            key=completed.payload.post_key,
-            correlation_id=meta.correlation_id,
-            causation_id=str(cause.event_id),
-            event_type=completed.event_type,
-        )
+            self._broker, PUBLISH_RESULTS, completed, key=completed.payload.post_key,
+            correlation_id=correlation_id, event_type=completed.event_type,
+        )  # fmt: skip
