@@ -8,9 +8,10 @@ from pydantic import TypeAdapter
 from jobcast.db import create_pool
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated
 from jobcast.service import Service, add_ops_routes
-from jobcast.topics import JOBS_EVENTS
+from jobcast.topics import CONNECTIONS_EVENTS, JOBS_EVENTS
+from schemas.connections import ConnectionStatusChanged
 from schemas.jobs import JobEvent
-from services.distributor.handlers import JobEventHandler
+from services.distributor.handlers import ConnectionEventHandler, JobEventHandler
 from services.distributor.repo import migrate_distributor
 from services.distributor.settings import DistributorSettings
 
@@ -25,6 +26,13 @@ async def build(settings: DistributorSettings) -> Service:
     broker = make_broker(settings.kafka_bootstrap_servers, "distributor")
     subscribe_validated(
         broker, JOBS_EVENTS, GROUP_ID, TypeAdapter(JobEvent), JobEventHandler(pool, broker)
+    )
+    subscribe_validated(
+        broker,
+        CONNECTIONS_EVENTS,
+        f"{GROUP_ID}-connections",
+        TypeAdapter(ConnectionStatusChanged),
+        ConnectionEventHandler(pool),
     )
     app = FastAPI(title="jobcast distributor", version="1")
     add_ops_routes(

@@ -9,6 +9,7 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.kafka import RecordMeta, publish_event
 from jobcast.topics import PUBLISH_RESULTS, publish_topic
+from schemas.connections import ConnectionStatusChanged
 from schemas.envelope import utcnow
 from schemas.jobs import JobClosed, JobCreated, JobEvent, JobUpdated
 from schemas.publish import (
@@ -21,7 +22,7 @@ from schemas.publish import (
     make_post_key,
 )
 from services.distributor.domain import Skip, plan_posts
-from services.distributor.repo import active_connections
+from services.distributor.repo import active_connections, set_connection_status
 
 log = logging.getLogger(__name__)
 
@@ -83,4 +84,22 @@ class JobEventHandler:
             correlation_id=correlation_id,
             causation_id=str(event.event_id),
             event_type="publish.completed",
+        )
+
+
+class ConnectionEventHandler:
+    """Honours connection state reported by the publishers (e.g. a dead token)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def __call__(self, event: ConnectionStatusChanged, meta: RecordMeta) -> None:
+        """Apply the new status; later jobs skip a connection that needs reconnecting."""
+        change = event.payload
+        found = await set_connection_status(
+            self._pool, change.connection_id, event.tenant_id, change.status.value
+        )
+        log.warning(
+            "connection status changed" if found else "status change for unknown connection",
+            extra={"connection_id": str(change.connection_id), "status": change.status.value},
         )

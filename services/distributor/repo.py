@@ -87,3 +87,17 @@ async def list_connections(pool: asyncpg.Pool, tenant_id: UUID) -> list[Connecti
 async def active_connections(pool: asyncpg.Pool, tenant_id: UUID) -> list[Connection]:
     """The connections that should receive a tenant's jobs now."""
     return [c for c in await list_connections(pool, tenant_id) if c.status == "active"]
+
+
+async def set_connection_status(
+    pool: asyncpg.Pool, connection_id: UUID, tenant_id: UUID, status: str
+) -> bool:
+    """Change a connection's status; False if the tenant has no such connection."""
+    updated = await pool.fetchval(
+        """UPDATE distributor.connections SET status = $3, updated_at = now()
+           WHERE connection_id = $1 AND tenant_id = $2 RETURNING true""",
+        connection_id,
+        tenant_id,
+        status,
+    )
+    return bool(updated)
