@@ -9,7 +9,7 @@ import pytest
 
 from jobcast.db import create_pool
 from jobcast_cli.stack import Endpoints
-from tests.harness import Infra, real_infra, running_pipeline
+from tests.harness import Infra, RunningPipeline, real_infra, running_pipeline
 
 
 @pytest.fixture(scope="session")
@@ -19,9 +19,14 @@ def infra() -> Iterator[Infra]:
 
 
 @pytest.fixture(scope="session")
-def pipeline(infra: Infra) -> Iterator[Endpoints]:
-    with running_pipeline(infra) as endpoints:
-        yield endpoints
+def running(infra: Infra) -> Iterator[RunningPipeline]:
+    with running_pipeline(infra) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def pipeline(running: RunningPipeline) -> Endpoints:
+    return running.endpoints
 
 
 @pytest.fixture(scope="session")

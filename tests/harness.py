@@ -22,6 +22,7 @@ from jobcast.devstack.containers import docker_available, kafka_container, postg
 from jobcast.devstack.kafka import LocalKafka
 from jobcast.devstack.ports import free_port
 from jobcast.devstack.postgres import LocalPostgres
+from jobcast.devstack.processes import ManagedProcess
 from jobcast.kafka import ensure_topics
 from jobcast_cli.stack import (
     SERVICES,
@@ -88,8 +89,31 @@ def real_infra() -> Iterator[Infra]:
         yield Infra(kafka, database, how)
 
 
+# Test pipelines retry and confirm within seconds instead of minutes.
+FAST_TIMERS = {
+    "PUBLISH_RETRY_DELAYS": "[0.5, 1.0, 1.0, 1.0]",
+    "PUBLISH_MAX_ATTEMPTS": "4",
+    "PUBLISH_CONFIRM_DELAYS": "[0.5, 1.0, 2.0]",
+    "PUBLISH_TIMER_POLL_SECONDS": "0.1",
+    "PUBLISH_RATE_LIMIT_BLOCK_SECONDS": "2",
+    "PUBLISH_LEASE_SECONDS": "8",
+    "GRAPH_TIMEOUT_SECONDS": "2",
+    "PUBLISHER_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.1",
+    "PUBLISHER_INSTAGRAM_CONTAINER_INLINE_WAIT_SECONDS": "0.3",
+    "PUBLISHER_INSTAGRAM_CONTAINER_RESUME_AFTER_SECONDS": "0.3",
+    "PUBLISHER_INSTAGRAM_QUOTA_RETRY_SECONDS": "1",
+    "JOBCAST_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class RunningPipeline:
+    endpoints: Endpoints
+    processes: dict[str, ManagedProcess]
+
+
 @contextlib.contextmanager
-def running_pipeline(infra: Infra) -> Iterator[Endpoints]:
+def running_pipeline(infra: Infra) -> Iterator[RunningPipeline]:
     """The sandbox and the five services as real processes, on free ports."""
     state_dir = scratch_dir("jobcast-pipeline-")
     sandbox_port, *ports = distinct_free_ports(1 + len(SERVICES))
@@ -100,14 +124,14 @@ def running_pipeline(infra: Infra) -> Iterator[Endpoints]:
         f"http://127.0.0.1:{sandbox_port}",
         generate_key(),
         ports=dict(zip(SERVICES, ports, strict=True)),
-        extra={"PUBLISHER_INSTAGRAM_CONTAINER_POLL_SECONDS": "0.1", "JOBCAST_LOG_LEVEL": "INFO"},
+        extra=dict(FAST_TIMERS),
     )
     services = service_processes(state_dir, endpoints)
     try:
         sandbox.start()
         sandbox.wait_ready(f"{endpoints.graph_api_url}/_sandbox/ledger")
         start_services(services, endpoints)
-        yield endpoints
+        yield RunningPipeline(endpoints, {p.name: p for p in [*services, sandbox]})
     finally:
         for process in [*services, sandbox]:
             process.stop()

@@ -37,7 +37,7 @@ async def build_publisher(
         timeout=settings.graph_timeout_seconds,
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
     )
-    throttle = Throttle()
+    throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
     graph = GraphClient(
         http, settings.graph_api_version, settings.graph_app_secret, throttle.observe
     )

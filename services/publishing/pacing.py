@@ -67,6 +67,7 @@ class Throttle:
     """When each account (and the app) may be called again."""
 
     clock: Callable[[], float] = time.monotonic
+    default_block_seconds: float = DEFAULT_BLOCK_SECONDS
     _not_before: dict[str, float] = field(default_factory=dict)
     _app_not_before: float = 0.0
 
@@ -84,7 +85,7 @@ class Throttle:
         self, account_id: str, *, app_wide: bool, regain_seconds: float | None
     ) -> None:
         """A rate-limit error: stop calling the account (or the app) until it regains access."""
-        until = self.clock() + (regain_seconds or DEFAULT_BLOCK_SECONDS)
+        until = self.clock() + (regain_seconds or self.default_block_seconds)
         if app_wide:
             self._app_not_before = max(self._app_not_before, until)
         else:

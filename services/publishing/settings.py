@@ -21,6 +21,10 @@ class PublisherSettings(CommonSettings):
     confirm_delays: tuple[float, ...] = Field(
         default=(60.0, 300.0, 900.0, 3600.0), validation_alias="PUBLISH_CONFIRM_DELAYS"
     )
+    # How long to leave an account alone after a rate-limit error that names no regain time.
+    rate_limit_block_seconds: float = Field(
+        default=300.0, gt=0, validation_alias="PUBLISH_RATE_LIMIT_BLOCK_SECONDS"
+    )
     lease_seconds: float = Field(default=300.0, gt=0, validation_alias="PUBLISH_LEASE_SECONDS")
     timer_poll_seconds: float = Field(
         default=0.5, gt=0, validation_alias="PUBLISH_TIMER_POLL_SECONDS"

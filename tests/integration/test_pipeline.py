@@ -4,84 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from jobcast.crypto import TokenCipher
-from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast_cli.stack import Endpoints
 from schemas import Platform
-from services.distributor.repo import add_connection, migrate_distributor
+from tests.integration.helpers import job_event, ledger, new_tenant, wait_for_posts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-
-async def new_tenant(
-    db: asyncpg.Pool, pipeline: Endpoints, *, instagram: bool = True
-) -> tuple[dict[str, str], dict[Platform, str]]:
-    """A tenant with a Facebook Page and (optionally) an Instagram account; returns auth + ids."""
-    await migrate_tenancy(db)
-    await migrate_distributor(db)
-    tenant, api_key = await create_tenant(db, f"t-{uuid.uuid4().hex[:10]}")
-    cipher = TokenCipher(SecretStr(pipeline.secret_key))
-    accounts = {Platform.FACEBOOK: f"page-{uuid.uuid4().hex[:8]}"}
-    if instagram:
-        accounts[Platform.INSTAGRAM] = f"ig-{uuid.uuid4().hex[:8]}"
-    for platform, account_id in accounts.items():
-        await add_connection(
-            db,
-            cipher,
-            tenant_id=tenant.tenant_id,
-            platform=platform,
-            account_id=account_id,
-            token=f"token-{account_id}",
-        )
-    return {"Authorization": f"Bearer {api_key}"}, accounts
-
-
-def job_event(job_id: str, **changes: Any) -> dict[str, Any]:
-    payload = {
-        "job_id": job_id,
-        "title": f"Line cook {job_id}",
-        "company": "Warung Laut",
-        "location": "Canggu, Bali",
-        "employment_type": "daily",
-        "apply_url": f"https://jobs.example.com/{job_id}",
-        "image_url": f"https://jobs.example.com/{job_id}.jpg",
-        **changes,
-    }
-    return {"event_type": "job.created", "payload": payload}
-
-
-async def wait_for_posts(
-    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str], job_id: str, count: int
-) -> list[dict[str, Any]]:
-    """Poll the read API until `count` posts of the job have left the in-flight states."""
-    async with asyncio.timeout(60):
-        while True:
-            response = await http.get(
-                f"{pipeline.url('metrics')}/v1/jobs/{job_id}/posts", headers=auth
-            )
-            assert response.status_code == 200, response.text
-            posts: list[dict[str, Any]] = response.json()["posts"]
-            if len(posts) >= count:
-                return posts
-            await asyncio.sleep(0.2)
-
-
-async def ledger(http: httpx.AsyncClient, pipeline: Endpoints, account_id: str) -> list[Any]:
-    """What exists on the platform for an account now: live FB posts and IG media."""
-    response = await http.get(
-        f"{pipeline.graph_api_url}/_sandbox/ledger",
-        params={"account_id": account_id, "include_deleted": "false"},
-    )
-    assert response.status_code == 200
-    body = response.json()
-    return [*body["fb_posts"], *body["ig_media"]]
 
 
 async def test_job_is_posted_once_per_connection(db: asyncpg.Pool, pipeline: Endpoints) -> None:

@@ -1,0 +1,115 @@
+"""Helpers for tests that drive the running pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
+
+from jobcast.crypto import TokenCipher
+from jobcast.tenancy import create_tenant, migrate_tenancy
+from jobcast.topics import PUBLISH_RESULTS
+from jobcast_cli.stack import Endpoints
+from schemas import Platform, PublishCompleted
+from services.distributor.repo import add_connection, migrate_distributor
+
+
+async def new_tenant(
+    db: asyncpg.Pool, pipeline: Endpoints, *, instagram: bool = True
+) -> tuple[dict[str, str], dict[Platform, str]]:
+    """A tenant with a Facebook Page and (optionally) an Instagram account; returns auth + ids."""
+    await migrate_tenancy(db)
+    await migrate_distributor(db)
+    tenant, api_key = await create_tenant(db, f"t-{uuid.uuid4().hex[:10]}")
+    cipher = TokenCipher(SecretStr(pipeline.secret_key))
+    accounts = {Platform.FACEBOOK: f"page-{uuid.uuid4().hex[:8]}"}
+    if instagram:
+        accounts[Platform.INSTAGRAM] = f"ig-{uuid.uuid4().hex[:8]}"
+    for platform, account_id in accounts.items():
+        await add_connection(
+            db,
+            cipher,
+            tenant_id=tenant.tenant_id,
+            platform=platform,
+            account_id=account_id,
+            token=f"token-{account_id}",
+        )
+    return {"Authorization": f"Bearer {api_key}"}, accounts
+
+
+def job_event(job_id: str, **changes: Any) -> dict[str, Any]:
+    payload = {
+        "job_id": job_id,
+        "title": f"Line cook {job_id}",
+        "company": "Warung Laut",
+        "location": "Canggu, Bali",
+        "employment_type": "daily",
+        "apply_url": f"https://jobs.example.com/{job_id}",
+        "image_url": f"https://jobs.example.com/{job_id}.jpg",
+        **changes,
+    }
+    return {"event_type": "job.created", "payload": payload}
+
+
+async def wait_for_posts(
+    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str], job_id: str, count: int
+) -> list[dict[str, Any]]:
+    """Poll the read API until `count` posts of the job have left the in-flight states."""
+    async with asyncio.timeout(60):
+        while True:
+            response = await http.get(
+                f"{pipeline.url('metrics')}/v1/jobs/{job_id}/posts", headers=auth
+            )
+            assert response.status_code == 200, response.text
+            posts: list[dict[str, Any]] = response.json()["posts"]
+            if len(posts) >= count:
+                return posts
+            await asyncio.sleep(0.2)
+
+
+async def ledger(http: httpx.AsyncClient, pipeline: Endpoints, account_id: str) -> list[Any]:
+    """What exists on the platform for an account now: live FB posts and IG media."""
+    response = await http.get(
+        f"{pipeline.graph_api_url}/_sandbox/ledger",
+        params={"account_id": account_id, "include_deleted": "false"},
+    )
+    assert response.status_code == 200
+    body = response.json()
+    return [*body["fb_posts"], *body["ig_media"]]
+
+
+async def results_of(
+    pipeline: Endpoints, job_id: str, until: Callable[[list[PublishCompleted]], bool]
+) -> list[PublishCompleted]:
+    """Every publish result of a job, in topic order, read until `until` holds (≤ 60 s)."""
+    consumer = AIOKafkaConsumer(
+        PUBLISH_RESULTS,
+        bootstrap_servers=pipeline.kafka_bootstrap_servers,
+        group_id=f"test-results-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    seen: list[PublishCompleted] = []
+    try:
+        async with asyncio.timeout(60):
+            while not until(seen):
+                batch = await consumer.getmany(timeout_ms=300)
+                for records in batch.values():
+                    for record in records:
+                        event = PublishCompleted.model_validate_json(record.value)
+                        if event.payload.job_id == job_id:
+                            seen.append(event)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def add_fault(http: httpx.AsyncClient, pipeline: Endpoints, **rule: Any) -> None:
+    response = await http.post(f"{pipeline.graph_api_url}/_sandbox/faults", json=rule)
+    assert response.status_code == 201, response.text

@@ -1,0 +1,624 @@
+"""The concurrent consumer's bookkeeping, without Kafka.
+
+Pure parts (watermark, lane scheduler, retry loop) are tested directly, with hypothesis for
+the watermark; the wiring is tested against a small in-memory stand-in for aiokafka. The
+same behaviour runs against the real broker in tests/integration/test_consumer_real.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiokafka.errors import ConsumerStoppedError, IllegalStateError
+from aiokafka.structs import TopicPartition
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import REGISTRY
+
+from jobcast.consumer import (
+    ConcurrentConsumer,
+    ConsumedRecord,
+    LaneScheduler,
+    OffsetWatermark,
+    call_until_success,
+    lane_by_key,
+)
+
+TP = tuple[str, int]
+
+# ---------------------------------------------------------------- OffsetWatermark
+
+
+def test_watermark_is_none_before_anything_is_fetched() -> None:
+    mark = OffsetWatermark()
+    assert mark.watermark is None
+    assert mark.to_commit() is None
+    assert mark.in_flight == 0
+
+
+def test_watermark_stops_at_the_lowest_unfinished_offset() -> None:
+    mark = OffsetWatermark()
+    for offset in range(10, 15):
+        mark.add(offset)
+    assert mark.watermark == 10
+    mark.complete(12)
+    mark.complete(11)
+    assert mark.watermark == 10  # 10 is still running: nothing may be committed past it
+    mark.complete(10)
+    assert mark.watermark == 13
+    mark.complete(14)
+    assert mark.watermark == 13
+    mark.complete(13)
+    assert mark.watermark == 15
+    assert mark.in_flight == 0
+
+
+def test_watermark_skips_offset_gaps() -> None:
+    # Compaction and transaction markers leave holes in a partition's offsets.
+    mark = OffsetWatermark()
+    for offset in (3, 7, 8):
+        mark.add(offset)
+    mark.complete(7)
+    assert mark.watermark == 3
+    mark.complete(3)
+    assert mark.watermark == 8
+    mark.complete(8)
+    assert mark.watermark == 9
+
+
+def test_watermark_rejects_misuse() -> None:
+    mark = OffsetWatermark()
+    mark.add(5)
+    with pytest.raises(ValueError, match="out of order"):
+        mark.add(5)
+    with pytest.raises(ValueError, match="not in flight"):
+        mark.complete(4)
+    mark.complete(5)
+    with pytest.raises(ValueError, match="not in flight"):
+        mark.complete(5)
+
+
+def test_commit_is_due_only_when_the_watermark_advanced() -> None:
+    mark = OffsetWatermark()
+    mark.add(100)  # fetching resumed at the committed offset 100
+    mark.add(101)
+    assert mark.committed == 100
+    assert mark.to_commit() is None  # 100 is what the group has already
+    mark.complete(101)
+    assert mark.to_commit() is None  # out of order: still stuck below 100
+    mark.complete(100)
+    assert mark.to_commit() == 102
+    mark.mark_committed(102)
+    assert mark.to_commit() is None
+    mark.mark_committed(50)  # a stale, late acknowledgement never moves it back
+    assert mark.committed == 102
+
+
+@st.composite
+def offsets_and_completion_order(draw: st.DrawFn) -> tuple[list[int], list[int]]:
+    start = draw(st.integers(min_value=0, max_value=10**12))
+    gaps = draw(st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=80))
+    offsets = list(itertools.accumulate(gaps, initial=start))[1:]
+    return offsets, draw(st.permutations(offsets))
+
+
+@settings(max_examples=300)
+@given(offsets_and_completion_order(), st.data())
+def test_watermark_never_passes_an_unfinished_offset(
+    case: tuple[list[int], list[int]], data: st.DataObject
+) -> None:
+    offsets, completion = case
+    mark = OffsetWatermark()
+    added: list[int] = []
+    done: set[int] = set()
+    pending_adds = list(offsets)
+    pending_done = list(completion)
+    # Interleave fetching and completing, as the consumer does.
+    while pending_adds or pending_done:
+        ready = [o for o in pending_done if o in added]
+        if pending_adds and (not ready or data.draw(st.booleans())):
+            offset = pending_adds.pop(0)
+            mark.add(offset)
+            added.append(offset)
+        else:
+            offset = ready[0]
+            pending_done.remove(offset)
+            mark.complete(offset)
+            done.add(offset)
+        unfinished = [o for o in added if o not in done]
+        watermark = mark.watermark
+        assert watermark is not None
+        # Safe: every added offset below the watermark is done...
+        assert all(o in done for o in added if o < watermark)
+        # ...and tight: it is exactly the first unfinished one (or one past the last).
+        assert watermark == (min(unfinished) if unfinished else added[-1] + 1)
+        assert mark.in_flight == len(unfinished)
+    assert mark.watermark == offsets[-1] + 1
+
+
+# ---------------------------------------------------------------- LaneScheduler
+
+
+def test_one_lane_runs_strictly_in_order_other_lanes_run_alongside() -> None:
+    lanes: LaneScheduler[int] = LaneScheduler()
+    assert lanes.submit("a", 1) is True
+    assert lanes.submit("a", 2) is False
+    assert lanes.submit("b", 10) is True  # another lane is not held up by "a"
+    assert lanes.submit("a", 3) is False
+    assert (lanes.running, lanes.waiting) == (2, 2)
+    assert lanes.finish("a") == 2
+    assert lanes.finish("a") == 3
+    assert lanes.finish("a") is None
+    assert lanes.finish("b") is None
+    assert (lanes.running, lanes.waiting) == (0, 0)
+
+
+def test_lane_concurrency_allows_k_at_a_time_still_starting_in_order() -> None:
+    lanes: LaneScheduler[int] = LaneScheduler(concurrency=2)
+    assert [lanes.submit("a", n) for n in range(5)] == [True, True, False, False, False]
+    assert lanes.finish("a") == 2
+    assert lanes.finish("a") == 3
+    assert lanes.running == 2
+
+
+def test_drop_removes_only_waiting_items() -> None:
+    lanes: LaneScheduler[tuple[str, int]] = LaneScheduler()
+    for item in [("p0", 1), ("p1", 2), ("p0", 3), ("p1", 4)]:
+        lanes.submit("a", item)
+    assert lanes.drop(lambda item: item[0] == "p0") == [("p0", 3)]
+    assert lanes.finish("a") == ("p1", 2)
+    assert lanes.finish("a") == ("p1", 4)
+    assert lanes.finish("a") is None
+    with pytest.raises(ValueError, match="at least 1"):
+        LaneScheduler(concurrency=0)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.booleans()), max_size=60),
+    st.integers(min_value=1, max_value=3),
+)
+def test_scheduler_keeps_per_lane_order_and_limit(
+    script: list[tuple[str, bool]], concurrency: int
+) -> None:
+    lanes: LaneScheduler[int] = LaneScheduler(concurrency)
+    running: dict[str, list[int]] = defaultdict(list)
+    started: dict[str, list[int]] = defaultdict(list)
+    submitted: dict[str, list[int]] = defaultdict(list)
+
+    def start(lane: str, item: int) -> None:
+        running[lane].append(item)
+        started[lane].append(item)
+
+    for n, (lane, finish_one) in enumerate(script):
+        if finish_one and running[lane]:
+            running[lane].pop(0)
+            following = lanes.finish(lane)
+            if following is not None:
+                start(lane, following)
+        else:
+            submitted[lane].append(n)
+            if lanes.submit(lane, n):
+                start(lane, n)
+        assert all(len(items) <= concurrency for items in running.values())
+    for lane, items in started.items():
+        assert items == submitted[lane][: len(items)]
+
+
+def test_default_lane_is_the_key_or_else_the_partition() -> None:
+    def record(key: bytes | None, partition: int) -> ConsumedRecord:
+        return ConsumedRecord("t", partition, 0, key, b"", (), 0)
+
+    assert lane_by_key(record(b"acct-1", 0)) == lane_by_key(record(b"acct-1", 2))
+    assert lane_by_key(record(b"acct-1", 0)) != lane_by_key(record(b"acct-2", 0))
+    assert lane_by_key(record(None, 0)) != lane_by_key(record(None, 1))
+
+
+# ---------------------------------------------------------------- retries
+
+
+async def test_failures_back_off_then_repeat_the_last_delay_forever() -> None:
+    slept: list[float] = []
+    failures: list[tuple[int, float]] = []
+    calls = 0
+
+    async def flaky() -> None:
+        nonlocal calls
+        calls += 1
+        if calls <= 7:
+            raise ConnectionError("graph api down")
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    attempts = await call_until_success(
+        flaky,
+        (0.2, 0.5, 1, 2, 5),
+        on_failure=lambda attempt, delay: failures.append((attempt, delay)),
+        sleep=fake_sleep,
+    )
+    assert attempts == 8
+    assert slept == [0.2, 0.5, 1, 2, 5, 5, 5]
+    assert [a for a, _ in failures] == list(range(1, 8))
+
+
+async def test_cancellation_is_not_retried() -> None:
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await call_until_success(cancelled, (0,), on_failure=lambda *_: None)
+    with pytest.raises(ValueError, match="retry delay"):
+        await call_until_success(cancelled, (), on_failure=lambda *_: None)
+
+
+# ---------------------------------------------------------------- the wiring, on a fake broker
+
+
+@dataclass
+class FakeRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp: int = 0
+
+
+class FakeKafka:
+    """Just enough of AIOKafkaConsumer: partitions, positions, pause, commits, rebalances."""
+
+    def __init__(self, logs: dict[TP, list[FakeRecord]], assigned: Iterable[TP]) -> None:
+        self.logs = logs
+        self.assigned: set[TP] = set(assigned)
+        self.positions: dict[TP, int] = {}
+        self.committed: dict[TP, int] = {}
+        self.commits: list[dict[TP, int]] = []
+        self.paused_tps: set[TP] = set()
+        self.asked: list[int | None] = []
+        self.listener: Any = None
+        self.rebalancing = False
+        self.stopped = False
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.listener = listener
+
+    async def start(self) -> None:
+        await self._assign(self.assigned)
+
+    async def _assign(self, tps: Iterable[TP]) -> None:
+        self.assigned = set(tps)
+        self.paused_tps.clear()
+        self.positions = {tp: self.committed.get(tp, 0) for tp in self.assigned}
+        await self.listener.on_partitions_assigned({TopicPartition(*tp) for tp in tps})
+        self.rebalancing = False
+
+    async def rebalance(self, new: Iterable[TP]) -> None:
+        self.rebalancing = True  # like aiokafka: no records while reassigning
+        await self.listener.on_partitions_revoked({TopicPartition(*tp) for tp in self.assigned})
+        await self._assign(new)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(*tp) for tp in self.assigned}
+
+    def paused(self) -> set[TopicPartition]:
+        return {TopicPartition(*tp) for tp in self.paused_tps}
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.paused_tps |= {(tp.topic, tp.partition) for tp in tps}
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.paused_tps -= {(tp.topic, tp.partition) for tp in tps}
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.positions[(tp.topic, tp.partition)] = offset
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return len(self.logs[(tp.topic, tp.partition)])
+
+    async def getmany(
+        self, timeout_ms: int = 0, max_records: int | None = None
+    ) -> dict[TopicPartition, list[FakeRecord]]:
+        if self.stopped:
+            raise ConsumerStoppedError
+        self.asked.append(max_records)
+        budget = max_records or 500
+        out: dict[TopicPartition, list[FakeRecord]] = {}
+        if not self.rebalancing:
+            for tp in sorted(self.assigned - self.paused_tps):
+                position = self.positions[tp]
+                records = self.logs[tp][position : position + min(budget, 7)]
+                if records:
+                    out[TopicPartition(*tp)] = records
+                    self.positions[tp] = position + len(records)
+                    budget -= len(records)
+                if budget == 0:
+                    break
+        if not out:
+            await asyncio.sleep(min(timeout_ms, 10) / 1000)
+        return out
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        plain = {(tp.topic, tp.partition): offset for tp, offset in offsets.items()}
+        for tp in plain:
+            if tp not in self.assigned:
+                raise IllegalStateError(f"Partition {tp} is not assigned")
+        self.commits.append(plain)
+        self.committed.update(plain)
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+def make_logs(partitions: int, per_partition: int, keys: int) -> dict[TP, list[FakeRecord]]:
+    return {
+        ("t", p): [
+            FakeRecord("t", p, o, f"k{(o * partitions + p) % keys}".encode(), f"{p}/{o}".encode())
+            for o in range(per_partition)
+        ]
+        for p in range(partitions)
+    }
+
+
+def consumer_on(
+    fake: FakeKafka, handle: Callable[[ConsumedRecord], Awaitable[None]], **options: Any
+) -> ConcurrentConsumer:
+    class OnFake(ConcurrentConsumer):
+        def _make_consumer(self) -> Any:
+            return fake
+
+    options.setdefault("commit_interval_s", 0.02)
+    options.setdefault("group_id", f"unit-{uuid.uuid4().hex[:8]}")
+    return OnFake(bootstrap_servers="fake:9092", topics=["t"], handle=handle, **options)
+
+
+async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    async with asyncio.timeout(within):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_every_record_once_lanes_in_order_and_concurrent() -> None:
+    fake = FakeKafka(
+        make_logs(partitions=3, per_partition=40, keys=12), [("t", p) for p in range(3)]
+    )
+    seen: dict[str, list[int]] = defaultdict(list)
+    active: dict[str, int] = defaultdict(int)
+    peak_lane = peak_total = 0
+
+    async def handle(record: ConsumedRecord) -> None:
+        nonlocal peak_lane, peak_total
+        lane = lane_by_key(record)
+        active[lane] += 1
+        peak_lane = max(peak_lane, active[lane])
+        peak_total = max(peak_total, sum(active.values()))
+        await asyncio.sleep(0.002)
+        seen[lane].append(record.partition * 1000 + record.offset)
+        active[lane] -= 1
+
+    consumer = consumer_on(fake, handle)
+    await consumer.start()
+    await wait_until(lambda: sum(map(len, seen.values())) == 120)
+    await consumer.stop()
+    assert peak_lane == 1
+    assert peak_total > 1
+    for handled in seen.values():
+        assert len(set(handled)) == len(handled)
+        # A key lives in several partitions here; within each one, offsets ascend.
+        for p in range(3):
+            mine = [h for h in handled if h // 1000 == p]
+            assert mine == sorted(mine)
+    assert fake.committed == {("t", p): 40 for p in range(3)}
+
+
+async def test_backpressure_caps_in_flight_records() -> None:
+    fake = FakeKafka(make_logs(partitions=2, per_partition=30, keys=60), [("t", 0), ("t", 1)])
+    release = asyncio.Event()
+    started = 0
+
+    async def handle(record: ConsumedRecord) -> None:
+        nonlocal started
+        started += 1
+        await release.wait()
+
+    consumer = consumer_on(fake, handle, max_in_flight=5)
+    await consumer.start()
+    await wait_until(lambda: consumer.in_flight == 5)
+    polls = len(fake.asked)
+    await asyncio.sleep(0.1)  # give it every chance to over-fetch
+    assert consumer.in_flight == 5
+    assert started == 5
+    assert len(fake.asked) == polls  # full: no polling at all
+    assert all(asked is not None and asked <= 5 for asked in fake.asked)
+    release.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 30, ("t", 1): 30})
+    assert started == 60  # nothing was skipped by the cap
+    await consumer.stop()
+
+
+async def test_full_for_long_still_polls_paused_to_stay_in_the_group() -> None:
+    fake = FakeKafka(make_logs(partitions=2, per_partition=30, keys=60), [("t", 0), ("t", 1)])
+    release = asyncio.Event()
+
+    async def handle(record: ConsumedRecord) -> None:
+        await release.wait()
+
+    consumer = consumer_on(fake, handle, max_in_flight=5)
+    consumer._keepalive_after_s = 0.0  # instead of 30 s
+    await consumer.start()
+    await wait_until(lambda: None in fake.asked)  # a keep-alive poll happened...
+    assert fake.paused_tps == {("t", 0), ("t", 1)}  # ...of paused partitions
+    assert consumer.in_flight == 5
+    release.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 30, ("t", 1): 30})
+    assert not fake.paused_tps  # resumed once there was room
+    await consumer.stop()
+
+
+async def test_records_over_the_cap_are_put_back_not_dropped() -> None:
+    class IgnoresPause(FakeKafka):
+        # Like a fresh assignment during a keep-alive poll: records come back regardless.
+        def pause(self, *tps: TopicPartition) -> None:
+            pass
+
+    fake = IgnoresPause(make_logs(partitions=2, per_partition=30, keys=60), [("t", 0), ("t", 1)])
+    release = asyncio.Event()
+    started: list[tuple[int, int]] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        started.append((record.partition, record.offset))
+        await release.wait()
+
+    consumer = consumer_on(fake, handle, max_in_flight=5)
+    consumer._keepalive_after_s = 0.0
+    await consumer.start()
+    await wait_until(lambda: fake.asked.count(None) >= 2)  # keep-alive polls returned records
+    assert consumer.in_flight == 5
+    release.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 30, ("t", 1): 30})
+    assert sorted(started) == [(p, o) for p in range(2) for o in range(30)]  # each once
+    await consumer.stop()
+
+
+async def test_out_of_order_completion_never_commits_past_an_unfinished_record() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=10, keys=10), [("t", 0)])
+    release = asyncio.Event()
+
+    async def handle(record: ConsumedRecord) -> None:
+        if record.offset == 3:
+            await release.wait()
+
+    consumer = consumer_on(fake, handle)
+    await consumer.start()
+    await wait_until(lambda: consumer.in_flight == 1)
+    await asyncio.sleep(0.1)  # several commit ticks
+    assert fake.committed == {("t", 0): 3}
+    assert all(commit[("t", 0)] <= 3 for commit in fake.commits)
+    release.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 10})
+    await consumer.stop()
+
+
+async def test_a_failing_lane_retries_in_place_while_other_lanes_flow() -> None:
+    logs = {
+        ("t", 0): [
+            FakeRecord("t", 0, o, b"bad" if o in (0, 5) else b"ok%d" % o, b"") for o in range(10)
+        ]
+    }
+    fake = FakeKafka(logs, [("t", 0)])
+    done: list[int] = []
+    healthy = asyncio.Event()
+
+    async def handle(record: ConsumedRecord) -> None:
+        if record.key == b"bad" and not healthy.is_set():
+            raise ConnectionError("account's token is being refreshed")
+        done.append(record.offset)
+
+    group = f"unit-{uuid.uuid4().hex[:8]}"
+    consumer = consumer_on(fake, handle, retry_delays=(0.01, 0.02), group_id=group)
+    await consumer.start()
+    await wait_until(lambda: len(done) == 8)
+    assert sorted(done) == [1, 2, 3, 4, 6, 7, 8, 9]
+    await asyncio.sleep(0.05)
+    failures = REGISTRY.get_sample_value(
+        "jobcast_consumer_handler_failures_total", {"group": group, "topic": "t"}
+    )
+    assert failures is not None
+    assert failures >= 2
+    assert fake.committed.get(("t", 0), 0) == 0  # offset 0 is still not done
+    healthy.set()
+    await wait_until(lambda: len(done) == 10)
+    assert done[-2:] == [0, 5]  # the bad lane resumes in its own order
+    await wait_until(lambda: fake.committed == {("t", 0): 10})
+    await consumer.stop()
+
+
+async def test_revoke_drains_commits_and_forgets_the_partition() -> None:
+    fake = FakeKafka(make_logs(partitions=2, per_partition=20, keys=40), [("t", 0), ("t", 1)])
+    handled: list[tuple[int, int]] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        await asyncio.sleep(0.01)
+        handled.append((record.partition, record.offset))
+
+    consumer = consumer_on(fake, handle, commit_interval_s=10)  # only the revoke commits
+    await consumer.start()
+    await wait_until(lambda: consumer.in_flight > 0)
+    await fake.rebalance([("t", 1)])
+    # Everything fetched from partition 0 finished inside the revoke and was committed.
+    assert fake.commits
+    p0_done = sorted(o for p, o in handled if p == 0)
+    assert fake.committed[("t", 0)] == len(p0_done) == p0_done[-1] + 1
+    assert consumer.assignment == {("t", 1)}
+    commits_before = len(fake.commits)
+    await wait_until(lambda: sum(p == 1 for p, _ in handled) == 20)
+    await consumer.stop()
+    # Later commits (here: the one at stop) never name the partition we lost.
+    assert all(("t", 0) not in commit for commit in fake.commits[commits_before:])
+    assert fake.committed[("t", 1)] == 20
+
+
+async def test_revoke_is_bounded_and_cancels_a_stuck_handler() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=5, keys=5), [("t", 0)])
+    cancelled: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        if record.offset == 2:
+            try:
+                await asyncio.Event().wait()  # hangs
+            except asyncio.CancelledError:
+                cancelled.append(record.offset)
+                raise
+
+    consumer = consumer_on(fake, handle, revoke_timeout_s=0.2, commit_interval_s=10)
+    await consumer.start()
+    await wait_until(lambda: consumer.in_flight == 1)
+    started = asyncio.get_running_loop().time()
+    await fake.rebalance([])
+    assert asyncio.get_running_loop().time() - started < 1
+    assert cancelled == [2]
+    assert fake.committed == {("t", 0): 2}  # the stuck record will be redelivered
+    assert consumer.in_flight == 0
+    await consumer.stop()
+
+
+async def test_stop_waits_for_in_flight_then_cancels_after_the_grace_period() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=6, keys=6), [("t", 0)])
+    finished: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        await asyncio.sleep(0.05 if record.offset != 4 else 60)
+        finished.append(record.offset)
+
+    consumer = consumer_on(fake, handle, commit_interval_s=10)
+    await consumer.start()
+    await wait_until(lambda: consumer.in_flight == 6)
+    await consumer.stop(timeout=0.5)
+    assert sorted(finished) == [0, 1, 2, 3, 5]
+    assert fake.committed == {("t", 0): 4}
+    assert fake.stopped
+    assert await consumer.ping() is False
+
+
+async def test_abort_commits_nothing() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=50, keys=5), [("t", 0)])
+
+    async def handle(record: ConsumedRecord) -> None:
+        await asyncio.sleep(0.005)
+
+    consumer = consumer_on(fake, handle, commit_interval_s=10)
+    await consumer.start()
+    assert await consumer.ping() is True
+    await wait_until(lambda: consumer.in_flight > 0)
+    await consumer.abort()
+    assert fake.commits == []
+    assert fake.stopped
+    assert consumer.in_flight == 0
