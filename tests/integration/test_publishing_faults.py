@@ -241,7 +241,10 @@ async def test_carousel_and_reel(db: asyncpg.Pool, pipeline: Endpoints) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka_bootstrap_servers)
     await producer.start()
     jobs: dict[str, tuple[Platform, list[MediaItem]]] = {}
-    image = lambda n: MediaItem(kind=MediaKind.IMAGE, url=f"https://cdn.example.com/{n}.jpg")  # noqa: E731
+
+    def image(n: int) -> MediaItem:
+        return MediaItem(kind=MediaKind.IMAGE, url=f"https://cdn.example.com/{n}.jpg")
+
     video = MediaItem(kind=MediaKind.VIDEO, url="https://cdn.example.com/clip.mp4")
     cases = [
         (Platform.INSTAGRAM, [image(1), image(2), image(3)]),
