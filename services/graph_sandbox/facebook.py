@@ -142,6 +142,9 @@ def create_feed_post(state: SandboxState, call: Call) -> JSONDict:
     )
     for photo_id in photo_ids:
         state.photos[photo_id].attached_to = post_id
+    if call.params.get_str("fields"):
+        # Graph renders the new post's fields on the create answer when asked to.
+        return {**render_post(state, state.posts[post_id], call.params.fields("id")), "id": post_id}
     return {"id": post_id}
 
 

@@ -263,3 +263,24 @@ async def test_page_edge_on_instagram_account_is_rejected(client: httpx.AsyncCli
     response = await post(client, "/ig-1/feed", message="wrong node")
     assert error_of(response)["code"] == 100
     assert "node type (IGUser)" in error_of(response)["message"]
+
+
+async def test_feed_create_renders_requested_fields() -> None:
+    from services.graph_sandbox.app import create_app
+
+    app = create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        response = await client.post(
+            "/v24.0/123456789012345/feed",
+            params={"fields": "id,permalink_url", "access_token": "t"},
+            data={"message": "hello"},
+        )
+        body = response.json()
+        plain = await client.post(
+            "/v24.0/123456789012345/feed", params={"access_token": "t"}, data={"message": "x"}
+        )
+    assert response.status_code == 200
+    assert body["id"].startswith("123456789012345_")
+    assert body["permalink_url"].startswith("https://www.facebook.com/")
+    assert set(plain.json()) == {"id"}
