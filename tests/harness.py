@@ -1,29 +1,17 @@
-"""What the test session runs on: real Kafka and Postgres, and the pipeline's processes.
-
-Kafka and Postgres come from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set; else
-from testcontainers when a Docker engine answers; else the project starts them itself
-as local processes (the path this machine takes).
-"""
+"""What the test session runs on: real infrastructure (jobcast.devstack.session) and
+the pipeline's own processes."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 from jobcast.crypto import generate_key
-from jobcast.devstack.containers import docker_available, kafka_container, postgres_container
-from jobcast.devstack.kafka import LocalKafka
-from jobcast.devstack.ports import free_port
-from jobcast.devstack.postgres import LocalPostgres
 from jobcast.devstack.processes import ManagedProcess
-from jobcast.kafka import ensure_topics
+from jobcast.devstack.session import Infra, distinct_free_ports, real_infra, scratch_dir
 from jobcast_cli.stack import (
     SERVICES,
     Endpoints,
@@ -32,62 +20,7 @@ from jobcast_cli.stack import (
     start_services,
 )
 
-
-@dataclass(frozen=True)
-class Infra:
-    kafka_bootstrap_servers: str
-    database_url: str
-    how: str
-
-
-def scratch_dir(prefix: str) -> Path:
-    """A short, world-traversable dir (Postgres runs as another OS user when we are root)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
-    path.chmod(0o711)
-    return path
-
-
-def distinct_free_ports(count: int) -> list[int]:
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port())
-    return sorted(ports)
-
-
-@contextlib.contextmanager
-def real_infra() -> Iterator[Infra]:
-    """Kafka + Postgres for the session, by the first route that applies."""
-    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    database = os.environ.get("DATABASE_URL")
-    with contextlib.ExitStack() as stack:
-        if kafka and database:
-            how = "given"
-        elif docker_available():
-            kafka = kafka or stack.enter_context(kafka_container())
-            database = database or stack.enter_context(postgres_container())
-            how = "testcontainers"
-        else:
-            base = scratch_dir("jobcast-test-")
-            stack.callback(shutil.rmtree, base, ignore_errors=True)
-            k_port, k_ctl, pg_port = distinct_free_ports(3)
-            local_kafka = LocalKafka(base / "kafka", k_port, k_ctl)
-            local_pg = LocalPostgres(base / "pg", pg_port)
-            # Both take seconds to start; start them side by side.
-            with ThreadPoolExecutor(2) as pool:
-                kafka_started = pool.submit(local_kafka.start) if not kafka else None
-                pg_started = pool.submit(local_pg.start) if not database else None
-                if kafka_started is not None:
-                    stack.callback(local_kafka.stop)
-                    kafka = kafka_started.result()
-                if pg_started is not None:
-                    stack.callback(local_pg.stop)
-                    database = pg_started.result()
-            how = "local processes"
-        assert kafka
-        assert database
-        asyncio.run(ensure_topics(kafka))
-        yield Infra(kafka, database, how)
-
+__all__ = ["Infra", "RunningPipeline", "distinct_free_ports", "real_infra", "running_pipeline"]
 
 # Test pipelines retry and confirm within seconds instead of minutes.
 FAST_TIMERS = {
