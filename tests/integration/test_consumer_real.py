@@ -328,7 +328,13 @@ async def test_rebalance_hands_partitions_over_without_overlap(
         await wait_until(lambda: len(recorder.handled) >= 60, 20, "alpha to get going")
         assert alpha.assignment == {(produced.topic, p) for p in range(PARTITIONS)}
         await beta.start()
-        await wait_until(lambda: bool(beta.assignment), 15, "beta's assignment")
+        await wait_until(
+            lambda: bool(beta.assignment) and len(alpha.assignment | beta.assignment) == PARTITIONS,
+            15,
+            "the partitions to be shared",
+        )
+        assert alpha.assignment
+        assert beta.assignment
         assert not alpha.assignment & beta.assignment
         assert await alpha.ping()
         assert await beta.ping()

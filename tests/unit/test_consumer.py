@@ -325,15 +325,16 @@ class FakeKafka:
         return len(self.logs[(tp.topic, tp.partition)])
 
     async def getmany(
-        self, timeout_ms: int = 0, max_records: int | None = None
+        self, *partitions: TopicPartition, timeout_ms: int = 0, max_records: int | None = None
     ) -> dict[TopicPartition, list[FakeRecord]]:
         if self.stopped:
             raise ConsumerStoppedError
         self.asked.append(max_records)
         budget = max_records or 500
+        wanted = {(tp.topic, tp.partition) for tp in partitions} or self.assigned
         out: dict[TopicPartition, list[FakeRecord]] = {}
         if not self.rebalancing:
-            for tp in sorted(self.assigned - self.paused_tps):
+            for tp in sorted((self.assigned & wanted) - self.paused_tps):
                 position = self.positions[tp]
                 records = self.logs[tp][position : position + min(budget, 7)]
                 if records:
@@ -488,6 +489,27 @@ async def test_records_over_the_cap_are_put_back_not_dropped() -> None:
     await consumer.stop()
 
 
+async def test_one_partitions_backlog_does_not_take_every_slot() -> None:
+    # Partition 0: one busy lane; partition 1: many lanes. Both get a share of the slots.
+    logs = {
+        ("t", 0): [FakeRecord("t", 0, o, b"busy", b"") for o in range(50)],
+        ("t", 1): [FakeRecord("t", 1, o, b"k%d" % o, b"") for o in range(50)],
+    }
+    fake = FakeKafka(logs, [("t", 0), ("t", 1)])
+    done: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        await asyncio.sleep(0.005)
+        done.append(record.partition)
+
+    consumer = consumer_on(fake, handle, max_in_flight=10)
+    await consumer.start()
+    await wait_until(lambda: done.count(1) == 50)
+    assert done.count(0) < 25  # partition 1 was not starved behind the busy lane
+    await wait_until(lambda: len(done) == 100)
+    await consumer.stop()
+
+
 async def test_out_of_order_completion_never_commits_past_an_unfinished_record() -> None:
     fake = FakeKafka(make_logs(partitions=1, per_partition=10, keys=10), [("t", 0)])
     release = asyncio.Event()
@@ -622,3 +644,39 @@ async def test_abort_commits_nothing() -> None:
     assert fake.commits == []
     assert fake.stopped
     assert consumer.in_flight == 0
+
+
+async def test_a_handler_that_swallows_cancellation_is_not_counted_as_done() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=3, keys=3), [("t", 0)])
+
+    async def stubborn(record: ConsumedRecord) -> None:
+        if record.offset == 1:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                return  # pretends it finished
+
+    consumer = consumer_on(fake, stubborn, commit_interval_s=10)
+    await consumer.start()
+    await wait_until(lambda: consumer.in_flight == 1)
+    await consumer.stop(timeout=0.1)
+    assert fake.committed == {("t", 0): 1}  # offset 1 is redelivered, not skipped
+
+
+async def test_a_broken_lane_function_falls_back_to_the_default_lane() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=5, keys=5), [("t", 0)])
+    handled: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        handled.append(record.offset)
+
+    def lane_of(record: ConsumedRecord) -> str:
+        if record.offset == 2:
+            raise KeyError("no account id")
+        return lane_by_key(record)
+
+    consumer = consumer_on(fake, handle, lane_of=lane_of)
+    await consumer.start()
+    await wait_until(lambda: fake.committed == {("t", 0): 5})
+    await consumer.stop()
+    assert sorted(handled) == [0, 1, 2, 3, 4]
