@@ -135,34 +135,28 @@ async def dead_letter(
     )
 
 
-def subscribe_validated(
+def validating(
     broker: KafkaBroker,
-    topic: str,
     group_id: str,
     adapter: TypeAdapter[EventT],
     handle: Callable[[EventT, RecordMeta], Awaitable[None]],
-) -> None:
-    """Consume `topic`: validate each record, dead-letter the invalid, hand the rest to `handle`.
+) -> Callable[[Any], Awaitable[None]]:
+    """Wrap `handle` for raw records: validate, dead-letter the invalid, pass on the rest.
 
-    Offsets are committed only after `handle` returns, so a crash at any point means
-    redelivery, never loss; handlers are written to be idempotent for that reason.
+    Works on anything with aiokafka's record attributes (topic, partition, offset, key,
+    value, headers): faststream's raw message and our `ConsumedRecord` alike.
     """
 
-    async def on_record(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
+    async def route(raw: Any) -> None:
         started = time.perf_counter()
         try:
             event = adapter.validate_json(raw.value or b"")
         except ValidationError as exc:
             await dead_letter(
-                broker,
-                raw,
-                group_id=group_id,
-                reason=describe_validation_error(exc),
+                broker, raw, group_id=group_id, reason=describe_validation_error(exc),
                 kind="invalid",
-            )
-            metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="dead_lettered").inc()
+            )  # fmt: skip
+            metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
             return
         meta = RecordMeta(
             topic=raw.topic,
@@ -171,9 +165,36 @@ def subscribe_validated(
             key=raw.key,
             correlation_id=_header(raw, h.CORRELATION_ID),
         )
+        await handle(event, meta)
+        metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
+        metrics.HANDLER_SECONDS.labels(topic=raw.topic).observe(time.perf_counter() - started)
+
+    return route
+
+
+def subscribe_validated(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    adapter: TypeAdapter[EventT],
+    handle: Callable[[EventT, RecordMeta], Awaitable[None]],
+) -> None:
+    """Consume `topic` one record at a time through `validating`.
+
+    Offsets are committed only after the record was handled, so a crash at any point
+    means redelivery, never loss; handlers are written to be idempotent for that reason.
+    A failing handler is retried in place, then the record is redelivered (NACK).
+    """
+
+    async def with_retries(event: EventT, meta: RecordMeta) -> None:
         await _handle_with_retries(handle, event, meta)
-        metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc()
-        metrics.HANDLER_SECONDS.labels(topic=topic).observe(time.perf_counter() - started)
+
+    route = validating(broker, group_id, adapter, with_retries)
+
+    async def on_record(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
+        await route(raw)
 
     broker.subscriber(
         topic,

@@ -42,8 +42,10 @@ def add_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
         failed = []
         for name, check in checks.items():
             try:
-                await asyncio.wait_for(check(), timeout=2.0)
+                answer = await asyncio.wait_for(check(), timeout=2.0)
             except Exception:
+                answer = False
+            if answer is False:  # a check fails by raising or by answering False
                 failed.append(name)
         response.status_code = 503 if failed else 200
         return {"ready": not failed, "failed": failed}

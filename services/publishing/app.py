@@ -8,9 +8,10 @@ import httpx
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
+from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.kafka import ensure_topics, make_broker, subscribe_validated
+from jobcast.kafka import ensure_topics, make_broker, validating
 from jobcast.service import Service, add_ops_routes
 from jobcast.topics import publish_topic
 from schemas.platforms import Platform
@@ -54,15 +55,35 @@ async def build_publisher(
         confirm_delays=settings.confirm_delays,
         lease_seconds=settings.lease_seconds,
     )
-    subscribe_validated(
-        broker, publish_topic(platform), name, TypeAdapter(PublishRequested), worker
+    # Many accounts at once, each account's commands in order (the record key is the
+    # connection id); offsets are committed only below records that are fully done.
+    consumer = ConcurrentConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topics=[publish_topic(platform)],
+        group_id=name,
+        handle=validating(broker, name, TypeAdapter(PublishRequested), worker),
+        max_in_flight=settings.max_in_flight,
+        lane_concurrency=settings.per_account_concurrency,
+        client_id=name,
     )
+
+    async def consume(stop: asyncio.Event) -> None:
+        await consumer.start()
+        await stop.wait()
+        await consumer.stop(timeout=settings.stop_timeout_seconds)
 
     async def timers(stop: asyncio.Event) -> None:
         await worker.run_timers(stop, settings.timer_poll_seconds)
 
     app = FastAPI(title=f"jobcast {name}", version="1")
     add_ops_routes(
-        app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
+        app,
+        {
+            "kafka": lambda: broker.ping(2.0),
+            "postgres": lambda: pool.fetchval("SELECT 1"),
+            "assignment": consumer.ping,
+        },
     )
-    return Service(name, app, broker, cleanups=[pool.close, http.aclose], background=[timers])
+    return Service(
+        name, app, broker, cleanups=[pool.close, http.aclose], background=[consume, timers]
+    )
