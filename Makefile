@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up down venv lint test unit integration schemas clean
+.PHONY: up down venv lint test unit integration schemas clean bench bench-publish
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,14 @@ unit: venv
 
 integration: venv
 	$(BIN)/pytest tests/integration
+
+## Benchmarks (numbers in .jobcast/bench/*.json). The publisher: 10,000 commands, 500 accounts,
+## sandbox latency 200 ms; one run per platform.
+bench-publish: venv
+	$(BIN)/python -m bench.publish --platform facebook
+	$(BIN)/python -m bench.publish --platform instagram
+
+bench: bench-publish
 
 ## Regenerate schemas/json after a deliberate contract change.
 schemas: venv

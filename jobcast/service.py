@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -136,4 +137,4 @@ def serve(
         configure_logging(name, settings.log_level)
         await run_service(await build(settings), settings.http_host, settings.port)
 
-    asyncio.run(main())
+    uvloop.run(main())

@@ -33,14 +33,23 @@ async def build_publisher(
     pool = await create_pool(settings.database_url.get_secret_value())
     await migrate_publishing(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
-    http = httpx.AsyncClient(
-        base_url=settings.graph_api_url,
-        timeout=settings.graph_timeout_seconds,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-    )
+    shards = [
+        httpx.AsyncClient(
+            base_url=settings.graph_api_url,
+            timeout=settings.graph_timeout_seconds,
+            limits=httpx.Limits(
+                max_connections=settings.graph_connections_per_shard,
+                max_keepalive_connections=settings.graph_connections_per_shard,
+                # Below the common 5 s server keep-alive, so an idle connection is never
+                # reused just as the server closes it (a request lost to a timeout).
+                keepalive_expiry=4.0,
+            ),
+        )
+        for _ in range(settings.graph_http_shards)
+    ]
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
     graph = GraphClient(
-        http, settings.graph_api_version, settings.graph_app_secret, throttle.observe
+        shards, settings.graph_api_version, settings.graph_app_secret, throttle.observe
     )
     broker = make_broker(settings.kafka_bootstrap_servers, name)
     worker = PublishWorker(
@@ -85,5 +94,9 @@ async def build_publisher(
         },
     )
     return Service(
-        name, app, broker, cleanups=[pool.close, http.aclose], background=[consume, timers]
+        name,
+        app,
+        broker,
+        cleanups=[pool.close, *(shard.aclose for shard in shards)],
+        background=[consume, timers],
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -54,12 +55,15 @@ class GraphClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: httpx.AsyncClient | Sequence[httpx.AsyncClient],
         version: str,
         app_secret: SecretStr | None,
         observe_usage: UsageObserver | None = None,
     ) -> None:
-        self._http = http
+        # Several small connection pools, one per account by a stable hash of its token:
+        # httpcore rescans its whole pool on every request, which costs more CPU than
+        # the call itself once hundreds of connections share one pool.
+        self._shards = [http] if isinstance(http, httpx.AsyncClient) else list(http)
         self._version = version
         self._app_secret = app_secret
         self._observe_usage = observe_usage
@@ -77,8 +81,9 @@ class GraphClient:
         query = dict(params or {})
         if self._app_secret is not None:
             query["appsecret_proof"] = appsecret_proof(self._app_secret.get_secret_value(), token)
+        shard = self._shards[zlib.crc32(token.encode()) % len(self._shards)]
         try:
-            response = await self._http.request(
+            response = await shard.request(
                 method,
                 f"/{self._version}/{path.lstrip('/')}",
                 params=query,

@@ -12,6 +12,10 @@ class PublisherSettings(CommonSettings):
     graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
     graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    graph_http_shards: int = Field(default=16, ge=1, validation_alias="GRAPH_HTTP_SHARDS")
+    graph_connections_per_shard: int = Field(
+        default=64, ge=1, validation_alias="GRAPH_CONNECTIONS_PER_SHARD"
+    )
     # Retry tiers for transient failures (seconds) and the attempt cap.
     retry_delays: tuple[float, ...] = Field(
         default=(30.0, 120.0, 300.0, 900.0, 3600.0), validation_alias="PUBLISH_RETRY_DELAYS"

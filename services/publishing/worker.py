@@ -24,7 +24,7 @@ from datetime import timedelta
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from jobcast.crypto import TokenCipher, TokenDecryptError
+from jobcast.crypto import TokenCipher
 from jobcast.kafka import RecordMeta, publish_event
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
 from schemas.connections import ConnectionStatus, ConnectionStatusChange, ConnectionStatusChanged
@@ -40,6 +40,7 @@ from schemas.publish import (
     PublishStatus,
 )
 from services.publishing import decisions, metrics, repo
+from services.publishing.credentials import CredentialCache, Unusable
 from services.publishing.decisions import Decision
 from services.publishing.errors import classify_graph_error
 from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
@@ -73,7 +74,7 @@ class PublishWorker:
         self._pool = pool
         self._broker = broker
         self._graph = graph
-        self._cipher = cipher
+        self._credentials = CredentialCache(pool, cipher)
         self._poster = poster
         self._throttle = throttle
         self._retry = retry_policy
@@ -120,13 +121,9 @@ class PublishWorker:
 
     async def _attempt(self, claim: repo.Claim) -> Decision:
         command = claim.event.payload
-        credentials = await repo.load_credentials(
-            self._pool, claim.event.tenant_id, command.connection_id
-        )
-        if credentials is None or credentials.status != "active":
-            return decisions.failed(
-                claim.attempt, ErrorClass.AUTH, "connection missing or needs reconnect"
-            )
+        credentials = await self._credentials.get(claim.event.tenant_id, command.connection_id)
+        if isinstance(credentials, Unusable):
+            return decisions.failed(claim.attempt, ErrorClass.AUTH, credentials.reason)
         wait_seconds = self._throttle.wait_seconds(command.account_id)
         if wait_seconds > 0:
             metrics.PACED.labels(platform=self._platform.value).inc()
@@ -139,10 +136,7 @@ class PublishWorker:
                     paced, status=PublishStatus.UNCONFIRMED, state=decisions.UNCONFIRMED
                 )
             return replace(paced, progress=claim.progress)
-        try:
-            token = self._cipher.decrypt(credentials.token_ciphertext)
-        except TokenDecryptError as exc:
-            return decisions.failed(claim.attempt, ErrorClass.AUTH, str(exc))
+        token = credentials.token
 
         async def checkpoint() -> None:
             await repo.save_progress(self._pool, command.post_key, attempt.progress)
@@ -288,6 +282,7 @@ class PublishWorker:
             error_class=decision.error.error_class.value if decision.error else "",
         ).inc()
         if decision.needs_reconnect:
+            self._credentials.forget(claim.event.tenant_id, command.connection_id)
             await self._report_dead_connection(claim, decision)
 
     async def _report_dead_connection(self, claim: repo.Claim, decision: Decision) -> None:
