@@ -26,7 +26,7 @@ down:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy jobcast jobcast_cli schemas services tests
+	$(BIN)/mypy jobcast jobcast_cli schemas services tests bench
 	$(BIN)/python -m schemas.export --check
 
 ## Everything: lint, unit tests, and integration tests on real Kafka + Postgres.

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from jobcast.crypto import TokenCipher
 from jobcast.tenancy import create_tenant, migrate_tenancy
@@ -102,7 +102,10 @@ async def results_of(
                 batch = await consumer.getmany(timeout_ms=300)
                 for records in batch.values():
                     for record in records:
-                        event = PublishCompleted.model_validate_json(record.value)
+                        try:
+                            event = PublishCompleted.model_validate_json(record.value)
+                        except ValidationError:
+                            continue  # other tests put garbage on the topic on purpose
                         if event.payload.job_id == job_id:
                             seen.append(event)
     finally:
