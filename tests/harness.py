@@ -36,6 +36,9 @@ FAST_TIMERS = {
     "PUBLISHER_INSTAGRAM_CONTAINER_RESUME_AFTER_SECONDS": "0.3",
     "PUBLISHER_INSTAGRAM_QUOTA_RETRY_SECONDS": "1",
     "JOBCAST_LOG_LEVEL": "INFO",
+    # Low enough that a test can trip it; every test uses its own tenant.
+    "INGEST_RATE_LIMIT_PER_SECOND": "50",
+    "INGEST_RATE_LIMIT_BURST": "600",
 }
 
 

@@ -9,6 +9,8 @@ from jobcast.db import create_pool
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast.service import Service, add_ops_routes
 from jobcast.tenancy import migrate_tenancy
+from services.ingest.limits import TenantRateLimiter
+from services.ingest.repo import migrate_ingest
 from services.ingest.routes import job_events_router
 from services.ingest.settings import IngestSettings
 
@@ -21,7 +23,11 @@ async def build(settings: IngestSettings) -> Service:
     broker = make_broker(settings.kafka_bootstrap_servers, "ingest")
 
     app = FastAPI(title="jobcast ingest", version="1")
-    app.include_router(job_events_router(broker, tenant_from_bearer(pool), settings.max_body_bytes))
+    await migrate_ingest(pool)
+    limiter = TenantRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.include_router(
+        job_events_router(broker, pool, tenant_from_bearer(pool), limiter, settings.max_body_bytes)
+    )
     add_ops_routes(
         app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
     )

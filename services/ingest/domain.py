@@ -10,6 +10,7 @@ from pydantic import TypeAdapter, ValidationError
 from schemas.jobs import JobEvent
 
 JOB_EVENT: TypeAdapter[JobEvent] = TypeAdapter(JobEvent)
+MAX_BATCH = 500
 _EVENT_TYPES = ("job.created", "job.updated", "job.closed", "job.filled")
 
 
@@ -23,6 +24,34 @@ class SubmissionError(ValueError):
 
 class ForeignTenantError(PermissionError):
     """The body names a tenant other than the API key's."""
+
+
+class BatchTooLargeError(ValueError):
+    """More events in one request than MAX_BATCH."""
+
+
+def is_batch(body: object) -> bool:
+    """A batch is `{"events": [...]}`; anything else is one event."""
+    return isinstance(body, dict) and "events" in body and "event_type" not in body
+
+
+def to_job_events(body: object, tenant_id: UUID) -> list[JobEvent | SubmissionError]:
+    """Validate a batch: each event on its own, so one bad event spoils nothing else."""
+    assert isinstance(body, dict)
+    events = body["events"]
+    if not isinstance(events, list) or not events:
+        raise SubmissionError([_error(["events"], "must be a non-empty list of events")])
+    if len(events) > MAX_BATCH:
+        raise BatchTooLargeError(f"at most {MAX_BATCH} events per request, got {len(events)}")
+    outcomes: list[JobEvent | SubmissionError] = []
+    for item in events:
+        try:
+            outcomes.append(to_job_event(item, tenant_id))
+        except SubmissionError as exc:
+            outcomes.append(exc)
+        except ForeignTenantError as exc:
+            outcomes.append(SubmissionError([_error(["tenant_id"], str(exc))]))
+    return outcomes
 
 
 def to_job_event(body: object, tenant_id: UUID) -> JobEvent:

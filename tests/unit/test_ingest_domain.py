@@ -68,3 +68,29 @@ def test_body_naming_another_tenant_is_refused() -> None:
         to_job_event(
             {"event_type": "job.created", "tenant_id": str(uuid4()), "payload": JOB}, uuid4()
         )
+
+
+def test_batch_validates_each_event_on_its_own() -> None:
+    from services.ingest.domain import to_job_events
+
+    tenant = uuid4()
+    good = {"event_type": "job.created", "payload": JOB}
+    bad = {"event_type": "job.created", "payload": {**JOB, "title": ""}}
+    foreign = {**good, "tenant_id": str(uuid4())}
+    outcomes = to_job_events({"events": [good, bad, foreign, good]}, tenant)
+    assert isinstance(outcomes[0], JobCreated)
+    assert isinstance(outcomes[1], SubmissionError)
+    assert outcomes[1].errors[0]["field"] == "payload.title"
+    assert isinstance(outcomes[2], SubmissionError)
+    assert outcomes[2].errors[0]["field"] == "tenant_id"
+    assert isinstance(outcomes[3], JobCreated)
+
+
+def test_batch_limits() -> None:
+    from services.ingest.domain import MAX_BATCH, BatchTooLargeError, to_job_events
+
+    good = {"event_type": "job.created", "payload": JOB}
+    with pytest.raises(BatchTooLargeError):
+        to_job_events({"events": [good] * (MAX_BATCH + 1)}, uuid4())
+    with pytest.raises(SubmissionError):
+        to_job_events({"events": []}, uuid4())
