@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
@@ -83,3 +84,49 @@ async def authenticate(pool: asyncpg.Pool, api_key: str) -> Tenant | None:
         hash_api_key(api_key),
     )
     return Tenant(row["tenant_id"], row["name"]) if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """What may be shown about a key: never the key itself."""
+
+    key_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def list_api_keys(pool: asyncpg.Pool, tenant_id: UUID) -> list[ApiKeyInfo]:
+    """A tenant's keys, newest first."""
+    rows = await pool.fetch(
+        "SELECT key_prefix, created_at, revoked_at FROM tenancy.api_keys"
+        " WHERE tenant_id = $1 ORDER BY created_at DESC",
+        tenant_id,
+    )
+    return [ApiKeyInfo(r["key_prefix"], r["created_at"], r["revoked_at"]) for r in rows]
+
+
+async def revoke_api_key(pool: asyncpg.Pool, tenant_id: UUID, key_or_prefix: str) -> int:
+    """Revoke a live key given whole, or by the prefix `list` shows if that is unambiguous.
+
+    Returns how many keys matched (0 or 1 revoked; more than 1 revokes nothing).
+    """
+    if len(key_or_prefix) > len(KEY_PREFIX) + 8:
+        matches = await pool.fetch(
+            "SELECT key_hash FROM tenancy.api_keys"
+            " WHERE tenant_id = $1 AND key_hash = $2 AND revoked_at IS NULL",
+            tenant_id,
+            hash_api_key(key_or_prefix),
+        )
+    else:
+        matches = await pool.fetch(
+            "SELECT key_hash FROM tenancy.api_keys"
+            " WHERE tenant_id = $1 AND key_prefix = $2 AND revoked_at IS NULL",
+            tenant_id,
+            key_or_prefix,
+        )
+    if len(matches) == 1:
+        await pool.execute(
+            "UPDATE tenancy.api_keys SET revoked_at = now() WHERE key_hash = $1",
+            matches[0]["key_hash"],
+        )
+    return len(matches)

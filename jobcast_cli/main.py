@@ -13,7 +13,15 @@ import typer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.settings import CommonSettings
-from jobcast.tenancy import Tenant, create_tenant, migrate_tenancy, tenant_by_name
+from jobcast.tenancy import (
+    Tenant,
+    add_api_key,
+    create_tenant,
+    list_api_keys,
+    migrate_tenancy,
+    revoke_api_key,
+    tenant_by_name,
+)
 from jobcast_cli.envfile import load_env_defaults
 from schemas.platforms import Platform
 from services.distributor.repo import add_connection, list_connections, migrate_distributor
@@ -23,6 +31,8 @@ tenants = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
 connections = typer.Typer(help="Connected social accounts.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 app.add_typer(connections, name="connections")
+api_keys = typer.Typer(help="Tenants' API keys (stored hashed).", no_args_is_help=True)
+app.add_typer(api_keys, name="api-keys")
 stack = typer.Typer(
     help="The local stack (what `make up` / `make down` run).", no_args_is_help=True
 )
@@ -64,6 +74,53 @@ def tenants_create(name: str) -> None:
         tenant, api_key = await create_tenant(pool, name)
         typer.echo(f"tenant_id={tenant.tenant_id}")
         typer.echo(f"api_key={api_key}")
+
+    _with_pool(work)
+
+
+@api_keys.command("create")
+def api_keys_create(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+    """Issue another key (for rotation); it is printed once and stored only as a hash."""
+
+    async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
+        owner = await _tenant(pool, tenant)
+        typer.echo(f"api_key={await add_api_key(pool, owner.tenant_id)}")
+
+    _with_pool(work)
+
+
+@api_keys.command("list")
+def api_keys_list(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+    """A tenant's keys by prefix, with when they were created or revoked."""
+
+    async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
+        owner = await _tenant(pool, tenant)
+        for key in await list_api_keys(pool, owner.tenant_id):
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
+            typer.echo(f"{key.key_prefix}…  created {key.created_at:%Y-%m-%d %H:%M}  {state}")
+
+    _with_pool(work)
+
+
+@api_keys.command("revoke")
+def api_keys_revoke(
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+    key: Annotated[str, typer.Option(help="The whole key, or the prefix `list` shows")],
+) -> None:
+    """Revoke a key: requests with it get 401 from then on."""
+
+    async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
+        owner = await _tenant(pool, tenant)
+        matched = await revoke_api_key(pool, owner.tenant_id, key.rstrip("…"))
+        if matched != 1:
+            why = (
+                "no live key matches"
+                if matched == 0
+                else f"{matched} keys match: give the whole key"
+            )
+            typer.echo(why, err=True)
+            raise typer.Exit(2)
+        typer.echo("revoked")
 
     _with_pool(work)
 

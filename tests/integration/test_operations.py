@@ -49,6 +49,31 @@ def test_cli_tenants_and_connections(infra: Infra, monkeypatch: pytest.MonkeyPat
     unknown = runner.invoke(app, ["connections", "list", "--tenant", "no-such-tenant"])
     assert unknown.exit_code == 2
 
+    second = runner.invoke(app, ["api-keys", "create", "--tenant", name])
+    assert second.exit_code == 0
+    second_key = second.output.strip().removeprefix("api_key=")
+    listed_keys = runner.invoke(app, ["api-keys", "list", "--tenant", name]).output
+    assert listed_keys.count("live") == 2
+    assert second_key not in listed_keys  # only prefixes are shown
+    revoked = runner.invoke(app, ["api-keys", "revoke", "--tenant", name, "--key", second_key])
+    assert revoked.exit_code == 0, revoked.output
+    after = runner.invoke(app, ["api-keys", "list", "--tenant", name]).output
+    assert after.count("live") == 1
+    assert after.count("revoked") == 1
+    from jobcast.db import create_pool
+    from jobcast.tenancy import authenticate
+
+    async def check() -> None:
+        pool = await create_pool(infra.database_url, max_size=1)
+        try:
+            assert await authenticate(pool, second_key) is None
+        finally:
+            await pool.close()
+
+    import asyncio
+
+    asyncio.run(check())
+
 
 def test_service_serves_ops_endpoints_and_stops_cleanly_on_sigterm(pipeline: Endpoints) -> None:
     [port] = distinct_free_ports(1)
