@@ -17,6 +17,7 @@ class TopicSpec:
 JOBS_EVENTS = "jobs.events"
 PUBLISH_RESULTS = "publish.results"
 CONNECTIONS_EVENTS = "connections.events"
+PLATFORM_WEBHOOKS = "platform.webhooks"
 
 
 def publish_topic(platform: Platform) -> str:
@@ -39,6 +40,11 @@ CONSUMED: tuple[TopicSpec, ...] = (
     TopicSpec(CONNECTIONS_EVENTS, 3, "connection_id"),
 )
 
-ALL_TOPICS: tuple[TopicSpec, ...] = CONSUMED + tuple(
-    TopicSpec(dead_letter_topic(t.name), 1, "original key") for t in CONSUMED
+# Produced now, consumed by later work (engagement counting reads the webhooks).
+PRODUCED_ONLY: tuple[TopicSpec, ...] = (TopicSpec(PLATFORM_WEBHOOKS, 3, "entry id"),)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    CONSUMED
+    + PRODUCED_ONLY
+    + tuple(TopicSpec(dead_letter_topic(t.name), 1, "original key") for t in CONSUMED)
 )

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 from schemas.connections import ConnectionStatusChanged
 from schemas.jobs import JobEvent
 from schemas.publish import PublishCompleted, PublishRequested
+from schemas.webhooks import PlatformWebhookReceived
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -21,6 +22,7 @@ CONTRACT: dict[str, TypeAdapter[Any]] = {
     "publish.command": TypeAdapter(PublishRequested),
     "publish.result": TypeAdapter(PublishCompleted),
     "connections.events": TypeAdapter(ConnectionStatusChanged),
+    "platform.webhooks": TypeAdapter(PlatformWebhookReceived),
 }
 
 

@@ -39,6 +39,8 @@ FAST_TIMERS = {
     # Low enough that a test can trip it; every test uses its own tenant.
     "INGEST_RATE_LIMIT_PER_SECOND": "50",
     "INGEST_RATE_LIMIT_BURST": "600",
+    "META_WEBHOOK_VERIFY_TOKEN": "test-verify-token",
+    "META_APP_SECRET": "test-app-secret",
 }
 
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from functools import partial
+
+import asyncpg
 from fastapi import FastAPI
 
 from jobcast.auth import tenant_from_bearer
@@ -13,6 +18,13 @@ from services.ingest.limits import TenantRateLimiter
 from services.ingest.repo import migrate_ingest
 from services.ingest.routes import job_events_router
 from services.ingest.settings import IngestSettings
+from services.ingest.webhooks import (
+    delivery_seen,
+    kafka_deliver,
+    prune_deliveries,
+    remember_delivery,
+    webhook_router,
+)
 
 
 async def build(settings: IngestSettings) -> Service:
@@ -28,7 +40,24 @@ async def build(settings: IngestSettings) -> Service:
     app.include_router(
         job_events_router(broker, pool, tenant_from_bearer(pool), limiter, settings.max_body_bytes)
     )
+    app.include_router(
+        webhook_router(
+            verify_token=settings.meta_webhook_verify_token,
+            app_secret=settings.meta_app_secret,
+            deliver=kafka_deliver(broker),
+            seen=partial(delivery_seen, pool),
+            remember=partial(remember_delivery, pool),
+        )
+    )
+
+    async def prune_webhook_digests(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await prune_deliveries(pool, settings.webhook_retention_hours)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=3600)
+
     add_ops_routes(
         app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
     )
-    return Service("ingest", app, broker, cleanups=[pool.close])
+    return Service("ingest", app, broker, cleanups=[pool.close], background=[prune_webhook_digests])

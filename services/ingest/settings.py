@@ -1,5 +1,6 @@
 """Ingest settings (env prefix `INGEST_`)."""
 
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from jobcast.settings import CommonSettings
@@ -12,3 +13,12 @@ class IngestSettings(CommonSettings):
     max_body_bytes: int = 4_194_304  # room for a full batch of 500 events
     rate_limit_per_second: float = 2_000.0  # events per tenant per second (per instance)
     rate_limit_burst: float = 5_000.0
+    # Meta webhooks: the verify token chosen in the app dashboard, and the app secret
+    # that signs deliveries (the same secret publishers use for appsecret_proof).
+    meta_webhook_verify_token: SecretStr | None = Field(
+        default=None, validation_alias="META_WEBHOOK_VERIFY_TOKEN"
+    )
+    meta_app_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("META_APP_SECRET", "GRAPH_APP_SECRET")
+    )
+    webhook_retention_hours: float = 72.0  # Meta retries a delivery for up to 36 h

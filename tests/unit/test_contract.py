@@ -28,6 +28,7 @@ def test_schema_files_match_the_models() -> None:
         "publish.command.schema.json",
         "publish.result.schema.json",
         "connections.events.schema.json",
+        "platform.webhooks.schema.json",
     }
 
 
