@@ -14,6 +14,7 @@ class TopicSpec:
     key: str  # what the record key is, for the README and for reviewers
 
 
+JOBS_INCOMING = "jobs.incoming"
 JOBS_EVENTS = "jobs.events"
 PUBLISH_RESULTS = "publish.results"
 CONNECTIONS_EVENTS = "connections.events"
@@ -33,6 +34,7 @@ def dead_letter_topic(topic: str) -> str:
 # Partition counts bound a consumer group's parallelism; keys keep order where it matters:
 # a job's events stay ordered, one account's posts stay ordered (and throttle together).
 CONSUMED: tuple[TopicSpec, ...] = (
+    TopicSpec(JOBS_INCOMING, 6, "job_id (recommended)"),
     TopicSpec(JOBS_EVENTS, 6, "job_id"),
     TopicSpec(publish_topic(Platform.FACEBOOK), 6, "connection_id"),
     TopicSpec(publish_topic(Platform.INSTAGRAM), 6, "connection_id"),

@@ -10,10 +10,14 @@ import asyncpg
 from fastapi import FastAPI
 
 from jobcast.auth import tenant_from_bearer
+from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast.service import Service, add_ops_routes
 from jobcast.tenancy import migrate_tenancy
+from jobcast.topics import JOBS_INCOMING
+from services.ingest.incoming import GROUP_ID as INCOMING_GROUP
+from services.ingest.incoming import IncomingRelay
 from services.ingest.limits import TenantRateLimiter
 from services.ingest.repo import migrate_ingest
 from services.ingest.routes import job_events_router
@@ -57,7 +61,27 @@ async def build(settings: IngestSettings) -> Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=3600)
 
+    incoming = ConcurrentConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topics=[JOBS_INCOMING],
+        group_id=INCOMING_GROUP,
+        handle=IncomingRelay(pool, broker),
+        max_in_flight=settings.incoming_max_in_flight,
+        client_id="ingest",
+    )
+
+    async def relay_incoming(stop: asyncio.Event) -> None:
+        await incoming.start()
+        await stop.wait()
+        await incoming.stop()
+
     add_ops_routes(
         app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
     )
-    return Service("ingest", app, broker, cleanups=[pool.close], background=[prune_webhook_digests])
+    return Service(
+        "ingest",
+        app,
+        broker,
+        cleanups=[pool.close],
+        background=[relay_incoming, prune_webhook_digests],
+    )

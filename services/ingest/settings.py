@@ -13,6 +13,7 @@ class IngestSettings(CommonSettings):
     max_body_bytes: int = 4_194_304  # room for a full batch of 500 events
     rate_limit_per_second: float = 2_000.0  # events per tenant per second (per instance)
     rate_limit_burst: float = 5_000.0
+    incoming_max_in_flight: int = 2_000  # records of jobs.incoming handled at once
     # Meta webhooks: the verify token chosen in the app dashboard, and the app secret
     # that signs deliveries (the same secret publishers use for appsecret_proof).
     meta_webhook_verify_token: SecretStr | None = Field(

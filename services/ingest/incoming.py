@@ -1,0 +1,89 @@
+"""The raw Kafka front door: upstream systems produce to `jobs.incoming` directly.
+
+Each record is one job event as JSON, with the tenant named in it (Kafka ACLs, not
+API keys, decide who may produce). Valid events are normalised into `jobs.events`
+exactly as the HTTP API would; anything else goes to `jobs.incoming.dlq` with the
+reason and the original bytes, and the consumer carries on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from jobcast import metrics
+from jobcast.kafka import dead_letter, publish_event
+from jobcast.topics import JOBS_EVENTS
+from services.ingest.domain import ForeignTenantError, SubmissionError, to_job_event
+from services.ingest.repo import already_accepted, remember_accepted
+
+GROUP_ID = "ingest-incoming"
+_TENANT_CACHE_SECONDS = 60.0
+
+
+class IncomingRelay:
+    """Validates raw records and relays the good ones; every record ends somewhere."""
+
+    def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker) -> None:
+        self._pool = pool
+        self._broker = broker
+        self._tenants: dict[UUID, float] = {}  # known tenant → until when we trust that
+
+    async def __call__(self, raw: Any) -> None:
+        """Handle one record from `jobs.incoming` (an aiokafka-like record)."""
+        try:
+            body = json.loads(raw.value or b"")
+        except (UnicodeDecodeError, ValueError) as exc:
+            await self._reject(raw, f"not JSON: {exc}", "not_json")
+            return
+        tenant_id = _tenant_of(body)
+        if tenant_id is None:
+            await self._reject(raw, "tenant_id: a UUID naming the tenant is required", "invalid")
+            return
+        if not await self._tenant_exists(tenant_id):
+            await self._reject(raw, f"tenant_id: no tenant {tenant_id}", "unknown_tenant")
+            return
+        try:
+            event = to_job_event(body, tenant_id)
+        except (SubmissionError, ForeignTenantError) as exc:
+            errors = getattr(exc, "errors", [{"field": "tenant_id", "msg": str(exc)}])
+            reason = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
+            await self._reject(raw, reason, "invalid")
+            return
+        if await already_accepted(self._pool, tenant_id, [event.event_id]):
+            metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="duplicate").inc()
+            return
+        await publish_event(
+            self._broker, JOBS_EVENTS, event, key=event.payload.job_id,
+            correlation_id=str(event.event_id), event_type=event.event_type,
+        )  # fmt: skip
+        await remember_accepted(self._pool, tenant_id, [(event.event_id, event.payload.job_id)])
+        metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
+
+    async def _tenant_exists(self, tenant_id: UUID) -> bool:
+        if self._tenants.get(tenant_id, 0.0) > time.monotonic():
+            return True
+        found = await self._pool.fetchval(
+            "SELECT true FROM tenancy.tenants WHERE tenant_id = $1", tenant_id
+        )
+        if found:
+            self._tenants[tenant_id] = time.monotonic() + _TENANT_CACHE_SECONDS
+        return bool(found)
+
+    async def _reject(self, raw: Any, reason: str, kind: str) -> None:
+        await dead_letter(self._broker, raw, group_id=GROUP_ID, reason=reason, kind=kind)
+        metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+
+
+def _tenant_of(body: object) -> UUID | None:
+    if not isinstance(body, dict):
+        return None
+    try:
+        return UUID(str(body.get("tenant_id")))
+    except ValueError:
+        return None
