@@ -42,6 +42,31 @@ class Accepted(BaseModel):
     results: list[EventOutcome]
 
 
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema with its `$defs` written in place.
+
+    Pydantic refers to `#/$defs/...`, which means nothing once the schema is embedded in
+    an OpenAPI document; the contract models are not recursive, so inlining is finite.
+    """
+    defs = schema.get("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return expand(defs[ref.removeprefix("#/$defs/")])
+            return {k: expand(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [expand(v) for v in node]
+        return node
+
+    expanded: dict[str, Any] = expand(schema)
+    return expanded
+
+
+EVENT_SCHEMA = inline_refs(JOB_EVENT.json_schema())
+
+
 def job_events_router(
     broker: KafkaBroker,
     pool: asyncpg.Pool,
@@ -56,7 +81,7 @@ def job_events_router(
         "required": ["events"],
         "properties": {
             "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-                       "items": JOB_EVENT.json_schema()},
+                       "items": EVENT_SCHEMA},
         },
     }  # fmt: skip
 
@@ -69,9 +94,7 @@ def job_events_router(
             "requestBody": {
                 "required": True,
                 "content": {
-                    "application/json": {
-                        "schema": {"oneOf": [JOB_EVENT.json_schema(), batch_schema]}
-                    }
+                    "application/json": {"schema": {"oneOf": [EVENT_SCHEMA, batch_schema]}}
                 },
             }
         },
