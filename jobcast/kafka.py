@@ -95,6 +95,17 @@ async def publish_event(
     metrics.RECORDS_PRODUCED.labels(topic=topic).inc()
 
 
+async def publish_first_event(
+    broker: KafkaBroker, topic: str, event: BaseModel, *, key: str
+) -> None:
+    """Publish an event that starts a chain: its own id becomes the correlation id."""
+    event_id, event_type = getattr(event, "event_id", None), getattr(event, "event_type", None)
+    assert event_id is not None, "a first event carries an event_id"
+    await publish_event(
+        broker, topic, event, key=key, correlation_id=str(event_id), event_type=event_type
+    )
+
+
 def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
     """A short, field-naming reason for a dead letter (input values are left out)."""
     parts = []

@@ -17,7 +17,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from jobcast import metrics
-from jobcast.kafka import dead_letter, publish_event
+from jobcast.kafka import dead_letter, publish_first_event
 from jobcast.topics import JOBS_EVENTS
 from services.ingest.domain import ForeignTenantError, SubmissionError, to_job_event
 from services.ingest.repo import already_accepted, remember_accepted
@@ -58,10 +58,7 @@ class IncomingRelay:
         if await already_accepted(self._pool, tenant_id, [event.event_id]):
             metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="duplicate").inc()
             return
-        await publish_event(
-            self._broker, JOBS_EVENTS, event, key=event.payload.job_id,
-            correlation_id=str(event.event_id), event_type=event.event_type,
-        )  # fmt: skip
+        await publish_first_event(self._broker, JOBS_EVENTS, event, key=event.payload.job_id)
         await remember_accepted(self._pool, tenant_id, [(event.event_id, event.payload.job_id)])
         metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from jobcast.kafka import publish_event
+from jobcast.kafka import publish_first_event
 from jobcast.tenancy import Tenant
 from jobcast.topics import JOBS_EVENTS
 from schemas.jobs import JobEvent
@@ -138,7 +138,12 @@ async def _accept(
     for event in events:
         if event.event_id not in seen:
             fresh.setdefault(str(event.event_id), event)  # a batch may repeat an id too
-    await asyncio.gather(*(_publish(broker, event) for event in fresh.values()))
+    await asyncio.gather(
+        *(
+            publish_first_event(broker, JOBS_EVENTS, event, key=event.payload.job_id)
+            for event in fresh.values()
+        )
+    )
     # Only after Kafka has them: a crash in between re-publishes on the client's retry,
     # which every consumer absorbs; the other order could lose an event.
     await remember_accepted(
@@ -161,17 +166,6 @@ async def _accept(
         accepted=[r.event_id for r in results if r.event_id and r.status != "rejected"],
         duplicates=[r.event_id for r in results if r.event_id and r.status == "duplicate"],
         results=results,
-    )
-
-
-async def _publish(broker: KafkaBroker, event: JobEvent) -> None:
-    await publish_event(
-        broker,
-        JOBS_EVENTS,
-        event,
-        key=event.payload.job_id,
-        correlation_id=str(event.event_id),
-        event_type=event.event_type,
     )
 
 

@@ -32,7 +32,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from jobcast.kafka import describe_validation_error, publish_event
+from jobcast.kafka import describe_validation_error, publish_first_event
 from jobcast.topics import PLATFORM_WEBHOOKS
 from schemas.webhooks import PlatformWebhookChange, PlatformWebhookReceived, WebhookObject
 
@@ -280,14 +280,7 @@ def kafka_deliver(broker: KafkaBroker) -> Deliver:
     """A `deliver` that publishes to `platform.webhooks`, keyed by the entry's object id."""
 
     async def deliver(event: PlatformWebhookReceived) -> None:
-        await publish_event(
-            broker,
-            PLATFORM_WEBHOOKS,
-            event,
-            key=event.payload.entry_id,
-            correlation_id=str(event.event_id),
-            event_type=event.event_type,
-        )
+        await publish_first_event(broker, PLATFORM_WEBHOOKS, event, key=event.payload.entry_id)
 
     return deliver
 
