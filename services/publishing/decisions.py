@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import HttpUrl
@@ -29,7 +29,6 @@ class Decision:
     permalink: HttpUrl | None = None
     confirm_checks: int = 0
     needs_reconnect: bool = False
-    progress: dict[str, Any] = field(default_factory=dict)
 
 
 def final(status: PublishStatus, attempt: int, **fields: Any) -> Decision:

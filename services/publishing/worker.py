@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -42,7 +43,7 @@ from schemas.publish import (
 from services.publishing import decisions, metrics, repo
 from services.publishing.credentials import CredentialCache, Unusable
 from services.publishing.decisions import Decision
-from services.publishing.errors import classify_graph_error
+from services.publishing.errors import Verdict, classify_graph_error
 from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
 from services.publishing.pacing import RetryPolicy, Throttle
 from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, Poster, Undecided
@@ -50,6 +51,8 @@ from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, 
 log = logging.getLogger(__name__)
 
 APP_WIDE_RATE_LIMIT_CODES = frozenset({4, 341})
+# A failure known not to have posted: retried by tier.
+RETRYABLE = Verdict(ErrorClass.TRANSIENT)
 
 
 class PublishWorker:
@@ -107,19 +110,23 @@ class PublishWorker:
                     await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
 
     async def run(self, claim: repo.Claim) -> None:
-        """One attempt for a claimed key, bounded well inside its lease."""
+        """One attempt for a claimed key, bounded well inside its lease.
+
+        `progress` is the key's checkpoint (e.g. an Instagram container id): the poster
+        updates it in place, and it is stored with whatever the attempt decides.
+        """
+        progress = dict(claim.progress)
         try:
             async with asyncio.timeout(self._lease / 2):
-                decision = await self._attempt(claim)
+                decision = await self._attempt(claim, progress)
         except TimeoutError:
             decision = decisions.unconfirmed(
                 claim.attempt, claim.confirm_checks, self._confirm_delays,
                 "attempt did not finish in time",
             )  # fmt: skip
-            decision = replace(decision, progress=claim.progress)
-        await self._conclude(claim, decision)
+        await self._conclude(claim, decision, progress)
 
-    async def _attempt(self, claim: repo.Claim) -> Decision:
+    async def _attempt(self, claim: repo.Claim, progress: dict[str, Any]) -> Decision:
         command = claim.event.payload
         credentials = await self._credentials.get(claim.event.tenant_id, command.connection_id)
         if isinstance(credentials, Unusable):
@@ -135,17 +142,14 @@ class PublishWorker:
                 paced = replace(
                     paced, status=PublishStatus.UNCONFIRMED, state=decisions.UNCONFIRMED
                 )
-            return replace(paced, progress=claim.progress)
+            return paced
         token = credentials.token
 
         async def checkpoint() -> None:
             await repo.save_progress(self._pool, command.post_key, attempt.progress)
 
-        attempt = Attempt(
-            self._graph, command, token, dict(claim.progress), claim.claimed_at, checkpoint
-        )
-        decision = await self._act(claim, attempt)
-        return decision if decision.progress else replace(decision, progress=attempt.progress)
+        attempt = Attempt(self._graph, command, token, progress, claim.claimed_at, checkpoint)
+        return await self._act(claim, attempt)
 
     async def _act(self, claim: repo.Claim, attempt: Attempt) -> Decision:
         command = attempt.command
@@ -224,15 +228,14 @@ class PublishWorker:
         if attempt.command.action is not PublishAction.PUBLISH:
             # Edits and deletes are idempotent: doing them again is safe.
             return decisions.after_failure(
-                classify_graph_error(1, None), claim.attempt, self._retry,
-                code=None, subcode=None, message=reason,
-            )  # fmt: skip
+                RETRYABLE, claim.attempt, self._retry, code=None, subcode=None, message=reason
+            )
         found = await self._poster.reconcile(attempt)
         if isinstance(found, Posted):
             return self._posted(claim.attempt, found)
         if isinstance(found, Absent):
             return decisions.after_failure(
-                classify_graph_error(1, None), claim.attempt, self._retry,
+                RETRYABLE, claim.attempt, self._retry,
                 code=None, subcode=None, message=f"{reason} (confirmed not posted)",
             )  # fmt: skip
         return decisions.unconfirmed(
@@ -246,7 +249,9 @@ class PublishWorker:
             platform_post_id=posted.platform_post_id, permalink=posted.permalink,
         )  # fmt: skip
 
-    async def _conclude(self, claim: repo.Claim, decision: Decision) -> None:
+    async def _conclude(
+        self, claim: repo.Claim, decision: Decision, progress: dict[str, Any]
+    ) -> None:
         command = claim.event.payload
         now = utcnow()
         next_at = (
@@ -273,7 +278,7 @@ class PublishWorker:
         )
         await repo.record(
             self._pool, completed, state=decision.state, attempt=decision.attempt,
-            progress=decision.progress, confirm_checks=decision.confirm_checks,
+            progress=progress, confirm_checks=decision.confirm_checks,
         )  # fmt: skip
         await self._emit(completed, claim.correlation_id)
         metrics.OUTCOMES.labels(
