@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -18,6 +18,8 @@ from jobcast.topics import PUBLISH_RESULTS
 from jobcast_cli.stack import Endpoints
 from schemas import Platform, PublishCompleted
 from services.distributor.repo import add_connection, migrate_distributor
+
+T = TypeVar("T")
 
 
 async def new_tenant(
@@ -84,33 +86,55 @@ async def ledger(http: httpx.AsyncClient, pipeline: Endpoints, account_id: str) 
     return [*body["fb_posts"], *body["ig_media"]]
 
 
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    pick: Callable[[Any], T | None],
+    *,
+    until: Callable[[list[T]], bool] | None = None,
+    for_seconds: float | None = None,
+) -> list[T]:
+    """Read `topic` from the start with a fresh group, keeping what `pick` returns.
+
+    Stops when `until(kept)` holds (60 s at most), or after `for_seconds` when a test
+    wants to see that nothing more arrives.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-reader-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    kept: list[T] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + (for_seconds if for_seconds is not None else 60.0)
+    try:
+        while loop.time() < deadline:
+            if until is not None and until(kept):
+                return kept
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                kept.extend(item for item in map(pick, records) if item is not None)
+    finally:
+        await consumer.stop()
+    if until is not None and not until(kept):
+        raise TimeoutError(f"{topic}: condition not met; kept {len(kept)} records")
+    return kept
+
+
 async def results_of(
     pipeline: Endpoints, job_id: str, until: Callable[[list[PublishCompleted]], bool]
 ) -> list[PublishCompleted]:
     """Every publish result of a job, in topic order, read until `until` holds (≤ 60 s)."""
-    consumer = AIOKafkaConsumer(
-        PUBLISH_RESULTS,
-        bootstrap_servers=pipeline.kafka_bootstrap_servers,
-        group_id=f"test-results-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-    )
-    await consumer.start()
-    seen: list[PublishCompleted] = []
-    try:
-        async with asyncio.timeout(60):
-            while not until(seen):
-                batch = await consumer.getmany(timeout_ms=300)
-                for records in batch.values():
-                    for record in records:
-                        try:
-                            event = PublishCompleted.model_validate_json(record.value)
-                        except ValidationError:
-                            continue  # other tests put garbage on the topic on purpose
-                        if event.payload.job_id == job_id:
-                            seen.append(event)
-    finally:
-        await consumer.stop()
-    return seen
+
+    def pick(record: Any) -> PublishCompleted | None:
+        try:
+            event = PublishCompleted.model_validate_json(record.value)
+        except ValidationError:
+            return None  # other tests put garbage on the topic on purpose
+        return event if event.payload.job_id == job_id else None
+
+    return await read_topic(pipeline.kafka_bootstrap_servers, PUBLISH_RESULTS, pick, until=until)
 
 
 async def add_fault(http: httpx.AsyncClient, pipeline: Endpoints, **rule: Any) -> None:

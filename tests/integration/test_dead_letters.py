@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from jobcast.topics import JOBS_EVENTS, PUBLISH_RESULTS, dead_letter_topic
 from jobcast_cli.stack import Endpoints
 from schemas import headers as h
+from tests.integration.helpers import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -28,25 +29,13 @@ async def dead_letters(
     bootstrap: str, topic: str, marker: bytes, want: int
 ) -> list[dict[str, str]]:
     """Headers of the dead letters whose key is `marker` (one test's records only)."""
-    consumer = AIOKafkaConsumer(
-        dead_letter_topic(topic),
-        bootstrap_servers=bootstrap,
-        group_id=f"dlq-reader-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
+
+    def pick(record: Any) -> dict[str, str] | None:
+        return {k: v.decode() for k, v in record.headers} if record.key == marker else None
+
+    return await read_topic(
+        bootstrap, dead_letter_topic(topic), pick, until=lambda found: len(found) >= want
     )
-    await consumer.start()
-    found: list[dict[str, str]] = []
-    try:
-        async with asyncio.timeout(60):
-            while len(found) < want:
-                batch = await consumer.getmany(timeout_ms=500)
-                for records in batch.values():
-                    for record in records:
-                        if record.key == marker:
-                            found.append({k: v.decode() for k, v in record.headers})
-    finally:
-        await consumer.stop()
-    return found
 
 
 @pytest.mark.parametrize("topic", [JOBS_EVENTS, PUBLISH_RESULTS, "publish.facebook"])

@@ -2,45 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
 
 from jobcast.topics import PLATFORM_WEBHOOKS
 from jobcast_cli.stack import Endpoints
 from schemas.webhooks import PlatformWebhookReceived
 from services.ingest.webhooks import WEBHOOK_PATH, sign
 from tests.harness import FAST_TIMERS
+from tests.integration.helpers import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
 async def received_for(pipeline: Endpoints, entry_id: str, wait: float) -> list[str]:
     """Event ids on platform.webhooks for one entry, read for `wait` seconds."""
-    consumer = AIOKafkaConsumer(
-        PLATFORM_WEBHOOKS,
-        bootstrap_servers=pipeline.kafka_bootstrap_servers,
-        group_id=f"test-webhooks-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
+
+    def pick(record: Any) -> str | None:
+        event = PlatformWebhookReceived.model_validate_json(record.value)
+        return str(event.event_id) if event.payload.entry_id == entry_id else None
+
+    return await read_topic(
+        pipeline.kafka_bootstrap_servers, PLATFORM_WEBHOOKS, pick, for_seconds=wait
     )
-    await consumer.start()
-    found: list[str] = []
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while loop.time() < deadline:
-            for records in (await consumer.getmany(timeout_ms=300)).values():
-                for record in records:
-                    event = PlatformWebhookReceived.model_validate_json(record.value)
-                    if event.payload.entry_id == entry_id:
-                        found.append(str(event.event_id))
-    finally:
-        await consumer.stop()
-    return found
 
 
 async def test_verify_then_signed_delivery_once(pipeline: Endpoints) -> None:
