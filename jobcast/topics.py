@@ -19,6 +19,7 @@ JOBS_EVENTS = "jobs.events"
 PUBLISH_RESULTS = "publish.results"
 CONNECTIONS_EVENTS = "connections.events"
 PLATFORM_WEBHOOKS = "platform.webhooks"
+OPERATOR_COMMANDS = "operator.commands"
 
 
 def publish_topic(platform: Platform) -> str:
@@ -40,6 +41,7 @@ CONSUMED: tuple[TopicSpec, ...] = (
     TopicSpec(publish_topic(Platform.INSTAGRAM), 6, "connection_id"),
     TopicSpec(PUBLISH_RESULTS, 6, "post_key"),
     TopicSpec(CONNECTIONS_EVENTS, 3, "connection_id"),
+    TopicSpec(OPERATOR_COMMANDS, 3, "tenant_id"),
 )
 
 # Produced now, consumed by later work (engagement counting reads the webhooks).

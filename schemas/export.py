@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 
 from schemas.connections import ConnectionStatusChanged
 from schemas.jobs import JobEvent
+from schemas.operator import OperatorCommandIssued
 from schemas.publish import PublishCompleted, PublishRequested
 from schemas.webhooks import PlatformWebhookReceived
 
@@ -23,6 +24,7 @@ CONTRACT: dict[str, TypeAdapter[Any]] = {
     "publish.result": TypeAdapter(PublishCompleted),
     "connections.events": TypeAdapter(ConnectionStatusChanged),
     "platform.webhooks": TypeAdapter(PlatformWebhookReceived),
+    "operator.commands": TypeAdapter(OperatorCommandIssued),
 }
 
 

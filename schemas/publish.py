@@ -75,6 +75,12 @@ class PublishCommand(ContractModel):
 
 
 class PublishStatus(StrEnum):
+    # Set by the distributor before a command reaches a publisher:
+    SCHEDULED = "scheduled"  # waits for its publish_at
+    AWAITING_APPROVAL = "awaiting_approval"  # waits for an operator's approve/reject
+    HELD = "held"  # due, but the tenant or platform is paused
+    CANCELLED = "cancelled"  # withdrawn before it was sent (operator, job closed, rejected)
+    # Set by the publishers:
     RETRY_SCHEDULED = "retry_scheduled"  # not done yet: waits for `next_attempt_at`
     POSTED = "posted"
     FAILED = "failed"  # final: permanent error, auth, or attempts exhausted

@@ -29,6 +29,7 @@ def test_schema_files_match_the_models() -> None:
         "publish.result.schema.json",
         "connections.events.schema.json",
         "platform.webhooks.schema.json",
+        "operator.commands.schema.json",
     }
 
 
@@ -96,3 +97,27 @@ def test_naive_publish_at_with_zone_is_accepted() -> None:
         {**JOB, "publish_at": "2026-12-01T09:00:00", "timezone": "Asia/Makassar"}
     )
     assert job.timezone == "Asia/Makassar"
+
+
+def test_operator_commands_must_name_their_target() -> None:
+    from pydantic import ValidationError
+
+    from schemas.operator import OperatorAction, OperatorCommand
+
+    key = "pk_" + "0" * 32
+    assert OperatorCommand(action=OperatorAction.RETRY, actor="ops", post_key=key).post_key == key
+    assert OperatorCommand(action=OperatorAction.PAUSE, actor="ops").platform is None
+    bad = [
+        {"action": "retry", "actor": "ops"},
+        {"action": "retry", "actor": "ops", "job_id": "j1"},
+        {"action": "approve", "actor": "ops"},
+        {"action": "cancel", "actor": "ops", "job_id": "j1", "post_key": key},
+        {"action": "pause", "actor": "ops", "job_id": "j1"},
+        {"action": "resume", "actor": ""},
+    ]
+    for fields in bad:
+        try:
+            OperatorCommand.model_validate(fields)
+        except ValidationError:
+            continue
+        raise AssertionError(f"accepted {fields}")
