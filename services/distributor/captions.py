@@ -6,11 +6,15 @@ Pure functions, no I/O. Layout of every post:
     <blank>
     body (custom caption, else the description)
     <blank>
+    footer (the tenant's, optional)
+    <blank>
     apply line
     hashtag line
 
 When a post is too long the body is shortened first, then hashtags go from the end of
-the tag line, and only then are the headline lines shortened. The apply line is never cut.
+the tag line, and only then are the headline lines shortened. The apply line and the
+footer are never cut. The `fit_*` functions also report what they took out (`Cuts`), so a
+preview can say precisely what was shortened or dropped.
 
 Length is measured with `len()`, i.e. in Unicode code points. Meta documents "characters"
 without saying how it counts them; code points never undercount user-perceived characters
@@ -28,6 +32,7 @@ from __future__ import annotations
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import regex
@@ -67,6 +72,38 @@ _WWW_PREFIX = regex.compile(r"(?i)^(?:www\.)+")
 _TRAILING_PUNCT = ".,;:!?)]}>'\"»”’…"  # sentence punctuation after a link stays in the text
 _BLOCK_SEP = "\n\n"
 _SETTLE_ROUNDS = 4
+INSTAGRAM_APPLY_TEMPLATE = "Apply: {host} (link in bio)"
+
+
+@dataclass(frozen=True, slots=True)
+class Cuts:
+    """What fitting a post into a platform's rules took out; all zero when nothing was.
+
+    Lengths are in the unit the limits are counted in (see `_measure`).
+    """
+
+    full_length: int = 0  # the post as it would be without the length limit
+    body_length: int = 0  # the body as given (after cleaning)
+    body_shown: int = 0  # how much of it is shown, ellipsis included; 0 if dropped
+    headline_lines_cut: int = 0
+    tags_over_cap: int = 0  # tag-line hashtags left out for the hashtag cap
+    tags_over_length: int = 0  # tag-line hashtags left out to fit the length limit
+    hashtags_unmarked: int = 0  # hashtags in the text that lost their sign (cap)
+    mentions_unmarked: int = 0  # mentions in the text that lost their sign (cap)
+    links_removed: int = 0  # links turned into bare host names (Instagram)
+
+    @property
+    def body_cut(self) -> bool:
+        """Whether the body was shortened or dropped."""
+        return self.body_shown < self.body_length
+
+
+@dataclass(frozen=True, slots=True)
+class Fitted:
+    """A post text within the platform's rules, and what it took to get there."""
+
+    text: str
+    cuts: Cuts
 
 
 def _measure(text: str) -> int:
@@ -130,10 +167,17 @@ def strip_links(text: str) -> str:
     Repeats until nothing changes, since removing one link can expose another
     (e.g. "ww" + "https://w.example" -> "www.example").
     """
+    return _strip_links_counted(text)[0]
+
+
+def _strip_links_counted(text: str) -> tuple[str, int]:
+    """`strip_links`, and how many links it replaced."""
+    removed = 0
     while True:
-        stripped = _LINK.sub(_link_to_host, text)
+        stripped, found = _LINK.subn(_link_to_host, text)
         if stripped == text:
-            return text
+            return text, removed
+        removed += found
         text = stripped
 
 
@@ -146,21 +190,24 @@ def _link_to_host(match: regex.Match[str]) -> str:
     return _WWW_PREFIX.sub("", host).strip(".-") + trailing
 
 
-def instagram_apply_line(apply_url: str) -> str:
+def instagram_apply_line(apply_url: str, template: str = INSTAGRAM_APPLY_TEMPLATE) -> str:
     """Where to apply, without a link: "Apply: jobs.example.com (link in bio)".
 
+    Only the host is shown (no path, no query), so the line stays short and carries no
+    tracking parameters. `template` words it per language; `{host}` is replaced.
     Raises `ValueError` when `apply_url` has no host.
     """
     host = urlsplit(apply_url).hostname
     if not host:
         raise ValueError(f"apply URL has no host: {apply_url!r}")
-    return f"Apply: {_WWW_PREFIX.sub('', host)} (link in bio)"
+    return template.replace("{host}", _WWW_PREFIX.sub("", host))
 
 
-def _cap_markers(parts: list[str], *, hashtags: bool, keep: int) -> list[str]:
+def _cap_markers(parts: list[str], *, hashtags: bool, keep: int) -> tuple[list[str], int]:
     """Keep the first `keep` hashtags (or mentions) across `parts`, in order; the rest lose
-    their sign and become plain words."""
+    their sign and become plain words. Also returns how many lost it."""
     remaining = keep
+    unmarked = 0
 
     def neutralise(match: regex.Match[str]) -> str:
         nonlocal remaining
@@ -172,25 +219,33 @@ def _cap_markers(parts: list[str], *, hashtags: bool, keep: int) -> list[str]:
             if remaining > 0:
                 remaining -= 1
             else:
+                nonlocal unmarked
+                unmarked += 1
                 return ""
         return match.group()
 
-    return [_MARKER_RUN.sub(neutralise, part) for part in parts]
+    return [_MARKER_RUN.sub(neutralise, part) for part in parts], unmarked
 
 
-def _sanitise_for_instagram(parts: list[str]) -> list[str]:
+def _sanitise_for_instagram(parts: list[str]) -> tuple[list[str], Cuts]:
     """No links, at most 20 mentions and 30 hashtags across `parts` (earlier parts first).
 
     Repeated until stable because each step can, in contrived text, undo another: dropping a
     '#' can complete a scheme ("htt#p://x"), and a link's host can follow a '#'. Every
-    changing pass makes the text shorter, so this ends.
+    changing pass makes the text shorter, so this ends. Returns the parts and what went.
     """
+    links = mentions = hashtags = 0
     while True:
-        cleaned = [strip_links(part).strip() for part in parts]
-        cleaned = _cap_markers(cleaned, hashtags=False, keep=INSTAGRAM_MAX_MENTIONS)
-        cleaned = _cap_markers(cleaned, hashtags=True, keep=INSTAGRAM_MAX_HASHTAGS)
+        stripped = [_strip_links_counted(part) for part in parts]
+        links += sum(found for _, found in stripped)
+        cleaned = [part.strip() for part, _ in stripped]
+        cleaned, unmarked = _cap_markers(cleaned, hashtags=False, keep=INSTAGRAM_MAX_MENTIONS)
+        mentions += unmarked
+        cleaned, unmarked = _cap_markers(cleaned, hashtags=True, keep=INSTAGRAM_MAX_HASHTAGS)
+        hashtags += unmarked
         if cleaned == parts:
-            return cleaned
+            cuts = Cuts(links_removed=links, mentions_unmarked=mentions, hashtags_unmarked=hashtags)
+            return cleaned, cuts
         parts = cleaned
 
 
@@ -260,10 +315,14 @@ def _shorten_body(body: str, room: int) -> str:
 # --- layout -------------------------------------------------------------------------------------
 
 
-def _compose(headline: Sequence[str], body: str, apply_line: str, tags: Sequence[str]) -> str:
+def _compose(
+    headline: Sequence[str], body: str, footer: str, apply_line: str, tags: Sequence[str]
+) -> str:
     blocks = ["\n".join(headline)] if headline else []
     if body:
         blocks.append(body)
+    if footer:
+        blocks.append(footer)
     blocks.append("\n".join([apply_line, " ".join(tags)]) if tags else apply_line)
     return _BLOCK_SEP.join(blocks)
 
@@ -272,32 +331,38 @@ def _layout(
     *,
     headline: list[str],
     body: str,
+    footer: str,
     apply_line: str,
     tags: list[str],
     limit: int,
     max_total_tags: int | None,
     max_line_tags: int,
-) -> str:
+) -> Fitted:
     """Fit the post in `limit`: body first, then tags from the end, then the headline."""
-    essentials = "\n".join([*headline, apply_line])
+    essentials = "\n".join([*headline, footer, apply_line])
     essential_keys = _hashtag_keys(essentials)
     essential_count = count_hashtags(essentials)
 
-    def pick(shown_body: str) -> list[str]:
-        # Tags already in the text are not repeated; with a total cap, those in the text
-        # count against it.
+    def candidates(shown_body: str) -> list[str]:
+        # Tags already in the text are not repeated.
         taken = essential_keys | _hashtag_keys(shown_body)
+        return [tag for tag in tags if _tag_key(tag) not in taken]
+
+    def pick(shown_body: str) -> list[str]:
+        # With a total cap, hashtags in the text count against it.
         room = max_line_tags
         if max_total_tags is not None:
             room = min(room, max_total_tags - essential_count - count_hashtags(shown_body))
-        return [tag for tag in tags if _tag_key(tag) not in taken][: max(room, 0)]
+        return candidates(shown_body)[: max(room, 0)]
+
+    def compose(head: Sequence[str], shown_body: str, line_tags: Sequence[str]) -> str:
+        return _compose(head, shown_body, footer, apply_line, line_tags)
 
     def fits(text: str) -> bool:
         return _measure(text) <= limit
 
     def body_room(line_tags: list[str]) -> int:
-        rest = _compose(headline, "", apply_line, line_tags)
-        return limit - _measure(rest) - _measure(_BLOCK_SEP)
+        return limit - _measure(compose(headline, "", line_tags)) - _measure(_BLOCK_SEP)
 
     # Cutting the body can remove hashtags it held, which frees tag-line room and lifts the
     # dedupe for them; a few rounds let tag line and body settle (it only ever shrinks).
@@ -307,29 +372,42 @@ def _layout(
         if cut == shown:
             break
         shown = cut
-    line_tags = pick(shown)
+    picked = pick(shown)
+    line_tags = list(picked)
 
     # Whole tags go from the end once the body is as short as it gets.
-    while line_tags and not fits(_compose(headline, shown, apply_line, line_tags)):
+    while line_tags and not fits(compose(headline, shown, line_tags)):
         line_tags.pop()
-    if not fits(_compose(headline, shown, apply_line, line_tags)):
+    if not fits(compose(headline, shown, line_tags)):
         shown = _shorten_body(shown, body_room(line_tags))
-    text = _compose(headline, shown, apply_line, line_tags)
-    if fits(text):
-        return text
+    head, head_cut = headline, 0
+    if not fits(compose(head, shown, line_tags)):
+        head, head_cut = _fit_headline(headline, lambda h: fits(compose(h, shown, line_tags)))
+    cuts = Cuts(
+        full_length=_measure(compose(headline, body, pick(body))),
+        body_length=_measure(body),
+        body_shown=_measure(shown),
+        headline_lines_cut=head_cut,
+        tags_over_cap=len(candidates(shown)) - len(picked),
+        tags_over_length=len(picked) - len(line_tags),
+    )
+    return Fitted(compose(head, shown, line_tags), cuts)
 
-    # Last resort: cut the headline lines, longest first (in practice the title).
+
+def _fit_headline(headline: list[str], fits: Callable[[list[str]], bool]) -> tuple[list[str], int]:
+    """Last resort: cut the headline lines to a common cap, so the longest goes first (in
+    practice the title). Returns the lines and how many were cut; raises `ValueError` if
+    nothing fits even without a headline."""
+
     def headline_at(cap: int) -> list[str]:
         return [short for line in headline if (short := truncate_graphemes(line, cap))]
 
     fitting = _largest(
-        0,
-        max((_measure(line) for line in headline), default=0),
-        lambda cap: fits(_compose(headline_at(cap), shown, apply_line, line_tags)),
+        0, max((_measure(line) for line in headline), default=0), lambda c: fits(headline_at(c))
     )
     if fitting is None:
-        raise ValueError(f"the apply line alone does not fit in {limit} characters")
-    return _compose(headline_at(fitting), shown, apply_line, line_tags)
+        raise ValueError("the apply line and footer alone do not fit")
+    return headline_at(fitting), sum(_measure(line) > fitting for line in headline)
 
 
 def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
@@ -352,52 +430,106 @@ def _clean_lines(lines: Iterable[str]) -> list[str]:
 # --- public entry points --------------------------------------------------------------------------
 
 
-def instagram_caption(
-    *, headline: Sequence[str], body: str, apply_line: str, hashtags: Iterable[str]
-) -> str:
+def fit_instagram_caption(
+    *,
+    headline: Sequence[str],
+    body: str,
+    apply_line: str,
+    hashtags: Iterable[str],
+    footer: str = "",
+) -> Fitted:
     """An Instagram caption: ≤ 2,200 characters, ≤ 30 hashtags, ≤ 20 mentions, no links.
 
-    Links anywhere (headline, body, apply line) are replaced by their host name, since
-    captions cannot carry clickable links; `apply_line` (see `instagram_apply_line`) says
-    where to apply instead and always survives. Hashtags already in the text count toward
-    the 30 and are not repeated on the tag line; beyond the caps, later hashtags and
-    mentions in the text lose their sign. Raises `ValueError` if `apply_line` is blank or
-    cannot fit on its own.
+    Links anywhere (headline, body, footer, apply line) are replaced by their host name,
+    since captions cannot carry clickable links; `apply_line` (see `instagram_apply_line`)
+    says where to apply instead and always survives, as does the footer. Hashtags already in
+    the text count toward the 30 and are not repeated on the tag line; beyond the caps,
+    later hashtags and mentions in the text lose their sign. Raises `ValueError` if
+    `apply_line` is blank or cannot fit (with the footer) on its own.
     """
-    # Order sets priority under the caps: the apply line, then the headline, then the body.
-    apply_clean, *head_clean, body_clean = _sanitise_for_instagram(
-        [apply_line, *_clean_lines(headline), body]
+    # Order sets priority under the caps: the apply line, the footer, the headline, the body.
+    (apply_clean, footer_clean, *head_clean, body_clean), marks = _sanitise_for_instagram(
+        [apply_line, footer, *_clean_lines(headline), body]
     )
     if not apply_clean:
         raise ValueError("an Instagram caption needs an apply line")
-    return _layout(
+    fitted = _layout(
         headline=[line for line in head_clean if line],
         body=body_clean,
+        footer=footer_clean,
         apply_line=apply_clean,
         tags=normalise_hashtags(hashtags),
         limit=INSTAGRAM_CAPTION_LIMIT,
         max_total_tags=INSTAGRAM_MAX_HASHTAGS,
         max_line_tags=INSTAGRAM_MAX_HASHTAGS,
     )
+    cuts = replace(
+        fitted.cuts,
+        links_removed=marks.links_removed,
+        mentions_unmarked=marks.mentions_unmarked,
+        hashtags_unmarked=marks.hashtags_unmarked,
+    )
+    return Fitted(fitted.text, cuts)
 
 
-def facebook_message(
-    *, headline: Sequence[str], body: str, apply_url: str, hashtags: Iterable[str]
+def instagram_caption(
+    *,
+    headline: Sequence[str],
+    body: str,
+    apply_line: str,
+    hashtags: Iterable[str],
+    footer: str = "",
 ) -> str:
-    """A Facebook Page post message: ≤ 63,206 characters, with "Apply: <url>" kept whole.
+    """The text of `fit_instagram_caption`."""
+    return fit_instagram_caption(
+        headline=headline, body=body, apply_line=apply_line, hashtags=hashtags, footer=footer
+    ).text
+
+
+def fit_facebook_message(
+    *,
+    headline: Sequence[str],
+    body: str,
+    apply_url: str,
+    hashtags: Iterable[str],
+    footer: str = "",
+    apply_label: str = "Apply",
+) -> Fitted:
+    """A Facebook Page post message: ≤ 63,206 characters, "<apply_label>: <url>" kept whole.
 
     Links in the text are left alone (Facebook makes them clickable). The tag line is
     normalised, deduplicated against hashtags already in the text and capped at 30 as a
-    sanity limit. Raises `ValueError` if `apply_url` is blank.
+    sanity limit. The footer is never cut. Raises `ValueError` if `apply_url` is blank.
     """
     if not apply_url.strip():
         raise ValueError("a Facebook message needs an apply URL")
     return _layout(
         headline=_clean_lines(headline),
         body=body.strip(),
-        apply_line=f"Apply: {apply_url.strip()}",
+        footer=footer.strip(),
+        apply_line=f"{apply_label}: {apply_url.strip()}",
         tags=normalise_hashtags(hashtags),
         limit=FACEBOOK_MESSAGE_LIMIT,
         max_total_tags=None,
         max_line_tags=FACEBOOK_MAX_HASHTAGS,
     )
+
+
+def facebook_message(
+    *,
+    headline: Sequence[str],
+    body: str,
+    apply_url: str,
+    hashtags: Iterable[str],
+    footer: str = "",
+    apply_label: str = "Apply",
+) -> str:
+    """The text of `fit_facebook_message`."""
+    return fit_facebook_message(
+        headline=headline,
+        body=body,
+        apply_url=apply_url,
+        hashtags=hashtags,
+        footer=footer,
+        apply_label=apply_label,
+    ).text

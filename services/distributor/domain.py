@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from uuid import UUID
 
-from schemas.jobs import JobPosting, Pay
+from schemas.jobs import JobPosting
 from schemas.platforms import Platform
-from schemas.publish import MediaItem, MediaKind, PostContent, PublishCommand, make_post_key
-from services.distributor import captions
+from schemas.publish import PostContent, PublishCommand, make_post_key
+from services.distributor.content import DEFAULT_PROFILE, ContentWarning, image_for, render
+from services.distributor.profile import TenantProfile
 from services.distributor.repo import Connection
 
 
@@ -21,18 +21,66 @@ class Skip:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What one connection would get: the post and its warnings, or why it gets nothing."""
+
+    connection: Connection
+    content: PostContent | None  # None when skipped
+    skip_reason: str | None
+    apply_url: str | None  # the attributed apply URL (Facebook links to it)
+    warnings: tuple[ContentWarning, ...] = ()
+
+
+def skip_reason(job: JobPosting, connection: Connection, profile: TenantProfile) -> str | None:
+    """Why `connection` cannot take `job`, or None when it can."""
+    if connection.status != "active":
+        return {
+            "needs_reconnect": "connection needs reconnect",
+            "disabled": "connection disabled",
+            "removed": "connection removed",
+        }.get(connection.status, f"connection is {connection.status}")
+    settings = job.platform_settings.get(connection.platform)
+    if settings is not None and not settings.enabled:
+        return f"{connection.platform.value} disabled for this job"
+    if (
+        connection.platform is Platform.INSTAGRAM
+        and image_for(job, Platform.INSTAGRAM, profile) is None
+    ):
+        return "Instagram needs an image; the job has none and the tenant has no default image"
+    return None
+
+
+def preview(
+    job: JobPosting, profile: TenantProfile, connections: list[Connection]
+) -> list[Preview]:
+    """For every connection, in order: the formatted post with its warnings, or the skip
+    reason. What `plan_posts` would publish, without deciding post keys."""
+    previews: list[Preview] = []
+    for connection in connections:
+        reason = skip_reason(job, connection, profile)
+        if reason is not None:
+            previews.append(Preview(connection, None, reason, None))
+            continue
+        rendered = render(job, connection.platform, profile)
+        previews.append(
+            Preview(connection, rendered.content, None, rendered.apply_url, rendered.warnings)
+        )
+    return previews
+
+
 def plan_posts(
-    tenant_id: UUID, job: JobPosting, connections: list[Connection]
+    tenant_id: UUID,
+    job: JobPosting,
+    connections: list[Connection],
+    profile: TenantProfile = DEFAULT_PROFILE,
 ) -> list[PublishCommand | Skip]:
     """One publish command per connection that can take the job, a `Skip` for the rest."""
     plan: list[PublishCommand | Skip] = []
-    for connection in connections:
-        settings = job.platform_settings.get(connection.platform)
-        if settings is not None and not settings.enabled:
-            plan.append(Skip(connection, f"{connection.platform.value} disabled for this job"))
-            continue
-        if connection.platform is Platform.INSTAGRAM and job.image_url is None:
-            plan.append(Skip(connection, "Instagram needs an image and the job has none"))
+    for item in preview(job, profile, connections):
+        connection = item.connection
+        if item.content is None:
+            plan.append(Skip(connection, item.skip_reason or "not publishable"))
             continue
         plan.append(
             PublishCommand(
@@ -44,45 +92,7 @@ def plan_posts(
                 account_id=connection.account_id,
                 job_id=job.job_id,
                 revision=job.revision,
-                content=format_content(job, connection.platform),
+                content=item.content,
             )
         )
     return plan
-
-
-def format_content(job: JobPosting, platform: Platform) -> PostContent:
-    """The post for one platform: Facebook carries the link, Instagram says where to apply."""
-    settings = job.platform_settings.get(platform)
-    media = [MediaItem(kind=MediaKind.IMAGE, url=job.image_url)] if job.image_url else []
-    headline = [
-        f"{job.title} at {job.company}",
-        f"📍 {job.location}",
-        *([f"💰 {format_pay(job.pay)}"] if job.pay else []),
-    ]
-    body = settings.caption if settings and settings.caption else job.description
-    hashtags = [*job.tags, *(settings.extra_hashtags if settings else [])]
-    apply_url = str(job.apply_url)
-    if platform is Platform.FACEBOOK:
-        text = captions.facebook_message(
-            headline=headline, body=body, apply_url=apply_url, hashtags=hashtags
-        )
-        return PostContent(text=text, link=job.apply_url, media=media)
-    text = captions.instagram_caption(
-        headline=headline,
-        body=body,
-        apply_line=captions.instagram_apply_line(apply_url),
-        hashtags=hashtags,
-    )
-    return PostContent(text=text, media=media)
-
-
-def format_pay(pay: Pay) -> str:
-    """`IDR 150,000–200,000 / day`: amounts grouped, trailing zero cents dropped."""
-
-    def amount(value: Decimal) -> str:
-        return f"{value:,.0f}" if value == value.to_integral() else f"{value:,.2f}"
-
-    span = amount(pay.min_amount)
-    if pay.max_amount is not None and pay.max_amount != pay.min_amount:
-        span += f"–{amount(pay.max_amount)}"
-    return f"{pay.currency} {span} / {pay.period.value}"

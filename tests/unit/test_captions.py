@@ -13,9 +13,12 @@ from services.distributor.captions import (
     INSTAGRAM_CAPTION_LIMIT,
     INSTAGRAM_MAX_HASHTAGS,
     INSTAGRAM_MAX_MENTIONS,
+    Cuts,
     count_hashtags,
     count_mentions,
     facebook_message,
+    fit_facebook_message,
+    fit_instagram_caption,
     instagram_apply_line,
     instagram_caption,
     normalise_hashtags,
@@ -359,6 +362,105 @@ def test_facebook_fits_its_limit_and_keeps_the_apply_url() -> None:
 def test_facebook_needs_an_apply_url() -> None:
     with pytest.raises(ValueError, match="apply URL"):
         facebook_message(headline=HEADLINE, body="", apply_url=" ", hashtags=[])
+
+
+# --- footer, wording, and what was cut -------------------------------------------------------
+
+
+def test_footer_sits_before_the_apply_line_and_is_never_cut() -> None:
+    footer = "Ikuti @balijobs untuk lowongan lain"
+    body = "Kerja di Bali. " * 300
+    fitted = fit_instagram_caption(
+        headline=HEADLINE, body=body, apply_line=APPLY, hashtags=["BaliJobs"], footer=footer
+    )
+    assert fitted.text.endswith(f"…\n\n{footer}\n\n{APPLY}\n#BaliJobs")
+    assert len(fitted.text) <= INSTAGRAM_CAPTION_LIMIT
+    assert fitted.cuts.body_cut
+
+
+def test_hashtags_in_the_footer_are_not_repeated_and_count_toward_thirty() -> None:
+    caption = ig_with_footer("#BaliJobs", [*(f"t{i}" for i in range(40)), "balijobs"])
+    assert caption.count("#BaliJobs") == 1
+    assert count_hashtags(caption) == 30
+
+
+def ig_with_footer(footer: str, hashtags: list[str]) -> str:
+    return fit_instagram_caption(
+        headline=HEADLINE, body="", apply_line=APPLY, hashtags=hashtags, footer=footer
+    ).text
+
+
+def test_apply_wording_per_language() -> None:
+    assert instagram_apply_line("https://www.loker.id/7", "Lamar: {host} (link di bio)") == (
+        "Lamar: loker.id (link di bio)"
+    )
+    message = facebook_message(
+        headline=HEADLINE, body="", apply_url="https://loker.id/7", hashtags=[], apply_label="Lamar"
+    )
+    assert message.endswith("\n\nLamar: https://loker.id/7")
+
+
+def test_nothing_cut_reports_nothing() -> None:
+    fitted = fit_instagram_caption(headline=HEADLINE, body="Body", apply_line=APPLY, hashtags=["a"])
+    assert fitted.cuts == Cuts(full_length=len(fitted.text), body_length=4, body_shown=4)
+    assert not fitted.cuts.body_cut
+
+
+def test_cuts_report_body_tags_and_full_length() -> None:
+    body = "x" * 3000
+    fitted = fit_instagram_caption(
+        headline=HEADLINE, body=body, apply_line=APPLY, hashtags=[f"t{i}" for i in range(35)]
+    )
+    tags = " ".join(f"#t{i}" for i in range(30))
+    head = "\n".join(HEADLINE)
+    assert fitted.cuts == Cuts(
+        full_length=len(f"{head}\n\n{body}\n\n{APPLY}\n{tags}"),
+        body_length=3000,
+        body_shown=len(fitted.text.split("\n\n")[1]),
+        tags_over_cap=5,
+    )
+    assert fitted.cuts.body_cut
+
+
+def test_cuts_report_signs_and_links_taken_from_the_text() -> None:
+    body = (
+        " ".join(f"#h{i}" for i in range(32))
+        + " "
+        + " ".join(f"@u{i}" for i in range(23))
+        + " see https://a.example/x and www.b.example"
+    )
+    cuts = fit_instagram_caption(headline=HEADLINE, body=body, apply_line=APPLY, hashtags=[]).cuts
+    assert (cuts.hashtags_unmarked, cuts.mentions_unmarked, cuts.links_removed) == (2, 3, 2)
+
+
+def test_cuts_report_tags_dropped_for_length_and_headline_lines_cut() -> None:
+    fitted = fit_instagram_caption(
+        headline=["T" * 1500, "📍 Bali"],
+        body="",
+        apply_line=APPLY,
+        hashtags=[f"{i:02d}" + "y" * 40 for i in range(30)],
+    )
+    kept = len(fitted.text.splitlines()[-1].split(" "))
+    assert fitted.cuts.tags_over_length == 30 - kept
+    assert fitted.cuts.headline_lines_cut == 0
+    squeezed = fit_instagram_caption(
+        headline=["T" * 3000, "L" * 3000, "📍 Bali"], body="", apply_line=APPLY, hashtags=[]
+    )
+    assert squeezed.cuts.headline_lines_cut == 2
+    assert len(squeezed.text) <= INSTAGRAM_CAPTION_LIMIT
+
+
+def test_facebook_cuts() -> None:
+    fitted = fit_facebook_message(
+        headline=HEADLINE,
+        body="z" * FACEBOOK_MESSAGE_LIMIT,
+        apply_url="https://jobs.example.com/9",
+        hashtags=[f"t{i}" for i in range(31)],
+    )
+    assert len(fitted.text) <= FACEBOOK_MESSAGE_LIMIT
+    assert fitted.cuts.body_cut
+    assert fitted.cuts.tags_over_cap == 1
+    assert fitted.cuts.full_length > FACEBOOK_MESSAGE_LIMIT
 
 
 # --- properties ----------------------------------------------------------------------------

@@ -5,14 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import uuid4
 
-from schemas import JobPosting, Pay, PayPeriod, Platform, PublishCommand, make_post_key
+from schemas import JobPosting, Pay, PayPeriod, Platform, PostContent, PublishCommand, make_post_key
 from services.distributor.captions import INSTAGRAM_CAPTION_LIMIT
-from services.distributor.domain import (
-    Skip,
-    format_content,
-    format_pay,
-    plan_posts,
-)
+from services.distributor.content import format_pay, render
+from services.distributor.domain import Skip, plan_posts
 from services.distributor.repo import Connection
 
 TENANT = uuid4()
@@ -37,6 +33,10 @@ def connection(platform: Platform) -> Connection:
 
 
 FB, IG = connection(Platform.FACEBOOK), connection(Platform.INSTAGRAM)
+
+
+def format_content(posting: JobPosting, platform: Platform) -> PostContent:
+    return render(posting, platform).content
 
 
 def test_one_command_per_connection_with_deterministic_keys() -> None:
@@ -64,8 +64,8 @@ def test_platform_disabled_per_job() -> None:
 def test_facebook_carries_the_apply_link_instagram_says_where_to_apply() -> None:
     fb = format_content(job(), Platform.FACEBOOK)
     ig = format_content(job(), Platform.INSTAGRAM)
-    assert str(fb.link) == "https://jobs.example.com/9"
-    assert "https://jobs.example.com/9" in fb.text
+    assert str(fb.link) == "https://jobs.example.com/9?utm_source=facebook&utm_medium=social"
+    assert f"Apply: {fb.link}" in fb.text
     assert ig.link is None
     assert "jobs.example.com" in ig.text
     assert "https://" not in ig.text
@@ -86,9 +86,9 @@ def test_instagram_caption_never_exceeds_the_limit() -> None:
 
 def test_format_pay() -> None:
     assert format_pay(Pay(min_amount=Decimal(150000), currency="IDR", period=PayPeriod.DAY)) == (
-        "IDR 150,000 / day"
+        "IDR\u00a0150,000 / day"
     )
     ranged = Pay(
         min_amount=Decimal("12.5"), max_amount=Decimal(15), currency="USD", period=PayPeriod.HOUR
     )
-    assert format_pay(ranged) == "USD 12.50–15 / hour"
+    assert format_pay(ranged) == "$12.50–15.00 / hour"

@@ -1,0 +1,183 @@
+"""A tenant's content profile: language, locale, hashtags, footer, default image, attribution.
+
+`TenantProfile` is what the pure content code reads; its defaults are what a tenant with
+no stored profile gets. `TenantProfileInput` validates what an operator or an API client
+sends, with errors that name the field. Profiles are stored as JSONB, one row per tenant
+(`distributor.tenant_profiles`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Literal, Self
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from schemas.platforms import Platform
+from services.distributor.captions import normalise_hashtags
+
+if TYPE_CHECKING:
+    from jobcast.db import Connection
+
+Language = Literal["en", "id"]
+UpdatePolicy = Literal["edit", "ignore"]
+
+MAX_PROFILE_HASHTAGS = 30
+MAX_FOOTER_LENGTH = 500
+MAX_UTM_PARAMS = 10
+
+
+def default_utm() -> dict[Platform, dict[str, str]]:
+    """Attribution added to apply links when a tenant sets none: source per platform."""
+    return {p: {"utm_source": p.value, "utm_medium": "social"} for p in Platform}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantProfile:
+    """How a tenant's jobs are worded and linked. The defaults work for any tenant."""
+
+    language: Language = "en"
+    locale: str = "en_US"  # Babel locale: number, currency and date formats
+    hashtags: tuple[str, ...] = ()  # added to every post, before the job's own tags
+    footer: str = ""
+    default_image_url: str | None = None  # used on Instagram when the job has no image
+    # Query parameters added to the apply link per platform; a platform missing here, or
+    # mapped to {}, gets none. Never overrides a parameter the link already has.
+    utm: dict[Platform, dict[str, str]] = field(default_factory=default_utm)
+    require_approval: bool = False
+    update_policy: UpdatePolicy = "edit"  # what job.updated does to live posts
+    timezone: str = "UTC"  # IANA zone dates are shown in
+
+    def attribution(self, platform: Platform) -> dict[str, str]:
+        """The attribution parameters for `platform` (empty: none)."""
+        return dict(self.utm.get(platform, {}))
+
+
+UtmKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+UtmValue = Annotated[str, Field(min_length=1, max_length=200)]
+HashtagInput = Annotated[str, Field(min_length=1, max_length=50)]
+
+
+class TenantProfileInput(BaseModel):
+    """A profile as sent by an operator or client; every field optional (defaults apply).
+
+    `utm` names only the platforms to change: the others keep their default attribution;
+    `{}` for a platform turns its attribution off.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    language: Language = "en"
+    locale: str = "en_US"
+    hashtags: Annotated[list[HashtagInput], Field(max_length=MAX_PROFILE_HASHTAGS)] = []
+    footer: Annotated[str, Field(max_length=MAX_FOOTER_LENGTH)] = ""
+    default_image_url: HttpUrl | None = None
+    utm: dict[Platform, Annotated[dict[UtmKey, UtmValue], Field(max_length=MAX_UTM_PARAMS)]] = (
+        Field(default_factory=default_utm)
+    )
+    require_approval: bool = False
+    update_policy: UpdatePolicy = "edit"
+    timezone: str = "UTC"
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        try:
+            return str(Locale.parse(value.replace("-", "_")))
+        except (UnknownLocaleError, ValueError, TypeError) as exc:
+            raise ValueError(f"unknown locale {value!r} (e.g. en_US, id_ID)") from exc
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("hashtags")
+    @classmethod
+    def _usable_hashtags(cls, value: list[str]) -> list[str]:
+        for raw in value:
+            if not normalise_hashtags([raw]):
+                raise ValueError(f"{raw!r} is not a usable hashtag (needs a letter or digit)")
+        return normalise_hashtags(value)
+
+    @field_validator("utm")
+    @classmethod
+    def _keep_default_attribution(
+        cls, value: dict[Platform, dict[str, str]]
+    ) -> dict[Platform, dict[str, str]]:
+        return {**default_utm(), **value}
+
+    def to_profile(self) -> TenantProfile:
+        """The validated profile the content code uses."""
+        return TenantProfile(
+            language=self.language,
+            locale=self.locale,
+            hashtags=tuple(self.hashtags),
+            footer=self.footer,
+            default_image_url=str(self.default_image_url) if self.default_image_url else None,
+            utm={platform: dict(params) for platform, params in self.utm.items()},
+            require_approval=self.require_approval,
+            update_policy=self.update_policy,
+            timezone=self.timezone,
+        )
+
+    @classmethod
+    def from_profile(cls, profile: TenantProfile) -> Self:
+        """The input form of `profile` (validated again: a profile built in code may not be)."""
+        return cls.model_validate(
+            {
+                "language": profile.language,
+                "locale": profile.locale,
+                "hashtags": list(profile.hashtags),
+                "footer": profile.footer,
+                "default_image_url": profile.default_image_url,
+                "utm": profile.utm,
+                "require_approval": profile.require_approval,
+                "update_policy": profile.update_policy,
+                "timezone": profile.timezone,
+            }
+        )
+
+
+def profile_to_json(profile: TenantProfile) -> dict[str, object]:
+    """`profile` as plain JSON data (what is stored and shown)."""
+    return TenantProfileInput.from_profile(profile).model_dump(mode="json")
+
+
+def profile_from_json(data: object) -> TenantProfile:
+    """A profile from JSON data; raises pydantic's `ValidationError` naming the field."""
+    return TenantProfileInput.model_validate(data).to_profile()
+
+
+# --- storage (schema `distributor`, table created by migrations/003_tenant_profiles.sql) ---
+
+
+async def get_profile(db: asyncpg.Pool | Connection, tenant_id: UUID) -> TenantProfile:
+    """The tenant's profile, or the defaults when none is stored (pool or connection)."""
+    stored = await db.fetchval(
+        "SELECT profile::text FROM distributor.tenant_profiles WHERE tenant_id = $1", tenant_id
+    )
+    return TenantProfile() if stored is None else profile_from_json(json.loads(stored))
+
+
+async def put_profile(
+    db: asyncpg.Pool | Connection, tenant_id: UUID, profile: TenantProfile
+) -> None:
+    """Store (or replace) the tenant's profile; it is validated first."""
+    await db.execute(
+        """INSERT INTO distributor.tenant_profiles (tenant_id, profile, updated_at)
+           VALUES ($1, $2::jsonb, now())
+           ON CONFLICT (tenant_id) DO UPDATE
+              SET profile = EXCLUDED.profile, updated_at = EXCLUDED.updated_at""",
+        tenant_id,
+        json.dumps(profile_to_json(profile)),
+    )
