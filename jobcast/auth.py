@@ -8,21 +8,26 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from fastapi import HTTPException, Request
 
-from jobcast.tenancy import Tenant, authenticate, hash_api_key
+from jobcast.tenancy import Caller, KeyScope, Tenant, hash_api_key, identify
+
+CallerDependency = Callable[[Request], Awaitable[Caller]]
+
+OPERATOR_SCOPE_REQUIRED = (
+    "this API key has tenant scope; operator commands need a key with operator scope"
+    " (jobcast api-keys create --tenant NAME --scope operator)"
+)
 
 
-def tenant_from_bearer(
-    pool: asyncpg.Pool, cache_seconds: float = 30.0
-) -> Callable[[Request], Awaitable[Tenant]]:
-    """A FastAPI dependency resolving the calling tenant, or answering 401.
+def caller_from_bearer(pool: asyncpg.Pool, cache_seconds: float = 30.0) -> CallerDependency:
+    """A FastAPI dependency resolving who calls (tenant, key scope), or answering 401.
 
     Keys that authenticated are remembered (by digest) for `cache_seconds`, so a busy
     client costs no query per request; a revoked key stops working within that time.
     Unknown keys are never cached, so they always reach the database.
     """
-    known: dict[bytes, tuple[float, Tenant]] = {}
+    known: dict[bytes, tuple[float, Caller]] = {}
 
-    async def dependency(request: Request) -> Tenant:
+    async def dependency(request: Request) -> Caller:
         header = request.headers.get("authorization", "")
         scheme, _, api_key = header.partition(" ")
         if scheme.lower() != "bearer" or not api_key.strip():
@@ -35,13 +40,36 @@ def tenant_from_bearer(
         cached = known.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        tenant = await authenticate(pool, api_key.strip())
-        if tenant is not None:
-            known[digest] = (time.monotonic() + cache_seconds, tenant)
-        if tenant is None:
+        caller = await identify(pool, api_key.strip())
+        if caller is None:
             raise HTTPException(
                 401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"}
             )
-        return tenant
+        known[digest] = (time.monotonic() + cache_seconds, caller)
+        return caller
+
+    return dependency
+
+
+def tenant_from_bearer(
+    pool: asyncpg.Pool, cache_seconds: float = 30.0
+) -> Callable[[Request], Awaitable[Tenant]]:
+    """A FastAPI dependency resolving the calling tenant (any scope), or answering 401."""
+    resolve = caller_from_bearer(pool, cache_seconds)
+
+    async def dependency(request: Request) -> Tenant:
+        return (await resolve(request)).tenant
+
+    return dependency
+
+
+def operator_only(resolve: CallerDependency) -> CallerDependency:
+    """Wrap a caller dependency so that only operator-scope keys pass; others get 403."""
+
+    async def dependency(request: Request) -> Caller:
+        caller = await resolve(request)
+        if caller.scope is not KeyScope.OPERATOR:
+            raise HTTPException(403, OPERATOR_SCOPE_REQUIRED)
+        return caller
 
     return dependency

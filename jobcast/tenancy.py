@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
@@ -23,6 +24,27 @@ KEY_PREFIX = "jc_"
 class Tenant:
     tenant_id: UUID
     name: str
+
+
+class KeyScope(StrEnum):
+    """What an API key may do."""
+
+    TENANT = "tenant"  # submit job events, read the tenant's posts
+    OPERATOR = "operator"  # that, and issue operator commands for the tenant
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling with a live key: its tenant, its scope, and how to name it."""
+
+    tenant: Tenant
+    scope: KeyScope
+    key_prefix: str  # what `api-keys list` shows; never the key
+
+    @property
+    def actor(self) -> str:
+        """The caller as operator commands and their audit name it."""
+        return f"api-key:{self.key_prefix}"
 
 
 def hash_api_key(api_key: str) -> bytes:
@@ -52,20 +74,26 @@ async def create_tenant(pool: asyncpg.Pool, name: str) -> tuple[Tenant, str]:
     return tenant, api_key
 
 
-async def add_api_key(pool: asyncpg.Pool, tenant_id: UUID) -> str:
-    """Issue another key for a tenant (for rotation)."""
+async def add_api_key(
+    pool: asyncpg.Pool, tenant_id: UUID, scope: KeyScope = KeyScope.TENANT
+) -> str:
+    """Issue another key for a tenant (for rotation, or with operator scope)."""
     api_key = new_api_key()
     async with pool.acquire() as conn:
-        await _insert_key(conn, tenant_id, api_key)
+        await _insert_key(conn, tenant_id, api_key, scope)
     return api_key
 
 
-async def _insert_key(conn: Connection, tenant_id: UUID, api_key: str) -> None:
+async def _insert_key(
+    conn: Connection, tenant_id: UUID, api_key: str, scope: KeyScope = KeyScope.TENANT
+) -> None:
     await conn.execute(
-        "INSERT INTO tenancy.api_keys (key_hash, key_prefix, tenant_id) VALUES ($1, $2, $3)",
+        "INSERT INTO tenancy.api_keys (key_hash, key_prefix, tenant_id, scope)"
+        " VALUES ($1, $2, $3, $4)",
         hash_api_key(api_key),
         api_key[:8],
         tenant_id,
+        scope.value,
     )
 
 
@@ -75,15 +103,23 @@ async def tenant_by_name(pool: asyncpg.Pool, name: str) -> Tenant | None:
     return Tenant(row["tenant_id"], row["name"]) if row else None
 
 
-async def authenticate(pool: asyncpg.Pool, api_key: str) -> Tenant | None:
-    """The tenant a live (not revoked) key belongs to, or None."""
+async def identify(pool: asyncpg.Pool, api_key: str) -> Caller | None:
+    """The tenant and scope of a live (not revoked) key, or None."""
     row = await pool.fetchrow(
-        """SELECT t.tenant_id, t.name FROM tenancy.api_keys k
+        """SELECT t.tenant_id, t.name, k.scope, k.key_prefix FROM tenancy.api_keys k
            JOIN tenancy.tenants t USING (tenant_id)
            WHERE k.key_hash = $1 AND k.revoked_at IS NULL""",
         hash_api_key(api_key),
     )
-    return Tenant(row["tenant_id"], row["name"]) if row else None
+    if row is None:
+        return None
+    return Caller(Tenant(row["tenant_id"], row["name"]), KeyScope(row["scope"]), row["key_prefix"])
+
+
+async def authenticate(pool: asyncpg.Pool, api_key: str) -> Tenant | None:
+    """The tenant a live (not revoked) key belongs to, or None."""
+    caller = await identify(pool, api_key)
+    return caller.tenant if caller else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +129,20 @@ class ApiKeyInfo:
     key_prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    scope: KeyScope = KeyScope.TENANT
 
 
 async def list_api_keys(pool: asyncpg.Pool, tenant_id: UUID) -> list[ApiKeyInfo]:
     """A tenant's keys, newest first."""
     rows = await pool.fetch(
-        "SELECT key_prefix, created_at, revoked_at FROM tenancy.api_keys"
+        "SELECT key_prefix, created_at, revoked_at, scope FROM tenancy.api_keys"
         " WHERE tenant_id = $1 ORDER BY created_at DESC",
         tenant_id,
     )
-    return [ApiKeyInfo(r["key_prefix"], r["created_at"], r["revoked_at"]) for r in rows]
+    return [
+        ApiKeyInfo(r["key_prefix"], r["created_at"], r["revoked_at"], KeyScope(r["scope"]))
+        for r in rows
+    ]
 
 
 async def revoke_api_key(pool: asyncpg.Pool, tenant_id: UUID, key_or_prefix: str) -> int:

@@ -48,9 +48,7 @@ class OperatorCommand(ContractModel):
     def _target_fits_action(self) -> Self:
         if self.action in _TARGETS_POST and self.post_key is None:
             raise ValueError(f"{self.action.value} needs post_key")
-        if self.action in _TARGETS_POST_OR_JOB and (self.post_key is None) == (
-            self.job_id is None
-        ):
+        if self.action in _TARGETS_POST_OR_JOB and (self.post_key is None) == (self.job_id is None):
             raise ValueError(f"{self.action.value} needs exactly one of post_key or job_id")
         if self.action in (OperatorAction.PAUSE, OperatorAction.RESUME) and (
             self.post_key is not None or self.job_id is not None

@@ -9,7 +9,7 @@ from functools import partial
 import asyncpg
 from fastapi import FastAPI
 
-from jobcast.auth import tenant_from_bearer
+from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
 from jobcast.kafka import ensure_topics, make_broker
@@ -19,6 +19,8 @@ from jobcast.topics import JOBS_INCOMING
 from services.ingest.incoming import GROUP_ID as INCOMING_GROUP
 from services.ingest.incoming import IncomingRelay
 from services.ingest.limits import TenantRateLimiter
+from services.ingest.operator import OperatorDesk
+from services.ingest.operator_routes import operator_router
 from services.ingest.repo import migrate_ingest
 from services.ingest.routes import job_events_router
 from services.ingest.settings import IngestSettings
@@ -43,6 +45,9 @@ async def build(settings: IngestSettings) -> Service:
     limiter = TenantRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.include_router(
         job_events_router(broker, pool, tenant_from_bearer(pool), limiter, settings.max_body_bytes)
+    )
+    app.include_router(
+        operator_router(operator_only(caller_from_bearer(pool)), OperatorDesk(pool, broker))
     )
     app.include_router(
         webhook_router(

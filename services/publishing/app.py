@@ -11,12 +11,14 @@ from pydantic import TypeAdapter
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.kafka import ensure_topics, make_broker, validating
+from jobcast.kafka import ensure_topics, make_broker, subscribe_validated, validating
 from jobcast.service import Service, add_ops_routes
-from jobcast.topics import publish_topic
+from jobcast.topics import OPERATOR_COMMANDS, publish_topic
+from schemas.operator import OperatorCommandIssued
 from schemas.platforms import Platform
 from schemas.publish import PublishRequested
 from services.publishing.graph import GraphClient
+from services.publishing.operator import OperatorRetries
 from services.publishing.pacing import RetryPolicy, Throttle
 from services.publishing.posting import Poster
 from services.publishing.repo import migrate_publishing
@@ -74,6 +76,16 @@ async def build_publisher(
         max_in_flight=settings.max_in_flight,
         lane_concurrency=settings.per_account_concurrency,
         client_id=name,
+    )
+
+    # Operator retries: each publisher reads every command (its own group) and acts only
+    # on its platform's failed posts; the timer loop then runs them.
+    subscribe_validated(
+        broker,
+        OPERATOR_COMMANDS,
+        f"{name}-operator",
+        TypeAdapter(OperatorCommandIssued),
+        OperatorRetries(pool, platform),
     )
 
     async def consume(stop: asyncio.Event) -> None:

@@ -60,13 +60,18 @@ def after_failure(
     code: int | None,
     subcode: int | None,
     message: str,
+    series_start: int = 1,
 ) -> Decision:
-    """A failed attempt that certainly did not post: retry by tier, or give up."""
+    """A failed attempt that certainly did not post: retry by tier, or give up.
+
+    Tiers count from `series_start`, the first attempt of the current series (an
+    operator's retry starts a new one while the attempt number keeps growing).
+    """
     error = PublishError(
         error_class=verdict.error_class, code=code, subcode=subcode, message=message[:2000]
     )
     if verdict.error_class is ErrorClass.TRANSIENT:
-        delay = policy.delay_after(attempt)
+        delay = policy.delay_after(attempt - series_start + 1)
         if delay is not None:
             return Decision(
                 PublishStatus.RETRY_SCHEDULED, RETRY, attempt + 1, error=error, delay_seconds=delay

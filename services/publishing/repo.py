@@ -44,6 +44,7 @@ class Claim:
     claimed_at: datetime
     confirm_checks: int
     resume: Resume
+    series_start: int = 1  # first attempt of the current series (an operator retry starts one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,9 @@ class Finished:
     result: PublishCompleted
 
 
-_CLAIM_COLUMNS = """command_event, correlation_id, attempt, progress, claimed_at, confirm_checks"""
+_CLAIM_COLUMNS = (
+    "command_event, correlation_id, attempt, progress, claimed_at, confirm_checks, series_start"
+)
 
 
 def _claim(row: asyncpg.Record, resume: Resume) -> Claim:
@@ -72,6 +75,7 @@ def _claim(row: asyncpg.Record, resume: Resume) -> Claim:
         claimed_at=row["claimed_at"],
         confirm_checks=row["confirm_checks"],
         resume=resume,
+        series_start=row["series_start"],
     )
 
 
@@ -198,6 +202,70 @@ async def posted_id_of(pool: asyncpg.Pool, post_key: str) -> str | None:
         "SELECT platform_post_id FROM publishing.post_claims WHERE post_key = $1", post_key
     )
     return str(value) if value is not None else None
+
+
+class RetryRefused(StrEnum):
+    """Why an operator's retry left a key alone."""
+
+    UNKNOWN = "no such post for this tenant"
+    OTHER_PLATFORM = "the post belongs to the other publisher"
+    ALREADY_APPLIED = "this retry command was applied before"
+    NOT_FAILED = "the post is not in a failed state"
+    NO_COMMAND = "the claim predates stored commands, so it cannot be rebuilt"
+
+
+@dataclass(frozen=True, slots=True)
+class Reopened:
+    """A failed key put back on the timer: `attempt` is the first of the new series."""
+
+    attempt: int
+
+
+async def reopen_failed(
+    pool: asyncpg.Pool, *, tenant_id: UUID, post_key: str, platform: str, command_id: UUID
+) -> Reopened | RetryRefused:
+    """Put a failed key back on its timer, due now, for a fresh series of attempts.
+
+    Only `done` keys whose stored result is `failed` qualify: `unconfirmed` may have
+    posted and is never re-posted; posted, skipped and the rest are final. Progress is
+    dropped (a failed attempt left nothing usable on the platform) and the attempt
+    counter moves on. The stored command is what the timer runs again.
+    """
+    async with pool.acquire() as conn:
+        attempt = await conn.fetchval(
+            """UPDATE publishing.post_claims
+               SET state = 'retry_scheduled', next_attempt_at = now(), lease_until = NULL,
+                   attempt = attempt + 1, series_start = attempt + 1, confirm_checks = 0,
+                   progress = '{}'::jsonb, updated_at = now(),
+                   operator_retries = array_append(operator_retries, $4)
+               WHERE post_key = $1 AND tenant_id = $2 AND platform = $3
+                 AND state = 'done' AND result_event -> 'payload' ->> 'status' = 'failed'
+                 AND command_event IS NOT NULL AND NOT ($4 = ANY (operator_retries))
+               RETURNING attempt""",
+            post_key,
+            tenant_id,
+            platform,
+            command_id,
+        )
+        if attempt is not None:
+            return Reopened(attempt)
+        row = await conn.fetchrow(
+            """SELECT platform, command_event IS NULL AS no_command,
+                      $3 = ANY (operator_retries) AS applied
+               FROM publishing.post_claims WHERE post_key = $1 AND tenant_id = $2""",
+            post_key,
+            tenant_id,
+            command_id,
+        )
+    if row is None:
+        return RetryRefused.UNKNOWN
+    if row["platform"] != platform:
+        return RetryRefused.OTHER_PLATFORM
+    if row["applied"]:
+        return RetryRefused.ALREADY_APPLIED
+    if row["no_command"]:
+        return RetryRefused.NO_COMMAND
+    return RetryRefused.NOT_FAILED
 
 
 @dataclass(frozen=True, slots=True)

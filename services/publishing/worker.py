@@ -222,14 +222,16 @@ class PublishWorker:
         return decisions.after_failure(
             verdict, claim.attempt, self._retry,
             code=exc.code, subcode=exc.subcode, message=exc.message,
+            series_start=claim.series_start,
         )  # fmt: skip
 
     async def _after_ambiguity(self, claim: repo.Claim, attempt: Attempt, reason: str) -> Decision:
         if attempt.command.action is not PublishAction.PUBLISH:
             # Edits and deletes are idempotent: doing them again is safe.
             return decisions.after_failure(
-                RETRYABLE, claim.attempt, self._retry, code=None, subcode=None, message=reason
-            )
+                RETRYABLE, claim.attempt, self._retry, code=None, subcode=None, message=reason,
+                series_start=claim.series_start,
+            )  # fmt: skip
         found = await self._poster.reconcile(attempt)
         if isinstance(found, Posted):
             return self._posted(claim.attempt, found)
@@ -237,6 +239,7 @@ class PublishWorker:
             return decisions.after_failure(
                 RETRYABLE, claim.attempt, self._retry,
                 code=None, subcode=None, message=f"{reason} (confirmed not posted)",
+                series_start=claim.series_start,
             )  # fmt: skip
         return decisions.unconfirmed(
             claim.attempt, claim.confirm_checks, self._confirm_delays, f"{reason}; {found.reason}"

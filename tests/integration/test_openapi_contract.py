@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from jobcast.tenancy import create_tenant, migrate_tenancy
+from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
 from jobcast_cli.stack import Endpoints
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -23,10 +23,13 @@ async def test_ingest_openapi_holds_under_generated_requests(
     db: asyncpg.Pool, pipeline: Endpoints
 ) -> None:
     await migrate_tenancy(db)
-    _, api_key = await create_tenant(db, f"st-{uuid.uuid4().hex[:8]}")
+    tenant, _ = await create_tenant(db, f"st-{uuid.uuid4().hex[:8]}")
+    # Operator scope, so the operator endpoints are exercised past their 403.
+    api_key = await add_api_key(db, tenant.tenant_id, KeyScope.OPERATOR)
     base = pipeline.url("ingest")
     document = httpx.get(f"{base}/openapi.json").json()
     assert "/v1/job-events" in document["paths"]
+    assert "/v1/operator/posts/{post_key}/retry" in document["paths"]
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert executable is not None
     run = subprocess.run(
@@ -42,3 +45,7 @@ async def test_ingest_openapi_holds_under_generated_requests(
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     assert api_key not in output
+    issued = await db.fetchval(
+        "SELECT count(*) FROM ingest.operator_audit WHERE tenant_id = $1", tenant.tenant_id
+    )
+    assert issued > 0  # the operator endpoints were reached, not only refused
