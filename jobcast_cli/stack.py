@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ SERVICES: dict[str, tuple[str, str, int]] = {
 KAFKA_PORTS = (19092, 19093)
 POSTGRES_PORT = 55432
 SANDBOX_PORT = 8090
+SANDBOX_APP_ID = "1000000000000001"  # the app id the local stack's sandbox answers to
 
 
 @dataclass
@@ -55,6 +57,11 @@ class Endpoints:
             "JOBCAST_READ_API_URL": self.url("metrics"),
         }
         values.update({SERVICES[name][1]: str(port) for name, port in self.ports.items()})
+        # Facebook Login: the browser comes back to the distributor; against the sandbox the
+        # consent dialog is the sandbox's own (Meta's lives on www.facebook.com).
+        values["DISTRIBUTOR_PUBLIC_URL"] = self.url("distributor")
+        if self.graph_api_url and "graph.facebook.com" not in self.graph_api_url:
+            values["DISTRIBUTOR_OAUTH_DIALOG_URL"] = f"{self.graph_api_url}/dialog/oauth"
         values.update(self.extra)
         return values
 
@@ -67,14 +74,16 @@ def service_processes(state_dir: Path, endpoints: Endpoints) -> list[ManagedProc
     ]
 
 
-def sandbox_process(state_dir: Path, port: int) -> ManagedProcess:
-    """The Graph API sandbox as a managed process."""
-    return ManagedProcess(
-        "graph-sandbox",
-        "services.graph_sandbox",
-        state_dir,
-        args=["--host", "127.0.0.1", "--port", str(port)],
-    )
+def sandbox_process(
+    state_dir: Path, port: int, *, app_id: str | None = None, app_secret: str | None = None
+) -> ManagedProcess:
+    """The Graph API sandbox as a managed process (checking the app's id and secret if given)."""
+    args = ["--host", "127.0.0.1", "--port", str(port)]
+    if app_id:
+        args += ["--app-id", app_id]
+    # The secret goes by environment, not argv, so `ps` does not show it.
+    env = {"GRAPH_SANDBOX_APP_SECRET": app_secret} if app_secret else {}
+    return ManagedProcess("graph-sandbox", "services.graph_sandbox", state_dir, env=env, args=args)
 
 
 def start_services(processes: list[ManagedProcess], endpoints: Endpoints) -> None:
@@ -125,8 +134,22 @@ def bring_up(state_dir: Path) -> tuple[Endpoints, list[str]]:
         started.append("postgres")
     asyncio.run(ensure_topics(kafka))
     graph_api_url = given("GRAPH_API_URL")
+    sandbox_app: dict[str, str] = {}
     if graph_api_url is None:
-        sandbox = sandbox_process(state_dir, SANDBOX_PORT)
+        # The sandbox plays Meta's side of the app: it and the services share id and secret.
+        sandbox_app = {
+            name: os.environ.get(name) or previous.get(name) or default
+            for name, default in (
+                ("GRAPH_APP_ID", SANDBOX_APP_ID),
+                ("GRAPH_APP_SECRET", secrets.token_hex(16)),
+            )
+        }
+        sandbox = sandbox_process(
+            state_dir,
+            SANDBOX_PORT,
+            app_id=sandbox_app["GRAPH_APP_ID"],
+            app_secret=sandbox_app["GRAPH_APP_SECRET"],
+        )
         sandbox.start()
         graph_api_url = f"http://127.0.0.1:{SANDBOX_PORT}"
         sandbox.wait_ready(f"{graph_api_url}/_sandbox/ledger")
@@ -138,6 +161,7 @@ def bring_up(state_dir: Path) -> tuple[Endpoints, list[str]]:
     endpoints.extra["JOBCAST_GRAPH_SANDBOX_URL"] = (
         graph_api_url if "graph-sandbox" in started else ""
     )
+    endpoints.extra.update(sandbox_app)
     start_services(service_processes(state_dir, endpoints), endpoints)
     return endpoints, started
 

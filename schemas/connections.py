@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from schemas.envelope import ContractModel, Envelope
+from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.platforms import Platform
 
 
@@ -16,6 +16,7 @@ class ConnectionStatus(StrEnum):
     ACTIVE = "active"
     NEEDS_RECONNECT = "needs_reconnect"
     DISABLED = "disabled"
+    REMOVED = "removed"  # disconnected by the tenant: token erased, row kept for history
 
 
 class ConnectionStatusChange(ContractModel):
@@ -31,3 +32,25 @@ class ConnectionStatusChange(ContractModel):
 class ConnectionStatusChanged(Envelope):
     event_type: Literal["connection.status_changed"] = "connection.status_changed"
     payload: ConnectionStatusChange
+
+
+class ConnectionExpiry(ContractModel):
+    """A connection's token stops working at `expires_at` unless the tenant reconnects."""
+
+    connection_id: UUID
+    platform: Platform
+    account_id: Annotated[str, Field(min_length=1, max_length=64)]
+    expires_at: UtcDatetime
+
+
+class ConnectionExpiring(Envelope):
+    """A warning: nothing changes yet, but the connection needs attention before it dies."""
+
+    event_type: Literal["connection.expiring"] = "connection.expiring"
+    payload: ConnectionExpiry
+
+
+ConnectionEvent = Annotated[
+    ConnectionStatusChanged | ConnectionExpiring, Field(discriminator="event_type")
+]
+"""Any record on `connections.events`."""

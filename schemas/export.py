@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from schemas.connections import ConnectionStatusChanged
+from schemas.connections import ConnectionEvent
 from schemas.jobs import JobEvent
 from schemas.operator import OperatorCommandIssued
 from schemas.publish import PublishCompleted, PublishRequested
@@ -22,7 +22,7 @@ CONTRACT: dict[str, TypeAdapter[Any]] = {
     "jobs.events": TypeAdapter(JobEvent),
     "publish.command": TypeAdapter(PublishRequested),
     "publish.result": TypeAdapter(PublishCompleted),
-    "connections.events": TypeAdapter(ConnectionStatusChanged),
+    "connections.events": TypeAdapter(ConnectionEvent),
     "platform.webhooks": TypeAdapter(PlatformWebhookReceived),
     "operator.commands": TypeAdapter(OperatorCommandIssued),
 }

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 import asyncpg
+from cryptography.fernet import InvalidToken
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import migrate, migrations_of
 from schemas.platforms import Platform
+
+if TYPE_CHECKING:
+    from jobcast.db import Connection as DbConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,9 +28,30 @@ class Connection:
     account_id: str
     display_name: str
     status: str
+    token_expires_at: datetime | None = None  # None: the token does not expire on a clock
+    last_verified_at: datetime | None = None
+    last_verify_error: str = ""
+    updated_at: datetime | None = None  # when status or token last changed
 
 
-_COLUMNS = "connection_id, tenant_id, platform, account_id, display_name, status"
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """A connection with its encrypted token, for the code that must call Meta with it."""
+
+    connection: Connection
+    token_ciphertext: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RotationCounts:
+    rotated: int
+    failed: int  # no configured key decrypts them
+
+
+_COLUMNS = (
+    "connection_id, tenant_id, platform, account_id, display_name, status,"
+    " token_expires_at, last_verified_at, last_verify_error, updated_at"
+)
 
 
 def _connection(row: asyncpg.Record) -> Connection:
@@ -35,6 +62,10 @@ def _connection(row: asyncpg.Record) -> Connection:
         row["account_id"],
         row["display_name"],
         row["status"],
+        row["token_expires_at"],
+        row["last_verified_at"],
+        row["last_verify_error"],
+        row["updated_at"],
     )
 
 
@@ -52,15 +83,22 @@ async def add_connection(
     account_id: str,
     token: str,
     display_name: str = "",
+    token_expires_at: datetime | None = None,
 ) -> Connection:
-    """Store a connection (or replace the token of an existing one) and reactivate it."""
+    """Store a connection (or replace the token of an existing one) and reactivate it.
+
+    A new token starts with a clean bill of health: the next verification looks at it.
+    """
     row = await pool.fetchrow(
         f"""INSERT INTO distributor.connections
-               (connection_id, tenant_id, platform, account_id, display_name, token_ciphertext)
-            VALUES ($1, $2, $3, $4, $5, $6)
+               (connection_id, tenant_id, platform, account_id, display_name, token_ciphertext,
+                token_expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
             ON CONFLICT (tenant_id, platform, account_id) DO UPDATE
                SET token_ciphertext = EXCLUDED.token_ciphertext,
                    display_name = EXCLUDED.display_name,
+                   token_expires_at = EXCLUDED.token_expires_at,
+                   last_verified_at = NULL, last_verify_error = '', expiry_warned_for = NULL,
                    status = 'active', updated_at = now()
             RETURNING {_COLUMNS}""",
         uuid4(),
@@ -69,13 +107,14 @@ async def add_connection(
         account_id,
         display_name,
         cipher.encrypt(token),
+        token_expires_at,
     )
     assert row is not None
     return _connection(row)
 
 
-async def list_connections(pool: asyncpg.Pool, tenant_id: UUID) -> list[Connection]:
-    """Every connection of a tenant, whatever its status."""
+async def list_connections(pool: asyncpg.Pool | DbConnection, tenant_id: UUID) -> list[Connection]:
+    """Every connection of a tenant, whatever its status (also inside a transaction)."""
     rows = await pool.fetch(
         f"SELECT {_COLUMNS} FROM distributor.connections WHERE tenant_id = $1"
         " ORDER BY platform, account_id",
@@ -84,20 +123,191 @@ async def list_connections(pool: asyncpg.Pool, tenant_id: UUID) -> list[Connecti
     return [_connection(r) for r in rows]
 
 
+async def get_connection(
+    pool: asyncpg.Pool, tenant_id: UUID, connection_id: UUID
+) -> Connection | None:
+    """One of a tenant's connections (None for another tenant's)."""
+    row = await pool.fetchrow(
+        f"SELECT {_COLUMNS} FROM distributor.connections"
+        " WHERE connection_id = $1 AND tenant_id = $2",
+        connection_id,
+        tenant_id,
+    )
+    return _connection(row) if row else None
+
+
 async def active_connections(pool: asyncpg.Pool, tenant_id: UUID) -> list[Connection]:
     """The connections that should receive a tenant's jobs now."""
     return [c for c in await list_connections(pool, tenant_id) if c.status == "active"]
 
 
 async def set_connection_status(
-    pool: asyncpg.Pool, connection_id: UUID, tenant_id: UUID, status: str
+    pool: asyncpg.Pool,
+    connection_id: UUID,
+    tenant_id: UUID,
+    status: str,
+    *,
+    as_of: datetime | None = None,
 ) -> bool:
-    """Change a connection's status; False if the tenant has no such connection."""
+    """Change a connection's status; False if the tenant has no such connection.
+
+    With `as_of` (when the change happened), a row changed since then is left alone:
+    a late "needs reconnect" about an old token must not undo a reconnect. The row then
+    takes `as_of` as its change time, so re-applying an event never hides a newer one.
+    """
     updated = await pool.fetchval(
-        """UPDATE distributor.connections SET status = $3, updated_at = now()
-           WHERE connection_id = $1 AND tenant_id = $2 RETURNING true""",
+        """UPDATE distributor.connections SET status = $3, updated_at = COALESCE($4, now())
+           WHERE connection_id = $1 AND tenant_id = $2
+             AND ($4::timestamptz IS NULL OR updated_at <= $4)
+           RETURNING true""",
         connection_id,
         tenant_id,
         status,
+        as_of,
     )
     return bool(updated)
+
+
+async def remove_connection(
+    pool: asyncpg.Pool, tenant_id: UUID, connection_id: UUID
+) -> Connection | None:
+    """Mark a connection removed and erase its token; None if the tenant has no such one.
+
+    The row stays, so commands already in flight still resolve (and are refused).
+    Removing twice changes nothing more.
+    """
+    row = await pool.fetchrow(
+        f"""UPDATE distributor.connections
+               SET token_ciphertext = ''::bytea, status = 'removed',
+                   token_expires_at = NULL, expiry_warned_for = NULL,
+                   updated_at = CASE WHEN status = 'removed' THEN updated_at ELSE now() END
+             WHERE connection_id = $1 AND tenant_id = $2
+            RETURNING {_COLUMNS}""",
+        connection_id,
+        tenant_id,
+    )
+    return _connection(row) if row else None
+
+
+async def credentials_to_verify(
+    pool: asyncpg.Pool, tenant_id: UUID, connection_id: UUID | None = None
+) -> list[StoredCredential]:
+    """A tenant's connections that still hold a token (all, or the one named)."""
+    rows = await pool.fetch(
+        f"""SELECT {_COLUMNS}, token_ciphertext FROM distributor.connections
+             WHERE tenant_id = $1 AND status <> 'removed'
+               AND ($2::uuid IS NULL OR connection_id = $2)
+             ORDER BY platform, account_id""",
+        tenant_id,
+        connection_id,
+    )
+    return [StoredCredential(_connection(r), bytes(r["token_ciphertext"])) for r in rows]
+
+
+async def claim_due_verifications(
+    pool: asyncpg.Pool, *, interval_seconds: float, limit: int
+) -> list[StoredCredential]:
+    """Take up to `limit` connections not verified for `interval_seconds`.
+
+    Claiming stamps `last_verified_at`, so several distributor instances share the work
+    instead of each checking every token.
+    """
+    rows = await pool.fetch(
+        f"""UPDATE distributor.connections SET last_verified_at = now()
+             WHERE connection_id IN (
+                   SELECT connection_id FROM distributor.connections
+                    WHERE status <> 'removed'
+                      AND (last_verified_at IS NULL
+                           OR last_verified_at < now() - make_interval(secs => $1))
+                    ORDER BY last_verified_at NULLS FIRST
+                    LIMIT $2
+                      FOR UPDATE SKIP LOCKED)
+            RETURNING {_COLUMNS}, token_ciphertext""",
+        interval_seconds,
+        limit,
+    )
+    return [StoredCredential(_connection(r), bytes(r["token_ciphertext"])) for r in rows]
+
+
+async def record_verification(
+    pool: asyncpg.Pool, connection_id: UUID, *, expires_at: datetime | None, error: str
+) -> None:
+    """Store what the last check found (not a status change: `updated_at` stays)."""
+    await pool.execute(
+        """UPDATE distributor.connections
+              SET last_verified_at = now(), token_expires_at = $2, last_verify_error = $3
+            WHERE connection_id = $1""",
+        connection_id,
+        expires_at,
+        error[:500],
+    )
+
+
+async def mark_needs_reconnect(pool: asyncpg.Pool, connection_id: UUID) -> Connection | None:
+    """Move an active connection to `needs_reconnect`; None if it was not active."""
+    row = await pool.fetchrow(
+        f"""UPDATE distributor.connections SET status = 'needs_reconnect', updated_at = now()
+             WHERE connection_id = $1 AND status = 'active'
+            RETURNING {_COLUMNS}""",
+        connection_id,
+    )
+    return _connection(row) if row else None
+
+
+async def note_expiry_warning(
+    pool: asyncpg.Pool, connection_id: UUID, expires_at: datetime
+) -> bool:
+    """True the first time a given expiry is warned about (so each is announced once)."""
+    updated = await pool.fetchval(
+        """UPDATE distributor.connections SET expiry_warned_for = $2
+            WHERE connection_id = $1 AND expiry_warned_for IS DISTINCT FROM $2
+           RETURNING true""",
+        connection_id,
+        expires_at,
+    )
+    return bool(updated)
+
+
+async def consume_oauth_nonce(
+    pool: asyncpg.Pool, nonce: str, tenant_id: UUID, expires_at: datetime
+) -> bool:
+    """Redeem an OAuth state's nonce: True once, False on every replay."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("DELETE FROM distributor.oauth_nonces WHERE expires_at < now()")
+        inserted = await conn.fetchval(
+            """INSERT INTO distributor.oauth_nonces (nonce, tenant_id, expires_at)
+               VALUES ($1, $2, $3) ON CONFLICT (nonce) DO NOTHING RETURNING true""",
+            nonce,
+            tenant_id,
+            expires_at,
+        )
+    return bool(inserted)
+
+
+async def rotate_tokens(pool: asyncpg.Pool | DbConnection, cipher: TokenCipher) -> RotationCounts:
+    """Re-encrypt every stored token under the newest key.
+
+    Each row is swapped only if it still holds the ciphertext read, so a token replaced
+    meanwhile (a reconnect) is never overwritten with an older one.
+    """
+    rows = await pool.fetch(
+        "SELECT connection_id, token_ciphertext FROM distributor.connections"
+        " WHERE token_ciphertext <> ''::bytea ORDER BY connection_id"
+    )
+    rotated = failed = 0
+    for row in rows:
+        old = bytes(row["token_ciphertext"])
+        try:
+            new = cipher.rotate(old)
+        except InvalidToken:
+            failed += 1
+            continue
+        swapped = await pool.fetchval(
+            """UPDATE distributor.connections SET token_ciphertext = $3
+                WHERE connection_id = $1 AND token_ciphertext = $2 RETURNING true""",
+            row["connection_id"],
+            old,
+            new,
+        )
+        rotated += bool(swapped)
+    return RotationCounts(rotated, failed)

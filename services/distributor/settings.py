@@ -1,5 +1,8 @@
 """Distributor settings (env prefix `DISTRIBUTOR_`)."""
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from jobcast.settings import CommonSettings
@@ -9,3 +12,36 @@ class DistributorSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", frozen=True, extra="ignore")
 
     port: int = 8082
+    # The timer: how often it looks for due posts when nothing woke it, and how many it
+    # sends per transaction.
+    timer_poll_seconds: float = 0.2
+    timer_batch_size: int = 1000
+    # Tests only: a file holding seconds to add to the clock (see clock.py).
+    clock_offset_file: Path | None = None
+
+    # Connections (Facebook Login). The Graph settings share the publishers' variables.
+    graph_api_url: str = Field(
+        default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
+    )
+    graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
+    graph_app_id: str | None = Field(default=None, validation_alias="GRAPH_APP_ID")
+    graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
+    graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    # Where the browser is sent to consent; `{version}` is filled in. The local stack points
+    # it at the sandbox's `/dialog/oauth`.
+    oauth_dialog_url: str = "https://www.facebook.com/{version}/dialog/oauth"
+    # The distributor's address as the browser sees it: the OAuth redirect_uri is built on it.
+    public_url: str = "http://127.0.0.1:8082"
+    oauth_scopes: tuple[str, ...] = (
+        "pages_show_list",
+        "pages_manage_posts",
+        "pages_read_engagement",
+        "instagram_basic",
+        "instagram_content_publish",
+        "business_management",
+    )
+    oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
+    # Token health: each connection is checked with debug_token this often, and an expiry
+    # closer than the warning window is announced (once) on `connections.events`.
+    verify_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
+    expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)

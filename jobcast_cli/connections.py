@@ -1,0 +1,204 @@
+"""`jobcast connections add|list|verify|remove|rotate-keys`: connected accounts by hand.
+
+Tokens go in (`add`) and never come out: no command prints one. Changes of state are
+announced on `connections.events` exactly as the distributor's API does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import asyncpg
+import typer
+
+from jobcast.crypto import SecretKeyMissingError, TokenCipher
+from jobcast.kafka import ensure_topics, make_broker
+from jobcast_cli.pools import run_with_pool, tenant_or_exit
+from schemas.platforms import Platform
+from services.distributor.connections import Emit, broker_emitter, disconnect
+from services.distributor.connections_wiring import facebook_graph
+from services.distributor.repo import (
+    add_connection,
+    list_connections,
+    rotate_tokens,
+)
+from services.distributor.settings import DistributorSettings
+from services.distributor.verification import VerifyOutcome, verify_once
+
+connections = typer.Typer(help="Connected social accounts.", no_args_is_help=True)
+
+TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant name")]
+T = TypeVar("T")
+
+
+def _run(work: Callable[[asyncpg.Pool, DistributorSettings], Awaitable[T]]) -> T:
+    return run_with_pool(DistributorSettings(), work)
+
+
+def _cipher(settings: DistributorSettings) -> TokenCipher:
+    try:
+        return TokenCipher(settings.secret_key)
+    except SecretKeyMissingError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@contextlib.asynccontextmanager
+async def _events(settings: DistributorSettings) -> AsyncIterator[Emit]:
+    """A producer onto `connections.events`, connected before anything is changed."""
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    broker = make_broker(settings.kafka_bootstrap_servers, "jobcast-cli")
+    await broker.start()
+    try:
+        yield broker_emitter(broker)
+    finally:
+        await broker.stop()
+
+
+@connections.command("add")
+def connections_add(
+    tenant: TenantOption,
+    platform: Annotated[Platform, typer.Option(help="facebook or instagram")],
+    account_id: Annotated[str, typer.Option(help="Page id or Instagram user id")],
+    token: Annotated[
+        str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
+    ],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+) -> None:
+    """Connect an account by hand; the token is encrypted before it is stored."""
+
+    async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
+        owner = await tenant_or_exit(pool, tenant)
+        connection = await add_connection(
+            pool,
+            _cipher(settings),
+            tenant_id=owner.tenant_id,
+            platform=platform,
+            account_id=account_id,
+            token=token,
+            display_name=name,
+        )
+        typer.echo(f"connection_id={connection.connection_id}")
+
+    _run(work)
+
+
+@connections.command("list")
+def connections_list(tenant: TenantOption) -> None:
+    """List a tenant's connections (never their tokens)."""
+
+    async def work(pool: asyncpg.Pool, _: DistributorSettings) -> None:
+        owner = await tenant_or_exit(pool, tenant)
+        for c in await list_connections(pool, owner.tenant_id):
+            typer.echo(
+                f"{c.connection_id}  {c.platform.value:<9}  {c.account_id:<20}  "
+                f"{c.status:<15}  {c.display_name}"
+            )
+
+    _run(work)
+
+
+def describe(outcome: VerifyOutcome) -> str:
+    """One line per checked connection: validity, expiry, missing scopes, what changed."""
+    c, health = outcome.connection, outcome.health
+    head = f"{c.connection_id}  {c.platform.value:<9}  {c.account_id:<20}"
+    if health is None:
+        return f"{head}  unchecked  {outcome.error}"
+    expires = f"{health.expires_at:%Y-%m-%d %H:%M}Z" if health.expires_at else "never"
+    parts = [
+        head,
+        "valid" if health.valid else "INVALID",
+        f"expires={expires}",
+        f"missing_scopes={','.join(health.missing_scopes) or '-'}",
+    ]
+    if not health.valid:
+        parts.append(health.problem)
+    if outcome.marked_needs_reconnect:
+        parts.append("-> needs_reconnect")
+    if outcome.warned_expiring:
+        parts.append("-> expiry warning sent")
+    return "  ".join(parts)
+
+
+@connections.command("verify")
+def connections_verify(
+    tenant: TenantOption,
+    connection: Annotated[
+        UUID | None, typer.Option("--connection", help="Only this connection id")
+    ] = None,
+) -> None:
+    """Check tokens with Meta now (debug_token); dead ones are marked needs_reconnect.
+
+    Exits 1 when a token is invalid or could not be checked.
+    """
+
+    async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> list[VerifyOutcome]:
+        owner = await tenant_or_exit(pool, tenant)
+        graph, http = facebook_graph(settings)
+        if not graph.configured:
+            typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
+            raise typer.Exit(2)
+        try:
+            async with _events(settings) as emit:
+                return await verify_once(
+                    pool,
+                    _cipher(settings),
+                    graph,
+                    emit,
+                    tenant_id=owner.tenant_id,
+                    connection_id=connection,
+                    warning=timedelta(seconds=settings.expiry_warning_seconds),
+                )
+        finally:
+            await http.aclose()
+
+    outcomes = _run(work)
+    if not outcomes:
+        typer.echo("no connections to verify", err=True)
+        raise typer.Exit(2)
+    for outcome in outcomes:
+        typer.echo(describe(outcome))
+    if any(o.health is None or not o.health.valid for o in outcomes):
+        raise typer.Exit(1)
+
+
+@connections.command("remove")
+def connections_remove(
+    tenant: TenantOption,
+    connection: Annotated[UUID, typer.Option("--connection", help="The connection id")],
+) -> None:
+    """Disconnect an account: its token is erased and no more posts go to it."""
+
+    async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
+        owner = await tenant_or_exit(pool, tenant)
+        async with _events(settings) as emit:
+            removed = await disconnect(
+                pool, emit, owner.tenant_id, connection, reason="removed with the jobcast command"
+            )
+        if removed is None:
+            typer.echo(f"tenant {tenant!r} has no connection {connection}", err=True)
+            raise typer.Exit(2)
+        typer.echo(f"removed connection_id={removed.connection_id}")
+
+    _run(work)
+
+
+@connections.command("rotate-keys")
+def connections_rotate_keys() -> None:
+    """Re-encrypt every stored token under the newest key of JOBCAST_SECRET_KEY.
+
+    Put the new key first and keep the old ones after it until this has run.
+    Exits 1 when some token could not be decrypted with any configured key.
+    """
+
+    async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
+        counts = await rotate_tokens(pool, _cipher(settings))
+        typer.echo(f"rotated={counts.rotated} failed={counts.failed}")
+        if counts.failed:
+            raise typer.Exit(1)
+
+    _run(work)

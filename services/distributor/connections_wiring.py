@@ -1,0 +1,78 @@
+"""Wiring of the connections part of the distributor: its routes, its timer, its client."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import asyncpg
+import httpx
+from fastapi import APIRouter
+from faststream.kafka import KafkaBroker
+
+from jobcast.auth import tenant_from_bearer
+from jobcast.crypto import SecretKeyMissingError, TokenCipher
+from jobcast.service import BackgroundLoop, Cleanup
+from services.distributor.connections import broker_emitter
+from services.distributor.graph import FacebookGraph
+from services.distributor.routes_connections import connections_router
+from services.distributor.settings import DistributorSettings
+from services.distributor.verification import VerificationLoop
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConnectionsPart:
+    router: APIRouter
+    background: list[BackgroundLoop] = field(default_factory=list)
+    cleanups: list[Cleanup] = field(default_factory=list)
+
+
+def facebook_graph(settings: DistributorSettings) -> tuple[FacebookGraph, httpx.AsyncClient]:
+    """The Graph client for the connections flow, and the HTTP client to close after."""
+    http = httpx.AsyncClient(
+        base_url=settings.graph_api_url, timeout=settings.graph_timeout_seconds
+    )
+    graph = FacebookGraph(
+        http,
+        version=settings.graph_api_version,
+        app_id=settings.graph_app_id,
+        app_secret=settings.graph_app_secret,
+    )
+    return graph, http
+
+
+def connections_part(
+    settings: DistributorSettings, pool: asyncpg.Pool, broker: KafkaBroker
+) -> ConnectionsPart:
+    """The connections API and the token verification loop, ready to mount and run."""
+    try:
+        cipher: TokenCipher | None = TokenCipher(settings.secret_key)
+    except SecretKeyMissingError as exc:
+        log.warning("connections API unavailable", extra={"reason": str(exc)})
+        cipher = None
+    graph, http = facebook_graph(settings)
+    emit = broker_emitter(broker)
+    part = ConnectionsPart(
+        connections_router(
+            settings,
+            pool,
+            cipher=cipher,
+            graph=graph,
+            emit=emit,
+            tenant_dependency=tenant_from_bearer(pool),
+        ),
+        cleanups=[http.aclose],
+    )
+    if cipher is not None:
+        loop = VerificationLoop(
+            pool,
+            cipher,
+            graph,
+            emit,
+            interval_seconds=settings.verify_interval_seconds,
+            warning_seconds=settings.expiry_warning_seconds,
+        )
+        part.background.append(loop.run)
+    return part
