@@ -10,25 +10,23 @@ from typing import Annotated, TypeVar
 import asyncpg
 import typer
 
-from jobcast.crypto import TokenCipher
-from jobcast.db import create_pool
 from jobcast.settings import CommonSettings
 from jobcast.tenancy import (
-    Tenant,
+    KeyScope,
     add_api_key,
     create_tenant,
     list_api_keys,
-    migrate_tenancy,
     revoke_api_key,
     tenant_by_name,
 )
+from jobcast_cli.connections import connections
 from jobcast_cli.envfile import load_env_defaults
-from schemas.platforms import Platform
-from services.distributor.repo import add_connection, list_connections, migrate_distributor
+from jobcast_cli.ops import ops
+from jobcast_cli.pools import run_with_pool, tenant_or_exit
+from jobcast_cli.profiles import profile
 
 app = typer.Typer(help="Operate jobcast.", no_args_is_help=True)
 tenants = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
-connections = typer.Typer(help="Connected social accounts.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 app.add_typer(connections, name="connections")
 api_keys = typer.Typer(help="Tenants' API keys (stored hashed).", no_args_is_help=True)
@@ -37,30 +35,17 @@ stack = typer.Typer(
     help="The local stack (what `make up` / `make down` run).", no_args_is_help=True
 )
 app.add_typer(stack, name="stack")
+app.add_typer(ops, name="ops")
+app.add_typer(profile, name="profile")
 
 T = TypeVar("T")
 
 
 def _with_pool(work: Callable[[asyncpg.Pool, CommonSettings], Awaitable[T]]) -> T:
-    async def run() -> T:
-        settings = CommonSettings()
-        pool = await create_pool(settings.database_url.get_secret_value(), max_size=2)
-        try:
-            await migrate_tenancy(pool)
-            await migrate_distributor(pool)
-            return await work(pool, settings)
-        finally:
-            await pool.close()
-
-    return asyncio.run(run())
+    return run_with_pool(CommonSettings(), work)
 
 
-async def _tenant(pool: asyncpg.Pool, name: str) -> Tenant:
-    tenant = await tenant_by_name(pool, name)
-    if tenant is None:
-        typer.echo(f"no tenant named {name!r}", err=True)
-        raise typer.Exit(2)
-    return tenant
+_tenant = tenant_or_exit
 
 
 @tenants.command("create")
@@ -79,12 +64,17 @@ def tenants_create(name: str) -> None:
 
 
 @api_keys.command("create")
-def api_keys_create(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
+def api_keys_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name")],
+    scope: Annotated[
+        KeyScope, typer.Option(help="tenant, or operator (may also issue operator commands)")
+    ] = KeyScope.TENANT,
+) -> None:
     """Issue another key (for rotation); it is printed once and stored only as a hash."""
 
     async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
         owner = await _tenant(pool, tenant)
-        typer.echo(f"api_key={await add_api_key(pool, owner.tenant_id)}")
+        typer.echo(f"api_key={await add_api_key(pool, owner.tenant_id, scope)}")
 
     _with_pool(work)
 
@@ -97,7 +87,10 @@ def api_keys_list(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> N
         owner = await _tenant(pool, tenant)
         for key in await list_api_keys(pool, owner.tenant_id):
             state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "live"
-            typer.echo(f"{key.key_prefix}…  created {key.created_at:%Y-%m-%d %H:%M}  {state}")
+            typer.echo(
+                f"{key.key_prefix}…  {key.scope.value:<8}  "
+                f"created {key.created_at:%Y-%m-%d %H:%M}  {state}"
+            )
 
     _with_pool(work)
 
@@ -125,49 +118,6 @@ def api_keys_revoke(
     _with_pool(work)
 
 
-@connections.command("add")
-def connections_add(
-    tenant: Annotated[str, typer.Option(help="Tenant name")],
-    platform: Annotated[Platform, typer.Option(help="facebook or instagram")],
-    account_id: Annotated[str, typer.Option(help="Page id or Instagram user id")],
-    token: Annotated[
-        str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
-    ],
-    name: Annotated[str, typer.Option(help="Display name")] = "",
-) -> None:
-    """Connect an account by hand; the token is encrypted before it is stored."""
-
-    async def work(pool: asyncpg.Pool, settings: CommonSettings) -> None:
-        owner = await _tenant(pool, tenant)
-        connection = await add_connection(
-            pool,
-            TokenCipher(settings.secret_key),
-            tenant_id=owner.tenant_id,
-            platform=platform,
-            account_id=account_id,
-            token=token,
-            display_name=name,
-        )
-        typer.echo(f"connection_id={connection.connection_id}")
-
-    _with_pool(work)
-
-
-@connections.command("list")
-def connections_list(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
-    """List a tenant's connections (never their tokens)."""
-
-    async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
-        owner = await _tenant(pool, tenant)
-        for c in await list_connections(pool, owner.tenant_id):
-            typer.echo(
-                f"{c.connection_id}  {c.platform.value:<9}  {c.account_id:<20}  "
-                f"{c.status:<15}  {c.display_name}"
-            )
-
-    _with_pool(work)
-
-
 @stack.command("up")
 def stack_up(
     demo: Annotated[bool, typer.Option(help="Send the demo jobs once the stack is up")] = True,
@@ -183,7 +133,7 @@ def stack_up(
     elapsed = time.monotonic() - started_at
     typer.echo(f"stack up in {elapsed:.1f}s (started: {', '.join(started) or 'nothing new'})")
     for key, value in endpoints.env().items():
-        if key != "JOBCAST_SECRET_KEY" and value:
+        if key not in ("JOBCAST_SECRET_KEY", "GRAPH_APP_SECRET") and value:
             typer.echo(f"  {key}={value}")
     typer.echo(f"endpoints written to {ENV_FILE} (source it: . {ENV_FILE})")
     if demo:

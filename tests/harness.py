@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from jobcast.crypto import generate_key
 from jobcast.devstack.processes import ManagedProcess
@@ -41,6 +42,11 @@ FAST_TIMERS = {
     "INGEST_RATE_LIMIT_BURST": "600",
     "META_WEBHOOK_VERIFY_TOKEN": "test-verify-token",
     "META_APP_SECRET": "test-app-secret",
+    # The sandbox checks the app's id and secret (OAuth, appsecret_proof) like Meta does.
+    "GRAPH_APP_ID": "1000000000000042",
+    "GRAPH_APP_SECRET": "test-app-secret",
+    # Token checks every few seconds, so a test sees one without waiting hours.
+    "DISTRIBUTOR_VERIFY_INTERVAL_SECONDS": "3",
 }
 
 
@@ -48,6 +54,11 @@ FAST_TIMERS = {
 class RunningPipeline:
     endpoints: Endpoints
     processes: dict[str, ManagedProcess]
+    clock_offset_file: Path
+
+    def shift_distributor_clock(self, seconds: float) -> None:
+        """Move the distributor's clock (0 puts it back on real time)."""
+        self.clock_offset_file.write_text(repr(float(seconds)))
 
 
 @contextlib.contextmanager
@@ -55,7 +66,12 @@ def running_pipeline(infra: Infra) -> Iterator[RunningPipeline]:
     """The sandbox and the five services as real processes, on free ports."""
     state_dir = scratch_dir("jobcast-pipeline-")
     sandbox_port, *ports = distinct_free_ports(1 + len(SERVICES))
-    sandbox = sandbox_process(state_dir, sandbox_port)
+    sandbox = sandbox_process(
+        state_dir,
+        sandbox_port,
+        app_id=FAST_TIMERS["GRAPH_APP_ID"],
+        app_secret=FAST_TIMERS["GRAPH_APP_SECRET"],
+    )
     endpoints = Endpoints(
         infra.kafka_bootstrap_servers,
         infra.database_url,
@@ -64,12 +80,17 @@ def running_pipeline(infra: Infra) -> Iterator[RunningPipeline]:
         ports=dict(zip(SERVICES, ports, strict=True)),
         extra=dict(FAST_TIMERS),
     )
+    clock_offset_file = state_dir / "distributor-clock-offset"
+    clock_offset_file.write_text("0")
+    endpoints.extra["DISTRIBUTOR_CLOCK_OFFSET_FILE"] = str(clock_offset_file)
     services = service_processes(state_dir, endpoints)
     try:
         sandbox.start()
         sandbox.wait_ready(f"{endpoints.graph_api_url}/_sandbox/ledger")
         start_services(services, endpoints)
-        yield RunningPipeline(endpoints, {p.name: p for p in [*services, sandbox]})
+        yield RunningPipeline(
+            endpoints, {p.name: p for p in [*services, sandbox]}, clock_offset_file
+        )
     finally:
         for process in [*services, sandbox]:
             process.stop()

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
+from jobcast.auth import tenant_from_bearer
 from jobcast.db import create_pool
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated
 from jobcast.service import Service, add_ops_routes
-from jobcast.topics import CONNECTIONS_EVENTS, JOBS_EVENTS
-from schemas.connections import ConnectionStatusChanged
+from jobcast.topics import CONNECTIONS_EVENTS, JOBS_EVENTS, OPERATOR_COMMANDS
+from schemas.connections import ConnectionEvent
 from schemas.jobs import JobEvent
-from services.distributor.handlers import ConnectionEventHandler, JobEventHandler
+from schemas.operator import OperatorCommandIssued
+from services.distributor.clock import Clock
+from services.distributor.connections_wiring import connections_part
+from services.distributor.dispatch import Dispatcher, watch_pending
+from services.distributor.handlers import (
+    ConnectionEventHandler,
+    JobEventHandler,
+    OperatorCommandHandler,
+)
 from services.distributor.repo import migrate_distributor
+from services.distributor.routes_preview import preview_router
 from services.distributor.settings import DistributorSettings
 
 GROUP_ID = "distributor"
@@ -24,18 +36,50 @@ async def build(settings: DistributorSettings) -> Service:
     await migrate_distributor(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
     broker = make_broker(settings.kafka_bootstrap_servers, "distributor")
+    clock = Clock(settings.clock_offset_file)
+    dispatcher = Dispatcher(
+        pool,
+        broker,
+        clock,
+        batch_size=settings.timer_batch_size,
+        poll_seconds=settings.timer_poll_seconds,
+    )
     subscribe_validated(
-        broker, JOBS_EVENTS, GROUP_ID, TypeAdapter(JobEvent), JobEventHandler(pool, broker)
+        broker,
+        JOBS_EVENTS,
+        GROUP_ID,
+        TypeAdapter(JobEvent),
+        JobEventHandler(pool, broker, dispatcher, clock),
+    )
+    subscribe_validated(
+        broker,
+        OPERATOR_COMMANDS,
+        f"{GROUP_ID}-operator",
+        TypeAdapter(OperatorCommandIssued),
+        OperatorCommandHandler(pool, broker, dispatcher, clock),
     )
     subscribe_validated(
         broker,
         CONNECTIONS_EVENTS,
         f"{GROUP_ID}-connections",
-        TypeAdapter(ConnectionStatusChanged),
+        TypeAdapter(ConnectionEvent),
         ConnectionEventHandler(pool),
     )
     app = FastAPI(title="jobcast distributor", version="1")
     add_ops_routes(
         app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
     )
-    return Service("distributor", app, broker, cleanups=[pool.close])
+    app.include_router(preview_router(pool, clock, tenant_from_bearer(pool)))
+    connections = connections_part(settings, pool, broker)
+    app.include_router(connections.router)
+    return Service(
+        "distributor",
+        app,
+        broker,
+        cleanups=[pool.close, *connections.cleanups],
+        background=[
+            dispatcher.run,
+            functools.partial(watch_pending, pool),
+            *connections.background,
+        ],
+    )

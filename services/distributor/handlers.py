@@ -1,90 +1,344 @@
-"""The distributor's subscriber: job events in, publish commands (or skips) out."""
+"""The distributor's subscribers: job events, connection changes and operator commands."""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from jobcast.kafka import RecordMeta, publish_event
-from jobcast.topics import PUBLISH_RESULTS, publish_topic
-from schemas.connections import ConnectionStatusChanged
-from schemas.envelope import utcnow
-from schemas.jobs import JobClosed, JobCreated, JobEvent, JobUpdated
-from schemas.publish import (
-    ErrorClass,
-    PublishCompleted,
-    PublishError,
-    PublishRequested,
-    PublishResult,
-    PublishStatus,
-    make_post_key,
-)
+from jobcast.kafka import RecordMeta
+from schemas.connections import ConnectionEvent, ConnectionStatusChanged
+from schemas.jobs import JobClosed, JobEvent
+from schemas.operator import OperatorAction, OperatorCommandIssued
+from schemas.publish import PublishAction, PublishCommand, PublishStatus, make_post_key
+from services.distributor import metrics
+from services.distributor.clock import Clock
+from services.distributor.dispatch import Dispatcher
 from services.distributor.domain import Skip, plan_posts
-from services.distributor.repo import active_connections, set_connection_status
+from services.distributor.lifecycle import Changes, on_close, on_update
+from services.distributor.posts import (
+    NewPost,
+    StoredPost,
+    commands_of,
+    insert_posts,
+    lock_job,
+    move_posts,
+    pause,
+    posts_of_job,
+    resume,
+    save_job,
+)
+from services.distributor.profile import TenantProfile, get_profile
+from services.distributor.repo import list_connections, set_connection_status
+from services.distributor.reporting import PostRef, StatusReport, emit_statuses
+from services.distributor.schedule import PENDING, PostState, initial_state, resolve_due
+
+if TYPE_CHECKING:
+    from jobcast.db import Connection
 
 log = logging.getLogger(__name__)
 
+# Connections that take part in planning: active ones get posts, the rest a skip with reason.
+_PLANNED_STATUSES = frozenset({"active", "needs_reconnect"})
+
 
 class JobEventHandler:
-    """Decides what to publish for each job event."""
+    """Plans, replaces, edits and takes down a job's posts as its events arrive.
 
-    def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker) -> None:
+    One transaction per event, with the job's row locked: replays and redeliveries find
+    the revision already applied (or the post keys already planned) and change nothing.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, broker: KafkaBroker, dispatcher: Dispatcher, clock: Clock
+    ) -> None:
         self._pool = pool
         self._broker = broker
+        self._dispatcher = dispatcher
+        self._clock = clock
 
     async def __call__(self, event: JobEvent, meta: RecordMeta) -> None:
-        """Route one job event; replays produce the same post keys, so they are harmless."""
-        if isinstance(event, JobCreated):
-            await self._distribute(event, meta)
-        elif isinstance(event, JobUpdated | JobClosed):
-            # Edits and take-downs arrive with the job lifecycle work; say so, don't hide it.
-            log.info(
-                "job lifecycle event not acted on yet",
-                extra={"event_type": event.event_type, "job_id": event.payload.job_id},
-            )
-
-    async def _distribute(self, event: JobCreated, meta: RecordMeta) -> None:
-        connections = await active_connections(self._pool, event.tenant_id)
         correlation_id = meta.correlation_id or str(event.event_id)
-        for item in plan_posts(event.tenant_id, event.payload, connections):
-            if isinstance(item, Skip):
-                await self._report_skip(event, item, correlation_id)
-                continue
-            await publish_event(
-                self._broker,
-                publish_topic(item.platform),
-                PublishRequested(tenant_id=event.tenant_id, payload=item),
-                key=str(item.connection_id),
+        tenant_id, job_id = event.tenant_id, event.payload.job_id
+        async with self._pool.acquire() as conn, conn.transaction():
+            known = await lock_job(conn, tenant_id, job_id)
+            if known is not None and known.closed:
+                log.info("event for a closed job ignored", extra=_about(event))
+                return
+            now = self._clock.now()
+            profile = await get_profile(conn, tenant_id)
+            if isinstance(event, JobClosed):
+                revision = known.revision if known else 1
+                await save_job(conn, tenant_id, job_id, revision, closed=True)
+                rows = await posts_of_job(conn, tenant_id, job_id)
+                sent = [r.post_key for r in rows if r.state is PostState.SENT]
+                changes = on_close(
+                    tenant_id,
+                    job_id,
+                    revision=revision,
+                    rows=rows,
+                    commands=await commands_of(conn, sent),
+                    reason=event.payload.reason,
+                )
+                due = now
+            else:
+                job = event.payload
+                if known is not None and known.revision >= job.revision:
+                    log.info("job revision already applied; ignored", extra=_about(event))
+                    return
+                connections = [
+                    c
+                    for c in await list_connections(conn, tenant_id)
+                    if c.status in _PLANNED_STATUSES
+                ]
+                plan = plan_posts(tenant_id, job, connections, profile)
+                await save_job(conn, tenant_id, job_id, job.revision)
+                if known is None:
+                    changes = Changes(
+                        plan=[p for p in plan if isinstance(p, PublishCommand)],
+                        skips=[p for p in plan if isinstance(p, Skip)],
+                    )
+                else:
+                    changes = on_update(
+                        tenant_id,
+                        await posts_of_job(conn, tenant_id, job_id),
+                        plan,
+                        edit_live_posts=profile.update_policy == "edit",
+                    )
+                due = max(now, resolve_due(job.publish_at, job.timezone, now))
+                revision = job.revision
+            await self._apply(
+                conn,
+                tenant_id,
+                job=(job_id, revision),
+                changes=changes,
+                due=due,
+                profile=profile,
                 correlation_id=correlation_id,
-                causation_id=str(event.event_id),
-                event_type="publish.requested",
+                now=now,
             )
+        self._dispatcher.kick()
 
-    async def _report_skip(self, event: JobCreated, skip: Skip, correlation_id: str) -> None:
-        job = event.payload
-        result = PublishResult(
-            post_key=make_post_key(
-                event.tenant_id, job.job_id, skip.connection.connection_id, job.revision
-            ),
-            platform=skip.connection.platform,
-            connection_id=skip.connection.connection_id,
-            job_id=job.job_id,
-            status=PublishStatus.SKIPPED,
-            attempt=0,
-            error=PublishError(error_class=ErrorClass.NOT_PUBLISHABLE, message=skip.reason),
-            completed_at=utcnow(),
+    async def _apply(
+        self,
+        conn: Connection,
+        tenant_id: UUID,
+        *,
+        job: tuple[str, int],
+        changes: Changes,
+        due: datetime,
+        profile: TenantProfile,
+        correlation_id: str,
+        now: datetime,
+    ) -> None:
+        job_id, revision = job
+        reports: list[StatusReport] = []
+        by_reason: dict[str, list[str]] = defaultdict(list)
+        for cancel in changes.cancel:
+            by_reason[cancel.reason].append(cancel.post_key)
+        for reason, keys in by_reason.items():
+            for post in await move_posts(
+                conn,
+                tenant_id,
+                to=PostState.CANCELLED,
+                from_states=list(PENDING),
+                post_keys=keys,
+                reason=reason,
+            ):
+                reports.append(_report(post, PublishStatus.CANCELLED, reason))
+        planned = [_new_post(c, due, now, profile, correlation_id) for c in changes.plan]
+        inserted = await insert_posts(conn, tenant_id, planned)
+        for new in planned:
+            if new.command.post_key not in inserted:
+                continue  # planned by an earlier delivery of this event
+            command = new.command
+            metrics.POSTS_PLANNED.labels(
+                platform=command.platform.value, action=command.action.value, state=new.state
+            ).inc()
+            if new.state is PostState.AWAITING_APPROVAL:
+                reports.append(
+                    StatusReport(
+                        tenant_id,
+                        command,
+                        PublishStatus.AWAITING_APPROVAL,
+                        correlation_id,
+                        due_at=new.due_at,
+                    )
+                )
+            elif new.due_at > now:
+                reports.append(
+                    StatusReport(
+                        tenant_id,
+                        command,
+                        PublishStatus.SCHEDULED,
+                        correlation_id,
+                        due_at=new.due_at,
+                    )
+                )
+        for skip in changes.skips:
+            metrics.SKIPS.labels(platform=skip.connection.platform.value).inc()
+            reports.append(
+                StatusReport(
+                    tenant_id,
+                    _skipped_post(tenant_id, skip, job_id, revision),
+                    PublishStatus.SKIPPED,
+                    correlation_id,
+                    skip.reason,
+                )
+            )
+        for edit, reason in changes.unsupported_edits:
+            reports.append(
+                StatusReport(tenant_id, edit, PublishStatus.SKIPPED, correlation_id, reason)
+            )
+        # Inside the transaction: if producing fails, nothing is committed and the event
+        # is handled again; if the commit fails after producing, statuses repeat (harmless).
+        await emit_statuses(self._broker, reports, now)
+
+
+def _skipped_post(tenant_id: UUID, skip: Skip, job_id: str, revision: int) -> PostRef:
+    connection = skip.connection
+    return PostRef(
+        post_key=make_post_key(tenant_id, job_id, connection.connection_id, revision),
+        action=PublishAction.PUBLISH,
+        platform=connection.platform,
+        connection_id=connection.connection_id,
+        job_id=job_id,
+    )
+
+
+def _new_post(
+    command: PublishCommand,
+    due: datetime,
+    now: datetime,
+    profile: TenantProfile,
+    correlation_id: str,
+) -> NewPost:
+    if command.action is PublishAction.DELETE:
+        # Taking a closed job down waits for nobody (a pause still holds it when due).
+        return NewPost(command, PostState.SCHEDULED, now, correlation_id)
+    if command.action is PublishAction.EDIT:
+        return NewPost(
+            command,
+            initial_state(require_approval=profile.require_approval),
+            now,
+            correlation_id,
         )
-        await publish_event(
-            self._broker,
-            PUBLISH_RESULTS,
-            PublishCompleted(tenant_id=event.tenant_id, payload=result),
-            key=result.post_key,
-            correlation_id=correlation_id,
-            causation_id=str(event.event_id),
-            event_type="publish.completed",
+    return NewPost(
+        command, initial_state(require_approval=profile.require_approval), due, correlation_id
+    )
+
+
+def _report(post: StoredPost, status: PublishStatus, reason: str = "") -> StatusReport:
+    return StatusReport(
+        post.tenant_id, post.command, status, post.correlation_id, reason, post.due_at
+    )
+
+
+def _about(event: JobEvent) -> dict[str, object]:
+    return {
+        "event_type": event.event_type,
+        "job_id": event.payload.job_id,
+        "event_id": str(event.event_id),
+    }
+
+
+class OperatorCommandHandler:
+    """Cancel, approve, reject, pause and resume: the distributor's operator commands.
+
+    A command whose target is in no state it applies to (already sent, unknown key) is
+    logged and counted as `noop`; retry belongs to the publishers and is ignored here.
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, broker: KafkaBroker, dispatcher: Dispatcher, clock: Clock
+    ) -> None:
+        self._pool = pool
+        self._broker = broker
+        self._dispatcher = dispatcher
+        self._clock = clock
+
+    async def __call__(self, event: OperatorCommandIssued, meta: RecordMeta) -> None:
+        command = event.payload
+        if command.action is OperatorAction.RETRY:
+            return
+        tenant_id = event.tenant_id
+        now = self._clock.now()
+        reason = f"{_verb(command.action)} by {command.actor}" + (
+            f": {command.reason}" if command.reason else ""
         )
+        post_keys = [command.post_key] if command.post_key else None
+        changed = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            if command.action in (OperatorAction.CANCEL, OperatorAction.REJECT):
+                from_states = (
+                    list(PENDING)
+                    if command.action is OperatorAction.CANCEL
+                    else [PostState.AWAITING_APPROVAL]
+                )
+                moved = await move_posts(
+                    conn,
+                    tenant_id,
+                    to=PostState.CANCELLED,
+                    from_states=from_states,
+                    reason=reason,
+                    post_keys=post_keys,
+                    job_id=command.job_id,
+                )
+                await emit_statuses(
+                    self._broker, [_report(p, PublishStatus.CANCELLED, reason) for p in moved], now
+                )
+                changed = len(moved)
+            elif command.action is OperatorAction.APPROVE:
+                moved = await move_posts(
+                    conn,
+                    tenant_id,
+                    to=PostState.SCHEDULED,
+                    from_states=[PostState.AWAITING_APPROVAL],
+                    reason=reason,
+                    post_keys=post_keys,
+                    job_id=command.job_id,
+                )
+                await emit_statuses(
+                    self._broker,
+                    [_report(p, PublishStatus.SCHEDULED) for p in moved if p.due_at > now],
+                    now,
+                )
+                changed = len(moved)
+            elif command.action is OperatorAction.PAUSE:
+                await pause(conn, tenant_id, command.platform, command.actor, command.reason)
+                changed = 1
+            elif command.action is OperatorAction.RESUME:
+                changed = await resume(conn, tenant_id, command.platform)
+        metrics.OPERATOR_COMMANDS.labels(
+            action=command.action.value, outcome="applied" if changed else "noop"
+        ).inc()
+        log.info(
+            "operator command applied" if changed else "operator command changed nothing",
+            extra={
+                "action": command.action.value,
+                "actor": command.actor,
+                "post_key": command.post_key,
+                "job_id": command.job_id,
+                "changed": changed,
+            },
+        )
+        self._dispatcher.kick()
+
+
+def _verb(action: OperatorAction) -> str:
+    return {
+        OperatorAction.CANCEL: "cancelled",
+        OperatorAction.APPROVE: "approved",
+        OperatorAction.REJECT: "rejected",
+        OperatorAction.PAUSE: "paused",
+        OperatorAction.RESUME: "resumed",
+        OperatorAction.RETRY: "retried",
+    }[action]
 
 
 class ConnectionEventHandler:
@@ -93,13 +347,19 @@ class ConnectionEventHandler:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def __call__(self, event: ConnectionStatusChanged, meta: RecordMeta) -> None:
+    async def __call__(self, event: ConnectionEvent, meta: RecordMeta) -> None:
         """Apply the new status; later jobs skip a connection that needs reconnecting."""
+        if not isinstance(event, ConnectionStatusChanged):
+            return  # `connection.expiring` is a warning for people; nothing to apply
         change = event.payload
         found = await set_connection_status(
-            self._pool, change.connection_id, event.tenant_id, change.status.value
+            self._pool,
+            change.connection_id,
+            event.tenant_id,
+            change.status.value,
+            as_of=event.occurred_at,  # a change older than the row's is stale
         )
         log.warning(
-            "connection status changed" if found else "status change for unknown connection",
+            "connection status changed" if found else "status change not applied (stale/unknown)",
             extra={"connection_id": str(change.connection_id), "status": change.status.value},
         )

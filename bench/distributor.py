@@ -1,0 +1,228 @@
+"""`make bench-distributor`: the distributor alone, on real Kafka and Postgres.
+
+1. Throughput: N `job.created` events (one tenant, a Facebook Page and an Instagram
+   account) are put on `jobs.events` first; then the distributor starts and plans and sends
+   two publish commands per job. Rate = jobs / (first planned → last sent), from Postgres
+   timestamps written by the distributor itself.
+2. Timers: 100,000 posts are planned straight into `distributor.posts`, due over a window
+   starting a little later; the timer fires them. Lateness = sent_at − due_at per post
+   (sent_at is taken after the broker acknowledged the command).
+
+No publisher runs: the commands simply accumulate on the publish topics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
+
+from bench.common import peak_rss_mb, percentile, report
+from jobcast.crypto import TokenCipher, generate_key
+from jobcast.db import create_pool
+from jobcast.devstack.processes import ManagedProcess
+from jobcast.devstack.session import distinct_free_ports, real_infra, scratch_dir
+from jobcast.tenancy import create_tenant, migrate_tenancy
+from jobcast.topics import JOBS_EVENTS
+from jobcast_cli.stack import SERVICES, Endpoints
+from schemas import Platform, PostContent, PublishCommand, make_post_key
+from schemas.jobs import JobCreated, JobPosting
+from services.distributor.repo import add_connection, migrate_distributor
+
+
+async def prepare_tenant(endpoints: Endpoints) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    pool = await create_pool(endpoints.database_url)
+    try:
+        await migrate_tenancy(pool)
+        await migrate_distributor(pool)
+        tenant, _ = await create_tenant(pool, f"bench-{uuid.uuid4().hex[:8]}")
+        cipher = TokenCipher(SecretStr(endpoints.secret_key))
+        connections = []
+        for platform in (Platform.FACEBOOK, Platform.INSTAGRAM):
+            connection = await add_connection(
+                pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
+                account_id=f"{platform.value}-1", token="bench-token",  # noqa: S106
+            )  # fmt: skip
+            connections.append(connection.connection_id)
+        return tenant.tenant_id, connections
+    finally:
+        await pool.close()
+
+
+async def produce_jobs(bootstrap: str, tenant_id: uuid.UUID, count: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=262_144)
+    await producer.start()
+    try:
+        for i in range(count):
+            job = JobPosting.model_validate(
+                {
+                    "job_id": f"bench-{i}",
+                    "title": "Line cook",
+                    "company": "Warung Laut",
+                    "location": "Canggu, Bali",
+                    "employment_type": "daily",
+                    "apply_url": f"https://jobs.example.com/{i}",
+                    "image_url": f"https://jobs.example.com/{i}.jpg",
+                    "description": "Morning shift, 07:00-15:00. Experience with grill preferred.",
+                    "tags": ["BaliJobs", "Cook"],
+                }
+            )
+            event = JobCreated(tenant_id=tenant_id, payload=job)
+            await producer.send(
+                JOBS_EVENTS, event.model_dump_json().encode(), key=job.job_id.encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def wait_sent(database_url: str, expected: int, limit_seconds: float) -> asyncpg.Record:
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            sent = await conn.fetchval("SELECT count(*) FROM distributor.posts WHERE state='sent'")
+            if sent >= expected:
+                break
+            await asyncio.sleep(0.5)
+        row = await conn.fetchrow(
+            """SELECT count(*) FILTER (WHERE state = 'sent') AS sent,
+                      min(created_at) AS first_planned, max(sent_at) AS last_sent
+               FROM distributor.posts"""
+        )
+        assert row is not None
+        return row
+    finally:
+        await conn.close()
+
+
+async def plant_timers(
+    database_url: str, tenant_id: uuid.UUID, connections: list[uuid.UUID], count: int,
+    *, start: datetime, spread_seconds: float,
+) -> None:  # fmt: skip
+    conn = await asyncpg.connect(database_url)
+    try:
+        records = []
+        for i in range(count):
+            connection_id = connections[i % len(connections)]
+            platform = Platform.FACEBOOK if i % 2 == 0 else Platform.INSTAGRAM
+            job_id = f"timer-{i // 2}"
+            command = PublishCommand(
+                post_key=make_post_key(tenant_id, job_id, connection_id, 1),
+                platform=platform, connection_id=connection_id, account_id=f"{platform.value}-1",
+                job_id=job_id, revision=1, content=PostContent(text=f"Timer job {i}"),
+            )  # fmt: skip
+            due = start + timedelta(seconds=spread_seconds * i / count)
+            records.append(
+                (command.post_key, tenant_id, job_id, connection_id, platform.value, "publish",
+                 1, "scheduled", due, command.model_dump_json(), "")
+            )  # fmt: skip
+        await conn.copy_records_to_table(
+            "posts", schema_name="distributor", records=records,
+            columns=["post_key", "tenant_id", "job_id", "connection_id", "platform", "action",
+                     "revision", "state", "due_at", "command", "correlation_id"],
+        )  # fmt: skip
+    finally:
+        await conn.close()
+
+
+async def timer_lateness(database_url: str, expected: int, limit_seconds: float) -> list[float]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        deadline = time.monotonic() + limit_seconds
+        while time.monotonic() < deadline:
+            sent = await conn.fetchval(
+                "SELECT count(*) FROM distributor.posts WHERE job_id LIKE 'timer-%' "
+                "AND state = 'sent'"
+            )
+            if sent >= expected:
+                break
+            await asyncio.sleep(1.0)
+        rows = await conn.fetch(
+            "SELECT extract(epoch FROM sent_at - due_at)::float8 AS late FROM distributor.posts "
+            "WHERE job_id LIKE 'timer-%' AND state = 'sent'"
+        )
+        return [r["late"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=20_000)
+    parser.add_argument("--timers", type=int, default=100_000)
+    parser.add_argument("--timer-start-seconds", type=float, default=20.0)
+    parser.add_argument("--timer-spread-seconds", type=float, default=60.0)
+    parser.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args()
+
+    with real_infra() as infra:
+        state = scratch_dir("jobcast-bench-")
+        (port,) = distinct_free_ports(1)
+        endpoints = Endpoints(
+            infra.kafka_bootstrap_servers, infra.database_url, "http://127.0.0.1:9",
+            generate_key(), ports={**{n: 0 for n in SERVICES}, "distributor": port},
+        )  # fmt: skip
+        distributor = ManagedProcess(
+            "distributor", "services.distributor", state, env=endpoints.env()
+        )
+        tenant_id, connections = asyncio.run(prepare_tenant(endpoints))
+        print(f"producing {args.jobs} job events ...")
+        asyncio.run(produce_jobs(infra.kafka_bootstrap_servers, tenant_id, args.jobs))
+        try:
+            distributor.start()
+            distributor.wait_ready(f"{endpoints.url('distributor')}/readyz")
+            row = asyncio.run(wait_sent(infra.database_url, 2 * args.jobs, args.timeout))
+            span = (row["last_sent"] - row["first_planned"]).total_seconds()
+            print(f"planting {args.timers} timers ...")
+            start = datetime.now(UTC) + timedelta(seconds=args.timer_start_seconds)
+            asyncio.run(
+                plant_timers(
+                    infra.database_url, tenant_id, connections, args.timers, start=start,
+                    spread_seconds=args.timer_spread_seconds,
+                )
+            )  # fmt: skip
+            late = asyncio.run(
+                timer_lateness(
+                    infra.database_url, args.timers,
+                    args.timer_start_seconds + args.timer_spread_seconds + args.timeout,
+                )
+            )  # fmt: skip
+            assert distributor.pid is not None
+            rss = peak_rss_mb(distributor.pid)
+        finally:
+            distributor.stop()
+
+    rate = args.jobs / span
+    fired_rate = args.timers / args.timer_spread_seconds
+    p50, p99, worst = percentile(late, 50), percentile(late, 99), max(late)
+    report(
+        "distributor",
+        [
+            ("jobs (2 connections each)", f"{args.jobs}", ""),
+            ("commands sent", f"{row['sent']}", f"= {2 * args.jobs}"),
+            ("immediate jobs distributed", f"{rate:,.0f} jobs/s", "target ≥ 5,000"),
+            ("timers pending", f"{args.timers:,}", f"due over {args.timer_spread_seconds:.0f} s"),
+            ("timers fired", f"{len(late):,}", f"= {args.timers:,} ({fired_rate:,.0f}/s due)"),
+            ("lateness p50", f"{p50 * 1000:,.0f} ms", "target ≤ 1,000 ms"),
+            ("lateness p99", f"{p99 * 1000:,.0f} ms", "target ≤ 1,000 ms"),
+            ("lateness max", f"{worst * 1000:,.0f} ms", ""),
+            ("peak RSS (distributor)", f"{rss:,.0f} MiB", ""),
+        ],
+        {
+            "jobs": args.jobs, "commands_sent": row["sent"], "jobs_per_second": rate,
+            "timers": args.timers, "timer_spread_seconds": args.timer_spread_seconds,
+            "timers_fired": len(late), "lateness_p50_s": p50, "lateness_p99_s": p99,
+            "lateness_max_s": worst, "peak_rss_mib": rss, "infra": infra.how,
+        },
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""The timer: sends due posts to their publisher's topic, or holds them while paused.
+
+Timers are rows (`distributor.posts`, state `scheduled`, indexed by due time), so they
+survive any restart, and posts found past due at start-up fire on the first pass. Each pass
+takes a batch of due rows under `FOR UPDATE SKIP LOCKED` (several instances never fire
+the same row), produces the commands, and marks them sent in the same transaction: a crash
+before the commit means the commands are sent again, which publishers deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from jobcast.kafka import publish_event
+from jobcast.topics import publish_topic
+from schemas.publish import PublishRequested, PublishStatus
+from services.distributor import metrics
+from services.distributor.clock import Clock
+from services.distributor.posts import (
+    StoredPost,
+    paused_scopes,
+    pending_counts,
+    set_state,
+    take_due,
+)
+from services.distributor.reporting import StatusReport, emit_statuses
+from services.distributor.schedule import PostState, is_paused
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Fires due posts; `kick()` wakes it at once when something became due now."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: KafkaBroker,
+        clock: Clock,
+        *,
+        batch_size: int = 1000,
+        poll_seconds: float = 0.2,
+    ) -> None:
+        self._pool = pool
+        self._broker = broker
+        self._clock = clock
+        self._batch_size = batch_size
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fire due posts until `stop` is set; a failed pass is logged and retried."""
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                fired = await self.fire_due()
+            except Exception:
+                log.exception("timer pass failed; retrying")
+                fired = 0
+                await asyncio.sleep(1.0)
+            if fired >= self._batch_size:
+                continue  # more may be due: no sleep
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await _first_of(stop, self._wake)
+
+    async def fire_due(self) -> int:
+        """One pass: send (or hold) up to a batch of due posts; returns how many."""
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            due = await take_due(conn, now, self._batch_size)
+            if not due:
+                return 0
+            scopes = await paused_scopes(conn, list({p.tenant_id for p in due}))
+            held = [
+                p
+                for p in due
+                if is_paused(scopes.get(p.tenant_id, frozenset()), p.command.platform)
+            ]
+            held_keys = {p.post_key for p in held}
+            send = [p for p in due if p.post_key not in held_keys]
+            await self._send(send)
+            if send:
+                acked = self._clock.now()  # the broker has them: this is when they went out
+                await set_state(conn, [p.post_key for p in send], PostState.SENT, sent_at=acked)
+            if held:
+                await set_state(conn, list(held_keys), PostState.HELD, sent_at=None)
+                await emit_statuses(
+                    self._broker,
+                    [
+                        StatusReport(
+                            p.tenant_id,
+                            p.command,
+                            PublishStatus.HELD,
+                            p.correlation_id,
+                            reason="paused",
+                        )
+                        for p in held
+                    ],
+                    now,
+                )
+        sent_at = self._clock.now()
+        for post in due:
+            metrics.TIMER_LATENESS.observe(max(0.0, (sent_at - post.due_at).total_seconds()))
+        for post in held:
+            metrics.POSTS_HELD.labels(platform=post.command.platform.value).inc()
+        return len(due)
+
+    async def _send(self, posts: Sequence[StoredPost]) -> None:
+        """Produce concurrently across accounts, in firing order within one account."""
+        lanes: dict[UUID, list[StoredPost]] = defaultdict(list)
+        for post in posts:
+            lanes[post.command.connection_id].append(post)
+
+        async def send_lane(lane: list[StoredPost]) -> None:
+            for p in lane:
+                await publish_event(
+                    self._broker,
+                    publish_topic(p.command.platform),
+                    PublishRequested(tenant_id=p.tenant_id, payload=p.command),
+                    key=str(p.command.connection_id),
+                    correlation_id=p.correlation_id,
+                    event_type="publish.requested",
+                )
+
+        await asyncio.gather(*(send_lane(lane) for lane in lanes.values()))
+        for p in posts:
+            metrics.POSTS_SENT.labels(
+                platform=p.command.platform.value, action=p.command.action.value
+            ).inc()
+
+
+async def watch_pending(pool: asyncpg.Pool, stop: asyncio.Event, every: float = 5.0) -> None:
+    """Keep the pending-timers gauge current (a count per waiting state)."""
+    while not stop.is_set():
+        try:
+            counts = await pending_counts(pool)
+        except Exception:
+            log.exception("counting pending posts failed")
+        else:
+            for state in (PostState.SCHEDULED, PostState.AWAITING_APPROVAL, PostState.HELD):
+                metrics.TIMERS_PENDING.labels(state=state.value).set(counts.get(state, 0))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(every):
+                await stop.wait()
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

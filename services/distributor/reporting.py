@@ -1,0 +1,101 @@
+"""Status events of posts that have not reached a publisher (topic `publish.results`).
+
+The read model shows a post as scheduled, awaiting approval, held, cancelled or skipped
+from these; once a command is sent, the publisher reports everything that follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from faststream.kafka import KafkaBroker
+
+from jobcast.kafka import publish_event
+from jobcast.topics import PUBLISH_RESULTS
+from schemas.platforms import Platform
+from schemas.publish import (
+    ErrorClass,
+    PublishAction,
+    PublishCompleted,
+    PublishError,
+    PublishResult,
+    PublishStatus,
+)
+
+
+class PostIdentity(Protocol):
+    """What a status event names: a command, or a post that never became one (a skip)."""
+
+    @property
+    def post_key(self) -> str: ...
+    @property
+    def action(self) -> PublishAction: ...
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def connection_id(self) -> UUID: ...
+    @property
+    def job_id(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PostRef:
+    post_key: str
+    action: PublishAction
+    platform: Platform
+    connection_id: UUID
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    tenant_id: UUID
+    command: PostIdentity
+    status: PublishStatus
+    correlation_id: str
+    reason: str = ""
+    due_at: datetime | None = None
+
+
+def status_result(report: StatusReport, now: datetime) -> PublishResult:
+    """The result event for a post the distributor still holds (attempt 0: none yet)."""
+    command = report.command
+    error = None
+    if report.status in (PublishStatus.SKIPPED, PublishStatus.CANCELLED):
+        error = PublishError(error_class=ErrorClass.NOT_PUBLISHABLE, message=report.reason[:2000])
+    return PublishResult(
+        post_key=command.post_key,
+        action=command.action,
+        platform=command.platform,
+        connection_id=command.connection_id,
+        job_id=command.job_id,
+        status=report.status,
+        attempt=0,
+        error=error,
+        next_attempt_at=report.due_at if report.status is PublishStatus.SCHEDULED else None,
+        completed_at=now,
+    )
+
+
+async def emit_statuses(
+    broker: KafkaBroker, reports: Sequence[StatusReport], now: datetime
+) -> None:
+    """Publish every report and wait until the broker has them all."""
+    await asyncio.gather(
+        *(
+            publish_event(
+                broker,
+                PUBLISH_RESULTS,
+                PublishCompleted(tenant_id=r.tenant_id, payload=status_result(r, now)),
+                key=r.command.post_key,
+                correlation_id=r.correlation_id,
+                event_type="publish.completed",
+            )
+            for r in reports
+        )
+    )
