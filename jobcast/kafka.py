@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -71,6 +72,72 @@ class RecordMeta:
     correlation_id: str | None
 
 
+def event_headers(
+    correlation_id: str | None, causation_id: str | None, event_type: str | None
+) -> dict[str, str]:
+    """The chain headers every produced event carries (absent values are left out)."""
+    headers = {}
+    if correlation_id:
+        headers[h.CORRELATION_ID] = correlation_id
+    if causation_id:
+        headers[h.CAUSATION_ID] = causation_id
+    if event_type:
+        headers[h.EVENT_TYPE] = event_type
+    return headers
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    topic: str
+    key: str
+    event: BaseModel
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    event_type: str | None = None
+
+
+class OrderedProducer:
+    """Produces many events at once, each partition in the order given, and waits for all.
+
+    faststream's `publish` waits for each record's acknowledgement before the next one can
+    be sent in order, which caps a sender at one record per broker round trip. Here every
+    record is appended to aiokafka's accumulator first (append order is partition order;
+    the idempotent producer keeps it across retries), then all acknowledgements are awaited.
+    """
+
+    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            client_id=client_id,
+            enable_idempotence=True,
+            linger_ms=5,
+            max_batch_size=262_144,
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send_all(self, events: Iterable[OutgoingEvent]) -> None:
+        """Return once the broker has every event (raises if any could not be written)."""
+        pending = []
+        for out in events:
+            headers = event_headers(out.correlation_id, out.causation_id, out.event_type)
+            pending.append(
+                await self._producer.send(
+                    out.topic,
+                    out.event.model_dump_json().encode(),
+                    key=out.key.encode(),
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
+            )
+            metrics.RECORDS_PRODUCED.labels(topic=out.topic).inc()
+        if pending:
+            await asyncio.gather(*pending)
+
+
 async def publish_event(
     broker: KafkaBroker,
     topic: str,
@@ -82,13 +149,7 @@ async def publish_event(
     event_type: str | None = None,
 ) -> None:
     """Write one contract event as JSON and wait until the broker has it."""
-    headers = {}
-    if correlation_id:
-        headers[h.CORRELATION_ID] = correlation_id
-    if causation_id:
-        headers[h.CAUSATION_ID] = causation_id
-    if event_type:
-        headers[h.EVENT_TYPE] = event_type
+    headers = event_headers(correlation_id, causation_id, event_type)
     await broker.publish(
         event.model_dump_json().encode(), topic=topic, key=key.encode(), headers=headers
     )
@@ -169,14 +230,7 @@ def validating(
             )  # fmt: skip
             metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
             return
-        meta = RecordMeta(
-            topic=raw.topic,
-            partition=raw.partition,
-            offset=raw.offset,
-            key=raw.key,
-            correlation_id=_header(raw, h.CORRELATION_ID),
-        )
-        await handle(event, meta)
+        await handle(event, _meta(raw))
         metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
         metrics.HANDLER_SECONDS.labels(topic=raw.topic).observe(time.perf_counter() - started)
 
@@ -213,6 +267,80 @@ def subscribe_validated(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
     )(on_record)
+
+
+def subscribe_validated_batch(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    adapter: TypeAdapter[EventT],
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    *,
+    max_records: int = 500,
+) -> None:
+    """Like `subscribe_validated`, but the handler gets every valid record of a poll at once.
+
+    For handlers that do per-batch database work (one transaction, set-based statements):
+    invalid records are dead-lettered one by one first, then the valid ones are handled
+    together, retried in place as a whole, and offsets are committed after the batch.
+    """
+
+    async def on_batch(message: KafkaMessage) -> None:
+        raws = message.raw_message
+        assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
+        valid: list[tuple[EventT, RecordMeta]] = []
+        for raw in raws:
+            try:
+                event = adapter.validate_json(raw.value or b"")
+            except ValidationError as exc:
+                await dead_letter(
+                    broker, raw, group_id=group_id, reason=describe_validation_error(exc),
+                    kind="invalid",
+                )  # fmt: skip
+                metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+                continue
+            valid.append((event, _meta(raw)))
+        if not valid:
+            return
+        started = time.perf_counter()
+        for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
+            try:
+                await handle(valid)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if delay is None:
+                    raise  # NACK: the batch is redelivered, not skipped
+                metrics.HANDLER_RETRIES.labels(topic=topic).inc()
+                log.exception(
+                    "batch handler failed; retrying",
+                    extra={"topic": topic, "records": len(valid), "attempt": attempt},
+                )
+                await asyncio.sleep(delay)
+        metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid))
+        metrics.HANDLER_SECONDS.labels(topic=topic).observe(
+            (time.perf_counter() - started) / len(valid)
+        )
+
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+    )(on_batch)
+
+
+def _meta(raw: Any) -> RecordMeta:
+    return RecordMeta(
+        topic=raw.topic,
+        partition=raw.partition,
+        offset=raw.offset,
+        key=raw.key,
+        correlation_id=_header(raw, h.CORRELATION_ID),
+    )
 
 
 async def _handle_with_retries(

@@ -9,7 +9,13 @@ from pydantic import TypeAdapter
 
 from jobcast.auth import tenant_from_bearer
 from jobcast.db import create_pool
-from jobcast.kafka import ensure_topics, make_broker, subscribe_validated
+from jobcast.kafka import (
+    OrderedProducer,
+    ensure_topics,
+    make_broker,
+    subscribe_validated,
+    subscribe_validated_batch,
+)
 from jobcast.service import Service, add_ops_routes
 from jobcast.topics import CONNECTIONS_EVENTS, JOBS_EVENTS, OPERATOR_COMMANDS
 from schemas.connections import ConnectionEvent
@@ -36,27 +42,31 @@ async def build(settings: DistributorSettings) -> Service:
     await migrate_distributor(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
     broker = make_broker(settings.kafka_bootstrap_servers, "distributor")
+    # Commands and statuses go out through a producer of their own: many at once, in order.
+    producer = OrderedProducer(settings.kafka_bootstrap_servers, "distributor-out")
+    await producer.start()
     clock = Clock(settings.clock_offset_file)
     dispatcher = Dispatcher(
         pool,
-        broker,
+        producer,
         clock,
         batch_size=settings.timer_batch_size,
         poll_seconds=settings.timer_poll_seconds,
     )
-    subscribe_validated(
+    subscribe_validated_batch(
         broker,
         JOBS_EVENTS,
         GROUP_ID,
         TypeAdapter(JobEvent),
-        JobEventHandler(pool, broker, dispatcher, clock),
+        JobEventHandler(pool, producer, dispatcher, clock).handle_batch,
+        max_records=settings.batch_size,
     )
     subscribe_validated(
         broker,
         OPERATOR_COMMANDS,
         f"{GROUP_ID}-operator",
         TypeAdapter(OperatorCommandIssued),
-        OperatorCommandHandler(pool, broker, dispatcher, clock),
+        OperatorCommandHandler(pool, producer, dispatcher, clock),
     )
     subscribe_validated(
         broker,
@@ -76,7 +86,7 @@ async def build(settings: DistributorSettings) -> Service:
         "distributor",
         app,
         broker,
-        cleanups=[pool.close, *connections.cleanups],
+        cleanups=[producer.stop, pool.close, *connections.cleanups],
         background=[
             dispatcher.run,
             functools.partial(watch_pending, pool),

@@ -31,6 +31,7 @@ unknown or missing extension gets no warning.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,7 +139,23 @@ def format_pay(pay: Pay, profile: TenantProfile = DEFAULT_PROFILE) -> str:
     Cents are shown only when an amount has them, and then on both ends of a range; the
     currency sign appears once, where the locale puts it.
     """
-    locale = Locale.parse(profile.locale)
+    # Babel costs ~100 µs per call and most jobs of a tenant pay alike: remember results.
+    return _format_pay(
+        pay.min_amount, pay.max_amount, pay.currency, pay.period, profile.locale, profile.language
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_pay(  # noqa: PLR0917 (a cache key: positional on purpose)
+    min_amount: Decimal,
+    max_amount: Decimal | None,
+    currency: str,
+    period: PayPeriod,
+    locale_name: str,
+    language: Language,
+) -> str:
+    pay = Pay(min_amount=min_amount, max_amount=max_amount, currency=currency, period=period)
+    locale = Locale.parse(locale_name)
     amounts = [pay.min_amount]
     if pay.max_amount is not None and pay.max_amount != pay.min_amount:
         amounts.append(pay.max_amount)
@@ -152,7 +169,7 @@ def format_pay(pay: Pay, profile: TenantProfile = DEFAULT_PROFILE) -> str:
             value, pay.currency, format=number_format, locale=locale, currency_digits=False
         )
 
-    label = LABELS[profile.language].periods[pay.period]
+    label = LABELS[language].periods[pay.period]
     span = _money_range([money(a) for a in amounts], money(Decimal(0)), pay.currency)
     return f"{span} / {label}"
 

@@ -12,26 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 
-from jobcast.kafka import publish_event
+from jobcast.kafka import OrderedProducer, OutgoingEvent
 from jobcast.topics import publish_topic
-from schemas.publish import PublishRequested, PublishStatus
+from schemas.publish import PublishCommand, PublishRequested, PublishStatus
 from services.distributor import metrics
 from services.distributor.clock import Clock
 from services.distributor.posts import (
-    StoredPost,
     paused_scopes,
     pending_counts,
     set_state,
     take_due,
 )
-from services.distributor.reporting import StatusReport, emit_statuses
+from services.distributor.reporting import StatusReport, status_events
 from services.distributor.schedule import PostState, is_paused
 
 log = logging.getLogger(__name__)
@@ -43,14 +39,14 @@ class Dispatcher:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        broker: KafkaBroker,
+        producer: OrderedProducer,
         clock: Clock,
         *,
         batch_size: int = 1000,
         poll_seconds: float = 0.2,
     ) -> None:
         self._pool = pool
-        self._broker = broker
+        self._producer = producer
         self._clock = clock
         self._batch_size = batch_size
         self._poll = poll_seconds
@@ -90,55 +86,42 @@ class Dispatcher:
             ]
             held_keys = {p.post_key for p in held}
             send = [p for p in due if p.post_key not in held_keys]
-            await self._send(send)
+            events = [command_event(p.tenant_id, p.command, p.correlation_id) for p in send]
+            if held:
+                reports = [
+                    StatusReport(
+                        p.tenant_id, p.command, PublishStatus.HELD, p.correlation_id, "paused"
+                    )
+                    for p in held
+                ]
+                events += status_events(reports, now)
+            await self._producer.send_all(events)
             if send:
                 acked = self._clock.now()  # the broker has them: this is when they went out
                 await set_state(conn, [p.post_key for p in send], PostState.SENT, sent_at=acked)
             if held:
                 await set_state(conn, list(held_keys), PostState.HELD, sent_at=None)
-                await emit_statuses(
-                    self._broker,
-                    [
-                        StatusReport(
-                            p.tenant_id,
-                            p.command,
-                            PublishStatus.HELD,
-                            p.correlation_id,
-                            reason="paused",
-                        )
-                        for p in held
-                    ],
-                    now,
-                )
         sent_at = self._clock.now()
         for post in due:
             metrics.TIMER_LATENESS.observe(max(0.0, (sent_at - post.due_at).total_seconds()))
         for post in held:
             metrics.POSTS_HELD.labels(platform=post.command.platform.value).inc()
+        for post in send:
+            metrics.POSTS_SENT.labels(
+                platform=post.command.platform.value, action=post.command.action.value
+            ).inc()
         return len(due)
 
-    async def _send(self, posts: Sequence[StoredPost]) -> None:
-        """Produce concurrently across accounts, in firing order within one account."""
-        lanes: dict[UUID, list[StoredPost]] = defaultdict(list)
-        for post in posts:
-            lanes[post.command.connection_id].append(post)
 
-        async def send_lane(lane: list[StoredPost]) -> None:
-            for p in lane:
-                await publish_event(
-                    self._broker,
-                    publish_topic(p.command.platform),
-                    PublishRequested(tenant_id=p.tenant_id, payload=p.command),
-                    key=str(p.command.connection_id),
-                    correlation_id=p.correlation_id,
-                    event_type="publish.requested",
-                )
-
-        await asyncio.gather(*(send_lane(lane) for lane in lanes.values()))
-        for p in posts:
-            metrics.POSTS_SENT.labels(
-                platform=p.command.platform.value, action=p.command.action.value
-            ).inc()
+def command_event(tenant_id: UUID, command: PublishCommand, correlation_id: str) -> OutgoingEvent:
+    """The publish command for a post, keyed by connection (one account, one partition)."""
+    return OutgoingEvent(
+        publish_topic(command.platform),
+        str(command.connection_id),
+        PublishRequested(tenant_id=tenant_id, payload=command),
+        correlation_id=correlation_id,
+        event_type="publish.requested",
+    )
 
 
 async def watch_pending(pool: asyncpg.Pool, stop: asyncio.Event, every: float = 5.0) -> None:

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 import asyncpg
-from faststream.kafka import KafkaBroker
 
-from jobcast.kafka import RecordMeta
+from jobcast.kafka import OrderedProducer, OutgoingEvent, RecordMeta
 from schemas.connections import ConnectionEvent, ConnectionStatusChanged
-from schemas.jobs import JobClosed, JobEvent
+from schemas.jobs import JobClosed, JobCreated, JobEvent
 from schemas.operator import OperatorAction, OperatorCommandIssued
 from schemas.publish import PublishAction, PublishCommand, PublishStatus, make_post_key
 from services.distributor import metrics
 from services.distributor.clock import Clock
-from services.distributor.dispatch import Dispatcher
+from services.distributor.dispatch import Dispatcher, command_event
 from services.distributor.domain import Skip, plan_posts
 from services.distributor.lifecycle import Changes, on_close, on_update
 from services.distributor.posts import (
@@ -27,16 +26,26 @@ from services.distributor.posts import (
     commands_of,
     insert_posts,
     lock_job,
+    lock_jobs,
     move_posts,
     pause,
+    paused_scopes,
     posts_of_job,
     resume,
     save_job,
+    save_new_jobs,
 )
 from services.distributor.profile import TenantProfile, get_profile
+from services.distributor.repo import Connection as TenantConnection
 from services.distributor.repo import list_connections, set_connection_status
-from services.distributor.reporting import PostRef, StatusReport, emit_statuses
-from services.distributor.schedule import PENDING, PostState, initial_state, resolve_due
+from services.distributor.reporting import PostRef, StatusReport, status_events
+from services.distributor.schedule import (
+    PENDING,
+    PostState,
+    initial_state,
+    is_paused,
+    resolve_due,
+)
 
 if TYPE_CHECKING:
     from jobcast.db import Connection
@@ -55,14 +64,95 @@ class JobEventHandler:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, broker: KafkaBroker, dispatcher: Dispatcher, clock: Clock
+        self, pool: asyncpg.Pool, producer: OrderedProducer, dispatcher: Dispatcher, clock: Clock
     ) -> None:
         self._pool = pool
-        self._broker = broker
+        self._producer = producer
         self._dispatcher = dispatcher
         self._clock = clock
 
-    async def __call__(self, event: JobEvent, meta: RecordMeta) -> None:
+    async def handle_batch(self, items: list[tuple[JobEvent, RecordMeta]]) -> None:
+        """A poll's worth of events: first sightings of jobs in bulk, the rest one by one.
+
+        A job that appears once in the batch as `job.created` is the common case (and the
+        one that must be fast); anything else keeps its order by going through `handle`.
+        """
+        per_job = Counter((e.tenant_id, e.payload.job_id) for e, _ in items)
+        bulk = [
+            (e, m)
+            for e, m in items
+            if isinstance(e, JobCreated) and per_job[(e.tenant_id, e.payload.job_id)] == 1
+        ]
+        in_bulk = {id(e) for e, _ in bulk}
+        leftovers = await self._create_many(bulk) if bulk else []
+        for event, meta in [*leftovers, *((e, m) for e, m in items if id(e) not in in_bulk)]:
+            await self.handle(event, meta)
+
+    async def _create_many(
+        self, items: list[tuple[JobCreated, RecordMeta]]
+    ) -> list[tuple[JobCreated, RecordMeta]]:
+        """Plan jobs seen for the first time in one transaction, sending what is due now.
+
+        Returns the events whose job was already known (replays, revisions): those need the
+        per-job rules of `handle`.
+        """
+        now = self._clock.now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            known = await lock_jobs(conn, [(e.tenant_id, e.payload.job_id) for e, _ in items])
+            fresh = [(e, m) for e, m in items if (e.tenant_id, e.payload.job_id) not in known]
+            tenants = list({e.tenant_id for e, _ in fresh})
+            profiles = {t: await get_profile(conn, t) for t in tenants}
+            connections = {t: await _planned_connections(conn, t) for t in tenants}
+            scopes = await paused_scopes(conn, tenants)
+            by_tenant: dict[UUID, list[NewPost]] = defaultdict(list)
+            reports: list[StatusReport] = []
+            for event, meta in fresh:
+                tenant_id, job = event.tenant_id, event.payload
+                correlation_id = meta.correlation_id or str(event.event_id)
+                profile = profiles[tenant_id]
+                due = max(now, resolve_due(job.publish_at, job.timezone, now))
+                for item in plan_posts(tenant_id, job, connections[tenant_id], profile):
+                    if isinstance(item, Skip):
+                        metrics.SKIPS.labels(platform=item.connection.platform.value).inc()
+                        ref = _skipped_post(tenant_id, item, job.job_id, job.revision)
+                        reports.append(
+                            StatusReport(
+                                tenant_id, ref, PublishStatus.SKIPPED, correlation_id, item.reason
+                            )
+                        )
+                        continue
+                    state = initial_state(require_approval=profile.require_approval)
+                    if state is PostState.SCHEDULED and due <= now:
+                        paused = is_paused(scopes.get(tenant_id, frozenset()), item.platform)
+                        state = PostState.HELD if paused else PostState.SENT
+                    post = NewPost(
+                        item, state, due, correlation_id, now if state is PostState.SENT else None
+                    )
+                    by_tenant[tenant_id].append(post)
+                    status = _WAITING_STATUS.get(state)
+                    if status is not None:
+                        reports.append(
+                            StatusReport(tenant_id, item, status, correlation_id, due_at=due)
+                        )
+            await save_new_jobs(
+                conn, [(e.tenant_id, e.payload.job_id, e.payload.revision) for e, _ in fresh]
+            )
+            sent: list[OutgoingEvent] = []
+            for tenant_id, posts in by_tenant.items():
+                await insert_posts(conn, tenant_id, posts)
+                for post in posts:
+                    command = post.command
+                    metrics.POSTS_PLANNED.labels(
+                        platform=command.platform.value, action=command.action.value,
+                        state=post.state,
+                    ).inc()  # fmt: skip
+                    if post.state is PostState.SENT:
+                        sent.append(command_event(tenant_id, command, post.correlation_id))
+            # Commands first, then statuses; all before the commit (see `_apply`).
+            await self._producer.send_all([*sent, *status_events(reports, now)])
+        return [(e, m) for e, m in items if (e.tenant_id, e.payload.job_id) in known]
+
+    async def handle(self, event: JobEvent, meta: RecordMeta) -> None:
         correlation_id = meta.correlation_id or str(event.event_id)
         tenant_id, job_id = event.tenant_id, event.payload.job_id
         async with self._pool.acquire() as conn, conn.transaction():
@@ -91,11 +181,7 @@ class JobEventHandler:
                 if known is not None and known.revision >= job.revision:
                     log.info("job revision already applied; ignored", extra=_about(event))
                     return
-                connections = [
-                    c
-                    for c in await list_connections(conn, tenant_id)
-                    if c.status in _PLANNED_STATUSES
-                ]
+                connections = await _planned_connections(conn, tenant_id)
                 plan = plan_posts(tenant_id, job, connections, profile)
                 await save_job(conn, tenant_id, job_id, job.revision)
                 if known is None:
@@ -197,7 +283,18 @@ class JobEventHandler:
             )
         # Inside the transaction: if producing fails, nothing is committed and the event
         # is handled again; if the commit fails after producing, statuses repeat (harmless).
-        await emit_statuses(self._broker, reports, now)
+        await self._producer.send_all(status_events(reports, now))
+
+
+_WAITING_STATUS = {
+    PostState.SCHEDULED: PublishStatus.SCHEDULED,
+    PostState.AWAITING_APPROVAL: PublishStatus.AWAITING_APPROVAL,
+    PostState.HELD: PublishStatus.HELD,
+}
+
+
+async def _planned_connections(conn: Connection, tenant_id: UUID) -> list[TenantConnection]:
+    return [c for c in await list_connections(conn, tenant_id) if c.status in _PLANNED_STATUSES]
 
 
 def _skipped_post(tenant_id: UUID, skip: Skip, job_id: str, revision: int) -> PostRef:
@@ -255,10 +352,10 @@ class OperatorCommandHandler:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool, broker: KafkaBroker, dispatcher: Dispatcher, clock: Clock
+        self, pool: asyncpg.Pool, producer: OrderedProducer, dispatcher: Dispatcher, clock: Clock
     ) -> None:
         self._pool = pool
-        self._broker = broker
+        self._producer = producer
         self._dispatcher = dispatcher
         self._clock = clock
 
@@ -289,8 +386,8 @@ class OperatorCommandHandler:
                     post_keys=post_keys,
                     job_id=command.job_id,
                 )
-                await emit_statuses(
-                    self._broker, [_report(p, PublishStatus.CANCELLED, reason) for p in moved], now
+                await self._producer.send_all(
+                    status_events([_report(p, PublishStatus.CANCELLED, reason) for p in moved], now)
                 )
                 changed = len(moved)
             elif command.action is OperatorAction.APPROVE:
@@ -303,10 +400,10 @@ class OperatorCommandHandler:
                     post_keys=post_keys,
                     job_id=command.job_id,
                 )
-                await emit_statuses(
-                    self._broker,
-                    [_report(p, PublishStatus.SCHEDULED) for p in moved if p.due_at > now],
-                    now,
+                await self._producer.send_all(
+                    status_events(
+                        [_report(p, PublishStatus.SCHEDULED) for p in moved if p.due_at > now], now
+                    )
                 )
                 changed = len(moved)
             elif command.action is OperatorAction.PAUSE:

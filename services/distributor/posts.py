@@ -31,6 +31,7 @@ class NewPost:
     state: PostState
     due_at: datetime
     correlation_id: str
+    sent_at: datetime | None = None  # set when planned and sent in one step
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,33 @@ async def lock_job(conn: Connection, tenant_id: UUID, job_id: str) -> KnownJob |
         job_id,
     )
     return KnownJob(row["revision"], row["closed"]) if row else None
+
+
+async def lock_jobs(
+    conn: Connection, keys: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], KnownJob]:
+    """`lock_job` for many jobs in one statement (locked in a stable order: no deadlocks)."""
+    rows = await conn.fetch(
+        """SELECT j.tenant_id, j.job_id, j.revision, j.closed_at IS NOT NULL AS closed
+           FROM distributor.jobs j
+           JOIN unnest($1::uuid[], $2::text[]) AS k(tenant_id, job_id) USING (tenant_id, job_id)
+           ORDER BY j.tenant_id, j.job_id FOR UPDATE OF j""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["tenant_id"], r["job_id"]): KnownJob(r["revision"], r["closed"]) for r in rows}
+
+
+async def save_new_jobs(conn: Connection, jobs: Sequence[tuple[UUID, str, int]]) -> None:
+    """Record first revisions of jobs not seen before (a concurrent first wins, harmlessly)."""
+    await conn.execute(
+        """INSERT INTO distributor.jobs (tenant_id, job_id, revision)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
+           ON CONFLICT (tenant_id, job_id) DO NOTHING""",
+        [j[0] for j in jobs],
+        [j[1] for j in jobs],
+        [j[2] for j in jobs],
+    )
 
 
 async def save_job(
@@ -124,11 +152,13 @@ async def insert_posts(conn: Connection, tenant_id: UUID, posts: Sequence[NewPos
         return set()
     rows = await conn.fetch(
         """INSERT INTO distributor.posts (post_key, tenant_id, job_id, connection_id, platform,
-                                          action, revision, state, due_at, command, correlation_id)
-           SELECT k, $1, j, c, p, a, r, s, d, cmd, corr
+                                          action, revision, state, due_at, command, correlation_id,
+                                          sent_at)
+           SELECT k, $1, j, c, p, a, r, s, d, cmd, corr, sent
            FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[],
-                       $8::text[], $9::timestamptz[], $10::text[], $11::text[])
-                AS t(k, j, c, p, a, r, s, d, cmd, corr)
+                       $8::text[], $9::timestamptz[], $10::text[], $11::text[],
+                       $12::timestamptz[])
+                AS t(k, j, c, p, a, r, s, d, cmd, corr, sent)
            ON CONFLICT (post_key) DO NOTHING
            RETURNING post_key""",
         tenant_id,
@@ -142,6 +172,7 @@ async def insert_posts(conn: Connection, tenant_id: UUID, posts: Sequence[NewPos
         [p.due_at for p in posts],
         [p.command.model_dump_json() for p in posts],
         [p.correlation_id for p in posts],
+        [p.sent_at for p in posts],
     )
     return {r["post_key"] for r in rows}
 

@@ -6,16 +6,13 @@ from these; once a command is sent, the publisher reports everything that follow
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from faststream.kafka import KafkaBroker
-
-from jobcast.kafka import publish_event
+from jobcast.kafka import OutgoingEvent
 from jobcast.topics import PUBLISH_RESULTS
 from schemas.platforms import Platform
 from schemas.publish import (
@@ -82,20 +79,15 @@ def status_result(report: StatusReport, now: datetime) -> PublishResult:
     )
 
 
-async def emit_statuses(
-    broker: KafkaBroker, reports: Sequence[StatusReport], now: datetime
-) -> None:
-    """Publish every report and wait until the broker has them all."""
-    await asyncio.gather(
-        *(
-            publish_event(
-                broker,
-                PUBLISH_RESULTS,
-                PublishCompleted(tenant_id=r.tenant_id, payload=status_result(r, now)),
-                key=r.command.post_key,
-                correlation_id=r.correlation_id,
-                event_type="publish.completed",
-            )
-            for r in reports
+def status_events(reports: Sequence[StatusReport], now: datetime) -> list[OutgoingEvent]:
+    """The `publish.results` records for `reports`, keyed by post key."""
+    return [
+        OutgoingEvent(
+            PUBLISH_RESULTS,
+            r.command.post_key,
+            PublishCompleted(tenant_id=r.tenant_id, payload=status_result(r, now)),
+            correlation_id=r.correlation_id,
+            event_type="publish.completed",
         )
-    )
+        for r in reports
+    ]

@@ -16,6 +16,8 @@ class DistributorSettings(CommonSettings):
     # sends per transaction.
     timer_poll_seconds: float = 0.2
     timer_batch_size: int = 1000
+    # Job events handled per transaction (at most; a quiet topic gives smaller batches).
+    batch_size: int = 500
     # Tests only: a file holding seconds to add to the clock (see clock.py).
     clock_offset_file: Path | None = None
 
