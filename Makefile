@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest
+.PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
+	bench-distributor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +50,11 @@ bench-publish: venv
 bench-ingest: venv
 	$(BIN)/python -m bench.ingest
 
-bench: bench-ingest bench-publish
+## The distributor: 20,000 immediate jobs, then 100,000 timers due over 60 s.
+bench-distributor: venv
+	$(BIN)/python -m bench.distributor
+
+bench: bench-ingest bench-distributor bench-publish
 
 ## Regenerate schemas/json after a deliberate contract change.
 schemas: venv
