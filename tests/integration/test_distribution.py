@@ -398,3 +398,35 @@ async def test_preview_formats_every_connection_without_side_effects(
         "SELECT count(*) FROM distributor.posts WHERE tenant_id = $1", tenant.tenant_id
     )
     assert planned == 0
+
+
+async def test_per_job_overrides_and_tenant_defaults(
+    db: asyncpg.Pool, running: RunningPipeline
+) -> None:
+    tenant = await make_tenant(
+        db, running, hashtags=("#BaliJobs",), footer="Follow us for daily shifts"
+    )
+    job_id = f"job-{uuid.uuid4().hex[:10]}"
+    event = job_event(
+        job_id,
+        platform_settings={
+            "facebook": {"caption": "Custom words for Facebook", "extra_hashtags": ["#Canggu"]},
+            "instagram": {"enabled": False},
+        },
+    )
+    async with httpx.AsyncClient(timeout=10) as http:
+        await send(http, running, tenant, event)
+        results = await results_of(
+            running.endpoints,
+            job_id,
+            statuses((PublishStatus.POSTED, 1), (PublishStatus.SKIPPED, 1)),
+        )
+        [fb_post] = await ledger(http, running.endpoints, tenant.fb)
+        assert await ledger(http, running.endpoints, tenant.ig) == []
+    message = fb_post["message"]
+    for expected in ("Custom words for Facebook", "#BaliJobs", "#Canggu", "Follow us"):
+        assert expected in message, message
+    assert "utm_source=facebook" in message  # a photo post: the link is in the text
+    [skip] = [r.payload for r in results if r.payload.status is PublishStatus.SKIPPED]
+    assert skip.error is not None
+    assert "instagram disabled" in skip.error.message.lower()
