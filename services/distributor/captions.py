@@ -29,6 +29,7 @@ combining marks is never split.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -146,17 +147,26 @@ def normalise_hashtags(tags: Iterable[str]) -> list[str]:
     seen: set[str] = set()
     result: list[str] = []
     for raw in tags:
-        word = "".join(_WORD_CHARS.findall(unicodedata.normalize("NFC", raw)))
-        # A leading combining mark would fuse with the '#' into one odd-looking character.
-        word = _LEADING_MARKS.sub("", word)
-        if not any(ch.isalnum() for ch in word):
+        cleaned = _clean_tag(raw)
+        if cleaned is None or cleaned[1] in seen:
             continue
-        key = _tag_key(word)
-        if key in seen:
-            continue
-        seen.add(key)
-        result.append("#" + word)
+        seen.add(cleaned[1])
+        result.append(cleaned[0])
     return result
+
+
+@functools.lru_cache(maxsize=8192)
+def _clean_tag(raw: str) -> tuple[str, str] | None:
+    """One tag as `#word` with its dedup key, or None if nothing of it survives.
+
+    Cached: a tenant's hashtags and common job tags recur in every post.
+    """
+    word = "".join(_WORD_CHARS.findall(unicodedata.normalize("NFC", raw)))
+    # A leading combining mark would fuse with the '#' into one odd-looking character.
+    word = _LEADING_MARKS.sub("", word)
+    if not any(ch.isalnum() for ch in word):
+        return None
+    return "#" + word, _tag_key(word)
 
 
 def strip_links(text: str) -> str:
