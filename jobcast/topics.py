@@ -20,6 +20,7 @@ PUBLISH_RESULTS = "publish.results"
 CONNECTIONS_EVENTS = "connections.events"
 PLATFORM_WEBHOOKS = "platform.webhooks"
 OPERATOR_COMMANDS = "operator.commands"
+ENGAGEMENT_EVENTS = "engagement.events"
 
 
 def publish_topic(platform: Platform) -> str:
@@ -42,10 +43,12 @@ CONSUMED: tuple[TopicSpec, ...] = (
     TopicSpec(PUBLISH_RESULTS, 6, "post_key"),
     TopicSpec(CONNECTIONS_EVENTS, 3, "connection_id"),
     TopicSpec(OPERATOR_COMMANDS, 3, "tenant_id"),
+    TopicSpec(ENGAGEMENT_EVENTS, 6, "post_key"),
+    TopicSpec(PLATFORM_WEBHOOKS, 3, "entry id"),  # metrics counts comments from it
 )
 
-# Produced now, consumed by later work (engagement counting reads the webhooks).
-PRODUCED_ONLY: tuple[TopicSpec, ...] = (TopicSpec(PLATFORM_WEBHOOKS, 3, "entry id"),)
+# Topics nothing in jobcast consumes (none at present).
+PRODUCED_ONLY: tuple[TopicSpec, ...] = ()
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONSUMED

@@ -10,10 +10,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from schemas.connections import ConnectionEvent
+from schemas.engagement import EngagementCollected
 from schemas.jobs import JobEvent
 from schemas.operator import OperatorCommandIssued
 from schemas.publish import PublishCompleted, PublishRequested
 from schemas.webhooks import PlatformWebhookReceived
+from schemas.webhooks_out import OutboundWebhook
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -25,6 +27,9 @@ CONTRACT: dict[str, TypeAdapter[Any]] = {
     "connections.events": TypeAdapter(ConnectionEvent),
     "platform.webhooks": TypeAdapter(PlatformWebhookReceived),
     "operator.commands": TypeAdapter(OperatorCommandIssued),
+    "engagement.events": TypeAdapter(EngagementCollected),
+    # Not a topic: the body of an outbound webhook request (a contract with tenants).
+    "webhooks.outbound": TypeAdapter(OutboundWebhook),
 }
 
 

@@ -124,6 +124,16 @@ class PublishResult(ContractModel):
     error: PublishError | None = None
     next_attempt_at: UtcDatetime | None = None
     completed_at: UtcDatetime
+    # Audit details a publisher adds (absent on the distributor's status events):
+    requested_at: UtcDatetime | None = Field(
+        default=None, description="When the publish command was issued (time to publish)."
+    )
+    http_status: Annotated[int | None, Field(ge=100, le=599)] = Field(
+        default=None, description="HTTP status of the Graph call that decided this attempt."
+    )
+    latency_ms: Annotated[int | None, Field(ge=0)] = Field(
+        default=None, description="How long the attempt took, platform calls included."
+    )
 
 
 class PublishRequested(Envelope):

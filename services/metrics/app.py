@@ -1,38 +1,142 @@
-"""Wiring of the metrics service: the results subscriber and the read API."""
+"""Wiring of the metrics service: subscribers (results, engagement snapshots, webhook
+comments), the status hub, the engagement collector, the outbound webhook dispatcher, the
+read API and webhook registration."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import asyncpg
+import httpx
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
-from jobcast.auth import tenant_from_bearer
+from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
+from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
-from jobcast.kafka import ensure_topics, make_broker, subscribe_validated
-from jobcast.service import Service, add_ops_routes
+from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
+from jobcast.service import BackgroundLoop, Cleanup, Service, add_ops_routes
+from jobcast.status_gauges import StatusGauges
 from jobcast.tenancy import migrate_tenancy
-from jobcast.topics import PUBLISH_RESULTS
+from jobcast.topics import ENGAGEMENT_EVENTS, PLATFORM_WEBHOOKS, PUBLISH_RESULTS
+from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
-from services.metrics.handlers import ResultMaterialiser
+from schemas.webhooks import PlatformWebhookReceived
+from services.metrics.effects import ENGAGEMENT_EFFECTS, live_effects
+from services.metrics.engagement import EngagementCollector
+from services.metrics.handlers import EngagementMaterialiser, ResultMaterialiser, WebhookComments
 from services.metrics.repo import migrate_metrics
 from services.metrics.routes import read_router
+from services.metrics.routes_webhooks import webhooks_router
 from services.metrics.settings import MetricsSettings
+from services.metrics.stream import StatusHub
+from services.metrics.webhooks_out import WebhookDispatcher
+from services.publishing.credentials import CredentialCache
+from services.publishing.graph import GraphClient
+from services.publishing.pacing import Throttle
+
+log = logging.getLogger(__name__)
 
 GROUP_ID = "metrics"
 
 
 async def build(settings: MetricsSettings) -> Service:
-    """Connect, migrate, subscribe to results, serve the read API."""
-    pool = await create_pool(settings.database_url.get_secret_value())
+    """Connect, migrate, subscribe, serve the read API and the live stream, collect."""
+    dsn = settings.database_url.get_secret_value()
+    pool = await create_pool(dsn)
     await migrate_tenancy(pool)
     await migrate_metrics(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
     broker = make_broker(settings.kafka_bootstrap_servers, "metrics")
-    subscribe_validated(
-        broker, PUBLISH_RESULTS, GROUP_ID, TypeAdapter(PublishCompleted), ResultMaterialiser(pool)
-    )
+    subscribe_validated_batch(
+        broker, PUBLISH_RESULTS, GROUP_ID, TypeAdapter(PublishCompleted),
+        ResultMaterialiser(pool, effects=live_effects(settings)), max_records=settings.batch_size,
+    )  # fmt: skip
+    subscribe_validated_batch(
+        broker, ENGAGEMENT_EVENTS, f"{GROUP_ID}-engagement", TypeAdapter(EngagementCollected),
+        EngagementMaterialiser(pool, ENGAGEMENT_EFFECTS), max_records=settings.batch_size,
+    )  # fmt: skip
+    subscribe_validated_batch(
+        broker, PLATFORM_WEBHOOKS, f"{GROUP_ID}-webhooks", TypeAdapter(PlatformWebhookReceived),
+        WebhookComments(pool), max_records=settings.batch_size,
+    )  # fmt: skip
+    hub = StatusHub(dsn, capacity=settings.sse_client_buffer)
+    background: list[BackgroundLoop] = [hub.run, StatusGauges(pool).run]  # ops gauges
+    cleanups: list[Cleanup] = [pool.close]
     app = FastAPI(title="jobcast read API", version="1")
-    app.include_router(read_router(pool, tenant_from_bearer(pool)))
-    add_ops_routes(
-        app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
+    try:
+        cipher: TokenCipher | None = TokenCipher(settings.secret_key)
+    except SecretKeyMissingError:
+        log.warning("JOBCAST_SECRET_KEY is not set: no engagement, no outbound webhooks")
+        cipher = None
+    if cipher is not None:
+        collector = _collector(settings, pool, broker, cipher, cleanups)
+        outbound = httpx.AsyncClient(follow_redirects=False)
+        cleanups.append(outbound.aclose)
+        dispatcher = WebhookDispatcher(
+            pool=pool, cipher=cipher, http=outbound,
+            retry_delays=settings.webhook_retry_delays,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )  # fmt: skip
+
+        async def collect(stop: asyncio.Event) -> None:
+            await collector.run(stop, settings.engagement_poll_seconds)
+
+        async def dispatch(stop: asyncio.Event) -> None:
+            await dispatcher.run(stop, settings.webhook_poll_seconds)
+
+        background += [collect, dispatch]
+        app.include_router(
+            webhooks_router(
+                pool, cipher, operator_only(caller_from_bearer(pool)),
+                allow_insecure=settings.webhook_allow_insecure_urls,
+            )
+        )  # fmt: skip
+
+    async def listener_ready() -> bool:
+        return hub.listening
+
+    app.include_router(
+        read_router(pool, tenant_from_bearer(pool), hub, settings.sse_keepalive_seconds)
     )
-    return Service("metrics", app, broker, cleanups=[pool.close])
+    add_ops_routes(
+        app,
+        {
+            "kafka": lambda: broker.ping(2.0),
+            "postgres": lambda: pool.fetchval("SELECT 1"),
+            "status_listener": listener_ready,
+        },
+    )
+    return Service("metrics", app, broker, cleanups=cleanups, background=background)
+
+
+def _collector(
+    settings: MetricsSettings,
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    cipher: TokenCipher,
+    cleanups: list[Cleanup],
+) -> EngagementCollector:
+    """The engagement collector on its own Graph client and pacing."""
+    http = httpx.AsyncClient(
+        base_url=settings.graph_api_url, timeout=settings.graph_timeout_seconds
+    )
+    cleanups.append(http.aclose)
+    throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
+    graph = GraphClient(
+        http, settings.graph_api_version, settings.graph_app_secret, throttle.observe
+    )
+    return EngagementCollector(
+        pool=pool,
+        broker=broker,
+        graph=graph,
+        credentials=CredentialCache(
+            pool, cipher, ttl_seconds=settings.engagement_token_cache_seconds
+        ),
+        throttle=throttle,
+        retry_delays=settings.engagement_retry_delays,
+        lease_seconds=settings.engagement_lease_seconds,
+        batch=settings.engagement_batch,
+    )

@@ -1,7 +1,9 @@
-"""The read model's SQL (schema `metrics`)."""
+"""The read model's SQL (schema `metrics`): migrations and the read API's queries."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +11,8 @@ import asyncpg
 
 from jobcast.db import migrate, migrations_of
 from schemas.publish import PublishCompleted
-from services.metrics.domain import STATUS_RANK
+from services.metrics.domain import METRIC_NAMES
+from services.metrics.readmodel import apply_results
 
 
 async def migrate_metrics(pool: asyncpg.Pool) -> None:
@@ -17,67 +20,272 @@ async def migrate_metrics(pool: asyncpg.Pool) -> None:
     await migrate(pool, "metrics", migrations_of("services.metrics"))
 
 
-# A result replaces the stored one only if it is further along, or a later attempt at
-# the same stage. The rule lives in the statement itself so concurrent writers cannot
-# interleave between a read and a write.
-_UPSERT = """
-INSERT INTO metrics.job_posts AS p (
-    post_key, tenant_id, job_id, connection_id, platform, status, status_rank, attempt,
-    platform_post_id, permalink, error_class, error_code, error_subcode, error_message,
-    last_event_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-ON CONFLICT (post_key) DO UPDATE SET
-    status = EXCLUDED.status, status_rank = EXCLUDED.status_rank, attempt = EXCLUDED.attempt,
-    platform_post_id = COALESCE(EXCLUDED.platform_post_id, p.platform_post_id),
-    permalink = COALESCE(EXCLUDED.permalink, p.permalink),
-    error_class = EXCLUDED.error_class, error_code = EXCLUDED.error_code,
-    error_subcode = EXCLUDED.error_subcode, error_message = EXCLUDED.error_message,
-    last_event_at = EXCLUDED.last_event_at, updated_at = now()
-WHERE (EXCLUDED.status_rank, EXCLUDED.attempt) >= (p.status_rank, p.attempt)
-"""
-
-
 async def apply_result(pool: asyncpg.Pool, event: PublishCompleted) -> bool:
-    """Materialise one result; False if this event was already applied."""
-    result = event.payload
-    error = result.error
+    """Materialise one result on its own; False if this event was already applied."""
     async with pool.acquire() as conn, conn.transaction():
         fresh = await conn.fetchval(
-            "INSERT INTO metrics.processed_events (event_id) VALUES ($1)"
-            " ON CONFLICT DO NOTHING RETURNING true",
+            "SELECT count(*) = 0 FROM metrics.processed_events WHERE event_id = $1",
             event.event_id,
         )
-        if not fresh:
-            return False
-        await conn.execute(
-            _UPSERT,
-            result.post_key,
-            event.tenant_id,
-            result.job_id,
-            result.connection_id,
-            result.platform.value,
-            result.status.value,
-            STATUS_RANK[result.status],
-            result.attempt,
-            result.platform_post_id,
-            str(result.permalink) if result.permalink else None,
-            error.error_class.value if error else None,
-            error.code if error else None,
-            error.subcode if error else None,
-            error.message if error else None,
-            result.completed_at,
-        )
-    return True
+        await apply_results(conn, [event])
+    return bool(fresh)
+
+
+_POST_COLUMNS = """post_key, job_id, platform, connection_id, action, status, attempt,
+    attempt_count, platform_post_id, permalink, error_class, error_code, error_subcode,
+    error_message, first_seen_at, requested_at, scheduled_for, awaiting_approval_at,
+    held_at, first_attempt_at, posted_at, unconfirmed_at, failed_at, cancelled_at,
+    skipped_at, edited_at, deleted_at, next_attempt_at, status_changed_at, last_event_at"""
+
+_ATTEMPT_COLUMNS = """event_id, post_key, attempt, outcome, error_class, error_code,
+    error_subcode, error_message, http_status, latency_ms, platform_post_id, permalink,
+    next_attempt_at, occurred_at"""
 
 
 async def posts_of_job(pool: asyncpg.Pool, tenant_id: UUID, job_id: str) -> list[dict[str, Any]]:
-    """A job's posts, one per connection, for the tenant that owns them only."""
+    """A job's posts with their attempts, for the tenant that owns them only."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"""SELECT {_POST_COLUMNS} FROM metrics.job_posts
+               WHERE tenant_id = $1 AND job_id = $2
+               ORDER BY platform, connection_id, first_seen_at, post_key""",
+            tenant_id,
+            job_id,
+        )
+        attempts = await conn.fetch(
+            f"""SELECT {_ATTEMPT_COLUMNS} FROM metrics.delivery_attempts
+               WHERE tenant_id = $1 AND job_id = $2 ORDER BY occurred_at, attempt, event_id""",
+            tenant_id,
+            job_id,
+        )
+    by_post: dict[str, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        by_post.setdefault(attempt["post_key"], []).append(dict(attempt))
+    return [{**dict(r), "attempts": by_post.get(r["post_key"], [])} for r in rows]
+
+
+async def list_posts(
+    pool: asyncpg.Pool,
+    tenant_id: UUID,
+    *,
+    status: str | None,
+    platform: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The tenant's posts newest first (by first_seen_at, post_key), after a keyset cursor."""
     rows = await pool.fetch(
-        """SELECT post_key, platform, connection_id, status, attempt, platform_post_id,
-                  permalink, error_class, error_code, error_subcode, error_message, updated_at
-           FROM metrics.job_posts WHERE tenant_id = $1 AND job_id = $2
-           ORDER BY platform, connection_id""",
+        f"""SELECT {_POST_COLUMNS} FROM metrics.job_posts
+           WHERE tenant_id = $1
+             AND ($2::text IS NULL OR status = $2)
+             AND ($3::text IS NULL OR platform = $3)
+             AND ($4::timestamptz IS NULL OR first_seen_at >= $4)
+             AND ($5::timestamptz IS NULL OR first_seen_at < $5)
+             AND ($6::timestamptz IS NULL OR (first_seen_at, post_key) < ($6, $7::text))
+           ORDER BY first_seen_at DESC, post_key DESC
+           LIMIT $8""",
         tenant_id,
-        job_id,
+        status,
+        platform,
+        since,
+        until,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
     )
     return [dict(r) for r in rows]
+
+
+GROUP_KEYS = {
+    "platform": "p.platform",
+    "day": "to_char(p.first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    "job": "p.job_id",
+}
+# Waiting time from the publish command to the post being live (never negative).
+# (GREATEST ignores NULLs, hence the CASE: posts never published must stay out.)
+_TIME_TO_PUBLISH = """CASE WHEN p.posted_at IS NOT NULL THEN GREATEST(0,
+    extract(epoch FROM p.posted_at - COALESCE(p.requested_at, p.first_seen_at))) END"""
+
+
+async def analytics(
+    pool: asyncpg.Pool, tenant_id: UUID, group_by: str, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Per group: posts by status, time to publish, engagement sums (publishes only)."""
+    key = GROUP_KEYS[group_by]
+    window = """FROM metrics.job_posts p
+        WHERE p.tenant_id = $1 AND p.action = 'publish'
+          AND p.first_seen_at >= $2 AND p.first_seen_at < $3"""
+    sums = ", ".join(f"sum(e.{f})::bigint AS {f}" for f in METRIC_NAMES)
+    async with pool.acquire() as conn:
+        counts = await conn.fetch(
+            f"SELECT {key} AS key, p.status, count(*)::int AS n {window} GROUP BY 1, 2",
+            tenant_id,
+            start,
+            end,
+        )
+        stats = await conn.fetch(
+            f"""SELECT {key} AS key,
+                   count(*)::int AS posts,
+                   count(p.posted_at)::int AS published,
+                   avg({_TIME_TO_PUBLISH})::float8 AS ttp_avg,
+                   (percentile_cont(0.5) WITHIN GROUP (ORDER BY {_TIME_TO_PUBLISH}))::float8
+                       AS ttp_p50,
+                   (percentile_cont(0.95) WITHIN GROUP (ORDER BY {_TIME_TO_PUBLISH}))::float8
+                       AS ttp_p95,
+                   count(e.post_key)::int AS measured,
+                   {sums},
+                   COALESCE(sum(wc.n), 0)::bigint AS webhook_comments
+               FROM metrics.job_posts p
+               LEFT JOIN metrics.engagement_latest e USING (post_key)
+               LEFT JOIN LATERAL (
+                   SELECT count(*) AS n FROM metrics.webhook_comments w
+                   WHERE w.platform_post_id = p.platform_post_id AND w.platform = p.platform
+                     AND NOT w.removed
+               ) wc ON p.platform_post_id IS NOT NULL
+               WHERE p.tenant_id = $1 AND p.action = 'publish'
+                 AND p.first_seen_at >= $2 AND p.first_seen_at < $3
+               GROUP BY 1 ORDER BY 1""",
+            tenant_id,
+            start,
+            end,
+        )
+    by_status: dict[str, dict[str, int]] = {}
+    for row in counts:
+        by_status.setdefault(row["key"], {})[row["status"]] = row["n"]
+    return [{**dict(r), "by_status": by_status.get(r["key"], {})} for r in stats]
+
+
+# --------------------------------------------------------------------------- engagement
+
+
+@dataclass(frozen=True, slots=True)
+class DueCheckpoint:
+    """One post's insights read that is due now (leased to this collector)."""
+
+    post_key: str
+    checkpoint_seconds: int
+    tenant_id: UUID
+    job_id: str
+    connection_id: UUID
+    platform: str
+    platform_post_id: str
+    posted_at: datetime
+    tries: int
+
+
+async def take_due_checkpoints(
+    pool: asyncpg.Pool, limit: int, lease_seconds: float
+) -> list[DueCheckpoint]:
+    """Lease due checkpoints (SKIP LOCKED: instances share them; a dead one's lease runs
+    out and the row is due again). Each lease counts as a try."""
+    rows = await pool.fetch(
+        """WITH due AS (
+               SELECT post_key, checkpoint_seconds FROM metrics.engagement_schedule
+               WHERE state = 'pending' AND next_try_at <= now()
+               ORDER BY next_try_at LIMIT $1 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE metrics.engagement_schedule s
+           SET next_try_at = now() + make_interval(secs => $2), tries = s.tries + 1,
+               updated_at = now()
+           FROM due
+           WHERE s.post_key = due.post_key AND s.checkpoint_seconds = due.checkpoint_seconds
+           RETURNING s.post_key, s.checkpoint_seconds, s.tenant_id, s.job_id,
+                     s.connection_id, s.platform, s.platform_post_id, s.posted_at, s.tries""",
+        limit,
+        lease_seconds,
+    )
+    return [DueCheckpoint(**dict(r)) for r in rows]
+
+
+async def finish_checkpoint(
+    pool: asyncpg.Pool, due: DueCheckpoint, state: str, error: str | None = None
+) -> None:
+    """Close a checkpoint: `done`, `skipped` or `failed` (with why)."""
+    await pool.execute(
+        """UPDATE metrics.engagement_schedule SET state = $3, last_error = $4, updated_at = now()
+           WHERE post_key = $1 AND checkpoint_seconds = $2""",
+        due.post_key,
+        due.checkpoint_seconds,
+        state,
+        error[:500] if error else None,
+    )
+
+
+async def retry_checkpoint(
+    pool: asyncpg.Pool, due: DueCheckpoint, in_seconds: float, error: str, *, count_try: bool
+) -> None:
+    """Try again later; a wait for rate limits does not use up a try."""
+    await pool.execute(
+        """UPDATE metrics.engagement_schedule
+           SET next_try_at = now() + make_interval(secs => $3), last_error = $4,
+               tries = tries - CASE WHEN $5 THEN 0 ELSE 1 END, updated_at = now()
+           WHERE post_key = $1 AND checkpoint_seconds = $2""",
+        due.post_key,
+        due.checkpoint_seconds,
+        in_seconds,
+        error[:500],
+        count_try,
+    )
+
+
+async def post_was_deleted(pool: asyncpg.Pool, platform_post_id: str) -> bool:
+    """Whether jobcast deleted this platform post (no insights to read any more)."""
+    return bool(
+        await pool.fetchval(
+            """SELECT EXISTS (SELECT 1 FROM metrics.job_posts WHERE platform_post_id = $1
+                              AND action = 'delete' AND status = 'deleted')""",
+            platform_post_id,
+        )
+    )
+
+
+async def record_webhook_comments(
+    pool: asyncpg.Pool, comments: list[tuple[str, str, str, bool]]
+) -> None:
+    """(platform, comment_id, platform_post_id, removed): a removal sticks, whatever order
+    Meta's deliveries arrive in."""
+    if not comments:
+        return
+    platforms, comment_ids, post_ids, removed = (list(c) for c in zip(*comments, strict=True))
+    await pool.execute(
+        """INSERT INTO metrics.webhook_comments AS w
+               (platform, comment_id, platform_post_id, removed)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[])
+           ON CONFLICT (platform, comment_id) DO UPDATE
+           SET removed = w.removed OR EXCLUDED.removed""",
+        platforms,
+        comment_ids,
+        post_ids,
+        removed,
+    )
+
+
+async def engagement_of_job(
+    pool: asyncpg.Pool, tenant_id: UUID, job_id: str
+) -> dict[str, dict[str, Any]]:
+    """Per post key of the job: the latest snapshot, its history, and webhook comments."""
+    columns = ", ".join(METRIC_NAMES)
+    async with pool.acquire() as conn:
+        latest = await conn.fetch(
+            f"""SELECT l.post_key, l.checkpoint_seconds, l.collected_at, {columns},
+                   (SELECT count(*) FROM metrics.webhook_comments w
+                    WHERE w.platform = l.platform AND w.platform_post_id = l.platform_post_id
+                      AND NOT w.removed)::int AS webhook_comments
+               FROM metrics.engagement_latest l WHERE l.tenant_id = $1 AND l.job_id = $2""",
+            tenant_id,
+            job_id,
+        )
+        history = await conn.fetch(
+            f"""SELECT post_key, checkpoint_seconds, collected_at, {columns}
+               FROM metrics.engagement_snapshots WHERE tenant_id = $1 AND job_id = $2
+               ORDER BY checkpoint_seconds, collected_at, event_id""",
+            tenant_id,
+            job_id,
+        )
+    found: dict[str, dict[str, Any]] = {r["post_key"]: {**dict(r), "history": []} for r in latest}
+    for snapshot in history:
+        if snapshot["post_key"] in found:
+            found[snapshot["post_key"]]["history"].append(dict(snapshot))
+    return found

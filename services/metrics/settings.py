@@ -1,5 +1,7 @@
-"""Metrics service settings (env prefix `METRICS_`)."""
+"""Metrics service settings (env prefix `METRICS_`; Graph API settings shared with the
+publishers)."""
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from jobcast.settings import CommonSettings
@@ -9,3 +11,33 @@ class MetricsSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="METRICS_", frozen=True, extra="ignore")
 
     port: int = 8085
+    # Results per poll, materialised in one transaction.
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # SSE: a comment line this often on an idle stream; events buffered per client.
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)
+    sse_client_buffer: int = Field(default=1000, ge=1)
+    # Engagement: seconds after posting at which insights are read (1 h, 24 h, 72 h, 7 d).
+    engagement_schedule: tuple[int, ...] = (3600, 86_400, 259_200, 604_800)
+    engagement_poll_seconds: float = Field(default=5.0, gt=0)
+    engagement_batch: int = Field(default=50, ge=1)
+    engagement_lease_seconds: float = Field(default=120.0, gt=0)
+    # A failed read is tried again after these delays, then the checkpoint is failed.
+    engagement_retry_delays: tuple[float, ...] = (60.0, 300.0, 900.0, 3600.0)
+    # How long a decrypted token (and its connection's status) is reused.
+    engagement_token_cache_seconds: float = Field(default=30.0, ge=0)
+    # Outbound webhooks: retry tiers (then dead), request timeout, how often to look.
+    webhook_retry_delays: tuple[float, ...] = (10.0, 60.0, 300.0, 1800.0, 7200.0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Accept http:// and private addresses as webhook URLs (local development and tests).
+    webhook_allow_insecure_urls: bool = False
+    # The Graph API, as the publishers call it.
+    graph_api_url: str = Field(
+        default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
+    )
+    graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
+    graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
+    graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    rate_limit_block_seconds: float = Field(
+        default=300.0, gt=0, validation_alias="PUBLISH_RATE_LIMIT_BLOCK_SECONDS"
+    )

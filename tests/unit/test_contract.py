@@ -30,6 +30,8 @@ def test_schema_files_match_the_models() -> None:
         "connections.events.schema.json",
         "platform.webhooks.schema.json",
         "operator.commands.schema.json",
+        "engagement.events.schema.json",
+        "webhooks.outbound.schema.json",
     }
 
 
