@@ -314,6 +314,8 @@ class ConcurrentConsumer:
         self._rotation = 0  # which partition takes its share first
         self._in_flight_gauge = IN_FLIGHT.labels(group=group_id)
         self._commits = COMMITS.labels(group=group_id)
+        for topic in self._topics:  # failure series exist at 0 from the start
+            HANDLER_FAILURES.labels(group=group_id, topic=topic)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -391,6 +393,16 @@ class ConcurrentConsumer:
         Empty during a rebalance (between revoke and assign), unlike aiokafka's own view.
         """
         return frozenset(self._trackers)
+
+    async def settled(self) -> bool:
+        """Readiness for a member that may own nothing (more members than partitions):
+        running, the fetch loop alive, and joined with a settled assignment, even empty."""
+        return (
+            not self._closed
+            and self._fetch_task is not None
+            and not self._fetch_task.done()
+            and holds_assignment(self._consumer)
+        )
 
     async def ping(self) -> bool:
         """Readiness: running, the fetch loop alive, and a partition assignment held
@@ -683,6 +695,19 @@ class ConcurrentConsumer:
         # Another member reports this partition's lag now.
         with contextlib.suppress(KeyError):
             LAG.remove(self._group_id, tp[0], str(tp[1]))
+
+
+def holds_assignment(consumer: Any) -> bool:
+    """An aiokafka group consumer has joined its group and is not mid-rebalance (its
+    assignment may be empty). Reads aiokafka's subscription state, which has no public
+    accessor for "rebalancing"."""
+    state: Any = getattr(consumer, "_subscription", None)
+    subscription = getattr(state, "subscription", None)
+    return (
+        subscription is not None
+        and subscription.assignment is not None
+        and not state.reassignment_in_progress
+    )
 
 
 def _to_record(raw: Any) -> ConsumedRecord:

@@ -1,14 +1,29 @@
 """Running a service: its HTTP server (API + ops endpoints) beside its Kafka consumers.
 
-Every service exposes `/healthz` (the process is alive), `/readyz` (its broker and
-database answer) and `/metrics` (Prometheus), and stops gracefully on SIGTERM:
-HTTP stops accepting, consumers finish the record in hand and commit, pools close.
+Every service exposes:
+
+- `/healthz` — liveness: the process answers and none of its background loops (timers,
+  consumers, gauges) died of an error. A failure here means "restart me".
+- `/readyz` — readiness: its broker and database answer (the checks the service passes
+  to `add_ops_routes`) AND every Kafka consumer holds its partition assignment: each
+  faststream subscriber of the service's broker has joined its group and is not in the
+  middle of a rebalance (`run_service` adds that check itself), and each
+  `ConcurrentConsumer` the service registers does the same through its own check.
+  A member with an empty assignment (more members than partitions) counts as ready: it
+  is a standby, not a fault.
+- `/metrics` — Prometheus. `run_service` also reports the lag of every faststream
+  subscriber's group (committed offset vs end offset, per partition it owns) in
+  `jobcast_consumer_lag`, the gauge `ConcurrentConsumer` keeps for its own groups.
+
+It stops gracefully on SIGTERM: HTTP stops accepting, consumers finish the record in
+hand and commit, pools close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Generator
@@ -17,10 +32,13 @@ from typing import Any, Protocol, TypeVar
 
 import uvicorn
 import uvloop
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from jobcast.consumer import LAG, holds_assignment
 from jobcast.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -30,18 +48,30 @@ Cleanup = Callable[[], Awaitable[None]]
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A long-running task that returns soon after the event is set (e.g. a timer loop)."""
 
+LAG_INTERVAL_SECONDS = 10.0
+
 
 def add_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
-    """Mount the liveness, readiness and metrics endpoints (kept out of the OpenAPI doc)."""
+    """Mount the liveness, readiness and metrics endpoints (kept out of the OpenAPI doc).
+
+    `checks` stays live: `run_service` adds the consumer-assignment check to it once the
+    broker has started (kept on `app.state.readiness_checks`).
+    """
+    app.state.readiness_checks = checks
+    app.state.background_tasks = []
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
+    async def healthz(response: Response) -> dict[str, object]:
+        dead = [t.get_name() for t in app.state.background_tasks if _died(t)]
+        if dead:
+            response.status_code = 503
+            return {"status": "failed", "dead": dead}
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(response: Response) -> dict[str, object]:
         failed = []
-        for name, check in checks.items():
+        for name, check in list(checks.items()):
             try:
                 answer = await asyncio.wait_for(check(), timeout=2.0)
             except Exception:
@@ -49,11 +79,84 @@ def add_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
             if answer is False:  # a check fails by raising or by answering False
                 failed.append(name)
         response.status_code = 503 if failed else 200
-        return {"ready": not failed, "failed": failed}
+        return {"ready": not failed, "failed": failed, "checks": list(checks)}
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _died(task: asyncio.Task[Any]) -> bool:
+    return task.done() and not task.cancelled() and task.exception() is not None
+
+
+def _group_subscribers(broker: KafkaBroker) -> list[Any]:
+    """The broker's subscribers that consume in a group (faststream's LogicSubscriber)."""
+    return [s for s in broker.subscribers if getattr(s, "group_id", None)]
+
+
+def subscribers_ready(broker: KafkaBroker) -> ReadinessCheck:
+    """Readiness of the broker's faststream subscribers: each one running, its consume
+    loop alive, and its consumer holding a settled assignment."""
+
+    async def check() -> bool:
+        for subscriber in _group_subscribers(broker):
+            consumer = getattr(subscriber, "consumer", None)
+            tasks = getattr(subscriber, "tasks", [])
+            if not getattr(subscriber, "running", False) or consumer is None:
+                return False
+            if tasks and all(t.done() for t in tasks):
+                return False
+            if not holds_assignment(consumer):
+                return False
+        return True
+
+    return check
+
+
+async def report_subscriber_lag(
+    broker: KafkaBroker, stop: asyncio.Event, every: float = LAG_INTERVAL_SECONDS
+) -> None:
+    """Keep `jobcast_consumer_lag` current for every faststream subscriber's group: for each
+    partition this member owns, the end offset minus the group's committed offset (from
+    the start of the partition when nothing is committed yet). Partitions it no longer
+    owns are dropped; the member that owns them now reports them."""
+    reported: set[tuple[str, str, str]] = set()
+    while not stop.is_set():
+        seen: set[tuple[str, str, str]] = set()
+        for subscriber in _group_subscribers(broker):
+            consumer = getattr(subscriber, "consumer", None)
+            if consumer is None:
+                continue
+            try:
+                seen |= await _subscriber_lag(subscriber.group_id, consumer)
+            except (KafkaError, OSError, AssertionError, TimeoutError) as exc:
+                log.debug(
+                    "lag not measured", extra={"group": subscriber.group_id, "error": repr(exc)}
+                )
+        for labels in reported - seen:
+            with contextlib.suppress(KeyError):
+                LAG.remove(*labels)
+        reported = seen
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
+async def _subscriber_lag(group: str, consumer: Any) -> set[tuple[str, str, str]]:
+    assigned = sorted(consumer.assignment())
+    if not assigned:
+        return set()
+    async with asyncio.timeout(5):
+        ends = await consumer.end_offsets(assigned)
+        starts = await consumer.beginning_offsets(assigned)
+        seen = set()
+        for tp in assigned:
+            committed = await consumer.committed(TopicPartition(tp.topic, tp.partition))
+            base = committed if committed is not None else starts[tp]
+            labels = (group, tp.topic, str(tp.partition))
+            LAG.labels(*labels).set(max(0, ends[tp] - base))
+            seen.add(labels)
+    return seen
 
 
 @dataclass
@@ -86,13 +189,24 @@ async def run_service(service: Service, host: str, port: int) -> None:
             service.app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
         )
     )
+    background = list(service.background)
     if service.broker is not None:
         await service.broker.start()
+        broker = service.broker
+        if _group_subscribers(broker):
+            checks = getattr(service.app.state, "readiness_checks", None)
+            if checks is not None:
+                checks.setdefault("consumers", subscribers_ready(broker))
+            background.append(functools.partial(report_subscriber_lag, broker))
     stopping = asyncio.Event()
     loops = [
-        asyncio.create_task(loop_fn(stopping), name=f"{service.name}-background")
-        for loop_fn in service.background
+        asyncio.create_task(loop_fn(stopping), name=f"{service.name}-{_name_of(loop_fn)}")
+        for loop_fn in background
     ]
+    for task in loops:
+        task.add_done_callback(_log_if_died)
+    if hasattr(service.app.state, "background_tasks"):
+        service.app.state.background_tasks = loops
     http = asyncio.create_task(server.serve(), name=f"{service.name}-http")
     log.info("service started", extra={"port": port})
     waiter = asyncio.create_task(stop.wait())
@@ -109,6 +223,18 @@ async def run_service(service: Service, host: str, port: int) -> None:
     for cleanup in reversed(service.cleanups):
         await cleanup()
     log.info("service stopped")
+
+
+def _name_of(loop_fn: BackgroundLoop) -> str:
+    inner = getattr(loop_fn, "func", loop_fn)  # functools.partial
+    return str(getattr(inner, "__qualname__", None) or type(inner).__name__)
+
+
+def _log_if_died(task: asyncio.Task[None]) -> None:
+    if _died(task):
+        log.error(
+            "background loop died", exc_info=task.exception(), extra={"loop": task.get_name()}
+        )
 
 
 class ServiceSettings(Protocol):

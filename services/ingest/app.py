@@ -13,6 +13,7 @@ from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
 from jobcast.kafka import ensure_topics, make_broker
+from jobcast.metrics import observed
 from jobcast.service import Service, add_ops_routes
 from jobcast.tenancy import migrate_tenancy
 from jobcast.topics import JOBS_INCOMING
@@ -70,7 +71,7 @@ async def build(settings: IngestSettings) -> Service:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topics=[JOBS_INCOMING],
         group_id=INCOMING_GROUP,
-        handle=IncomingRelay(pool, broker),
+        handle=observed(IncomingRelay(pool, broker)),
         max_in_flight=settings.incoming_max_in_flight,
         client_id="ingest",
     )
@@ -81,7 +82,12 @@ async def build(settings: IngestSettings) -> Service:
         await incoming.stop()
 
     add_ops_routes(
-        app, {"kafka": lambda: broker.ping(2.0), "postgres": lambda: pool.fetchval("SELECT 1")}
+        app,
+        {
+            "kafka": lambda: broker.ping(2.0),
+            "postgres": lambda: pool.fetchval("SELECT 1"),
+            "assignment": incoming.settled,
+        },
     )
     return Service(
         "ingest",
