@@ -38,7 +38,7 @@ class IncomingRelay:
         """Handle one record from `jobs.incoming` (an aiokafka-like record)."""
         try:
             body = json.loads(raw.value or b"")
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested too deep
             await self._reject(raw, f"not JSON: {exc}", "not_json")
             return
         tenant_id = _tenant_of(body)

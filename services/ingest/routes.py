@@ -185,5 +185,5 @@ async def _read_json(request: Request, limit: int) -> object:
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # or too deep
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None

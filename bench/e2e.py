@@ -1,0 +1,294 @@
+"""`make bench-e2e`: the whole pipeline, from ingest's HTTP API to both posts `posted`.
+
+1. Throughput: N jobs (one tenant, a Facebook Page and an Instagram account per lane
+   tenant) posted over HTTP in batches of 100 by 8 clients as fast as ingest takes them;
+   the Graph sandbox answers at once (latency 0). Rate = jobs / (first accepted → the read
+   model showing every post `posted`), and the steady rate over the middle 90% of jobs.
+2. Latency at 20% of that rate: single events, open loop, for `--latency-seconds`; per
+   post, accepted (ingest.accepted_events) → publish call (the publisher's claim, taken
+   just before it calls the Graph API).
+3. Baselines on the same broker, same run (bench/baselines.py): Kafka's own producer and
+   consumer perf tools at the same record size, and a raw aiokafka relay with the same
+   Kafka hops and fan-out. Printed as ratios.
+
+Everything shares the machine's cores with Kafka, Postgres and the load generator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import httpx
+from pydantic import SecretStr
+
+from bench.baselines import BrokerLimit, RelayResult, broker_limit, raw_relay
+from bench.common import peak_rss_mb, percentile, report
+from jobcast.crypto import TokenCipher
+from jobcast.db import create_pool
+from jobcast.devstack.session import Infra, real_infra
+from jobcast.tenancy import create_tenant, migrate_tenancy
+from schemas import JobCreated, JobPosting, Platform
+from services.distributor.repo import add_connection, migrate_distributor
+from tests.suites.stack import UNLIMITED_SANDBOX, Pipeline, running_pipeline
+
+BATCH = 100
+# Production settings (no test timers), except what a load test must switch off.
+BENCH_ENV = {
+    "INGEST_RATE_LIMIT_PER_SECOND": "1e9",
+    "INGEST_RATE_LIMIT_BURST": "1e9",
+    "JOBCAST_LOG_LEVEL": "WARNING",
+}
+
+
+@contextlib.contextmanager
+def bench_pipeline(prefix: str) -> Iterator[tuple[Infra, Pipeline]]:
+    """Kafka and Postgres (`real_infra`), and the whole pipeline on them at full speed:
+    no ingest rate limit, the sandbox at latency 0 with no budgets."""
+    with (
+        real_infra() as infra,
+        running_pipeline(
+            infra.kafka_bootstrap_servers, infra.database_url, env=BENCH_ENV,
+            sandbox_args=UNLIMITED_SANDBOX, prefix=prefix,
+        ) as pipeline,
+    ):  # fmt: skip
+        yield infra, pipeline
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A tenant with one Facebook Page and one Instagram account: two publisher lanes."""
+
+    tenant_id: uuid.UUID
+    api_key: str
+
+
+def job(job_id: str) -> dict[str, Any]:
+    return {
+        "event_type": "job.created",
+        "payload": {
+            "job_id": job_id, "title": "Barista", "company": "Kopi Pagi",
+            "location": "Ubud, Bali", "employment_type": "daily",
+            "apply_url": f"https://jobs.example.com/{job_id}",
+            "image_url": f"https://cdn.example.com/{job_id}.jpg",
+            "description": "Morning shift, 07:00-15:00. Latte art a plus.",
+        },
+    }  # fmt: skip
+
+
+def job_record() -> bytes:
+    """One job event as ingest writes it to `jobs.events` (the baselines' record)."""
+    posting = JobPosting.model_validate(job("x")["payload"])
+    return JobCreated(tenant_id=uuid.uuid4(), payload=posting).model_dump_json().encode()
+
+
+async def make_lanes(pool: asyncpg.Pool, secret_key: str, count: int) -> list[Lane]:
+    """Tenants with a Page and an IG account each: more tenants, more parallel lanes."""
+    await migrate_tenancy(pool)
+    await migrate_distributor(pool)
+    cipher = TokenCipher(SecretStr(secret_key))
+    lanes = []
+    for _ in range(count):
+        tenant, key = await create_tenant(pool, f"bench-{uuid.uuid4().hex[:8]}")
+        for platform in (Platform.FACEBOOK, Platform.INSTAGRAM):
+            account = str(uuid.uuid4().int)[:15]
+            await add_connection(pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
+                                 account_id=account, token=f"bench-{account}")  # fmt: skip
+        lanes.append(Lane(tenant.tenant_id, key))
+    return lanes
+
+
+async def post_batches(
+    url: str, lanes: Sequence[Lane], job_ids: Sequence[str], clients: int
+) -> None:
+    """Send the jobs in batches of BATCH, lanes taking turns, from `clients` senders."""
+    queue: asyncio.Queue[tuple[Lane, list[str]]] = asyncio.Queue()
+    for n, start in enumerate(range(0, len(job_ids), BATCH)):
+        queue.put_nowait((lanes[n % len(lanes)], list(job_ids[start : start + BATCH])))
+
+    async def sender(http: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            lane, batch = queue.get_nowait()
+            response = await http.post(
+                url, json={"events": [job(j) for j in batch]},
+                headers={"Authorization": f"Bearer {lane.api_key}"},
+            )  # fmt: skip
+            response.raise_for_status()
+
+    async with httpx.AsyncClient(timeout=60) as http:
+        await asyncio.gather(*(sender(http) for _ in range(clients)))
+
+
+async def wait_posted(pool: asyncpg.Pool, job_ids: Sequence[str], seconds: float) -> float:
+    """Until the read model shows both posts of every job `posted`; returns that moment."""
+    want = 2 * len(job_ids)
+    async with asyncio.timeout(seconds):
+        while True:
+            posted = await pool.fetchval(
+                "SELECT count(*) FROM metrics.job_posts"
+                " WHERE job_id = ANY($1::text[]) AND status = 'posted'",
+                list(job_ids),
+            )
+            if posted >= want:
+                return time.time()
+            await asyncio.sleep(0.25)
+
+
+@dataclass(frozen=True)
+class Throughput:
+    jobs: int
+    seconds: float  # first accepted → read model complete
+    steady_jobs_per_second: float
+
+    @property
+    def jobs_per_second(self) -> float:
+        return self.jobs / self.seconds
+
+
+async def throughput(
+    pipeline: Pipeline, pool: asyncpg.Pool, lanes: Sequence[Lane], jobs: int
+) -> Throughput:
+    job_ids = [f"e2e-{uuid.uuid4().hex[:10]}-{n}" for n in range(jobs)]
+    started = time.time()
+    await post_batches(f"{pipeline.url('ingest')}/v1/job-events", lanes, job_ids, clients=8)
+    finished = await wait_posted(pool, job_ids, seconds=max(600, jobs / 5))
+    # Each job is done when its second post is; the middle 90% gives the steady rate.
+    done = await pool.fetch(
+        "SELECT max(posted_at) AS done FROM metrics.job_posts WHERE job_id = ANY($1::text[])"
+        " GROUP BY job_id ORDER BY 1",
+        job_ids,
+    )
+    at = [r["done"].timestamp() for r in done]
+    low, high = at[len(at) // 20], at[len(at) * 19 // 20]
+    return Throughput(jobs, finished - started, (len(at) * 0.9) / max(high - low, 1e-6))
+
+
+async def latency(
+    pipeline: Pipeline, pool: asyncpg.Pool, lanes: Sequence[Lane], rate: float, seconds: float
+) -> dict[str, list[float]]:
+    """Open loop: one single-event request every 1/rate s; accepted → claim, per platform."""
+    url = f"{pipeline.url('ingest')}/v1/job-events"
+    job_ids = [f"lat-{uuid.uuid4().hex[:10]}-{n}" for n in range(max(1, int(rate * seconds)))]
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def one(n: int, job_id: str) -> None:
+            lane = lanes[n % len(lanes)]
+            response = await http.post(
+                url, json=job(job_id), headers={"Authorization": f"Bearer {lane.api_key}"}
+            )
+            response.raise_for_status()
+
+        tasks = []
+        start = loop.time()
+        for n, job_id in enumerate(job_ids):
+            await asyncio.sleep(max(0.0, start + n / rate - loop.time()))
+            tasks.append(asyncio.create_task(one(n, job_id)))
+        await asyncio.gather(*tasks)
+    await wait_posted(pool, job_ids, seconds=300)
+    rows = await pool.fetch(
+        """SELECT c.platform, extract(epoch FROM c.claimed_at - a.accepted_at) * 1000 AS ms
+           FROM publishing.post_claims c
+           JOIN ingest.accepted_events a ON a.job_id = c.job_id AND a.tenant_id = c.tenant_id
+           WHERE c.job_id = ANY($1::text[])""",
+        job_ids,
+    )
+    found: dict[str, list[float]] = {"facebook": [], "instagram": [], "all": []}
+    for r in rows:
+        found[r["platform"]].append(float(r["ms"]))
+        found["all"].append(float(r["ms"]))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=5000)
+    parser.add_argument("--lanes", type=int, default=250, help="tenants, each with 2 accounts")
+    parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--baseline-records", type=int, default=200_000)
+    parser.add_argument("--relay-jobs", type=int, default=20_000)
+    args = parser.parse_args()
+    size = len(job_record())
+
+    async def measure(pipeline: Pipeline) -> tuple[Throughput, dict[str, list[float]], float]:
+        pool = await create_pool(pipeline.endpoints.database_url, max_size=4)
+        try:
+            lanes = await make_lanes(pool, pipeline.endpoints.secret_key, args.lanes)
+            await throughput(pipeline, pool, lanes, min(200, args.jobs))  # warm-up
+            result = await throughput(pipeline, pool, lanes, args.jobs)
+            rate = 0.2 * result.jobs_per_second
+            found = await latency(pipeline, pool, lanes, rate, args.latency_seconds)
+            return result, found, rate
+        finally:
+            await pool.close()
+
+    with bench_pipeline("jobcast-bench-e2e-") as (infra, pipeline):
+        print(f"e2e: {args.jobs} jobs over {args.lanes} tenants (2 posts each) ...")
+        result, found, rate = asyncio.run(measure(pipeline))
+        rss = {name: peak_rss_mb(p.pid) for name, p in pipeline.services.items() if p.pid}
+        print("e2e: baselines (broker perf tools, raw relay) ...")
+        pipeline.stop_services()  # the baselines get the cores to themselves
+        limit = broker_limit(infra.kafka_bootstrap_servers, size, args.baseline_records)
+        relay = raw_relay(
+            infra.kafka_bootstrap_servers, job_record(), args.relay_jobs, pipeline.state_dir
+        )
+    print_report(Measured(args.lanes, size, result, found, rate, rss, limit, relay, infra.how))
+
+
+@dataclass(frozen=True)
+class Measured:
+    lanes: int
+    size: int
+    result: Throughput
+    found: dict[str, list[float]]
+    rate: float
+    rss: dict[str, float]
+    limit: BrokerLimit
+    relay: RelayResult
+    how: str
+
+
+def print_report(m: Measured) -> None:
+    e2e, relay, limit = m.result.jobs_per_second, m.relay.jobs_per_second, m.limit
+    p = {k: (percentile(v, 50), percentile(v, 99)) if v else (0.0, 0.0) for k, v in m.found.items()}
+    rows = [
+        ("jobs (2 posts each)", f"{m.result.jobs}", f"{m.lanes} tenants, sandbox latency 0"),
+        ("end to end, first to last", f"{e2e:,.0f} jobs/s", "target ≥ 5,000"),
+        ("end to end, steady (5–95%)", f"{m.result.steady_jobs_per_second:,.0f} jobs/s", ""),
+        (f"latency p50 at {m.rate:,.0f} jobs/s", f"{p['all'][0]:,.0f} ms",
+         "accepted → publish call"),
+        (f"latency p99 at {m.rate:,.0f} jobs/s", f"{p['all'][1]:,.0f} ms", "target < 100 ms"),
+        ("  Facebook p50 / p99", f"{p['facebook'][0]:,.0f} / {p['facebook'][1]:,.0f} ms", ""),
+        ("  Instagram p50 / p99", f"{p['instagram'][0]:,.0f} / {p['instagram'][1]:,.0f} ms", ""),
+        ("record size", f"{m.size} B", "a job event on jobs.events"),
+        ("broker: produce", f"{limit.produce_per_second:,.0f} rec/s", "ProducerPerformance"),
+        ("broker: consume", f"{limit.consume_per_second:,.0f} rec/s", "ConsumerPerformance"),
+        ("raw relay (3 hops, fan-out 2)", f"{relay:,.0f} jobs/s", f"{m.relay.jobs} jobs"),
+        ("e2e ÷ raw relay", f"{e2e / relay:.1%}", "target ≥ 50%"),
+        ("e2e ÷ broker produce", f"{e2e / limit.produce_per_second:.2%}", ""),
+        ("raw relay ÷ broker produce", f"{relay / limit.produce_per_second:.1%}", ""),
+        *((f"peak RSS {name}", f"{mib:,.0f} MiB", "") for name, mib in sorted(m.rss.items())),
+    ]  # fmt: skip
+    report("e2e", rows, {
+        "jobs": m.result.jobs, "lanes": m.lanes, "record_size": m.size,
+        "jobs_per_second": e2e, "steady_jobs_per_second": m.result.steady_jobs_per_second,
+        "latency_rate": m.rate,
+        "latency_ms": {k: {"p50": v[0], "p99": v[1]} for k, v in p.items()},
+        "latency_samples": {k: len(v) for k, v in m.found.items()},
+        "broker": vars(limit),
+        "relay": {"jobs": m.relay.jobs, "seconds": m.relay.seconds, "jobs_per_second": relay,
+                  "steady_jobs_per_second": m.relay.steady_jobs_per_second},
+        "ratio_relay": e2e / relay, "ratio_broker": e2e / limit.produce_per_second,
+        "peak_rss_mib": m.rss, "infra": m.how,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
