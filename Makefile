@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
-	bench-distributor
+	bench-distributor prometheus bench-rebuild bench-e2e soak chaos
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +54,36 @@ bench-ingest: venv
 bench-distributor: venv
 	$(BIN)/python -m bench.distributor
 
-bench: bench-ingest bench-distributor bench-publish
+## The read model: `jobcast rebuild metrics` from 1,000,000 result events.
+bench-rebuild: venv
+	$(BIN)/python -m bench.rebuild
+
+## End to end: ingest HTTP → both posts `posted` (sandbox latency 0), latency at 20% of the
+## max rate, and the baselines (Kafka's perf tools, a raw aiokafka relay) in the same run.
+bench-e2e: venv
+	$(BIN)/python -m bench.e2e
+
+bench: bench-ingest bench-distributor bench-publish bench-rebuild bench-e2e
+
+## Steady load for SOAK_MINUTES (default 30) at 1,000 jobs/s or what the machine sustains
+## (SOAK_RATE=auto); samples RSS and consumer lag and says whether both stayed flat.
+soak: venv
+	$(BIN)/python -m bench.soak
+
+## Chaos at full scale: 10,000 jobs, 2 tenants, 200 connections, on a private Kafka and
+## Postgres, while services are SIGKILLed and the broker and Postgres restart. The quick
+## version runs in `make test` (tests/integration/test_chaos.py). CHAOS_ARGS=--replay then
+## rewinds every consumer group and checks that nothing changes.
+chaos: venv
+	$(BIN)/python -m tests.suites.chaos --jobs $(or $(CHAOS_JOBS),10000) \
+		--connections $(or $(CHAOS_CONNECTIONS),200) $(CHAOS_ARGS)
+
+## Prometheus (Debian's package) scraping the `make up` stack with deploy/prometheus/, on :9090;
+## the rules' alerts show at http://127.0.0.1:9090/alerts. Grafana: deploy/compose or deploy/k8s.
+prometheus:
+	@command -v prometheus >/dev/null || { echo "apt-get install prometheus" >&2; exit 1; }
+	prometheus --config.file=deploy/prometheus/prometheus.yml \
+		--storage.tsdb.path=.jobcast/prometheus --web.listen-address=127.0.0.1:9090
 
 ## Regenerate schemas/json after a deliberate contract change.
 schemas: venv

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -12,13 +13,15 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
+from aiokafka.structs import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from jobcast import metrics
+from jobcast.logs import event_fields, log_context
 from jobcast.topics import ALL_TOPICS, TopicSpec, dead_letter_topic
 from schemas import headers as h
 
@@ -28,6 +31,8 @@ EventT = TypeVar("EventT")
 # A failing handler (database down, broker hiccup) is retried in place, slower each
 # time; the record is never skipped, because dropping a good event is worse than waiting.
 _RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# What is kept of a record too large to be dead-lettered whole (x-dlq-truncated says so).
+_DLQ_KEPT_BYTES = 64 * 1024
 
 
 async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec] = ALL_TOPICS) -> None:
@@ -47,6 +52,23 @@ async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec] = ALL
                 await admin.create_topics(missing)
     finally:
         await admin.close()
+
+
+async def topic_partitions(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, in order; ValueError naming a topic that does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    partitions = []
+    for topic in described:
+        if topic["error_code"] or not topic["partitions"]:
+            raise ValueError(f"no topic {topic['topic']!r} on {bootstrap_servers}")
+        numbers = sorted(p["partition"] for p in topic["partitions"])
+        partitions += [TopicPartition(topic["topic"], n) for n in numbers]
+    return partitions
 
 
 def make_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
@@ -123,6 +145,7 @@ class OrderedProducer:
     async def send_all(self, events: Iterable[OutgoingEvent]) -> None:
         """Return once the broker has every event (raises if any could not be written)."""
         pending = []
+        topics = []
         for out in events:
             headers = event_headers(out.correlation_id, out.causation_id, out.event_type)
             pending.append(
@@ -133,9 +156,19 @@ class OrderedProducer:
                     headers=[(k, v.encode()) for k, v in headers.items()],
                 )
             )
-            metrics.RECORDS_PRODUCED.labels(topic=out.topic).inc()
+            topics.append(out.topic)
+            metrics.count_produced(out.topic)
         if pending:
-            await asyncio.gather(*pending)
+            outcomes = await asyncio.gather(*pending, return_exceptions=True)
+            failed = [
+                (topic, outcome)
+                for topic, outcome in zip(topics, outcomes, strict=True)
+                if isinstance(outcome, BaseException)
+            ]
+            for topic, _ in failed:
+                metrics.PRODUCE_FAILURES.labels(topic=topic).inc()
+            if failed:
+                raise failed[0][1]
 
 
 async def publish_event(
@@ -150,10 +183,14 @@ async def publish_event(
 ) -> None:
     """Write one contract event as JSON and wait until the broker has it."""
     headers = event_headers(correlation_id, causation_id, event_type)
-    await broker.publish(
-        event.model_dump_json().encode(), topic=topic, key=key.encode(), headers=headers
-    )
-    metrics.RECORDS_PRODUCED.labels(topic=topic).inc()
+    try:
+        await broker.publish(
+            event.model_dump_json().encode(), topic=topic, key=key.encode(), headers=headers
+        )
+    except Exception:
+        metrics.PRODUCE_FAILURES.labels(topic=topic).inc()
+        raise
+    metrics.count_produced(topic)
 
 
 async def publish_first_event(
@@ -194,7 +231,14 @@ async def dead_letter(
         }
     )
     dlq = dead_letter_topic(raw.topic)
-    await broker.publish(raw.value or b"", topic=dlq, key=raw.key, headers=headers)
+    value = raw.value or b""
+    try:
+        await broker.publish(value, topic=dlq, key=raw.key, headers=headers)
+    except MessageSizeTooLargeError:
+        # A record near the broker's size limit no longer fits once the reason is added;
+        # retrying could never succeed and would stall the partition. Park its head.
+        headers[h.DLQ_TRUNCATED] = str(len(value))
+        await broker.publish(value[:_DLQ_KEPT_BYTES], topic=dlq, key=raw.key, headers=headers)
     metrics.DLQ_RECORDS.labels(topic=raw.topic, reason=kind).inc()
     log.warning(
         "record dead-lettered",
@@ -221,20 +265,59 @@ def validating(
 
     async def route(raw: Any) -> None:
         started = time.perf_counter()
-        try:
-            event = adapter.validate_json(raw.value or b"")
-        except ValidationError as exc:
-            await dead_letter(
-                broker, raw, group_id=group_id, reason=describe_validation_error(exc),
-                kind="invalid",
-            )  # fmt: skip
-            metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
-            return
-        await handle(event, _meta(raw))
+        with log_context(**metrics.record_log_fields(raw)):
+            try:
+                event = adapter.validate_json(raw.value or b"")
+            except ValidationError as exc:
+                await dead_letter(
+                    broker, raw, group_id=group_id, reason=describe_validation_error(exc),
+                    kind="invalid",
+                )  # fmt: skip
+                metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+                return
+            with (
+                log_context(**event_fields(event)),
+                metrics.HANDLERS_IN_PROGRESS.labels(topic=raw.topic).track_inprogress(),
+            ):
+                await handle(event, _meta(raw))
         metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
         metrics.HANDLER_SECONDS.labels(topic=raw.topic).observe(time.perf_counter() - started)
 
     return route
+
+
+def _readable_headers(record: Any) -> Any:
+    """The record, with any header value that is not UTF-8 made readable (U+FFFD)."""
+    try:
+        for _, value in record.headers or ():
+            bytes(value).decode()
+    except UnicodeDecodeError:
+        headers = tuple(
+            (key, bytes(value).decode("utf-8", "replace").encode()) for key, value in record.headers
+        )
+        return dataclasses.replace(record, headers=headers)
+    return record
+
+
+async def _tolerant_parser(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """faststream's parser decodes every header value as strict UTF-8; one that is not
+    (anyone may produce such a header) made it drop the record silently or stop the
+    subscriber for good. Such values are read with replacement characters instead, so
+    the record reaches `validating` (and the dead-letter topic, if it is invalid)."""
+    if isinstance(message, tuple):
+        return await original(tuple(_readable_headers(m) for m in message))
+    return await original(_readable_headers(message))
+
+
+async def _undecoded(message: Any) -> Any:
+    """Hand the body over as it came: our handlers parse and validate raw bytes themselves.
+
+    faststream would otherwise json.loads every record before the handler runs (a second
+    parse), and raise on some bodies (nested too deep; a `content-type` header promising
+    JSON or text the bytes are not) before `validating` can dead-letter them: a NACK, the
+    same record again, forever.
+    """
+    return message.body
 
 
 def subscribe_validated(
@@ -255,6 +338,7 @@ def subscribe_validated(
         await _handle_with_retries(handle, event, meta)
 
     route = validating(broker, group_id, adapter, with_retries)
+    metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
 
     async def on_record(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -266,6 +350,8 @@ def subscribe_validated(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        parser=_tolerant_parser,
+        decoder=_undecoded,
     )(on_record)
 
 
@@ -285,6 +371,8 @@ def subscribe_validated_batch(
     together, retried in place as a whole, and offsets are committed after the batch.
     """
 
+    metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+
     async def on_batch(message: KafkaMessage) -> None:
         raws = message.raw_message
         assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
@@ -303,21 +391,12 @@ def subscribe_validated_batch(
         if not valid:
             return
         started = time.perf_counter()
-        for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
-            try:
-                await handle(valid)
-                break
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                if delay is None:
-                    raise  # NACK: the batch is redelivered, not skipped
-                metrics.HANDLER_RETRIES.labels(topic=topic).inc()
-                log.exception(
-                    "batch handler failed; retrying",
-                    extra={"topic": topic, "records": len(valid), "attempt": attempt},
-                )
-                await asyncio.sleep(delay)
+        in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
+        in_progress.inc(len(valid))
+        try:
+            await _handle_batch_with_retries(handle, valid, topic)
+        finally:
+            in_progress.dec(len(valid))
         metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid))
         metrics.HANDLER_SECONDS.labels(topic=topic).observe(
             (time.perf_counter() - started) / len(valid)
@@ -330,7 +409,32 @@ def subscribe_validated_batch(
         max_records=max_records,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        parser=_tolerant_parser,
+        decoder=_undecoded,
     )(on_batch)
+
+
+async def _handle_batch_with_retries(
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    valid: list[tuple[EventT, RecordMeta]],
+    topic: str,
+) -> None:
+    for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
+        try:
+            with log_context(topic=topic, records=len(valid)):
+                await handle(valid)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if delay is None:
+                raise  # NACK: the batch is redelivered, not skipped
+            metrics.HANDLER_RETRIES.labels(topic=topic).inc()
+            log.exception(
+                "batch handler failed; retrying",
+                extra={"topic": topic, "records": len(valid), "attempt": attempt},
+            )
+            await asyncio.sleep(delay)
 
 
 def _meta(raw: Any) -> RecordMeta:

@@ -24,6 +24,9 @@ from jobcast_cli.envfile import load_env_defaults
 from jobcast_cli.ops import ops
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
 from jobcast_cli.profiles import profile
+from jobcast_cli.rebuild import rebuild
+from jobcast_cli.replay import replay
+from jobcast_cli.webhooks import webhooks
 
 app = typer.Typer(help="Operate jobcast.", no_args_is_help=True)
 tenants = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
@@ -37,6 +40,9 @@ stack = typer.Typer(
 app.add_typer(stack, name="stack")
 app.add_typer(ops, name="ops")
 app.add_typer(profile, name="profile")
+app.add_typer(replay, name="replay")
+app.add_typer(rebuild, name="rebuild")
+app.add_typer(webhooks, name="webhooks")
 
 T = TypeVar("T")
 

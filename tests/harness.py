@@ -47,6 +47,16 @@ FAST_TIMERS = {
     "GRAPH_APP_SECRET": "test-app-secret",
     # Token checks every few seconds, so a test sees one without waiting hours.
     "DISTRIBUTOR_VERIFY_INTERVAL_SECONDS": "3",
+    # Metrics: SSE keep-alives a test can see; engagement read 1 s and 3 s after posting.
+    "METRICS_SSE_KEEPALIVE_SECONDS": "1",
+    "METRICS_ENGAGEMENT_SCHEDULE": "[1, 3]",
+    "METRICS_ENGAGEMENT_POLL_SECONDS": "0.2",
+    "METRICS_ENGAGEMENT_RETRY_DELAYS": "[0.5, 0.5, 0.5]",
+    "METRICS_ENGAGEMENT_TOKEN_CACHE_SECONDS": "0",
+    # Outbound webhooks to a receiver on 127.0.0.1, retried within a second.
+    "METRICS_WEBHOOK_RETRY_DELAYS": "[0.3, 0.3]",
+    "METRICS_WEBHOOK_POLL_SECONDS": "0.1",
+    "METRICS_WEBHOOK_ALLOW_INSECURE_URLS": "true",
 }
 
 

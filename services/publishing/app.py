@@ -17,6 +17,7 @@ from jobcast.topics import OPERATOR_COMMANDS, publish_topic
 from schemas.operator import OperatorCommandIssued
 from schemas.platforms import Platform
 from schemas.publish import PublishRequested
+from services.publishing import metrics
 from services.publishing.graph import GraphClient
 from services.publishing.operator import OperatorRetries
 from services.publishing.pacing import RetryPolicy, Throttle
@@ -51,8 +52,13 @@ async def build_publisher(
     ]
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
     graph = GraphClient(
-        shards, settings.graph_api_version, settings.graph_app_secret, throttle.observe
+        shards,
+        settings.graph_api_version,
+        settings.graph_app_secret,
+        throttle.observe,
+        platform=platform.value,
     )
+    metrics.export_zero_series(platform.value)
     broker = make_broker(settings.kafka_bootstrap_servers, name)
     worker = PublishWorker(
         platform=platform,

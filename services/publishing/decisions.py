@@ -29,6 +29,7 @@ class Decision:
     permalink: HttpUrl | None = None
     confirm_checks: int = 0
     needs_reconnect: bool = False
+    http_status: int | None = None  # of the Graph call that decided it, when one did
 
 
 def final(status: PublishStatus, attempt: int, **fields: Any) -> Decision:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import httpx
 from pydantic import HttpUrl, SecretStr, ValidationError
 
+from services.publishing import metrics
 from services.publishing.pacing import Usage, parse_app_usage, parse_business_usage
 
 
@@ -59,6 +61,8 @@ class GraphClient:
         version: str,
         app_secret: SecretStr | None,
         observe_usage: UsageObserver | None = None,
+        *,
+        platform: str = "",
     ) -> None:
         # Several small connection pools, one per account by a stable hash of its token:
         # httpcore rescans its whole pool on every request, which costs more CPU than
@@ -67,6 +71,7 @@ class GraphClient:
         self._version = version
         self._app_secret = app_secret
         self._observe_usage = observe_usage
+        self._platform = platform  # a metrics label only
 
     async def call(
         self,
@@ -82,6 +87,7 @@ class GraphClient:
         if self._app_secret is not None:
             query["appsecret_proof"] = appsecret_proof(self._app_secret.get_secret_value(), token)
         shard = self._shards[zlib.crc32(token.encode()) % len(self._shards)]
+        started = time.perf_counter()
         try:
             response = await shard.request(
                 method,
@@ -91,16 +97,23 @@ class GraphClient:
                 headers={"Authorization": f"Bearer {token}"},
             )
         except httpx.TransportError as exc:
+            self._observe_call(method, "transport_error", started)
             # The request may have reached Meta: the caller must reconcile.
             raise AmbiguousOutcomeError(type(exc).__name__) from None
         app_usage = parse_app_usage(response.headers.get("x-app-usage"))
         business_usage = parse_business_usage(response.headers.get("x-business-use-case-usage"))
+        metrics.observe_usage(self._platform, app_usage, business_usage)
         if self._observe_usage is not None:
             self._observe_usage(app_usage, business_usage)
         try:
             body = response.json()
         except ValueError:
             body = None
+        has_error = isinstance(body, dict) and isinstance(body.get("error"), dict)
+        ok = isinstance(body, dict) and response.status_code < 500
+        self._observe_call(
+            method, "graph_error" if has_error else "ok" if ok else "no_body", started
+        )
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             error = body["error"]
             regain = max((u.regain_seconds for u in business_usage.values()), default=0.0)
@@ -118,6 +131,11 @@ class GraphClient:
                 "call answered success=false", code=None, subcode=None, http_status=200
             )
         return body
+
+    def _observe_call(self, method: str, outcome: str, started: float) -> None:
+        metrics.GRAPH_SECONDS.labels(
+            platform=self._platform, method=method.upper(), outcome=outcome
+        ).observe(time.perf_counter() - started)
 
 
 async def read_permalink(

@@ -196,12 +196,24 @@ async def record(
     )
 
 
-async def posted_id_of(pool: asyncpg.Pool, post_key: str) -> str | None:
-    """The platform id of a key's post, if it was posted (edits and deletes target it)."""
-    value = await pool.fetchval(
-        "SELECT platform_post_id FROM publishing.post_claims WHERE post_key = $1", post_key
+@dataclass(frozen=True, slots=True)
+class Original:
+    """What an edit or delete targets: the post of another key, as far as it got."""
+
+    platform_post_id: str | None
+    settled: bool  # no further attempt will be made (done), so a missing id stays missing
+
+
+async def original_of(pool: asyncpg.Pool, post_key: str) -> Original:
+    """The post an edit or delete targets; an unknown key counts as settled, never posted."""
+    row = await pool.fetchrow(
+        "SELECT platform_post_id, state FROM publishing.post_claims WHERE post_key = $1",
+        post_key,
     )
-    return str(value) if value is not None else None
+    if row is None:
+        return Original(None, settled=True)
+    post_id = row["platform_post_id"]
+    return Original(str(post_id) if post_id is not None else None, row["state"] == "done")
 
 
 class RetryRefused(StrEnum):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -82,6 +83,8 @@ class PublishWorker:
         self._throttle = throttle
         self._retry = retry_policy
         self._confirm_delays = tuple(confirm_delays)
+        # An edit or delete whose original is still under way looks again this much later.
+        self._original_wait_seconds = self._confirm_delays[0] if self._confirm_delays else 60.0
         self._lease = lease_seconds
         self._timer_batch = timer_batch
 
@@ -116,6 +119,7 @@ class PublishWorker:
         updates it in place, and it is stored with whatever the attempt decides.
         """
         progress = dict(claim.progress)
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._lease / 2):
                 decision = await self._attempt(claim, progress)
@@ -124,7 +128,8 @@ class PublishWorker:
                 claim.attempt, claim.confirm_checks, self._confirm_delays,
                 "attempt did not finish in time",
             )  # fmt: skip
-        await self._conclude(claim, decision, progress)
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        await self._conclude(claim, decision, progress, latency_ms)
 
     async def _attempt(self, claim: repo.Claim, progress: dict[str, Any]) -> Decision:
         command = claim.event.payload
@@ -133,7 +138,7 @@ class PublishWorker:
             return decisions.failed(claim.attempt, ErrorClass.AUTH, credentials.reason)
         wait_seconds = self._throttle.wait_seconds(command.account_id)
         if wait_seconds > 0:
-            metrics.PACED.labels(platform=self._platform.value).inc()
+            metrics.PACED.labels(platform=self._platform.value, reason="paced").inc()
             paced = decisions.wait(
                 claim.attempt, wait_seconds, ErrorClass.RATE_LIMITED,
                 "account paced to stay inside Meta's rate limits",
@@ -152,40 +157,63 @@ class PublishWorker:
         return await self._act(claim, attempt)
 
     async def _act(self, claim: repo.Claim, attempt: Attempt) -> Decision:
-        command = attempt.command
         try:
-            if command.action is PublishAction.PUBLISH:
+            if attempt.command.action is PublishAction.PUBLISH:
                 return await self._publish(claim, attempt)
-            target = (
-                await repo.posted_id_of(self._pool, command.original_post_key)
-                if command.original_post_key
-                else None
-            )
-            if target is None:
-                return decisions.failed(
-                    claim.attempt, ErrorClass.PERMANENT, "the original post was never posted"
-                )
-            if command.action is PublishAction.EDIT:
-                edited = await self._poster.edit(attempt, target)
-                status = PublishStatus.EDITED if edited else PublishStatus.SKIPPED
-                reason = None if edited else "the platform cannot edit a published post"
-            else:
-                deleted = await self._poster.delete(attempt, target)
-                status = PublishStatus.DELETED if deleted else PublishStatus.CANNOT_DELETE
-                reason = None if deleted else "the platform does not let us delete this post"
-            error = (
-                None if reason is None
-                else PublishError(error_class=ErrorClass.NOT_PUBLISHABLE, message=reason)
-            )  # fmt: skip
-            return decisions.final(status, claim.attempt, platform_post_id=target, error=error)
+            return await self._change(claim, attempt)
         except NotReadyError as exc:
             return decisions.wait(
                 claim.attempt, exc.retry_in_seconds, ErrorClass.TRANSIENT, exc.reason
             )
         except GraphError as exc:
-            return await self._after_graph_error(claim, attempt, exc)
+            decided = await self._after_graph_error(claim, attempt, exc)
+            return replace(decided, http_status=exc.http_status)
         except AmbiguousOutcomeError as exc:
             return await self._after_ambiguity(claim, attempt, f"no clear answer: {exc}")
+
+    async def _change(self, claim: repo.Claim, attempt: Attempt) -> Decision:
+        """Edit or delete the post of the command's original key."""
+        command = attempt.command
+        original = (
+            await repo.original_of(self._pool, command.original_post_key)
+            if command.original_post_key
+            else repo.Original(None, settled=True)
+        )
+        target = original.platform_post_id
+        if target is None and not original.settled:
+            # Still being published (a retry or confirmation is pending): changing it
+            # must wait, or a closed job's post could go up after its delete was done.
+            return decisions.wait(
+                claim.attempt,
+                self._original_wait_seconds,
+                ErrorClass.TRANSIENT,
+                "waiting for the original post to be published or to fail",
+            )
+        if target is None:
+            return decisions.final(
+                PublishStatus.SKIPPED,
+                claim.attempt,
+                error=PublishError(
+                    error_class=ErrorClass.NOT_PUBLISHABLE,
+                    message="the original post was never published: nothing to change",
+                ),
+            )
+        if command.action is PublishAction.EDIT:
+            edited = await self._poster.edit(attempt, target)
+            status = PublishStatus.EDITED if edited else PublishStatus.SKIPPED
+            reason = None if edited else "the platform cannot edit a published post"
+        else:
+            deleted = await self._poster.delete(attempt, target)
+            status = PublishStatus.DELETED if deleted else PublishStatus.CANNOT_DELETE
+            reason = None if deleted else "the platform does not let us delete this post"
+        error = (
+            None if reason is None
+            else PublishError(error_class=ErrorClass.NOT_PUBLISHABLE, message=reason)
+        )  # fmt: skip
+        return decisions.final(
+            status, claim.attempt, platform_post_id=target, error=error,
+            http_status=200 if reason is None else None,
+        )  # fmt: skip
 
     async def _publish(self, claim: repo.Claim, attempt: Attempt) -> Decision:
         if claim.resume is not repo.Resume.FRESH:
@@ -210,6 +238,7 @@ class PublishWorker:
         if is_publish and (verdict.ambiguous or verdict.error_class is ErrorClass.ALREADY_POSTED):
             return await self._after_ambiguity(claim, attempt, exc.message)
         if verdict.error_class is ErrorClass.RATE_LIMITED:
+            metrics.PACED.labels(platform=self._platform.value, reason="rate_limited").inc()
             self._throttle.rate_limited(
                 attempt.command.account_id,
                 app_wide=exc.code in APP_WIDE_RATE_LIMIT_CODES and exc.subcode is None,
@@ -249,11 +278,15 @@ class PublishWorker:
     def _posted(attempt: int, posted: Posted) -> Decision:
         return decisions.final(
             PublishStatus.POSTED, attempt,
-            platform_post_id=posted.platform_post_id, permalink=posted.permalink,
+            platform_post_id=posted.platform_post_id, permalink=posted.permalink, http_status=200,
         )  # fmt: skip
 
     async def _conclude(
-        self, claim: repo.Claim, decision: Decision, progress: dict[str, Any]
+        self,
+        claim: repo.Claim,
+        decision: Decision,
+        progress: dict[str, Any],
+        latency_ms: int | None = None,
     ) -> None:
         command = claim.event.payload
         now = utcnow()
@@ -277,6 +310,9 @@ class PublishWorker:
                 error=decision.error,
                 next_attempt_at=next_at,
                 completed_at=now,
+                requested_at=claim.event.occurred_at,
+                http_status=decision.http_status,
+                latency_ms=latency_ms,
             ),
         )
         await repo.record(
@@ -289,6 +325,10 @@ class PublishWorker:
             status=decision.status.value,
             error_class=decision.error.error_class.value if decision.error else "",
         ).inc()
+        if decision.status is PublishStatus.POSTED and command.action is PublishAction.PUBLISH:
+            metrics.PUBLISH_DELAY.labels(platform=self._platform.value).observe(
+                max(0.0, (now - claim.event.occurred_at).total_seconds())
+            )
         if decision.needs_reconnect:
             self._credentials.forget(claim.event.tenant_id, command.connection_id)
             await self._report_dead_connection(claim, decision)

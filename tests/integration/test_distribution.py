@@ -19,7 +19,14 @@ from schemas import Platform, PublishAction, PublishCompleted, PublishStatus
 from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued
 from services.distributor.profile import TenantProfile, put_profile
 from tests.harness import RunningPipeline
-from tests.integration.helpers import job_event, ledger, new_tenant, read_topic, results_of
+from tests.integration.helpers import (
+    add_fault,
+    job_event,
+    ledger,
+    new_tenant,
+    read_topic,
+    results_of,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -430,3 +437,26 @@ async def test_per_job_overrides_and_tenant_defaults(
     [skip] = [r.payload for r in results if r.payload.status is PublishStatus.SKIPPED]
     assert skip.error is not None
     assert "instagram disabled" in skip.error.message.lower()
+
+
+async def test_close_while_the_post_is_still_retrying_takes_it_down_once_it_is_up(
+    db: asyncpg.Pool, running: RunningPipeline
+) -> None:
+    tenant = await make_tenant(db, running)
+    job_id = f"job-{uuid.uuid4().hex[:10]}"
+    async with httpx.AsyncClient(timeout=10) as http:
+        await add_fault(
+            http, running.endpoints, account_id=tenant.fb, action="http_500",
+            operation="fb.feed", times=3,
+        )  # fmt: skip
+        await send(http, running, tenant, job_event(job_id, image_url=None))
+        await results_of(running.endpoints, job_id, statuses((PublishStatus.RETRY_SCHEDULED, 1)))
+        await send(http, running, tenant, closed(job_id))
+        results = await results_of(
+            running.endpoints,
+            job_id,
+            statuses((PublishStatus.POSTED, 1), (PublishStatus.DELETED, 1)),
+        )
+        assert await ledger(http, running.endpoints, tenant.fb) == []
+    deleted = [r for r in results if r.payload.status is PublishStatus.DELETED]
+    assert deleted[0].payload.platform is Platform.FACEBOOK
