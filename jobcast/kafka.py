@@ -266,14 +266,8 @@ def validating(
     async def route(raw: Any) -> None:
         started = time.perf_counter()
         with log_context(**metrics.record_log_fields(raw)):
-            try:
-                event = adapter.validate_json(raw.value or b"")
-            except ValidationError as exc:
-                await dead_letter(
-                    broker, raw, group_id=group_id, reason=describe_validation_error(exc),
-                    kind="invalid",
-                )  # fmt: skip
-                metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+            event = await _validate_or_dead_letter(broker, group_id, adapter, raw)
+            if event is None:
                 return
             with (
                 log_context(**event_fields(event)),
@@ -378,16 +372,9 @@ def subscribe_validated_batch(
         assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
         valid: list[tuple[EventT, RecordMeta]] = []
         for raw in raws:
-            try:
-                event = adapter.validate_json(raw.value or b"")
-            except ValidationError as exc:
-                await dead_letter(
-                    broker, raw, group_id=group_id, reason=describe_validation_error(exc),
-                    kind="invalid",
-                )  # fmt: skip
-                metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
-                continue
-            valid.append((event, _meta(raw)))
+            event = await _validate_or_dead_letter(broker, group_id, adapter, raw)
+            if event is not None:
+                valid.append((event, _meta(raw)))
         if not valid:
             return
         started = time.perf_counter()
@@ -435,6 +422,20 @@ async def _handle_batch_with_retries(
                 extra={"topic": topic, "records": len(valid), "attempt": attempt},
             )
             await asyncio.sleep(delay)
+
+
+async def _validate_or_dead_letter(
+    broker: KafkaBroker, group_id: str, adapter: TypeAdapter[EventT], raw: Any
+) -> EventT | None:
+    """The record's event, or None once an invalid record is parked with the reason."""
+    try:
+        return adapter.validate_json(raw.value or b"")
+    except ValidationError as exc:
+        await dead_letter(
+            broker, raw, group_id=group_id, reason=describe_validation_error(exc), kind="invalid"
+        )
+        metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+        return None
 
 
 def _meta(raw: Any) -> RecordMeta:

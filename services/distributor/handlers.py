@@ -56,12 +56,8 @@ log = logging.getLogger(__name__)
 _PLANNED_STATUSES = frozenset({"active", "needs_reconnect"})
 
 
-class JobEventHandler:
-    """Plans, replaces, edits and takes down a job's posts as its events arrive.
-
-    One transaction per event, with the job's row locked: replays and redeliveries find
-    the revision already applied (or the post keys already planned) and change nothing.
-    """
+class _PlanHandler:
+    """What every handler that changes planned posts works with."""
 
     def __init__(
         self, pool: asyncpg.Pool, producer: OrderedProducer, dispatcher: Dispatcher, clock: Clock
@@ -70,6 +66,14 @@ class JobEventHandler:
         self._producer = producer
         self._dispatcher = dispatcher
         self._clock = clock
+
+
+class JobEventHandler(_PlanHandler):
+    """Plans, replaces, edits and takes down a job's posts as its events arrive.
+
+    One transaction per event, with the job's row locked: replays and redeliveries find
+    the revision already applied (or the post keys already planned) and change nothing.
+    """
 
     async def handle_batch(self, items: list[tuple[JobEvent, RecordMeta]]) -> None:
         """A poll's worth of events: first sightings of jobs in bulk, the rest one by one.
@@ -344,20 +348,12 @@ def _about(event: JobEvent) -> dict[str, object]:
     }
 
 
-class OperatorCommandHandler:
+class OperatorCommandHandler(_PlanHandler):
     """Cancel, approve, reject, pause and resume: the distributor's operator commands.
 
     A command whose target is in no state it applies to (already sent, unknown key) is
     logged and counted as `noop`; retry belongs to the publishers and is ignored here.
     """
-
-    def __init__(
-        self, pool: asyncpg.Pool, producer: OrderedProducer, dispatcher: Dispatcher, clock: Clock
-    ) -> None:
-        self._pool = pool
-        self._producer = producer
-        self._dispatcher = dispatcher
-        self._clock = clock
 
     async def __call__(self, event: OperatorCommandIssued, meta: RecordMeta) -> None:
         command = event.payload
