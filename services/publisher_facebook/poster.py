@@ -14,7 +14,8 @@ from services.publishing.posting import Absent, Attempt, Posted, Reconciliation,
 # Meta's clock and ours may differ a little; a post made just before the claim was
 # recorded must still count as ours.
 _CLOCK_SKEW = timedelta(minutes=2)
-_RECENT_POSTS = 50
+_RECENT_POSTS = 100  # per page (Meta's maximum for this edge)
+_MAX_PAGES = 20
 _NOT_FOUND_SUBCODE = 33  # "object does not exist": a delete that already happened
 # Asking for the permalink on the create call saves a round trip per post.
 _WITH_PERMALINK = {"fields": "id,permalink_url"}
@@ -71,24 +72,43 @@ class FacebookPoster:
         return Posted(post_id, permalink)
 
     async def reconcile(self, attempt: Attempt) -> Reconciliation:
-        """Look for our message among the Page's recent posts (Meta has no idempotency key)."""
+        """Look for our message among the Page's posts since the claim (Meta has no
+        idempotency key).
+
+        Every page of posts since the claim is read: a busy Page can have published many
+        posts between the ambiguous call and this check, and stopping at the newest few
+        would call a post that exists "absent" and post it again.
+        """
         command, graph, token = attempt.command, attempt.graph, attempt.token
-        try:
-            listing = await graph.call(
-                "GET", f"{command.account_id}/published_posts", token,
-                params={"fields": "id,message,created_time", "limit": _RECENT_POSTS},
-            )  # fmt: skip
-        except (GraphError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"could not read the Page's posts: {exc}")
+        earliest = attempt.since - _CLOCK_SKEW
+        params: dict[str, str | int] = {
+            "fields": "id,message,created_time",
+            "limit": _RECENT_POSTS,
+            "since": int(earliest.timestamp()),
+        }
         wanted = command.content.text.strip()
-        for post in listing.get("data", []):
-            created = _parse_time(post.get("created_time"))
-            if created is not None and created < attempt.since - _CLOCK_SKEW:
-                continue
-            if str(post.get("message", "")).strip() == wanted:
-                post_id = str(post["id"])
-                return Posted(post_id, await read_permalink(graph, post_id, token, "permalink_url"))
-        return Absent()
+        for _ in range(_MAX_PAGES):
+            try:
+                listing = await graph.call(
+                    "GET", f"{command.account_id}/published_posts", token, params=params
+                )
+            except (GraphError, AmbiguousOutcomeError) as exc:
+                return Undecided(f"could not read the Page's posts: {exc}")
+            for post in listing.get("data", []):
+                created = _parse_time(post.get("created_time"))
+                if created is not None and created < earliest:
+                    continue
+                if str(post.get("message", "")).strip() == wanted:
+                    post_id = str(post["id"])
+                    return Posted(
+                        post_id, await read_permalink(graph, post_id, token, "permalink_url")
+                    )
+            paging = listing.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not paging.get("next") or not after:
+                return Absent()  # every post since the claim was read
+            params = {**params, "after": after}
+        return Undecided(f"more than {_MAX_PAGES * _RECENT_POSTS} posts since the claim")
 
     async def edit(self, attempt: Attempt, post_id: str) -> bool:
         """Facebook edits a post's message in place."""
