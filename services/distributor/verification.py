@@ -189,7 +189,7 @@ class VerificationLoop:
     async def run(self, stopping: asyncio.Event) -> None:
         """Check due connections until `stopping` is set."""
         if not self._graph.configured:
-            log.warning("token verification is off: GRAPH_APP_ID / GRAPH_APP_SECRET not set")
+            log.warning("connection checks are off: no Facebook app is configured")
             return
         while not stopping.is_set():
             try:

@@ -127,19 +127,10 @@ class TimeToPublish(BaseModel):
     p95_seconds: float | None
 
 
-class EngagementTotals(BaseModel):
+class EngagementTotals(EngagementCounts):
     """Sums over the latest snapshot of each measured post (null: no post reports it)."""
 
     posts_measured: int
-    views: int | None
-    reach: int | None
-    reactions: int | None
-    likes: int | None
-    comments: int | None
-    shares: int | None
-    clicks: int | None
-    saved: int | None
-    total_interactions: int | None
     webhook_comments: int = Field(description="Comments Meta reported by webhook")
     engagement_rate: float | None = Field(description="total_interactions / views")
 
