@@ -18,6 +18,10 @@ from schemas.jobs import JobId
 from schemas.platforms import Platform
 from schemas.publish import PostKey
 
+# Free text that ends up in the audit table: Postgres text cannot hold NUL, so it is refused
+# here (a 422 naming the field) instead of failing the write.
+Reason = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
+
 
 class OperatorAction(StrEnum):
     RETRY = "retry"  # a failed post: its publisher tries again (a new attempt series)
@@ -42,7 +46,7 @@ class OperatorCommand(ContractModel):
     platform: Platform | None = Field(
         default=None, description="pause/resume: one platform; absent means the whole tenant"
     )
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Reason = ""
 
     @model_validator(mode="after")
     def _target_fits_action(self) -> Self:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from jobcast.auth import CallerDependency
 from jobcast.tenancy import Caller
 from schemas.jobs import JobId
-from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued
+from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued, Reason
 from schemas.platforms import Platform
 from schemas.publish import PostKey
 from services.ingest.operator import MAX_AUDIT_PAGE, AuditPage, AuditPosition, decode_cursor
@@ -62,7 +62,7 @@ class _Body(BaseModel):
 
 
 class ReasonBody(_Body):
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Reason = ""
 
 
 class ScopeBody(ReasonBody):

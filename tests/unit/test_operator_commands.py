@@ -200,3 +200,14 @@ def test_foreign_cursors_are_refused(cursor: str) -> None:
 def test_actor_names_the_key_by_prefix_only() -> None:
     caller = Caller(TENANT, KeyScope.OPERATOR, "jc_12345")
     assert caller.actor == "api-key:jc_12345"
+
+
+def test_a_reason_with_a_nul_character_is_refused() -> None:
+    # Postgres text cannot store NUL; the audit write must never be where this is found.
+    from pydantic import ValidationError
+
+    from schemas.operator import OperatorCommand
+
+    with pytest.raises(ValidationError, match="reason"):
+        OperatorCommand.model_validate({"action": "pause", "actor": "ops", "reason": "a\x00b"})
+    assert OperatorCommand.model_validate({"action": "pause", "actor": "ops", "reason": "ok"})
