@@ -7,7 +7,9 @@ platform), `retry_scheduled` / `unconfirmed` (a durable timer: `next_attempt_at`
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -79,53 +81,82 @@ def _claim(row: asyncpg.Record, resume: Resume) -> Claim:
     )
 
 
-async def claim(
-    pool: asyncpg.Pool, event: PublishRequested, correlation_id: str | None, lease_seconds: float
-) -> Claim | Held | Finished:
-    """Take the key in one atomic step, or say who has it.
+async def _claim_taken(
+    pool: asyncpg.Pool, post_key: str, lease_seconds: float
+) -> Held | Finished | Claim:
+    """A key that exists already: take it over if its lease ran out, else say who has it.
 
     A lease that ran out means its holder died mid-attempt: the key is taken over,
     but only to reconcile first — the platform may already have the post.
     """
-    command = event.payload
     async with pool.acquire() as conn:
-        row = await conn.fetchrow(
-            f"""INSERT INTO publishing.post_claims
-                   (post_key, platform, tenant_id, connection_id, job_id, state, attempt,
-                    command_event, correlation_id, lease_until)
-               VALUES ($1, $2, $3, $4, $5, 'in_progress', 1, $6::jsonb, $7,
-                       now() + make_interval(secs => $8))
-               ON CONFLICT (post_key) DO NOTHING
-               RETURNING {_CLAIM_COLUMNS}""",
-            command.post_key,
-            command.platform.value,
-            event.tenant_id,
-            command.connection_id,
-            command.job_id,
-            event.model_dump_json(),
-            correlation_id,
-            lease_seconds,
-        )
-        if row is not None:
-            return _claim(row, Resume.FRESH)
         row = await conn.fetchrow(
             f"""UPDATE publishing.post_claims
                SET lease_until = now() + make_interval(secs => $2), updated_at = now()
                WHERE post_key = $1 AND state = 'in_progress' AND lease_until < now()
                RETURNING {_CLAIM_COLUMNS}""",
-            command.post_key,
+            post_key,
             lease_seconds,
         )
         if row is not None:
             return _claim(row, Resume.RECONCILE)
         row = await conn.fetchrow(
             "SELECT state, result_event FROM publishing.post_claims WHERE post_key = $1",
-            command.post_key,
+            post_key,
         )
     assert row is not None  # claims are never deleted
     if row["state"] == "done" and row["result_event"] is not None:
         return Finished(PublishCompleted.model_validate_json(row["result_event"]))
     return Held(row["state"])
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """One command asking for its key (a batch item of `claim_many`)."""
+
+    event: PublishRequested
+    correlation_id: str | None
+    lease_seconds: float
+
+
+async def claim_many(
+    pool: asyncpg.Pool, requests: Sequence[ClaimRequest]
+) -> list[Claim | Held | Finished]:
+    """Take each key in one atomic step, or say who has it: one statement for the fresh
+    keys (the common case), then one look per key that was taken already."""
+    commands = [r.event.payload for r in requests]
+    rows = await pool.fetch(
+        f"""INSERT INTO publishing.post_claims
+               (post_key, platform, tenant_id, connection_id, job_id, state, attempt,
+                command_event, correlation_id, lease_until)
+           SELECT k, p, t, c, j, 'in_progress', 1, e::jsonb, r, now() + make_interval(secs => l)
+           FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
+                       $7::text[], $8::float8[]) AS u(k, p, t, c, j, e, r, l)
+           ON CONFLICT (post_key) DO NOTHING
+           RETURNING post_key, {_CLAIM_COLUMNS}""",
+        [c.post_key for c in commands],
+        [c.platform.value for c in commands],
+        [r.event.tenant_id for r in requests],
+        [c.connection_id for c in commands],
+        [c.job_id for c in commands],
+        [r.event.model_dump_json() for r in requests],
+        [r.correlation_id for r in requests],
+        [r.lease_seconds for r in requests],
+    )
+    fresh = {row["post_key"]: row for row in rows}
+
+    async def outcome(request: ClaimRequest, post_key: str) -> Claim | Held | Finished:
+        row = fresh.pop(post_key, None)  # a key twice in one batch: the first one has it
+        if row is not None:
+            return _claim(row, Resume.FRESH)
+        return await _claim_taken(pool, post_key, request.lease_seconds)
+
+    # Replays meet many taken keys at once: look them up side by side.
+    return list(
+        await asyncio.gather(
+            *(outcome(r, c.post_key) for r, c in zip(requests, commands, strict=True))
+        )
+    )
 
 
 async def take_due(
@@ -168,32 +199,51 @@ async def save_progress(pool: asyncpg.Pool, post_key: str, progress: dict[str, A
     )
 
 
-async def record(
-    pool: asyncpg.Pool,
-    result: PublishCompleted,
-    *,
-    state: str,
-    attempt: int,
-    progress: dict[str, Any],
-    confirm_checks: int = 0,
-) -> None:
-    """Store an outcome with the key's next state (and timer), before it is emitted."""
-    payload = result.payload
-    await pool.execute(
-        """UPDATE publishing.post_claims
-           SET state = $2, attempt = $3, result_event = $4::jsonb, progress = $5::jsonb,
-               next_attempt_at = $6, confirm_checks = $7, lease_until = NULL,
-               platform_post_id = COALESCE($8, platform_post_id), updated_at = now()
-           WHERE post_key = $1""",
-        payload.post_key,
-        state,
-        attempt,
-        result.model_dump_json(),
-        json.dumps(progress),
-        payload.next_attempt_at,
-        confirm_checks,
-        payload.platform_post_id,
-    )
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One stored outcome (a batch item of `record_many`)."""
+
+    result: PublishCompleted
+    state: str
+    attempt: int
+    progress: dict[str, Any]
+    confirm_checks: int = 0
+
+
+async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[None]:
+    """`record` for many keys in one statement per round of distinct keys (an UPDATE
+    that meets a key twice would apply only one of the two)."""
+    rounds: list[tuple[set[str], list[Outcome]]] = []
+    for outcome in outcomes:
+        key = outcome.result.payload.post_key
+        for keys, batch in rounds:
+            if key not in keys:
+                keys.add(key)
+                batch.append(outcome)
+                break
+        else:
+            rounds.append(({key}, [outcome]))
+    for _, batch in rounds:
+        payloads = [o.result.payload for o in batch]
+        await pool.execute(
+            """UPDATE publishing.post_claims c
+               SET state = u.s, attempt = u.a, result_event = u.r::jsonb, progress = u.g::jsonb,
+                   next_attempt_at = u.n, confirm_checks = u.cc, lease_until = NULL,
+                   platform_post_id = COALESCE(u.i, c.platform_post_id), updated_at = now()
+               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
+                           $6::timestamptz[], $7::int[], $8::text[])
+                    AS u(k, s, a, r, g, n, cc, i)
+               WHERE c.post_key = u.k""",
+            [p.post_key for p in payloads],
+            [o.state for o in batch],
+            [o.attempt for o in batch],
+            [o.result.model_dump_json() for o in batch],
+            [json.dumps(o.progress) for o in batch],
+            [p.next_attempt_at for p in payloads],
+            [o.confirm_checks for o in batch],
+            [p.platform_post_id for p in payloads],
+        )
+    return [None] * len(outcomes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 
+from jobcast.batching import Coalescer
 from jobcast.crypto import TokenCipher
 from jobcast.kafka import RecordMeta, publish_event
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
@@ -87,10 +89,17 @@ class PublishWorker:
         self._original_wait_seconds = self._confirm_delays[0] if self._confirm_delays else 60.0
         self._lease = lease_seconds
         self._timer_batch = timer_batch
+        # One statement per batch of concurrent posts, not per post (see jobcast.batching).
+        self._claims: Coalescer[repo.ClaimRequest, repo.Claim | repo.Held | repo.Finished] = (
+            Coalescer(partial(repo.claim_many, pool), max_concurrent=2)
+        )
+        self._outcomes: Coalescer[repo.Outcome, None] = Coalescer(partial(repo.record_many, pool))
 
     async def __call__(self, event: PublishRequested, meta: RecordMeta) -> None:
         """A command from Kafka: run it if the key is free, re-emit if it is done."""
-        outcome = await repo.claim(self._pool, event, meta.correlation_id, self._lease)
+        outcome = await self._claims.submit(
+            repo.ClaimRequest(event, meta.correlation_id, self._lease)
+        )
         if isinstance(outcome, repo.Finished):
             await self._emit(outcome.result, meta.correlation_id)  # replay or redelivery
         elif isinstance(outcome, repo.Claim):
@@ -315,10 +324,11 @@ class PublishWorker:
                 latency_ms=latency_ms,
             ),
         )
-        await repo.record(
-            self._pool, completed, state=decision.state, attempt=decision.attempt,
-            progress=progress, confirm_checks=decision.confirm_checks,
-        )  # fmt: skip
+        await self._outcomes.submit(
+            repo.Outcome(
+                completed, decision.state, decision.attempt, progress, decision.confirm_checks
+            )
+        )
         await self._emit(completed, claim.correlation_id)
         metrics.OUTCOMES.labels(
             platform=self._platform.value,
