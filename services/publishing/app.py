@@ -19,6 +19,7 @@ from schemas.platforms import Platform
 from schemas.publish import PublishRequested
 from services.publishing import metrics
 from services.publishing.graph import GraphClient
+from services.publishing.lanes import job_lanes
 from services.publishing.operator import OperatorRetries
 from services.publishing.pacing import RetryPolicy, Throttle
 from services.publishing.posting import Poster
@@ -72,15 +73,15 @@ async def build_publisher(
         confirm_delays=settings.confirm_delays,
         lease_seconds=settings.lease_seconds,
     )
-    # Many accounts at once, each account's commands in order (the record key is the
-    # connection id); offsets are committed only below records that are fully done.
+    # Many accounts at once, each job's commands in order (the record key is the
+    # connection id; see lanes.py); offsets are committed only below records fully done.
     consumer = ConcurrentConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topics=[publish_topic(platform)],
         group_id=name,
         handle=validating(broker, name, TypeAdapter(PublishRequested), worker),
         max_in_flight=settings.max_in_flight,
-        lane_concurrency=settings.per_account_concurrency,
+        lane_of=job_lanes(settings.per_account_concurrency),
         client_id=name,
     )
 

@@ -30,11 +30,11 @@ class PublisherSettings(CommonSettings):
         default=300.0, gt=0, validation_alias="PUBLISH_RATE_LIMIT_BLOCK_SECONDS"
     )
     lease_seconds: float = Field(default=300.0, gt=0, validation_alias="PUBLISH_LEASE_SECONDS")
-    # Concurrency: records in flight per process, and per account (1 keeps an account's
-    # posts in order and throttled together).
+    # Concurrency: records in flight per process, and per account: an account's jobs are
+    # spread over this many lanes (a job's own commands always share one; see lanes.py).
     max_in_flight: int = Field(default=1000, ge=1, validation_alias="PUBLISH_MAX_IN_FLIGHT")
     per_account_concurrency: int = Field(
-        default=1, ge=1, validation_alias="PUBLISH_PER_ACCOUNT_CONCURRENCY"
+        default=4, ge=1, validation_alias="PUBLISH_PER_ACCOUNT_CONCURRENCY"
     )
     stop_timeout_seconds: float = Field(default=20.0, gt=0, validation_alias="PUBLISH_STOP_TIMEOUT")
     timer_poll_seconds: float = Field(
