@@ -30,7 +30,7 @@ import httpx
 from pydantic import SecretStr
 
 from bench.baselines import BrokerLimit, RelayResult, broker_limit, raw_relay
-from bench.common import peak_rss_mb, percentile, report
+from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.devstack.session import Infra, real_infra
@@ -146,6 +146,10 @@ class Throughput:
     jobs: int
     seconds: float  # first accepted → read model complete
     steady_jobs_per_second: float
+    # CPU milliseconds per job: each service, and the whole machine (Kafka, Postgres, the
+    # sandbox and the load generator included). Unlike rates, these hardly depend on
+    # what else the machine is doing.
+    cpu_ms_per_job: dict[str, float]
 
     @property
     def jobs_per_second(self) -> float:
@@ -156,9 +160,15 @@ async def throughput(
     pipeline: Pipeline, pool: asyncpg.Pool, lanes: Sequence[Lane], jobs: int
 ) -> Throughput:
     job_ids = [f"e2e-{uuid.uuid4().hex[:10]}-{n}" for n in range(jobs)]
+    processes = {**pipeline.services, "graph-sandbox": pipeline.sandbox}
+    pids = {name: p.pid for name, p in processes.items() if p.pid}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    machine_before = machine_cpu_seconds()
     started = time.time()
     await post_batches(f"{pipeline.url('ingest')}/v1/job-events", lanes, job_ids, clients=8)
     finished = await wait_posted(pool, job_ids, seconds=max(600, jobs / 5))
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    cpu["machine"] = machine_cpu_seconds() - machine_before
     # Each job is done when its second post is; the middle 90% gives the steady rate.
     done = await pool.fetch(
         "SELECT max(posted_at) AS done FROM metrics.job_posts WHERE job_id = ANY($1::text[])"
@@ -167,7 +177,10 @@ async def throughput(
     )
     at = [r["done"].timestamp() for r in done]
     low, high = at[len(at) // 20], at[len(at) * 19 // 20]
-    return Throughput(jobs, finished - started, (len(at) * 0.9) / max(high - low, 1e-6))
+    steady = (len(at) * 0.9) / max(high - low, 1e-6)
+    return Throughput(
+        jobs, finished - started, steady, {k: v * 1000 / jobs for k, v in cpu.items()}
+    )
 
 
 async def latency(
@@ -275,6 +288,8 @@ def print_report(m: Measured) -> None:
         ("e2e ÷ broker produce", f"{e2e / limit.produce_per_second:.2%}", ""),
         ("raw relay ÷ broker produce", f"{relay / limit.produce_per_second:.1%}", ""),
         *((f"peak RSS {name}", f"{mib:,.0f} MiB", "") for name, mib in sorted(m.rss.items())),
+        *((f"CPU per job: {name}", f"{ms:,.2f} ms", "") for name, ms
+          in sorted(m.result.cpu_ms_per_job.items())),
     ]  # fmt: skip
     report("e2e", rows, {
         "jobs": m.result.jobs, "lanes": m.lanes, "record_size": m.size,
@@ -286,7 +301,7 @@ def print_report(m: Measured) -> None:
         "relay": {"jobs": m.relay.jobs, "seconds": m.relay.seconds, "jobs_per_second": relay,
                   "steady_jobs_per_second": m.relay.steady_jobs_per_second},
         "ratio_relay": e2e / relay, "ratio_broker": e2e / limit.produce_per_second,
-        "peak_rss_mib": m.rss, "infra": m.how,
+        "peak_rss_mib": m.rss, "cpu_ms_per_job": m.result.cpu_ms_per_job, "infra": m.how,
     })  # fmt: skip
 
 
