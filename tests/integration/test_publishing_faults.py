@@ -223,6 +223,25 @@ async def test_instagram_over_quota_waits_for_the_window(
         assert len(await ledger(http, pipeline, ig)) == 1
 
 
+async def test_instagram_image_still_processing_is_published_once_ready(
+    db: asyncpg.Pool, pipeline: Endpoints
+) -> None:
+    """The publisher tries media_publish on a fresh image container at once; Meta refuses
+    one that is not FINISHED (9007/2207027), and the post goes out once it is."""
+    auth, accounts = await new_tenant(db, pipeline)
+    ig = accounts[Platform.INSTAGRAM]
+    settings = f"{pipeline.graph_api_url}/_sandbox/settings"
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.patch(settings, json={"image_processing_s": 1.5})).status_code == 200
+        try:
+            job_id = await submit(http, pipeline, auth)
+            results = await results_of(pipeline, job_id, final_for(Platform.INSTAGRAM))
+        finally:
+            await http.patch(settings, json={"image_processing_s": 0.0})
+        assert statuses(results, Platform.INSTAGRAM)[-1] == "posted"
+        assert len(await ledger(http, pipeline, ig)) == 1
+
+
 async def test_carousel_and_reel(db: asyncpg.Pool, pipeline: Endpoints) -> None:
     """Publishing commands with several images or a video, sent straight to the topic."""
     from aiokafka import AIOKafkaProducer

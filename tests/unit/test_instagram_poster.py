@@ -1,0 +1,114 @@
+"""The Instagram poster's call sequence, against a scripted Graph API (MockTransport)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
+from services.publisher_instagram.poster import ContainerTiming, InstagramPoster
+from services.publishing.graph import GraphClient
+from services.publishing.posting import Attempt
+
+pytestmark = pytest.mark.timeout(10)
+
+IG_USER = "17841400000000001"
+NOT_READY = {"error": {"message": "Media ID is not available", "code": 9007,
+                       "error_subcode": 2207027}}  # fmt: skip
+QUOTA = {"quota_usage": 1, "config": {"quota_total": 100, "quota_duration": 86400}}
+
+
+class ScriptedGraph:
+    """Answers by (method, last path segment); records every call in order."""
+
+    def __init__(self, container_states: list[str], publish_errors: int = 0) -> None:
+        self.calls: list[str] = []
+        self.container_states = container_states
+        self.publish_errors = publish_errors
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        last = request.url.path.rsplit("/", 1)[-1]
+        self.calls.append(f"{request.method} {last}")
+        if request.method == "POST" and last == "media_publish" and self.publish_errors:
+            self.publish_errors -= 1
+            return httpx.Response(400, json=NOT_READY)
+        answers: dict[str, dict[str, Any]] = {
+            "POST media": {"id": "container-1"},
+            "POST media_publish": {"id": "media-1"},
+            "GET content_publishing_limit": {"data": [QUOTA]},
+            "GET media-1": {"permalink": "https://www.instagram.com/p/abc/"},
+        }
+        if last == "container-1":
+            return httpx.Response(200, json={"status_code": self.container_states.pop(0)})
+        answer = answers.get(f"{request.method} {last}")
+        if answer is None:
+            return httpx.Response(400, json={"error": {"message": "unexpected", "code": 100}})
+        return httpx.Response(200, json=answer)
+
+
+def attempt_for(
+    graph: ScriptedGraph, media: list[MediaItem], progress: dict[str, Any] | None = None
+) -> tuple[Attempt, Callable[[], Any]]:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(graph.handle), base_url="http://g")
+    tenant, connection = uuid.uuid4(), uuid.uuid4()
+    command = PublishCommand(
+        post_key=make_post_key(tenant, "job-1", connection, 1), platform=Platform.INSTAGRAM,
+        connection_id=connection, account_id=IG_USER, job_id="job-1", revision=1,
+        content=PostContent(text="Barista wanted #BaliJobs", media=media),
+    )  # fmt: skip
+    saved: list[str] = []
+
+    async def checkpoint() -> None:
+        saved.append(json.dumps(attempt.progress))
+
+    attempt = Attempt(
+        GraphClient(client, "v24.0", None), command, "token-abc", progress or {},
+        datetime.now(UTC), checkpoint,
+    )  # fmt: skip
+    return attempt, client.aclose
+
+
+IMAGE = MediaItem(kind=MediaKind.IMAGE, url="https://cdn.example.com/a.jpg")
+VIDEO = MediaItem(kind=MediaKind.VIDEO, url="https://cdn.example.com/a.mp4")
+FAST = ContainerTiming(poll_interval_seconds=0.01)
+
+
+async def test_a_fresh_image_is_published_without_polling_first() -> None:
+    graph = ScriptedGraph(container_states=[])
+    attempt, close = attempt_for(graph, [IMAGE])
+    posted = await InstagramPoster(FAST).publish(attempt)
+    await close()
+    assert posted.platform_post_id == "media-1"
+    assert str(posted.permalink) == "https://www.instagram.com/p/abc/"
+    assert graph.calls == [
+        "POST media", "GET content_publishing_limit", "POST media_publish", "GET media-1",
+    ]  # fmt: skip
+    assert attempt.progress["container_id"] == "container-1"
+
+
+async def test_an_image_not_ready_yet_is_polled_and_then_published() -> None:
+    graph = ScriptedGraph(container_states=["IN_PROGRESS", "FINISHED"], publish_errors=1)
+    attempt, close = attempt_for(graph, [IMAGE])
+    posted = await InstagramPoster(FAST).publish(attempt)
+    await close()
+    assert posted.platform_post_id == "media-1"
+    assert graph.calls == [
+        "POST media", "GET content_publishing_limit", "POST media_publish",
+        "GET container-1", "GET container-1", "POST media_publish", "GET media-1",
+    ]  # fmt: skip
+
+
+async def test_a_video_and_a_resumed_container_are_looked_at_before_publishing() -> None:
+    for media, progress in (([VIDEO], None), ([IMAGE], {"container_id": "container-1"})):
+        graph = ScriptedGraph(container_states=["FINISHED"])
+        attempt, close = attempt_for(graph, media, progress)
+        await InstagramPoster(FAST).publish(attempt)
+        await close()
+        publish_at = graph.calls.index("POST media_publish")
+        assert "GET container-1" in graph.calls[:publish_at], graph.calls
