@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 
 from jobcast.db import migrate, migrations_of
 from schemas.publish import PublishCompleted, PublishRequested
+
+T = TypeVar("T")
 
 
 async def migrate_publishing(pool: asyncpg.Pool) -> None:
@@ -189,14 +191,40 @@ async def take_due(
     return [_claim(r, resumes.get(r["was"], Resume.RECONCILE)) for r in rows]
 
 
-async def save_progress(pool: asyncpg.Pool, post_key: str, progress: dict[str, Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A key's checkpoint (a batch item of `save_progress_many`)."""
+
+    post_key: str
+    progress: dict[str, Any]
+
+
+async def save_progress_many(pool: asyncpg.Pool, checkpoints: Sequence[Progress]) -> list[None]:
     """Checkpoint what now exists on the platform, before the next irreversible call."""
-    await pool.execute(
-        "UPDATE publishing.post_claims SET progress = $2::jsonb, updated_at = now()"
-        " WHERE post_key = $1",
-        post_key,
-        json.dumps(progress),
-    )
+    for batch in _distinct_rounds(checkpoints, lambda c: c.post_key):
+        await pool.execute(
+            """UPDATE publishing.post_claims c SET progress = u.g::jsonb, updated_at = now()
+               FROM unnest($1::text[], $2::text[]) AS u(k, g) WHERE c.post_key = u.k""",
+            [c.post_key for c in batch],
+            [json.dumps(c.progress) for c in batch],
+        )
+    return [None] * len(checkpoints)
+
+
+def _distinct_rounds(items: Sequence[T], key: Callable[[T], str]) -> list[list[T]]:
+    """Split `items` into rounds without a repeated key, keeping each key's order: an
+    UPDATE ... FROM that meets a row twice applies only one of the two."""
+    rounds: list[tuple[set[str], list[T]]] = []
+    for item in items:
+        k = key(item)
+        for keys, batch in rounds:
+            if k not in keys:
+                keys.add(k)
+                batch.append(item)
+                break
+        else:
+            rounds.append(({k}, [item]))
+    return [batch for _, batch in rounds]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,19 +239,8 @@ class Outcome:
 
 
 async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[None]:
-    """`record` for many keys in one statement per round of distinct keys (an UPDATE
-    that meets a key twice would apply only one of the two)."""
-    rounds: list[tuple[set[str], list[Outcome]]] = []
-    for outcome in outcomes:
-        key = outcome.result.payload.post_key
-        for keys, batch in rounds:
-            if key not in keys:
-                keys.add(key)
-                batch.append(outcome)
-                break
-        else:
-            rounds.append(({key}, [outcome]))
-    for _, batch in rounds:
+    """Store outcomes with each key's next state (and timer), before they are emitted."""
+    for batch in _distinct_rounds(outcomes, lambda o: o.result.payload.post_key):
         payloads = [o.result.payload for o in batch]
         await pool.execute(
             """UPDATE publishing.post_claims c

@@ -94,6 +94,9 @@ class PublishWorker:
             Coalescer(partial(repo.claim_many, pool), max_concurrent=2)
         )
         self._outcomes: Coalescer[repo.Outcome, None] = Coalescer(partial(repo.record_many, pool))
+        self._checkpoints: Coalescer[repo.Progress, None] = Coalescer(
+            partial(repo.save_progress_many, pool)
+        )
 
     async def __call__(self, event: PublishRequested, meta: RecordMeta) -> None:
         """A command from Kafka: run it if the key is free, re-emit if it is done."""
@@ -160,7 +163,7 @@ class PublishWorker:
         token = credentials.token
 
         async def checkpoint() -> None:
-            await repo.save_progress(self._pool, command.post_key, attempt.progress)
+            await self._checkpoints.submit(repo.Progress(command.post_key, attempt.progress))
 
         attempt = Attempt(self._graph, command, token, progress, claim.claimed_at, checkpoint)
         return await self._act(claim, attempt)

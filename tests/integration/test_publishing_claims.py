@@ -123,3 +123,27 @@ async def test_outcomes_of_one_key_in_one_batch_are_applied_in_order(db: asyncpg
     assert first["progress"] == '{"step": 2}'
     assert (second["state"], second["status"], second["attempt"]) == ("done", "failed", 1)
     assert second["platform_post_id"] is None
+
+
+async def test_checkpoints_of_one_key_in_one_batch_are_applied_in_order(
+    db: asyncpg.Pool,
+) -> None:
+    await repo.migrate_publishing(db)
+    one, two = request("job-c"), request("job-d")
+    await repo.claim_many(db, [one, two])
+    keys = [one.event.payload.post_key, two.event.payload.post_key]
+    await park(db, keys)
+    await repo.save_progress_many(
+        db,
+        [
+            repo.Progress(keys[0], {"container_id": "c-1"}),
+            repo.Progress(keys[1], {"container_id": "c-9"}),
+            repo.Progress(keys[0], {"container_id": "c-2"}),
+        ],
+    )
+    rows = await db.fetch(
+        "SELECT post_key, progress->>'container_id' AS c FROM publishing.post_claims"
+        " WHERE post_key = ANY($1)",
+        keys,
+    )
+    assert {r["post_key"]: r["c"] for r in rows} == {keys[0]: "c-2", keys[1]: "c-9"}
