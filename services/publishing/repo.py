@@ -245,6 +245,7 @@ async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[N
         await pool.execute(
             """UPDATE publishing.post_claims c
                SET state = u.s, attempt = u.a, result_event = u.r::jsonb, progress = u.g::jsonb,
+                   result_pending = true,
                    next_attempt_at = u.n, confirm_checks = u.cc, lease_until = NULL,
                    platform_post_id = COALESCE(u.i, c.platform_post_id), updated_at = now()
                FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
@@ -261,6 +262,53 @@ async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[N
             [p.platform_post_id for p in payloads],
         )
     return [None] * len(outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A stored result that Kafka now has (a batch item of `mark_sent_many`)."""
+
+    post_key: str
+    event_id: UUID
+
+
+async def mark_sent_many(pool: asyncpg.Pool, sent: Sequence[Sent]) -> list[None]:
+    """Clear the pending flag of results Kafka has; a newer result stored meanwhile (another
+    event id) stays pending until it is sent itself."""
+    await pool.execute(
+        """UPDATE publishing.post_claims c SET result_pending = false
+           FROM unnest($1::text[], $2::text[]) AS u(k, e)
+           WHERE c.post_key = u.k AND c.result_pending AND c.result_event ->> 'event_id' = u.e""",
+        [s.post_key for s in sent],
+        [str(s.event_id) for s in sent],
+    )
+    return [None] * len(sent)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsent:
+    result: PublishCompleted
+    correlation_id: str | None
+
+
+async def unsent_results(
+    pool: asyncpg.Pool, platform: str, older_than_seconds: float, limit: int
+) -> list[Unsent]:
+    """Stored results still not on Kafka after `older_than_seconds` (their sender died or
+    Kafka refused them): to be sent again. Sending one twice is harmless (same event id)."""
+    rows = await pool.fetch(
+        """SELECT result_event, correlation_id FROM publishing.post_claims
+           WHERE platform = $1 AND result_pending
+             AND updated_at < now() - make_interval(secs => $2)
+           ORDER BY updated_at LIMIT $3""",
+        platform,
+        older_than_seconds,
+        limit,
+    )
+    return [
+        Unsent(PublishCompleted.model_validate_json(r["result_event"]), r["correlation_id"])
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ attempt whose outcome is unknown (timeout, reset, 5xx, code 1/2, or a holder tha
 died) is reconciled against the platform before anything is sent again; what cannot
 be decided becomes `unconfirmed` and is only ever looked at again, never re-posted.
 An outcome is stored before it is emitted, and the Kafka offset is committed only
-after both, so a crash anywhere means a redelivery that finds the stored outcome.
+after both, so a crash anywhere means a redelivery that finds the stored outcome. A
+timer-fired attempt has no record to redeliver: its stored result stays pending until
+Kafka acknowledges it, and the timer loop sends old pending results again.
 
 Retries never hold a Kafka record: they are durable timers in the claims table,
 fired by `run_timers`, so one failing or rate-limited account never delays others.
@@ -75,6 +77,7 @@ class PublishWorker:
         confirm_delays: Sequence[float] = (60.0, 300.0, 900.0, 3600.0),
         lease_seconds: float = 300.0,
         timer_batch: int = 200,
+        resend_after_seconds: float = 30.0,
     ) -> None:
         self._platform = platform
         self._pool = pool
@@ -97,6 +100,9 @@ class PublishWorker:
         self._checkpoints: Coalescer[repo.Progress, None] = Coalescer(
             partial(repo.save_progress_many, pool)
         )
+        self._sent: Coalescer[repo.Sent, None] = Coalescer(partial(repo.mark_sent_many, pool))
+        # A stored result not acknowledged by Kafka this long after is sent again.
+        self._resend_after = resend_after_seconds
 
     async def __call__(self, event: PublishRequested, meta: RecordMeta) -> None:
         """A command from Kafka: run it if the key is free, re-emit if it is done."""
@@ -110,14 +116,20 @@ class PublishWorker:
         # Held: a timer or another worker owns the key; it will report the outcome.
 
     async def run_timers(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
-        """Fire due retries and confirmations, and take over abandoned leases, until stop."""
+        """Fire due retries and confirmations, take over abandoned leases, and send stored
+        results that never reached Kafka, until stop."""
+        loop = asyncio.get_running_loop()
+        next_resend = loop.time() + self._resend_after
         while not stop.is_set():
             try:
                 due = await repo.take_due(
                     self._pool, self._platform.value, self._timer_batch, self._lease
                 )
                 await asyncio.gather(*(self.run(claim) for claim in due))
-            except (OSError, asyncpg.PostgresError):
+                if loop.time() >= next_resend:
+                    next_resend = loop.time() + self._resend_after
+                    await self.resend_unsent()
+            except Exception:  # Postgres or Kafka away: the next pass tries again
                 log.exception("timer pass failed; trying again")
                 due = []
             if not due:
@@ -377,3 +389,15 @@ class PublishWorker:
             self._broker, PUBLISH_RESULTS, completed, key=completed.payload.post_key,
             correlation_id=correlation_id, event_type=completed.event_type,
         )  # fmt: skip
+        await self._sent.submit(repo.Sent(completed.payload.post_key, completed.event_id))
+
+    async def resend_unsent(self) -> int:
+        """Send results stored a while ago and still not acknowledged by Kafka: their sender
+        died in between (a timer-fired attempt has no Kafka record to redeliver)."""
+        unsent = await repo.unsent_results(
+            self._pool, self._platform.value, self._resend_after, self._timer_batch
+        )
+        await asyncio.gather(*(self._emit(u.result, u.correlation_id) for u in unsent))
+        if unsent:
+            log.warning("sent stored results again", extra={"count": len(unsent)})
+        return len(unsent)

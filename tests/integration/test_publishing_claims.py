@@ -147,3 +147,30 @@ async def test_checkpoints_of_one_key_in_one_batch_are_applied_in_order(
         keys,
     )
     assert {r["post_key"]: r["c"] for r in rows} == {keys[0]: "c-2", keys[1]: "c-9"}
+
+
+async def test_a_stored_result_stays_pending_until_kafka_has_that_very_result(
+    db: asyncpg.Pool,
+) -> None:
+    await repo.migrate_publishing(db)
+    claim = request("job-e")
+    key = claim.event.payload.post_key
+    await repo.claim_many(db, [claim])
+    await park(db, [key])
+    waiting = outcome(claim, PublishStatus.RETRY_SCHEDULED, 1, "retry_scheduled")
+    await repo.record_many(db, [waiting])
+    unsent = await repo.unsent_results(db, "test", 0.0, 1000)
+    assert [u.result for u in unsent if u.result.payload.post_key == key] == [waiting.result]
+    assert {u.correlation_id for u in unsent if u.result.payload.post_key == key} == {"corr-1"}
+
+    # A newer result was stored before the older one's acknowledgement came back.
+    posted = outcome(claim, PublishStatus.POSTED, 1, "done")
+    await repo.record_many(db, [posted])
+    await repo.mark_sent_many(db, [repo.Sent(key, waiting.result.event_id)])
+    pending = await db.fetchval(
+        "SELECT result_pending FROM publishing.post_claims WHERE post_key = $1", key
+    )
+    assert pending is True
+    await repo.mark_sent_many(db, [repo.Sent(key, posted.result.event_id)])
+    unsent = await repo.unsent_results(db, "test", 0.0, 1000)
+    assert key not in {u.result.payload.post_key for u in unsent}
