@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.http_transport import CookielessAsyncClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated, validating
 from jobcast.service import Service, add_ops_routes
 from jobcast.topics import OPERATOR_COMMANDS, publish_topic
@@ -27,6 +28,40 @@ from services.publishing.repo import migrate_publishing
 from services.publishing.settings import PublisherSettings
 from services.publishing.worker import PublishWorker
 
+# Below the common 5 s server keep-alive, so an idle connection is never reused just as
+# the server closes it (a request lost to a reset).
+_KEEPALIVE_EXPIRY = 4.0
+
+
+def graph_http_clients(settings: PublisherSettings) -> list[httpx.AsyncClient]:
+    """HTTP clients for the Graph API, per GRAPH_HTTP_TRANSPORT.
+
+    lean: one client on LeanTransport with the whole connection budget (its pool needs
+    no sharding), keeping no cookies. httpx: the default transport in shards.
+    """
+    budget = settings.graph_http_shards * settings.graph_connections_per_shard
+    if settings.graph_http_transport == "lean":
+        transport = LeanTransport(max_connections=budget, keepalive_expiry=_KEEPALIVE_EXPIRY)
+        return [
+            CookielessAsyncClient(
+                transport=transport,
+                base_url=settings.graph_api_url,
+                timeout=settings.graph_timeout_seconds,
+            )
+        ]
+    per_shard = settings.graph_connections_per_shard
+    limits = httpx.Limits(
+        max_connections=per_shard,
+        max_keepalive_connections=per_shard,
+        keepalive_expiry=_KEEPALIVE_EXPIRY,
+    )
+    return [
+        httpx.AsyncClient(
+            base_url=settings.graph_api_url, timeout=settings.graph_timeout_seconds, limits=limits
+        )
+        for _ in range(settings.graph_http_shards)
+    ]
+
 
 async def build_publisher(
     settings: PublisherSettings, platform: Platform, poster: Poster
@@ -37,20 +72,7 @@ async def build_publisher(
     pool = await create_pool(settings.database_url.get_secret_value())
     await migrate_publishing(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
-    shards = [
-        httpx.AsyncClient(
-            base_url=settings.graph_api_url,
-            timeout=settings.graph_timeout_seconds,
-            limits=httpx.Limits(
-                max_connections=settings.graph_connections_per_shard,
-                max_keepalive_connections=settings.graph_connections_per_shard,
-                # Below the common 5 s server keep-alive, so an idle connection is never
-                # reused just as the server closes it (a request lost to a timeout).
-                keepalive_expiry=4.0,
-            ),
-        )
-        for _ in range(settings.graph_http_shards)
-    ]
+    shards = graph_http_clients(settings)
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
     graph = GraphClient(
         shards,

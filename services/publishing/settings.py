@@ -1,5 +1,7 @@
 """Settings both publishers read; each subclass sets its env prefix and port."""
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from jobcast.settings import CommonSettings
@@ -12,6 +14,11 @@ class PublisherSettings(CommonSettings):
     graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
     graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
+    # "lean": jobcast.http_transport (one client, an O(1) pool); "httpx": httpx's own
+    # transport in GRAPH_HTTP_SHARDS clients, kept to compare and to fall back to.
+    graph_http_transport: Literal["lean", "httpx"] = Field(
+        default="lean", validation_alias="GRAPH_HTTP_TRANSPORT"
+    )
     graph_http_shards: int = Field(default=16, ge=1, validation_alias="GRAPH_HTTP_SHARDS")
     graph_connections_per_shard: int = Field(
         default=64, ge=1, validation_alias="GRAPH_CONNECTIONS_PER_SHARD"
