@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import HttpUrl, SecretStr, ValidationError
 
+from jobcast.metrics import child
 from services.publishing import metrics
 from services.publishing.pacing import Usage, parse_app_usage, parse_business_usage
 
@@ -137,9 +138,9 @@ class GraphClient:
         return body
 
     def _observe_call(self, method: str, outcome: str, started: float) -> None:
-        metrics.GRAPH_SECONDS.labels(
-            platform=self._platform, method=method.upper(), outcome=outcome
-        ).observe(time.perf_counter() - started)
+        child(metrics.GRAPH_SECONDS, self._platform, method.upper(), outcome).observe(
+            time.perf_counter() - started
+        )
 
 
 async def read_permalink(

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from jobcast.metrics import child
 from schemas.publish import ErrorClass, PublishStatus
 from services.publishing.pacing import Usage
 
@@ -76,7 +77,7 @@ def export_zero_series(platform: str) -> None:
 def observe_usage(platform: str, app: Usage | None, business: Mapping[str, Usage]) -> None:
     """Record a response's usage headers."""
     if app is not None:
-        APP_USAGE.labels(platform=platform).set(app.percent)
-    account_usage = ACCOUNT_USAGE.labels(platform=platform)
+        child(APP_USAGE, platform).set(app.percent)
+    account_usage = child(ACCOUNT_USAGE, platform)
     for usage in business.values():
         account_usage.observe(usage.percent)

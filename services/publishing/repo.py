@@ -128,14 +128,14 @@ async def claim_many(
     keys (the common case), then one look per key that was taken already."""
     commands = [r.event.payload for r in requests]
     rows = await pool.fetch(
-        f"""INSERT INTO publishing.post_claims
+        """INSERT INTO publishing.post_claims
                (post_key, platform, tenant_id, connection_id, job_id, state, attempt,
                 command_event, correlation_id, lease_until)
            SELECT k, p, t, c, j, 'in_progress', 1, e::jsonb, r, now() + make_interval(secs => l)
            FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
                        $7::text[], $8::float8[]) AS u(k, p, t, c, j, e, r, l)
            ON CONFLICT (post_key) DO NOTHING
-           RETURNING post_key, {_CLAIM_COLUMNS}""",
+           RETURNING post_key, claimed_at""",
         [c.post_key for c in commands],
         [c.platform.value for c in commands],
         [r.event.tenant_id for r in requests],
@@ -150,7 +150,11 @@ async def claim_many(
     async def outcome(request: ClaimRequest, post_key: str) -> Claim | Held | Finished:
         row = fresh.pop(post_key, None)  # a key twice in one batch: the first one has it
         if row is not None:
-            return _claim(row, Resume.FRESH)
+            # Just inserted: everything but the time is what we sent, no need to read it back.
+            return Claim(
+                request.event, request.correlation_id, attempt=1, progress={},
+                claimed_at=row["claimed_at"], confirm_checks=0, resume=Resume.FRESH,
+            )  # fmt: skip
         return await _claim_taken(pool, post_key, request.lease_seconds)
 
     # Replays meet many taken keys at once: look them up side by side.

@@ -32,6 +32,7 @@ from faststream.kafka import KafkaBroker
 from jobcast.batching import Coalescer
 from jobcast.crypto import TokenCipher
 from jobcast.kafka import RecordMeta, publish_event
+from jobcast.metrics import child
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
 from schemas.connections import ConnectionStatus, ConnectionStatusChange, ConnectionStatusChanged
 from schemas.envelope import utcnow
@@ -345,13 +346,10 @@ class PublishWorker:
             )
         )
         await self._emit(completed, claim.correlation_id)
-        metrics.OUTCOMES.labels(
-            platform=self._platform.value,
-            status=decision.status.value,
-            error_class=decision.error.error_class.value if decision.error else "",
-        ).inc()
+        error_class = decision.error.error_class.value if decision.error else ""
+        child(metrics.OUTCOMES, self._platform.value, decision.status.value, error_class).inc()
         if decision.status is PublishStatus.POSTED and command.action is PublishAction.PUBLISH:
-            metrics.PUBLISH_DELAY.labels(platform=self._platform.value).observe(
+            child(metrics.PUBLISH_DELAY, self._platform.value).observe(
                 max(0.0, (now - claim.event.occurred_at).total_seconds())
             )
         if decision.needs_reconnect:
