@@ -1,12 +1,12 @@
 """Which commands a publisher may run side by side.
 
-A lane runs its records one at a time, in offset order. One lane per account kept an
-account's posts strictly in order, but capped an account at one Graph round trip at a
-time: an Instagram post takes four, so a busy account waited most of a second per post.
-Instead each account gets `ways` lanes and a job always lands in the same one, so a job's
-own commands (publish, then edit, then delete) still run in order, while different jobs
-of one account run up to `ways` at once. Correctness does not rest on this (an edit or
-delete whose original is still under way waits for it), only speed does.
+A lane runs its records one at a time, in offset order. One lane per account (the
+default) keeps an account's posts strictly in order, but caps an account at one Graph
+round trip at a time: an Instagram post takes three. With `ways` lanes per account a job
+always lands in the same one, so a job's own commands (publish, then edit, then delete)
+still run in order, while different jobs of one account run up to `ways` at once and may
+overtake each other. Exactly-once does not rest on this (an edit or delete whose original
+is still under way waits for it); only speed and the order of an account's posts do.
 """
 
 from __future__ import annotations

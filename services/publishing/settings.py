@@ -39,9 +39,10 @@ class PublisherSettings(CommonSettings):
     lease_seconds: float = Field(default=300.0, gt=0, validation_alias="PUBLISH_LEASE_SECONDS")
     # Concurrency: records in flight per process, and per account: an account's jobs are
     # spread over this many lanes (a job's own commands always share one; see lanes.py).
+    # 1 posts an account's jobs in the order they were sent (released holds included).
     max_in_flight: int = Field(default=1000, ge=1, validation_alias="PUBLISH_MAX_IN_FLIGHT")
     per_account_concurrency: int = Field(
-        default=4, ge=1, validation_alias="PUBLISH_PER_ACCOUNT_CONCURRENCY"
+        default=1, ge=1, validation_alias="PUBLISH_PER_ACCOUNT_CONCURRENCY"
     )
     stop_timeout_seconds: float = Field(default=20.0, gt=0, validation_alias="PUBLISH_STOP_TIMEOUT")
     timer_poll_seconds: float = Field(
