@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -78,6 +80,34 @@ def to_job_event(body: object, tenant_id: UUID) -> JobEvent:
                 for e in exc.errors(include_input=False, include_url=False)
             ]
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Sightings:
+    """What a flush of submissions publishes, and which ids each submission saw first."""
+
+    publish: list[JobEvent]  # in submission order, each (tenant, event id) once
+    first_seen: list[set[UUID]]  # per submission: the event ids it is the first to send
+
+
+def first_sightings(
+    submissions: Sequence[Sequence[JobEvent]], seen: set[tuple[UUID, UUID]]
+) -> Sightings:
+    """Drop events whose (tenant, event id) was accepted before (`seen`) or earlier in
+    this flush, by the same submission or another one: a repeat is published once."""
+    claimed = set(seen)
+    publish: list[JobEvent] = []
+    first_seen: list[set[UUID]] = []
+    for events in submissions:
+        mine: set[UUID] = set()
+        for event in events:
+            key = (event.tenant_id, event.event_id)
+            if key not in claimed:
+                claimed.add(key)
+                publish.append(event)
+                mine.add(event.event_id)
+        first_seen.append(mine)
+    return Sightings(publish, first_seen)
 
 
 def _error(loc: list[str], msg: str) -> dict[str, Any]:

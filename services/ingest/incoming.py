@@ -17,10 +17,9 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 
 from jobcast import metrics
-from jobcast.kafka import dead_letter, publish_first_event
-from jobcast.topics import JOBS_EVENTS
+from jobcast.kafka import dead_letter
+from services.ingest.accepting import JobEventAcceptor
 from services.ingest.domain import ForeignTenantError, SubmissionError, to_job_event
-from services.ingest.repo import already_accepted, remember_accepted
 
 GROUP_ID = "ingest-incoming"
 _TENANT_CACHE_SECONDS = 60.0
@@ -29,9 +28,10 @@ _TENANT_CACHE_SECONDS = 60.0
 class IncomingRelay:
     """Validates raw records and relays the good ones; every record ends somewhere."""
 
-    def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker) -> None:
+    def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker, acceptor: JobEventAcceptor) -> None:
         self._pool = pool
         self._broker = broker
+        self._acceptor = acceptor
         self._tenants: dict[UUID, float] = {}  # known tenant → until when we trust that
 
     async def __call__(self, raw: Any) -> None:
@@ -55,11 +55,10 @@ class IncomingRelay:
             reason = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
             await self._reject(raw, reason, "invalid")
             return
-        if await already_accepted(self._pool, tenant_id, [event.event_id]):
+        # Shared with the HTTP API: concurrent records share each round trip.
+        if not await self._acceptor.accept([event]):
             metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="duplicate").inc()
             return
-        await publish_first_event(self._broker, JOBS_EVENTS, event, key=event.payload.job_id)
-        await remember_accepted(self._pool, tenant_id, [(event.event_id, event.payload.job_id)])
         metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
 
     async def _tenant_exists(self, tenant_id: UUID) -> bool:

@@ -9,6 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from jobcast.db import migrate, migrations_of
+from schemas.jobs import JobEvent
 
 
 async def migrate_ingest(pool: asyncpg.Pool) -> None:
@@ -16,32 +17,34 @@ async def migrate_ingest(pool: asyncpg.Pool) -> None:
     await migrate(pool, "ingest", migrations_of("services.ingest"))
 
 
-async def already_accepted(
-    pool: asyncpg.Pool, tenant_id: UUID, event_ids: Sequence[UUID]
-) -> set[UUID]:
-    """Which of these event ids the tenant sent before."""
+async def accepted_among(
+    pool: asyncpg.Pool, keys: Sequence[tuple[UUID, UUID]]
+) -> set[tuple[UUID, UUID]]:
+    """Which of these (tenant id, event id) pairs were accepted before, in one statement
+    for any number of tenants (a flush mixes the requests of many)."""
+    if not keys:
+        return set()
     rows = await pool.fetch(
-        "SELECT event_id FROM ingest.accepted_events"
-        " WHERE tenant_id = $1 AND event_id = ANY($2::uuid[])",
-        tenant_id,
-        list(event_ids),
+        """SELECT a.tenant_id, a.event_id FROM ingest.accepted_events a
+           JOIN unnest($1::uuid[], $2::uuid[]) AS k(tenant_id, event_id)
+             USING (tenant_id, event_id)""",
+        [t for t, _ in keys],
+        [e for _, e in keys],
     )
-    return {r["event_id"] for r in rows}
+    return {(r["tenant_id"], r["event_id"]) for r in rows}
 
 
-async def remember_accepted(
-    pool: asyncpg.Pool, tenant_id: UUID, accepted: Sequence[tuple[UUID, str]]
-) -> None:
-    """Record (event id, job id) pairs that reached Kafka."""
-    if not accepted:
+async def remember_accepted_events(pool: asyncpg.Pool, events: Sequence[JobEvent]) -> None:
+    """Record events that reached Kafka (any tenants), so a resent one is a duplicate."""
+    if not events:
         return
     await pool.execute(
         """INSERT INTO ingest.accepted_events (tenant_id, event_id, job_id)
-           SELECT $1, e, j FROM unnest($2::uuid[], $3::text[]) AS t(e, j)
+           SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])
            ON CONFLICT DO NOTHING""",
-        tenant_id,
-        [e for e, _ in accepted],
-        [j for _, j in accepted],
+        [e.tenant_id for e in events],
+        [e.event_id for e in events],
+        [e.payload.job_id for e in events],
     )
 
 

@@ -14,6 +14,10 @@ class IngestSettings(CommonSettings):
     rate_limit_per_second: float = 2_000.0  # events per tenant per second (per instance)
     rate_limit_burst: float = 5_000.0
     incoming_max_in_flight: int = 2_000  # records of jobs.incoming handled at once
+    # Concurrent submissions share flushes (one SELECT, one produce request, one INSERT):
+    # at most this many events per flush, and this many flushes under way at once.
+    accept_max_events_per_flush: int = Field(default=2_000, ge=1)
+    accept_flushes_in_flight: int = Field(default=1, ge=1)
     # Meta webhooks: the verify token chosen in the app dashboard, and the app secret
     # that signs deliveries (the same secret publishers use for appsecret_proof).
     meta_webhook_verify_token: SecretStr | None = Field(

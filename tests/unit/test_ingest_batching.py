@@ -1,0 +1,252 @@
+"""Group commit at the front door: who shares a flush, who hears of its failure, and the
+acceptor's order of work (Kafka first, then the record of what was accepted)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from uuid import UUID, uuid4
+
+import pytest
+
+from jobcast.kafka import OutgoingEvent
+from schemas.jobs import JobCreated, JobEvent
+from services.ingest import accepting
+from services.ingest.accepting import JobEventAcceptor
+from services.ingest.batching import MicroBatcher
+from services.ingest.domain import first_sightings
+
+pytestmark = pytest.mark.timeout(10)
+
+
+class Recorder:
+    """A flush that records its batches, answers each item doubled, and can be held."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.release = asyncio.Event()
+        self.release.set()
+        self.fail: Exception | None = None
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        await self.release.wait()
+        if self.fail is not None:
+            raise self.fail
+        return [2 * item for item in items]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_an_idle_batcher_flushes_at_once_with_what_came_in_the_same_turn() -> None:
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    assert list(await asyncio.gather(batcher.submit(1), batcher.submit(2))) == [2, 4]
+    assert flush.batches == [[1, 2]]
+    assert await batcher.submit(3) == 6
+    assert flush.batches == [[1, 2], [3]]
+
+
+async def test_items_arriving_during_a_flush_share_the_next_one() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    first = asyncio.create_task(batcher.submit(1))
+    await settle()
+    later = [asyncio.create_task(batcher.submit(n)) for n in (2, 3, 4)]
+    await settle()
+    assert flush.batches == [[1]]  # the others wait for the one flush allowed
+    flush.release.set()
+    assert await asyncio.gather(first, *later) == [2, 4, 6, 8]
+    assert flush.batches == [[1], [2, 3, 4]]
+
+
+async def test_a_flush_carries_at_most_max_weight_but_always_one_item() -> None:
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_weight=5, max_in_flight=1, weight=lambda n: n)
+    results = await asyncio.gather(*(batcher.submit(n) for n in (2, 3, 1, 9, 4)))
+    assert results == [4, 6, 2, 18, 8]
+    assert flush.batches == [[2, 3], [1], [9], [4]]
+
+
+async def test_flushes_run_side_by_side_up_to_max_in_flight() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_in_flight=2)
+    tasks = [asyncio.create_task(batcher.submit(1))]
+    await settle()
+    tasks.append(asyncio.create_task(batcher.submit(2)))
+    await settle()
+    tasks.append(asyncio.create_task(batcher.submit(3)))
+    await settle()
+    assert flush.batches == [[1], [2]]  # 3 waits: both slots are busy
+    flush.release.set()
+    assert await asyncio.gather(*tasks) == [2, 4, 6]
+    assert flush.batches == [[1], [2], [3]]
+
+
+async def test_what_does_not_fit_one_flush_starts_another_if_a_slot_is_free() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_weight=2, max_in_flight=2)
+    tasks = [asyncio.create_task(batcher.submit(n)) for n in (1, 2, 3, 4, 5)]
+    await settle()
+    assert flush.batches == [[1, 2], [3, 4]]  # both at once, 5 waits for a slot
+    flush.release.set()
+    assert await asyncio.gather(*tasks) == [2, 4, 6, 8, 10]
+
+
+async def test_a_failed_flush_fails_every_item_in_it_and_only_those() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    first = asyncio.create_task(batcher.submit(1))
+    await settle()
+    flush.fail = OSError("database down")
+    failing = [asyncio.create_task(batcher.submit(n)) for n in (2, 3)]
+    await settle()
+    flush.release.set()
+    outcomes = await asyncio.gather(first, *failing, return_exceptions=True)
+    assert all(isinstance(o, OSError) for o in outcomes)
+    flush.fail = None
+    assert await batcher.submit(4) == 8  # the batcher carries on
+
+
+async def test_a_flush_answering_the_wrong_number_of_results_fails_its_items() -> None:
+    async def short(items: Sequence[int]) -> list[int]:
+        return list(items)[1:]
+
+    batcher = MicroBatcher(short)
+    outcomes = await asyncio.gather(batcher.submit(1), batcher.submit(2), return_exceptions=True)
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+
+
+async def test_a_waiter_that_gives_up_does_not_pull_its_item_or_spoil_the_others() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    first = asyncio.create_task(batcher.submit(1))
+    await settle()
+    gone = asyncio.create_task(batcher.submit(2))
+    stays = asyncio.create_task(batcher.submit(3))
+    await settle()
+    gone.cancel()
+    flush.release.set()
+    assert list(await asyncio.gather(first, stays)) == [2, 6]
+    assert flush.batches == [[1], [2, 3]]  # 2 was still flushed
+
+
+async def test_drain_waits_for_flushes_in_progress() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    submitted = asyncio.create_task(batcher.submit(1))
+    await settle()
+    draining = asyncio.create_task(batcher.drain())
+    await settle()
+    assert not draining.done()
+    flush.release.set()
+    await draining
+    assert submitted.done()
+
+
+def test_limits_must_allow_a_flush() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        MicroBatcher(Recorder(), max_in_flight=0)
+
+
+def created(tenant: UUID, event_id: UUID, job_id: str = "j-1") -> JobEvent:
+    payload = {"job_id": job_id, "title": "Cook", "company": "Warung", "location": "Canggu",
+               "employment_type": "daily", "apply_url": "https://jobs.example.com/1"}  # fmt: skip
+    event = {"event_id": event_id, "tenant_id": tenant, "payload": payload}
+    return JobCreated.model_validate(event)
+
+
+def test_first_sightings_publish_each_tenant_event_once_and_credit_the_first_sender() -> None:
+    tenant, other = uuid4(), uuid4()
+    old, new, shared = uuid4(), uuid4(), uuid4()
+    submissions = [
+        [created(tenant, old), created(tenant, new), created(tenant, new)],
+        [created(tenant, new), created(tenant, shared)],
+        [created(other, shared)],  # the same id from another tenant is another event
+    ]
+    sightings = first_sightings(submissions, seen={(tenant, old)})
+    assert [(e.tenant_id, e.event_id) for e in sightings.publish] == [
+        (tenant, new),
+        (tenant, shared),
+        (other, shared),
+    ]
+    assert sightings.first_seen == [{new}, {shared}, {shared}]
+
+
+def test_first_sightings_of_nothing_new() -> None:
+    tenant, event_id = uuid4(), uuid4()
+    sightings = first_sightings([[created(tenant, event_id)]], seen={(tenant, event_id)})
+    assert sightings.publish == []
+    assert sightings.first_seen == [set()]
+
+
+class FakeProducer:
+    def __init__(self, calls: list[tuple[str, list[UUID]]], fail: bool = False) -> None:
+        self.calls = calls
+        self.fail = fail
+
+    async def send_all(self, events: Iterable[OutgoingEvent]) -> None:
+        sent = list(events)
+        assert all(o.topic == "jobs.events" for o in sent)
+        assert all(o.correlation_id == str(o.event.event_id) for o in sent)  # type: ignore[attr-defined]
+        self.calls.append(("send", [o.event.event_id for o in sent]))  # type: ignore[attr-defined]
+        if self.fail:
+            raise OSError("broker unreachable")
+
+
+@pytest.fixture
+def repo(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[UUID]]]:
+    """Stands in for the SQL: the first event id counts as accepted before."""
+    calls: list[tuple[str, list[UUID]]] = []
+    seen: set[tuple[UUID, UUID]] = set()
+
+    async def accepted_among(_: object, keys: list[tuple[UUID, UUID]]) -> set[tuple[UUID, UUID]]:
+        calls.append(("select", [e for _, e in keys]))
+        return seen & set(keys)
+
+    async def remember(_: object, events: Sequence[JobEvent]) -> None:
+        calls.append(("remember", [e.event_id for e in events]))
+        seen.update((e.tenant_id, e.event_id) for e in events)
+
+    monkeypatch.setattr(accepting, "accepted_among", accepted_among)
+    monkeypatch.setattr(accepting, "remember_accepted_events", remember)
+    return calls
+
+
+async def test_the_acceptor_remembers_events_only_once_kafka_has_them(
+    repo: list[tuple[str, list[UUID]]],
+) -> None:
+    producer = FakeProducer(repo)
+    acceptor = JobEventAcceptor(None, producer)  # type: ignore[arg-type]
+    tenant, first, second = uuid4(), uuid4(), uuid4()
+    together = await asyncio.gather(
+        acceptor.accept([created(tenant, first)]),
+        acceptor.accept([created(tenant, first), created(tenant, second)]),
+    )
+    assert list(together) == [{first}, {second}]
+    assert repo == [
+        ("select", [first, first, second]),
+        ("send", [first, second]),
+        ("remember", [first, second]),
+    ]
+    assert await acceptor.accept([created(tenant, second)]) == set()  # a resend: a duplicate
+    assert await acceptor.accept([]) == set()
+
+
+async def test_events_the_broker_did_not_take_are_not_remembered(
+    repo: list[tuple[str, list[UUID]]],
+) -> None:
+    acceptor = JobEventAcceptor(None, FakeProducer(repo, fail=True))  # type: ignore[arg-type]
+    event_id = uuid4()
+    with pytest.raises(OSError, match="broker unreachable"):
+        await acceptor.accept([created(uuid4(), event_id)])
+    assert [step for step, _ in repo] == ["select", "send"]  # the client's retry publishes it
