@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.structs import TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -108,14 +111,37 @@ def event_headers(
     return headers
 
 
+class JsonEvent(Protocol):
+    """What `OrderedProducer` can send: a contract model, or an event its producer has
+    already rendered as the same JSON (to avoid serializing one payload twice)."""
+
+    def model_dump_json(self) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class OutgoingEvent:
     topic: str
     key: str
-    event: BaseModel
+    event: JsonEvent
     correlation_id: str | None = None
     causation_id: str | None = None
     event_type: str | None = None
+
+
+class CachedKeyPartitioner:
+    """aiokafka's default partitioner (murmur2 of the key, as the Java client), with each
+    key's hash remembered: the hash is pure Python, and the same keys (a connection id on
+    every command to that account) come back all the time. Same partitions, less CPU."""
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return DefaultPartitioner()(key, all_partitions, available)  # type: ignore[no-any-return]
+        return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF  # type: ignore[no-any-return]
 
 
 class OrderedProducer:
@@ -127,13 +153,16 @@ class OrderedProducer:
     the idempotent producer keeps it across retries), then all acknowledgements are awaited.
     """
 
-    def __init__(self, bootstrap_servers: str, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, client_id: str, *, linger_ms: int = 5) -> None:
+        # `linger_ms=0` suits a caller that hands over whole batches itself: every record of
+        # a `send_all` is appended before the sender runs, so lingering would only add delay.
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
             enable_idempotence=True,
-            linger_ms=5,
+            linger_ms=linger_ms,
             max_batch_size=262_144,
+            partitioner=CachedKeyPartitioner(),
         )
 
     async def start(self) -> None:
@@ -144,31 +173,54 @@ class OrderedProducer:
 
     async def send_all(self, events: Iterable[OutgoingEvent]) -> None:
         """Return once the broker has every event (raises if any could not be written)."""
-        pending = []
-        topics = []
-        for out in events:
-            headers = event_headers(out.correlation_id, out.causation_id, out.event_type)
-            pending.append(
-                await self._producer.send(
-                    out.topic,
-                    out.event.model_dump_json().encode(),
-                    key=out.key.encode(),
-                    headers=[(k, v.encode()) for k, v in headers.items()],
+        await self.wait(await self.enqueue(events))
+
+    async def enqueue(
+        self, events: Iterable[OutgoingEvent], pending: PendingSends | None = None
+    ) -> PendingSends:
+        """Hand `events` to the producer in order, without waiting for the broker; `wait`
+        for them later. Lets a caller produce while it still works on what comes next."""
+        pending = PendingSends() if pending is None else pending
+        first = len(pending.topics)
+        try:
+            for out in events:
+                headers = event_headers(out.correlation_id, out.causation_id, out.event_type)
+                pending.acks.append(
+                    await self._producer.send(
+                        out.topic,
+                        out.event.model_dump_json().encode(),
+                        key=out.key.encode(),
+                        headers=[(k, v.encode()) for k, v in headers.items()],
+                    )
                 )
-            )
-            topics.append(out.topic)
-            metrics.count_produced(out.topic)
-        if pending:
-            outcomes = await asyncio.gather(*pending, return_exceptions=True)
+                pending.topics.append(out.topic)
+        finally:
+            # Per topic, not per record: a metric's label lookup costs more than a send.
+            for topic, records in collections.Counter(pending.topics[first:]).items():
+                metrics.count_produced(topic, records)
+        return pending
+
+    async def wait(self, pending: PendingSends) -> None:
+        """Return once the broker has every event of `pending` (raises as `send_all`)."""
+        if pending.acks:
+            outcomes = await asyncio.gather(*pending.acks, return_exceptions=True)
             failed = [
                 (topic, outcome)
-                for topic, outcome in zip(topics, outcomes, strict=True)
+                for topic, outcome in zip(pending.topics, outcomes, strict=True)
                 if isinstance(outcome, BaseException)
             ]
             for topic, _ in failed:
                 metrics.PRODUCE_FAILURES.labels(topic=topic).inc()
             if failed:
                 raise failed[0][1]
+
+
+@dataclass(slots=True)
+class PendingSends:
+    """Events handed to an `OrderedProducer` whose acknowledgements are still to come."""
+
+    acks: list[asyncio.Future[Any]] = dataclasses.field(default_factory=list)
+    topics: list[str] = dataclasses.field(default_factory=list)
 
 
 async def publish_event(
@@ -271,11 +323,11 @@ def validating(
                 return
             with (
                 log_context(**event_fields(event)),
-                metrics.HANDLERS_IN_PROGRESS.labels(topic=raw.topic).track_inprogress(),
+                metrics.child(metrics.HANDLERS_IN_PROGRESS, raw.topic).track_inprogress(),
             ):
                 await handle(event, _meta(raw))
-        metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
-        metrics.HANDLER_SECONDS.labels(topic=raw.topic).observe(time.perf_counter() - started)
+        metrics.child(metrics.RECORDS_CONSUMED, raw.topic, "handled").inc()
+        metrics.child(metrics.HANDLER_SECONDS, raw.topic).observe(time.perf_counter() - started)
 
     return route
 

@@ -33,7 +33,7 @@ import functools
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 import regex
@@ -99,6 +99,9 @@ class Cuts:
         return self.body_shown < self.body_length
 
 
+_NO_CUTS = Cuts()
+
+
 @dataclass(frozen=True, slots=True)
 class Fitted:
     """A post text within the platform's rules, and what it took to get there."""
@@ -117,7 +120,7 @@ def _measure(text: str) -> int:
 
 def count_hashtags(text: str) -> int:
     """How many hashtags `text` holds (every '#' or '＃' directly followed by a word char)."""
-    return len(_HASHTAG.findall(text))
+    return len(_HASHTAG.findall(text)) if _has_hash(text) else 0
 
 
 def count_mentions(text: str) -> int:
@@ -125,13 +128,24 @@ def count_mentions(text: str) -> int:
     return len(_MENTION.findall(text))
 
 
+@functools.lru_cache(maxsize=1024)  # small: a word from the text may be long
 def _tag_key(word: str) -> str:
-    """Identity of a hashtag for deduplication: NFC, case-folded, without the sign."""
+    """Identity of a hashtag for deduplication: NFC, case-folded, without the sign.
+
+    Cached: the same tags are compared again for every post and every layout round.
+    """
     return unicodedata.normalize("NFC", word.lstrip(_HASH)).casefold()
 
 
 def _hashtag_keys(text: str) -> set[str]:
+    if not _has_hash(text):
+        return set()
     return {_tag_key(word) for word in _HASHTAG_WORD.findall(text)}
+
+
+def _has_hash(text: str) -> bool:
+    # A plain `in` is far cheaper than a regex scan, and most text holds no sign at all.
+    return "#" in text or "＃" in text
 
 
 # --- cleaning -----------------------------------------------------------------------------
@@ -240,9 +254,20 @@ def _cap_markers(parts: list[str], *, hashtags: bool, keep: int) -> tuple[list[s
 def _sanitise_for_instagram(parts: list[str]) -> tuple[list[str], Cuts]:
     """No links, at most 20 mentions and 30 hashtags across `parts` (earlier parts first).
 
-    Repeated until stable because each step can, in contrived text, undo another: dropping a
-    '#' can complete a scheme ("htt#p://x"), and a link's host can follow a '#'. Every
-    changing pass makes the text shorter, so this ends. Returns the parts and what went.
+    Plain text (no sign, no link: most posts) only needs stripping; anything else goes
+    through `_sanitise_until_stable`, which gives the same for plain text, more slowly.
+    """
+    # Joined by a newline, which no sign or link can span: one scan for all parts.
+    if _may_change("\n".join(parts)):
+        return _sanitise_until_stable(parts)
+    return [part.strip() for part in parts], _NO_CUTS
+
+
+def _sanitise_until_stable(parts: list[str]) -> tuple[list[str], Cuts]:
+    """Strip links and cap signs, repeated until stable because each step can, in contrived
+    text, undo another: dropping a '#' can complete a scheme ("htt#p://x"), and a link's
+    host can follow a '#'. Every changing pass makes the text shorter, so this ends.
+    Returns the parts and what went.
     """
     links = mentions = hashtags = 0
     while True:
@@ -257,6 +282,16 @@ def _sanitise_for_instagram(parts: list[str]) -> tuple[list[str], Cuts]:
             cuts = Cuts(links_removed=links, mentions_unmarked=mentions, hashtags_unmarked=hashtags)
             return cleaned, cuts
         parts = cleaned
+
+
+def _may_change(part: str) -> bool:
+    """Whether sanitising could change `part` beyond stripping: it holds a hashtag or
+    mention sign, or a link. Without any, every step of a pass leaves it as it is."""
+    if _has_hash(part) or "@" in part or "＠" in part:
+        return True
+    # Whatever `_LINK` finds holds "://" or "www." in any case (only "w" and "W" match a
+    # "w" there): a plain look for those first spares most text the regex scan.
+    return ("://" in part or "www." in part.lower()) and _LINK.search(part) is not None
 
 
 # --- grapheme-safe truncation -----------------------------------------------------------------
@@ -337,6 +372,52 @@ def _compose(
     return _BLOCK_SEP.join(blocks)
 
 
+@dataclass(slots=True)
+class _Layout:
+    """One post's parts and limits, and the measures fitting it is decided by."""
+
+    headline: list[str]
+    body: str
+    footer: str
+    apply_line: str
+    tags: list[str]
+    limit: int
+    max_total_tags: int | None
+    max_line_tags: int
+    essential_keys: set[str] = field(init=False)
+    essential_count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        essentials = "\n".join([*self.headline, self.footer, self.apply_line])
+        self.essential_keys = _hashtag_keys(essentials)
+        self.essential_count = count_hashtags(essentials)
+
+    def candidates(self, shown_body: str) -> list[str]:
+        # Tags already in the text are not repeated.
+        taken = self.essential_keys | _hashtag_keys(shown_body)
+        return [tag for tag in self.tags if _tag_key(tag) not in taken]
+
+    def pick(self, shown_body: str) -> list[str]:
+        # With a total cap, hashtags in the text count against it.
+        room = self.max_line_tags
+        if self.max_total_tags is not None:
+            room = min(
+                room, self.max_total_tags - self.essential_count - count_hashtags(shown_body)
+            )
+        return self.candidates(shown_body)[: max(room, 0)]
+
+    def compose(self, head: Sequence[str], shown_body: str, line_tags: Sequence[str]) -> str:
+        return _compose(head, shown_body, self.footer, self.apply_line, line_tags)
+
+    def fits(self, text: str) -> bool:
+        return _measure(text) <= self.limit
+
+    def body_room(self, line_tags: list[str]) -> int:
+        return (
+            self.limit - _measure(self.compose(self.headline, "", line_tags)) - _measure(_BLOCK_SEP)
+        )
+
+
 def _layout(
     *,
     headline: list[str],
@@ -349,59 +430,69 @@ def _layout(
     max_line_tags: int,
 ) -> Fitted:
     """Fit the post in `limit`: body first, then tags from the end, then the headline."""
-    essentials = "\n".join([*headline, footer, apply_line])
-    essential_keys = _hashtag_keys(essentials)
-    essential_count = count_hashtags(essentials)
+    post = _Layout(
+        headline=headline,
+        body=body,
+        footer=footer,
+        apply_line=apply_line,
+        tags=tags,
+        limit=limit,
+        max_total_tags=max_total_tags,
+        max_line_tags=max_line_tags,
+    )
+    return _fit_as_given(post) or _fit_by_cutting(post)
 
-    def candidates(shown_body: str) -> list[str]:
-        # Tags already in the text are not repeated.
-        taken = essential_keys | _hashtag_keys(shown_body)
-        return [tag for tag in tags if _tag_key(tag) not in taken]
 
-    def pick(shown_body: str) -> list[str]:
-        # With a total cap, hashtags in the text count against it.
-        room = max_line_tags
-        if max_total_tags is not None:
-            room = min(room, max_total_tags - essential_count - count_hashtags(shown_body))
-        return candidates(shown_body)[: max(room, 0)]
+def _fit_as_given(post: _Layout) -> Fitted | None:
+    """The common case, in one pass: the whole post fits. Then `_fit_by_cutting` would cut
+    nothing either (the body fits its room, no tag or headline line goes), and this is
+    exactly its result; None when something has to give."""
+    picked = post.pick(post.body)
+    whole = post.compose(post.headline, post.body, picked)
+    if not post.fits(whole):
+        return None
+    cuts = Cuts(
+        full_length=_measure(whole),
+        body_length=_measure(post.body),
+        body_shown=_measure(post.body),
+        tags_over_cap=len(post.candidates(post.body)) - len(picked),
+    )
+    return Fitted(whole, cuts)
 
-    def compose(head: Sequence[str], shown_body: str, line_tags: Sequence[str]) -> str:
-        return _compose(head, shown_body, footer, apply_line, line_tags)
 
-    def fits(text: str) -> bool:
-        return _measure(text) <= limit
-
-    def body_room(line_tags: list[str]) -> int:
-        return limit - _measure(compose(headline, "", line_tags)) - _measure(_BLOCK_SEP)
-
+def _fit_by_cutting(post: _Layout) -> Fitted:
+    """Shorten the body, then drop tags from the end, then cut the headline, until it fits."""
+    headline, body = post.headline, post.body
     # Cutting the body can remove hashtags it held, which frees tag-line room and lifts the
     # dedupe for them; a few rounds let tag line and body settle (it only ever shrinks).
     shown = body
     for _ in range(_SETTLE_ROUNDS):
-        cut = _shorten_body(body, body_room(pick(shown)))
+        cut = _shorten_body(body, post.body_room(post.pick(shown)))
         if cut == shown:
             break
         shown = cut
-    picked = pick(shown)
+    picked = post.pick(shown)
     line_tags = list(picked)
 
     # Whole tags go from the end once the body is as short as it gets.
-    while line_tags and not fits(compose(headline, shown, line_tags)):
+    while line_tags and not post.fits(post.compose(headline, shown, line_tags)):
         line_tags.pop()
-    if not fits(compose(headline, shown, line_tags)):
-        shown = _shorten_body(shown, body_room(line_tags))
+    if not post.fits(post.compose(headline, shown, line_tags)):
+        shown = _shorten_body(shown, post.body_room(line_tags))
     head, head_cut = headline, 0
-    if not fits(compose(head, shown, line_tags)):
-        head, head_cut = _fit_headline(headline, lambda h: fits(compose(h, shown, line_tags)))
+    if not post.fits(post.compose(head, shown, line_tags)):
+        head, head_cut = _fit_headline(
+            headline, lambda h: post.fits(post.compose(h, shown, line_tags))
+        )
     cuts = Cuts(
-        full_length=_measure(compose(headline, body, pick(body))),
+        full_length=_measure(post.compose(headline, body, post.pick(body))),
         body_length=_measure(body),
         body_shown=_measure(shown),
         headline_lines_cut=head_cut,
-        tags_over_cap=len(candidates(shown)) - len(picked),
+        tags_over_cap=len(post.candidates(shown)) - len(picked),
         tags_over_length=len(picked) - len(line_tags),
     )
-    return Fitted(compose(head, shown, line_tags), cuts)
+    return Fitted(post.compose(head, shown, line_tags), cuts)
 
 
 def _fit_headline(headline: list[str], fits: Callable[[list[str]], bool]) -> tuple[list[str], int]:
@@ -473,6 +564,8 @@ def fit_instagram_caption(
         max_total_tags=INSTAGRAM_MAX_HASHTAGS,
         max_line_tags=INSTAGRAM_MAX_HASHTAGS,
     )
+    if marks is _NO_CUTS:
+        return fitted  # nothing to add (and `replace` is slow)
     cuts = replace(
         fitted.cuts,
         links_removed=marks.links_removed,

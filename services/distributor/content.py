@@ -36,7 +36,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -232,24 +231,33 @@ def format_publish_at(job: JobPosting, profile: TenantProfile = DEFAULT_PROFILE)
 
 def attributed_url(url: str, params: Mapping[str, str]) -> str:
     """`url` with the attribution `params` it does not already carry (see module docstring)."""
-    parts = urlsplit(url)
-    present = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
-    missing = [(key, value) for key, value in params.items() if key not in present]
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    present = {key for key, _ in parse_qsl(query, keep_blank_values=True)} if query else set()
+    missing = tuple((key, value) for key, value in params.items() if key not in present)
     if not missing:
         return url
-    added = urlencode(missing, quote_via=quote)
-    query = (
-        f"{parts.query}&{added}"
-        if parts.query and not parts.query.endswith("&")
-        else (parts.query + added)
-    )
-    return urlunsplit(parts._replace(query=query))
+    added = _encoded_query(missing)
+    query = f"{query}&{added}" if query and not query.endswith("&") else (query + added)
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+@functools.lru_cache(maxsize=256)
+def _encoded_query(params: tuple[tuple[str, str], ...]) -> str:
+    """`params` as a query string; cached, since a tenant adds the same ones to every link."""
+    return urlencode(params, quote_via=quote)
 
 
 def image_format(url: str) -> str | None:
     """The format an image URL's extension clearly names when that is not JPEG, else None."""
     last_segment = urlsplit(url).path.rsplit("/", 1)[-1]  # "a.png/" ends in no extension
-    return NOT_JPEG.get(PurePosixPath(last_segment).suffix.lower())
+    return NOT_JPEG.get(_suffix(last_segment).lower())
+
+
+def _suffix(name: str) -> str:
+    """`PurePosixPath(name).suffix` for a name without "/", without building a path:
+    from the last dot, unless the name starts or ends with it ("", ".", "..", ".jpg")."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def hashtags_for(job: JobPosting, platform: Platform, profile: TenantProfile) -> list[str]:
@@ -298,7 +306,7 @@ def render(
             )
         )
     image = image_for(job, platform, profile)
-    media = [MediaItem(kind=MediaKind.IMAGE, url=HttpUrl(image))] if image else []
+    media = [_image_item(image)] if image else []
     hashtags = hashtags_for(job, platform, profile)
 
     if platform is Platform.FACEBOOK:
@@ -336,6 +344,12 @@ def render(
         cut_warnings(fitted.cuts, platform, limit, body_name="caption" if custom else "description")
     )
     return Rendered(content=content, apply_url=str(link), warnings=tuple(warnings))
+
+
+@functools.lru_cache(maxsize=64)
+def _image_item(url: str) -> MediaItem:
+    # Cached: both platforms' posts of a job show the same image (a frozen model: shareable).
+    return MediaItem(kind=MediaKind.IMAGE, url=url)
 
 
 def _link(url: str) -> HttpUrl | None:

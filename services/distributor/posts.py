@@ -146,10 +146,20 @@ async def commands_of(conn: Connection, post_keys: Sequence[str]) -> dict[str, P
     return {r["post_key"]: PublishCommand.model_validate_json(r["command"]) for r in rows}
 
 
-async def insert_posts(conn: Connection, tenant_id: UUID, posts: Sequence[NewPost]) -> set[str]:
-    """Plan posts; keys planned before (a replay) are left as they are. Returns new keys."""
+async def insert_posts(
+    conn: Connection,
+    tenant_id: UUID,
+    posts: Sequence[NewPost],
+    commands_json: Sequence[str] | None = None,
+) -> set[str]:
+    """Plan posts; keys planned before (a replay) are left as they are. Returns new keys.
+
+    `commands_json`, when the caller has it, is each post's command already serialized.
+    """
     if not posts:
         return set()
+    if commands_json is None:
+        commands_json = [p.command.model_dump_json() for p in posts]
     rows = await conn.fetch(
         """INSERT INTO distributor.posts (post_key, tenant_id, job_id, connection_id, platform,
                                           action, revision, state, due_at, command, correlation_id,
@@ -170,7 +180,7 @@ async def insert_posts(conn: Connection, tenant_id: UUID, posts: Sequence[NewPos
         [p.command.revision for p in posts],
         [p.state.value for p in posts],
         [p.due_at for p in posts],
-        [p.command.model_dump_json() for p in posts],
+        list(commands_json),
         [p.correlation_id for p in posts],
         [p.sent_at for p in posts],
     )
