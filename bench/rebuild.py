@@ -4,8 +4,9 @@
    life cycles: posted at once; scheduled then posted; a retry then posted; retries then
    failed; skipped), about 600,000 posts over 100 tenants.
 2. `jobcast rebuild metrics --json` runs as its own process (no other service runs); its
-   report gives events/s (every record read from the log, over load + build + swap) and
-   its own peak RSS.
+   report gives events/s (every record read from the log, over load + build + swap), its
+   own peak RSS and the largest peak of its loader processes (one per core, each holding
+   its own chunk and Kafka prefetch).
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def main() -> None:
             ("swap", f"{result['swap_seconds']:.2f} s", ""),
             ("throughput", f"{rate:,.0f} ev/s", f"target ≥ {TARGET_EVENTS_PER_SECOND:,}"),
             ("peak RSS (rebuild process)", f"{rss_mib:.0f} MiB", ""),
+            ("peak RSS (each loader process)", f"{result['loader_peak_rss_mib']:.0f} MiB", ""),
         ],
         {**result, "infra": infra.how},
     )

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import resource
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +21,7 @@ from rich.progress import (
 from jobcast.settings import CommonSettings
 from services.metrics.effects import ENGAGEMENT_EFFECTS, rebuild_tail_effects
 from services.metrics.rebuild import RebuildReport, rebuild_metrics
+from services.metrics.rebuild_load import peak_rss_mib
 
 rebuild = typer.Typer(help="Rebuild read models from the event log.", no_args_is_help=True)
 
@@ -87,19 +85,10 @@ def rebuild_metrics_command(
         typer.echo(f"  {table:<22} {count:>12,} rows")
 
 
-def _peak_rss_mib() -> float:
-    """This process's peak resident memory. VmHWM, not ru_maxrss: on Linux ru_maxrss
-    carries over the parent's peak across fork+exec."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _as_dict(report: RebuildReport) -> dict[str, object]:
     return {
-        "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "peak_rss_mib": round(peak_rss_mib(), 1),
+        "loader_peak_rss_mib": report.loader_peak_rss_mib,
         "events": report.events,
         "invalid": report.invalid,
         "tail_events": report.tail_events,

@@ -3,11 +3,14 @@
 1. Load: every record of `publish.results` and `engagement.events` up to the end
    offsets seen at the start is validated like the live consumer does (invalid records
    are skipped, as the live path dead-letters them) and COPYed, in chunks, into unlogged
-   staging tables (schema `metrics_rebuild`); Postgres takes one chunk in while Python
-   reads and validates the next.
-2. Build: duplicates of an event id are dropped, and each fresh table is filled by one
-   set-based statement using the live path's own aggregate SQL (`readmodel`), then given
-   the live table's indexes under the same names.
+   staging tables (schema `metrics_rebuild`), by one loader process per group of
+   partitions (`rebuild_load`): validation is CPU-bound Python, so it gets every core,
+   and Postgres takes one chunk in while a loader validates the next.
+2. Build: each fresh table is filled by set-based statements using the live path's own
+   aggregate SQL (`readmodel`; job_posts in two parts by post key), then given the live
+   table's indexes under the same names; two connections take these steps from one
+   queue, so Postgres uses two cores. An event id staged twice is found by the primary
+   key of processed_events; then the copies are dropped and the tables built again.
 3. Swap: in one transaction the live tables are locked (in the order the materialisers
    write them, so neither waits on the other in a cycle), the records that arrived during
    the rebuild are applied to the fresh tables with the live code, and the fresh tables
@@ -18,44 +21,43 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from jobcast.kafka import topic_partitions
 from jobcast.topics import ENGAGEMENT_EVENTS, PUBLISH_RESULTS
 from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
 from services.metrics.readmodel import (
-    EVENT_COLUMN_NAMES,
     EVENT_COLUMNS,
-    SNAPSHOT_COLUMN_NAMES,
     SNAPSHOT_COLUMNS,
-    EventRow,
     StatusChange,
     apply_engagement,
     apply_results,
     drop_duplicate_events,
     fill_from_staging,
-    result_row,
-    snapshot_row,
 )
+from services.metrics.rebuild_load import FRESH, LoadJob, LogReader, split_spans
 from services.metrics.repo import migrate_metrics
 
 if TYPE_CHECKING:
+    from asyncio.subprocess import Process
+
     from jobcast.db import Connection
 
 log = logging.getLogger(__name__)
 
 LIVE = "metrics"
-FRESH = "metrics_rebuild"
 # In the order the materialisers write them: the swap locks them in this order.
 REBUILT_TABLES = (
     "processed_events",
@@ -82,6 +84,7 @@ class RebuildReport:
     load_seconds: float = 0.0  # read, validate, COPY into staging
     build_seconds: float = 0.0  # fill the fresh tables, index them
     swap_seconds: float = 0.0
+    loader_peak_rss_mib: float = 0.0  # the largest loader process's peak (VmHWM)
 
     @property
     def seconds(self) -> float:
@@ -92,85 +95,6 @@ class RebuildReport:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def _parser(
-    adapter: TypeAdapter[Any], to_row: Callable[[Any], EventRow]
-) -> Callable[[bytes | None], EventRow | None]:
-    def parse(value: bytes | None) -> EventRow | None:
-        try:
-            return to_row(adapter.validate_json(value or b""))
-        except ValidationError:
-            return None
-
-    return parse
-
-
-_PARSERS = {
-    PUBLISH_RESULTS: _parser(TypeAdapter(PublishCompleted), result_row),
-    ENGAGEMENT_EVENTS: _parser(TypeAdapter(EngagementCollected), snapshot_row),
-}
-_STAGING = {
-    PUBLISH_RESULTS: ("staged_results", EVENT_COLUMN_NAMES),
-    ENGAGEMENT_EVENTS: ("staged_engagement", SNAPSHOT_COLUMN_NAMES),
-}
-
-
-class _LogReader:
-    """Reads both topics from a start position up to an end position, in chunks."""
-
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._bootstrap_servers = bootstrap_servers
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=None,
-            enable_auto_commit=False,
-            # Enough to keep Python busy, small enough to keep memory flat: aiokafka
-            # prefetches this much per partition while the previous chunk is parsed.
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=2 * 1024 * 1024,
-        )
-        self.partitions: list[TopicPartition] = []
-
-    async def start(self) -> None:
-        self.partitions = await topic_partitions(
-            self._bootstrap_servers, (PUBLISH_RESULTS, ENGAGEMENT_EVENTS)
-        )
-        await self._consumer.start()
-        self._consumer.assign(self.partitions)
-
-    async def stop(self) -> None:
-        await self._consumer.stop()
-
-    async def beginning(self) -> dict[TopicPartition, int]:
-        return dict(await self._consumer.beginning_offsets(self.partitions))
-
-    async def end(self) -> dict[TopicPartition, int]:
-        return dict(await self._consumer.end_offsets(self.partitions))
-
-    async def chunks(
-        self, start: dict[TopicPartition, int], end: dict[TopicPartition, int], max_records: int
-    ) -> Any:
-        """Yield {topic: [record values]} until every partition reached `end`."""
-        remaining = {tp for tp in self.partitions if start[tp] < end[tp]}
-        for tp in self.partitions:
-            self._consumer.seek(tp, start[tp])
-        self._consumer.pause(*[tp for tp in self.partitions if tp not in remaining])
-        while remaining:
-            fetched = await self._consumer.getmany(timeout_ms=1000, max_records=max_records)
-            chunk: dict[str, list[bytes | None]] = {}
-            for tp, records in fetched.items():
-                stop_at = end[tp]
-                values = chunk.setdefault(tp.topic, [])
-                values += [r.value for r in records if r.offset < stop_at]
-            # By position, not by the last record seen: offsets may have gaps.
-            for tp in list(remaining):
-                if await self._consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-                    self._consumer.pause(tp)
-            if chunk:
-                yield chunk
-        self._consumer.resume(*self.partitions)
-
-
 async def rebuild_metrics(
     dsn: str,
     bootstrap_servers: str,
@@ -179,26 +103,28 @@ async def rebuild_metrics(
     tail_effects: Sequence[TailEffect] = (),
     tail_engagement_effects: Sequence[EngagementEffect] = (),
     chunk_records: int = 20_000,
+    loaders: int | None = None,
 ) -> RebuildReport:
-    """Rebuild the read model from the log and swap it in (see the module docstring)."""
+    """Rebuild the read model from the log and swap it in (see the module docstring).
+
+    `loaders`: loader processes (default: one per CPU)."""
     report = RebuildReport()
     notify = progress or (lambda _phase, _done, _total: None)
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=2)
     assert pool is not None
-    reader = _LogReader(bootstrap_servers)
+    partitions = await topic_partitions(bootstrap_servers, (PUBLISH_RESULTS, ENGAGEMENT_EVENTS))
+    reader = LogReader(bootstrap_servers, partitions)
     try:
         await migrate_metrics(pool)
         await reader.start()
         started = time.perf_counter()
         await _create_fresh_tables(pool)
         begin, end = await reader.beginning(), await reader.end()
-        total = sum(end[tp] - begin[tp] for tp in reader.partitions)
-        notify("load", 0, total)
-        async with pool.acquire() as conn:
-            await _load(
-                conn, reader, begin=begin, end=end, total=total, chunk_records=chunk_records,
-                report=report, notify=notify,
-            )  # fmt: skip
+        spans = [(tp.topic, tp.partition, begin[tp], end[tp]) for tp in partitions]
+        notify("load", 0, sum(end[tp] - begin[tp] for tp in partitions))
+        groups = split_spans(spans, loaders or os.cpu_count() or 1)
+        jobs = [LoadJob(dsn, bootstrap_servers, group, chunk_records) for group in groups]
+        await _load(jobs, report, notify)
         report.load_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -219,17 +145,76 @@ async def rebuild_metrics(
     return report
 
 
+async def _load(jobs: Sequence[LoadJob], report: RebuildReport, notify: Progress) -> None:
+    """Run the loader processes side by side; the first to fail stops the others."""
+    total = sum(stop - first for job in jobs for _, _, first, stop in job.spans)
+    processes: list[Process] = []
+
+    def counted(events: int, invalid: int) -> None:
+        report.events += events
+        report.invalid += invalid
+        notify("load", report.events, total)
+
+    try:
+        for job in jobs:
+            processes.append(await _start_loader(job))
+        await run_all(_follow_loader(process, counted, report) for process in processes)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+async def _start_loader(job: LoadJob) -> Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "services.metrics.rebuild_load",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(asdict(job)).encode())
+    await process.stdin.drain()
+    process.stdin.close()
+    return process
+
+
+async def _follow_loader(
+    process: Process, counted: Callable[[int, int], None], report: RebuildReport
+) -> None:
+    """Count what a loader reports until it exits; raise if it failed."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    errors = asyncio.create_task(process.stderr.read())
+    async for line in process.stdout:
+        message = json.loads(line)
+        if "events" in message:
+            counted(message["events"], message["invalid"])
+        else:
+            report.loader_peak_rss_mib = max(report.loader_peak_rss_mib, message["peak_rss_mib"])
+    if await process.wait() != 0:
+        stderr = (await errors).decode(errors="replace")
+        raise RuntimeError(
+            f"a rebuild loader failed (exit {process.returncode}):\n{stderr[-3000:]}"
+        )
+    await errors
+
+
+def _fresh_table_ddl(table: str) -> str:
+    # Columns, defaults and NOT NULLs as the migrations left them; indexes once the rows
+    # are in (one sort each, instead of an index update per row).
+    return (
+        f"CREATE TABLE {FRESH}.{table} (LIKE {LIVE}.{table} INCLUDING DEFAULTS"
+        " INCLUDING CONSTRAINTS INCLUDING GENERATED)"
+    )
+
+
 async def _create_fresh_tables(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"DROP SCHEMA IF EXISTS {FRESH} CASCADE")
         await conn.execute(f"CREATE SCHEMA {FRESH}")
         for table in REBUILT_TABLES:
-            # Columns, defaults and NOT NULLs as the migrations left them; indexes once
-            # the rows are in (one sort each, instead of an index update per row).
-            await conn.execute(
-                f"CREATE TABLE {FRESH}.{table} (LIKE {LIVE}.{table} INCLUDING DEFAULTS"
-                " INCLUDING CONSTRAINTS INCLUDING GENERATED)"
-            )
+            await conn.execute(_fresh_table_ddl(table))
         for name, columns in (
             ("staged_results", EVENT_COLUMNS),
             ("staged_engagement", SNAPSHOT_COLUMNS),
@@ -238,89 +223,162 @@ async def _create_fresh_tables(pool: asyncpg.Pool) -> None:
             await conn.execute(f"CREATE UNLOGGED TABLE {FRESH}.{name} ({ddl})")
 
 
-# Validation is CPU-bound: yield to the event loop this often, so the database
-# connection keeps streaming the previous chunk meanwhile.
-_YIELD_EVERY = 2_000
+@dataclass(frozen=True)
+class BuildStep:
+    """Statements run in order on one connection, once the steps named `after` are done."""
+
+    name: str
+    statements: tuple[str, ...]
+    after: tuple[str, ...] = ()
 
 
-async def _load(
-    conn: Connection,
-    reader: _LogReader,
-    *,
-    begin: dict[TopicPartition, int],
-    end: dict[TopicPartition, int],
-    total: int,
-    chunk_records: int,
-    report: RebuildReport,
-    notify: Progress,
-) -> None:
-    """Validate and COPY chunk by chunk; Postgres takes one in while we parse the next."""
-    copying: asyncio.Task[None] | None = None
-    async for chunk in reader.chunks(begin, end, chunk_records):
-        staged: list[tuple[str, list[EventRow]]] = []
-        for topic, values in chunk.items():
-            parse = _PARSERS[topic]
-            rows: list[EventRow] = []
-            for start in range(0, len(values), _YIELD_EVERY):
-                rows += [
-                    row
-                    for row in map(parse, values[start : start + _YIELD_EVERY])
-                    if row is not None
-                ]
-                await asyncio.sleep(0)
-            report.events += len(values)
-            report.invalid += len(values) - len(rows)
-            staged.append((topic, rows))
-        if copying is not None:
-            await copying
-        copying = asyncio.create_task(_copy(conn, staged))
-        notify("load", report.events, total)
-    if copying is not None:
-        await copying
+StepRunner = Callable[[BuildStep], Awaitable[None]]
 
 
-async def _copy(conn: Connection, staged: list[tuple[str, list[EventRow]]]) -> None:
-    for topic, rows in staged:
-        if rows:
-            table, columns = _STAGING[topic]
-            await conn.copy_records_to_table(
-                table, schema_name=FRESH, columns=list(columns), records=rows
-            )
+async def run_steps(steps: Sequence[BuildStep], runners: Sequence[StepRunner]) -> None:
+    """Run every step once: each runner (one per connection) takes the first step in
+    `steps` whose `after` are done. The first failure cancels the rest.
+
+    A work queue, not a fixed split of tables: job_posts takes as long as all the other
+    tables together, so its fill and then its indexes are shared out between runners.
+    """
+    waiting = list(steps)
+    done: set[str] = set()
+    running = 0
+    changed = asyncio.Condition()
+
+    def next_step() -> BuildStep | None:
+        return next((s for s in waiting if done.issuperset(s.after)), None)
+
+    def step_ready_or_all_done() -> bool:
+        return next_step() is not None or not running
+
+    async def work(run: StepRunner) -> None:
+        nonlocal running
+        while True:
+            async with changed:
+                await changed.wait_for(step_ready_or_all_done)
+                step = next_step()
+                if step is None:
+                    return
+                waiting.remove(step)
+                running += 1
+            await run(step)
+            async with changed:
+                running -= 1
+                done.add(step.name)
+                changed.notify_all()
+
+    await run_all(work(run) for run in runners)
+    if waiting:
+        raise ValueError(f"steps wait for steps that never ran: {[s.name for s in waiting]}")
+
+
+async def run_all(coroutines: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run side by side; the first failure cancels the others and is raised as itself."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coroutine in coroutines:
+                group.create_task(coroutine)
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
 
 
 async def _build(pool: asyncpg.Pool, notify: Progress) -> None:
     """Fill the fresh tables from staging and index them like the live ones.
 
-    job_posts (the big aggregate) is built on one connection while the other tables are
-    built on the second, so Postgres works on two cores.
+    Event ids are assumed unique (a duplicate is a publisher re-emitting a stored result:
+    rare), so no scan looks for them: the primary key of processed_events, filled from
+    both staging tables without DISTINCT, is the check. If it finds one, the copies are
+    dropped from staging and the tables built again.
     """
-    fills = fill_from_staging(FRESH, _RESULTS_STAGING, _ENGAGEMENT_STAGING)
-    async with pool.acquire() as conn:
+    try:
+        await _fill_and_index(pool, notify, ids_unique=True)
+    except asyncpg.UniqueViolationError:
+        log.info("event ids staged more than once: dropping the copies and building again")
+    else:
+        return
+    async with pool.acquire() as conn, conn.transaction():
+        for table in REBUILT_TABLES:
+            await conn.execute(f"DROP TABLE {FRESH}.{table}")
+            await conn.execute(_fresh_table_ddl(table))
         for staging in (_RESULTS_STAGING, _ENGAGEMENT_STAGING):
             await conn.execute(drop_duplicate_events(staging))
+    await _fill_and_index(pool, notify, ids_unique=False)
+
+
+# One part of job_posts per build connection: its fill is the longest step.
+_BUILD_CONNECTIONS = 2
+
+
+async def _fill_and_index(pool: asyncpg.Pool, notify: Progress, *, ids_unique: bool) -> None:
+    fills = fill_from_staging(
+        FRESH, _RESULTS_STAGING, _ENGAGEMENT_STAGING,
+        ids_unique=ids_unique, post_parts=_BUILD_CONNECTIONS,
+    )  # fmt: skip
+    async with pool.acquire() as conn:
+        indexes = {table: await _index_statements(conn, table) for table in REBUILT_TABLES}
+    steps = build_plan(fills, indexes)
     done = 0
-    notify("build", done, len(REBUILT_TABLES))
+    notify("build", done, len(steps))
 
-    async def build(tables: Sequence[str]) -> None:
-        nonlocal done
-        async with pool.acquire() as conn:
-            await conn.execute("SET work_mem = '256MB'")
-            await conn.execute("SET maintenance_work_mem = '256MB'")
-            for table in tables:
-                for statement in fills[table]:
-                    await conn.execute(statement)
-                await _copy_indexes(conn, table)
-                await conn.execute(f"ANALYZE {FRESH}.{table}")
-                done += 1
-                notify("build", done, len(REBUILT_TABLES))
+    async def on_connection(conn: Connection) -> StepRunner:
+        await conn.execute("SET work_mem = '256MB'")
+        await conn.execute("SET maintenance_work_mem = '256MB'")
 
-    others = [t for t in REBUILT_TABLES if t != "job_posts"]
-    await asyncio.gather(build(["job_posts"]), build(others))
+        async def run(step: BuildStep) -> None:
+            nonlocal done
+            for statement in step.statements:
+                await conn.execute(statement)
+            done += 1
+            notify("build", done, len(steps))
+
+        return run
+
+    async with pool.acquire() as first, pool.acquire() as second:
+        await run_steps(steps, [await on_connection(first), await on_connection(second)])
 
 
-async def _copy_indexes(conn: Connection, table: str) -> None:
-    """The live table's indexes and key constraints, under the same names (index names
-    are per schema), on the fresh table."""
+def build_plan(
+    fills: dict[str, list[str]], indexes: dict[str, list[tuple[str, ...]]]
+) -> list[BuildStep]:
+    """The build's steps, most urgent first: every fill (job_posts' parts first, they are
+    the longest), then each table's indexes once its fills are done, then its ANALYZE once
+    its indexes are (ANALYZE and CREATE INDEX would wait on each other's table lock)."""
+    tables = sorted(fills, key=lambda table: table != "job_posts")
+    fill_steps = {
+        table: [
+            BuildStep(f"{table}: fill {part}", (statement,))
+            for part, statement in enumerate(fills[table])
+        ]
+        for table in tables
+    }
+    filled = {table: tuple(step.name for step in fill_steps[table]) for table in tables}
+    index_steps = {
+        table: [
+            BuildStep(f"{table}: index {number}", statements, filled[table])
+            for number, statements in enumerate(indexes.get(table, []))
+        ]
+        for table in tables
+    }
+    analyze_steps = [
+        BuildStep(
+            f"{table}: analyze",
+            (f"ANALYZE {FRESH}.{table}",),
+            filled[table] + tuple(step.name for step in index_steps[table]),
+        )
+        for table in tables
+    ]
+    return [
+        *(s for table in tables for s in fill_steps[table]),
+        *(s for table in tables for s in index_steps[table]),
+        *analyze_steps,
+    ]
+
+
+async def _index_statements(conn: Connection, table: str) -> list[tuple[str, ...]]:
+    """Per index (and key constraint) of the live table: the statements creating it under
+    the same name (index names are per schema) on the fresh table."""
     indexes = await conn.fetch(
         """SELECT i.relname AS name, pg_get_indexdef(i.oid) AS definition,
                   c.conname AS constraint_name, c.contype::text AS contype
@@ -333,21 +391,24 @@ async def _copy_indexes(conn: Connection, table: str) -> None:
         LIVE,
         table,
     )
+    found = []
     for index in indexes:
         live_target = f" ON {LIVE}.{table} "
         assert live_target in index["definition"], index["definition"]
-        await conn.execute(index["definition"].replace(live_target, f" ON {FRESH}.{table} ", 1))
+        statements = [index["definition"].replace(live_target, f" ON {FRESH}.{table} ", 1)]
         if index["constraint_name"]:
             kind = "PRIMARY KEY" if index["contype"] == "p" else "UNIQUE"
-            await conn.execute(
+            statements.append(
                 f"ALTER TABLE {FRESH}.{table} ADD CONSTRAINT {index['constraint_name']}"
                 f" {kind} USING INDEX {index['name']}"
             )
+        found.append(tuple(statements))
+    return found
 
 
 async def _swap(
     conn: Connection,
-    reader: _LogReader,
+    reader: LogReader,
     loaded_to: dict[TopicPartition, int],
     effects: tuple[Sequence[TailEffect], Sequence[EngagementEffect]],
     report: RebuildReport,
