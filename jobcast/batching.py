@@ -1,87 +1,115 @@
-"""Coalescing concurrent calls into batches: one round trip for many callers.
+"""Group commit: concurrent callers share one round trip to Postgres or Kafka.
 
-A publisher runs hundreds of posts at once and each needs a database write before and
-after its Graph call. One statement per post costs more CPU (in the client and in
-Postgres) than the work itself; one statement per batch of whatever is waiting costs
-almost nothing per post. There is no timer: a batch is whatever arrived while the
-previous batch ran (or in the same event-loop turn), so a lone caller waits for no one
-and a busy service gets big batches.
+A single-event HTTP request or one post's claim costs mostly its round trips (a
+statement, a produce request: a few syscalls each, on a machine shared with the broker
+and the database), not its own work. A `MicroBatcher` lets every caller that arrives
+while earlier work is busy ride along in the next flush instead: ingest accepts job
+events this way, publishers write claims, outcomes and checkpoints this way.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-In = TypeVar("In")
-Out = TypeVar("Out")
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
-BatchCall = Callable[[Sequence[In]], Awaitable[Sequence[Out]]]
+Flush = Callable[[Sequence[ItemT]], Awaitable[Sequence[ResultT]]]
 
 
-class Coalescer(Generic[In, Out]):
-    """`await submit(item)` returns this item's share of one `run(batch)` call.
+class MicroBatcher(Generic[ItemT, ResultT]):
+    """Runs `flush` over the items submitted while earlier flushes were busy.
 
-    `run` gets up to `max_batch` items in submit order and must return one result per
-    item, in the same order. If it raises, every caller of that batch gets the
-    exception (each caller decides whether to retry). At most `max_concurrent` batches
-    run at once; the rest of the callers queue for the next one.
+    No timer and no added latency when idle: an item submitted while fewer than
+    `max_in_flight` flushes run is flushed on the next turn of the event loop (with
+    whatever else was submitted in the same turn). Under load, items queue until a
+    flush finishes and then go together, up to `max_weight` (e.g. events) per flush,
+    so the batch size follows the load by itself.
+
+    `flush` returns one result per item, in order; if it raises, every item of that
+    flush gets the exception (each waiting request answers for itself).
     """
 
-    def __init__(self, run: BatchCall[In, Out], *, max_batch: int = 200, max_concurrent: int = 1):
-        if max_batch < 1 or max_concurrent < 1:
-            raise ValueError("max_batch and max_concurrent must be at least 1")
-        self._run = run
-        self._max_batch = max_batch
-        self._max_concurrent = max_concurrent
-        self._waiting: list[tuple[In, asyncio.Future[Out]]] = []
-        self._running = 0
-        self._batches = 0
+    def __init__(
+        self,
+        flush: Flush[ItemT, ResultT],
+        *,
+        max_weight: int = 1_000,
+        max_in_flight: int = 2,
+        weight: Callable[[ItemT], int] = lambda _: 1,
+    ) -> None:
+        if max_weight < 1 or max_in_flight < 1:
+            raise ValueError("max_weight and max_in_flight must be at least 1")
+        self._flush = flush
+        self._max_weight = max_weight
+        self._max_in_flight = max_in_flight
+        self._weight = weight
+        self._pending: deque[tuple[ItemT, asyncio.Future[ResultT]]] = deque()
+        self._in_flight = 0
+        self._starting = False  # a flush task was created and has not taken its items yet
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def batches(self) -> int:
-        """Batches run so far (for tests and metrics)."""
-        return self._batches
-
-    async def submit(self, item: In) -> Out:
-        future: asyncio.Future[Out] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if self._running < self._max_concurrent:
-            self._running += 1
-            asyncio.get_running_loop().create_task(self._drain())
+    async def submit(self, item: ItemT) -> ResultT:
+        """Wait until `item` was flushed; its result, or the flush's exception."""
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._maybe_start()
+        # A waiter that gives up (client gone) does not pull its item out: once queued,
+        # it is flushed like the others; only its answer is dropped.
         return await future
 
-    async def _drain(self) -> None:
-        try:
-            # One loop turn first, so callers that are ready in this turn join the batch.
-            await asyncio.sleep(0)
-            while self._waiting:
-                batch = self._waiting[: self._max_batch]
-                del self._waiting[: self._max_batch]
-                await self._run_batch(batch)
-        finally:
-            self._running -= 1
-            if self._running == 0 and self._waiting:  # cancelled with callers still queued
-                for _, future in self._waiting:
-                    future.cancel()
-                self._waiting.clear()
+    async def drain(self) -> None:
+        """Wait until everything submitted so far has been flushed."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run_batch(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        self._batches += 1
+    def _maybe_start(self) -> None:
+        if self._pending and not self._starting and self._in_flight < self._max_in_flight:
+            self._in_flight += 1
+            self._starting = True
+            task = asyncio.get_running_loop().create_task(self._run())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _take(self) -> list[tuple[ItemT, asyncio.Future[ResultT]]]:
+        batch = [self._pending.popleft()]  # one item always goes, however heavy
+        weight = self._weight(batch[0][0])
+        while self._pending:
+            next_weight = self._weight(self._pending[0][0])
+            if weight + next_weight > self._max_weight:
+                break
+            batch.append(self._pending.popleft())
+            weight += next_weight
+        return batch
+
+    async def _run(self) -> None:
+        self._starting = False
+        batch = self._take() if self._pending else []
+        self._maybe_start()  # the rest, if this flush is full and a slot is free
         try:
-            results = await self._run([item for item, _ in batch])
+            if batch:
+                await self._flush_batch(batch)
+        finally:
+            self._in_flight -= 1
+            self._maybe_start()
+
+    async def _flush_batch(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        try:
+            results = await self._flush([item for item, _ in batch])
             if len(results) != len(batch):
-                raise RuntimeError(f"batch call returned {len(results)} results for {len(batch)}")
-        except asyncio.CancelledError:
-            for _, future in batch:  # nobody would ever wake them otherwise
-                future.cancel()
-            raise
-        except Exception as exc:  # handed to each caller, who decides about retrying
+                raise RuntimeError(f"flush returned {len(results)} results for {len(batch)} items")
+        except Exception as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
+        except BaseException:  # cancelled (shutdown): nobody waits forever
+            for _, future in batch:
+                future.cancel()
+            raise
         for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():  # its caller may have been cancelled meanwhile
+            if not future.done():
                 future.set_result(result)

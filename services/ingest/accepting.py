@@ -12,10 +12,10 @@ from uuid import UUID
 
 import asyncpg
 
+from jobcast.batching import MicroBatcher
 from jobcast.kafka import OrderedProducer, OutgoingEvent
 from jobcast.topics import JOBS_EVENTS
 from schemas.jobs import JobEvent
-from services.ingest.batching import MicroBatcher
 from services.ingest.domain import first_sightings
 from services.ingest.repo import accepted_among, remember_accepted_events
 

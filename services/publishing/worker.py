@@ -29,7 +29,7 @@ from typing import Any
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from jobcast.batching import Coalescer
+from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
 from jobcast.kafka import RecordMeta, publish_event
 from jobcast.metrics import child
@@ -94,14 +94,18 @@ class PublishWorker:
         self._lease = lease_seconds
         self._timer_batch = timer_batch
         # One statement per batch of concurrent posts, not per post (see jobcast.batching).
-        self._claims: Coalescer[repo.ClaimRequest, repo.Claim | repo.Held | repo.Finished] = (
-            Coalescer(partial(repo.claim_many, pool), max_concurrent=2)
+        self._claims: MicroBatcher[repo.ClaimRequest, repo.Claim | repo.Held | repo.Finished] = (
+            MicroBatcher(partial(repo.claim_many, pool), max_weight=200, max_in_flight=2)
         )
-        self._outcomes: Coalescer[repo.Outcome, None] = Coalescer(partial(repo.record_many, pool))
-        self._checkpoints: Coalescer[repo.Progress, None] = Coalescer(
-            partial(repo.save_progress_many, pool)
+        self._outcomes: MicroBatcher[repo.Outcome, None] = MicroBatcher(
+            partial(repo.record_many, pool), max_weight=200, max_in_flight=1
         )
-        self._sent: Coalescer[repo.Sent, None] = Coalescer(partial(repo.mark_sent_many, pool))
+        self._checkpoints: MicroBatcher[repo.Progress, None] = MicroBatcher(
+            partial(repo.save_progress_many, pool), max_weight=200, max_in_flight=1
+        )
+        self._sent: MicroBatcher[repo.Sent, None] = MicroBatcher(
+            partial(repo.mark_sent_many, pool), max_weight=200, max_in_flight=1
+        )
         # A stored result not acknowledged by Kafka this long after is sent again.
         self._resend_after = resend_after_seconds
 

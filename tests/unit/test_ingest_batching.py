@@ -9,11 +9,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from jobcast.batching import MicroBatcher
 from jobcast.kafka import OutgoingEvent
 from schemas.jobs import JobCreated, JobEvent
 from services.ingest import accepting
 from services.ingest.accepting import JobEventAcceptor
-from services.ingest.batching import MicroBatcher
 from services.ingest.domain import first_sightings
 
 pytestmark = pytest.mark.timeout(10)
