@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
-from bench.common import peak_rss_mb, percentile, report
+from bench.common import cpu_seconds, peak_rss_mb, percentile, report
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.db import create_pool
 from jobcast.devstack.processes import ManagedProcess
@@ -84,12 +82,6 @@ async def produce_jobs(bootstrap: str, tenant_id: uuid.UUID, count: int) -> None
         await producer.flush()
     finally:
         await producer.stop()
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def wait_sent(database_url: str, expected: int, limit_seconds: float) -> asyncpg.Record:

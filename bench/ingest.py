@@ -21,14 +21,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
 import uvloop
 
-from bench.common import peak_rss_mb, percentile, report
+from bench.common import cpu_seconds, peak_rss_mb, percentile, report
 from jobcast.crypto import generate_key
 from jobcast.db import create_pool
 from jobcast.devstack.processes import ManagedProcess
@@ -49,12 +48,6 @@ def event(n: int) -> dict[str, Any]:
             "apply_url": f"https://jobs.example.com/{n}",
         },
     }  # fmt: skip
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def new_key(database_url: str) -> str:
