@@ -118,9 +118,14 @@ async def save_job(
 
 
 async def posts_of_job(conn: Connection, tenant_id: UUID, job_id: str) -> list[PlannedPost]:
+    """A job's posts, locked until the transaction ends. The lock waits for a timer pass
+    that is sending one of them: read without it, a post being sent would still look
+    pending, and an update would plan a replacement for it (posted twice) or a close would
+    cancel it instead of deleting it (left live)."""
     rows = await conn.fetch(
         """SELECT post_key, connection_id, platform, action, revision, state, due_at
-           FROM distributor.posts WHERE tenant_id = $1 AND job_id = $2 ORDER BY seq""",
+           FROM distributor.posts WHERE tenant_id = $1 AND job_id = $2 ORDER BY seq
+           FOR UPDATE""",
         tenant_id,
         job_id,
     )

@@ -339,6 +339,9 @@ async def test_replaying_job_events_posts_nothing_twice(
     job_id = f"job-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(timeout=10) as http:
         await send(http, running, tenant, job_event(job_id))
+        # Out first: an update that finds the posts not yet sent replaces them instead of
+        # editing them (see the next test), and this one is about edits being replayed.
+        await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
         await send(http, running, tenant, updated(job_id, 2, title=f"Waiter {job_id}"))
         await results_of(
             running.endpoints,
@@ -365,6 +368,58 @@ async def test_replaying_job_events_posts_nothing_twice(
         "SELECT count(*) FROM distributor.posts WHERE tenant_id = $1", tenant.tenant_id
     )
     assert planned == 3  # FB publish, IG publish, FB edit
+
+
+async def test_an_update_waits_for_a_timer_pass_that_is_sending_the_job(
+    db: asyncpg.Pool, running: RunningPipeline
+) -> None:
+    """A timer pass holds a job's due posts while it sends them. An update arriving then
+    must see them as sent once the pass commits (and edit them), not as pending (and plan
+    a replacement that would post the job a second time)."""
+    tenant = await make_tenant(db, running)
+    job_id = f"job-{uuid.uuid4().hex[:10]}"
+    due = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    async with httpx.AsyncClient(timeout=10) as http:
+        await send(http, running, tenant, job_event(job_id, publish_at=due))
+        await results_of(running.endpoints, job_id, statuses((PublishStatus.SCHEDULED, 2)))
+        # Play the timer pass: lock the due rows, let the update arrive, mark them sent.
+        async with db.acquire() as conn, conn.transaction():
+            locked = await conn.fetch(
+                """SELECT post_key FROM distributor.posts
+                   WHERE tenant_id = $1 AND job_id = $2 AND state = 'scheduled'
+                   FOR UPDATE""",
+                tenant.tenant_id,
+                job_id,
+            )
+            assert len(locked) == 2
+            await send(http, running, tenant, updated(job_id, 2, title=f"Cook {job_id}"))
+            await asyncio.sleep(2.0)  # the distributor reaches the locked rows
+            await conn.execute(
+                "UPDATE distributor.posts SET state = 'sent', sent_at = now() "
+                "WHERE post_key = ANY($1::text[])",
+                [r["post_key"] for r in locked],
+            )
+
+    async def revision_two() -> list[asyncpg.Record]:
+        return await db.fetch(
+            """SELECT platform, action, state FROM distributor.posts
+               WHERE tenant_id = $1 AND job_id = $2 AND revision = 2""",
+            tenant.tenant_id,
+            job_id,
+        )
+
+    async def planned() -> bool:
+        return bool(await revision_two())
+
+    await eventually(planned)
+    rows = await revision_two()
+    assert [(r["platform"], r["action"]) for r in rows] == [("facebook", "edit")]
+    states = await db.fetch(
+        "SELECT state FROM distributor.posts WHERE tenant_id = $1 AND job_id = $2 AND revision = 1",
+        tenant.tenant_id,
+        job_id,
+    )
+    assert {r["state"] for r in states} == {"sent"}
 
 
 async def test_preview_formats_every_connection_without_side_effects(
