@@ -160,32 +160,34 @@ def result_row(event: PublishCompleted) -> EventRow:
     )
 
 
-def _aggregate_ctes(src: str) -> str:
-    """CTEs `win` (each post's winning event) and `agg` (its aggregates) over relation `src`."""
+def _post_ctes(src: str) -> str:
+    """CTE `post`: one row per post key of relation `src`, its winning event's columns
+    and its aggregates, from one sort of `src` (by key, winner first). The aggregates are
+    window aggregates over the whole key, so the first non-null id follows that order
+    too; ordered aggregates under GROUP BY sorted every key's values again, 1.5x slower."""
+    every = "(w ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
     first_non_null = ",\n        ".join(
-        f"(array_agg({c} ORDER BY {_ORDER}) FILTER (WHERE {c} IS NOT NULL))[1] AS {c}"
+        f"(array_agg({c}) FILTER (WHERE {c} IS NOT NULL) OVER {every})[1] AS {c}"
         for c in _FIRST_NON_NULL
     )
     lifecycle = ",\n        ".join(
-        f"{agg} FILTER (WHERE {flt}) AS {col}" for col, agg, flt in _LIFECYCLE
+        f"{agg} FILTER (WHERE {flt}) OVER {every} AS {col}" for col, agg, flt in _LIFECYCLE
     )
-    return f"""win AS (
-    SELECT DISTINCT ON (post_key)
-        post_key, {", ".join(_IDENTITY)}, status, status_rank, attempt,
+    return f"""ranked AS (
+    SELECT post_key, {", ".join(_IDENTITY)}, status, status_rank, attempt,
         event_id AS status_event_id, completed_at AS status_changed_at,
-        error_class, error_code, error_subcode, error_message, next_attempt_at
-    FROM {src} ORDER BY post_key, {_ORDER}
-),
-agg AS (
-    SELECT post_key,
+        error_class, error_code, error_subcode, error_message, next_attempt_at,
+        row_number() OVER w AS place,
         {first_non_null},
-        min(completed_at) AS first_seen_at,
-        max(completed_at) AS last_event_at,
-        min(requested_at) AS requested_at,
+        min(completed_at) OVER {every} AS first_seen_at,
+        max(completed_at) OVER {every} AS last_event_at,
+        min(requested_at) OVER {every} AS requested_at,
         {lifecycle},
-        (count(*) FILTER (WHERE attempt >= 1))::integer AS attempt_count
-    FROM {src} GROUP BY post_key
-)"""
+        (count(*) FILTER (WHERE attempt >= 1) OVER {every})::integer AS attempt_count
+    FROM {src}
+    WINDOW w AS (PARTITION BY post_key ORDER BY {_ORDER})
+),
+post AS (SELECT * FROM ranked WHERE place = 1)"""
 
 
 def _merge_assignments() -> str:
@@ -214,10 +216,10 @@ def _merge_assignments() -> str:
 
 
 def _insert_posts(schema: str) -> str:
-    """INSERT of `win` x `agg` into job_posts (one row per post key)."""
+    """INSERT of `post` into job_posts (one row per post key)."""
     columns = ", ".join(JOB_POST_COLUMNS)
     return f"""INSERT INTO {schema}.job_posts AS p ({columns})
-SELECT {columns} FROM win JOIN agg USING (post_key)"""
+SELECT {columns} FROM post"""
 
 
 def _upsert_posts(schema: str) -> str:
@@ -259,7 +261,7 @@ def statements(schema: str) -> ReadModelSql:
     source = _unnest(EVENT_COLUMNS)
     return ReadModelSql(
         upsert=f"""WITH src AS ({source}),
-{_aggregate_ctes("src")}
+{_post_ctes("src")}
 {_upsert_posts(schema)}
 RETURNING {returning}""",
         insert_attempts=(
@@ -299,7 +301,7 @@ def fill_from_staging(
             f"INSERT INTO {schema}.processed_events (event_id)"
             f" SELECT event_id FROM {results} {union} SELECT event_id FROM {engagement}"
         ],
-        "job_posts": [f"WITH {_aggregate_ctes(src)}\n{_insert_posts(schema)}" for src in posts],
+        "job_posts": [f"WITH {_post_ctes(src)}\n{_insert_posts(schema)}" for src in posts],
         "delivery_attempts": [_insert_attempts(schema, results)],
         "engagement_snapshots": [
             f"INSERT INTO {schema}.engagement_snapshots ({snapshots})"
