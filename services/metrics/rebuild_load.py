@@ -173,6 +173,8 @@ Counted = Callable[[int, int], None]
 
 async def load(job: LoadJob, counted: Counted) -> None:
     """Validate and COPY chunk by chunk; Postgres takes one in while we parse the next."""
+    if not job.spans:
+        return  # more loaders than partitions with records
     partitions = [TopicPartition(topic, partition) for topic, partition, _, _ in job.spans]
     begin = {TopicPartition(t, p): first for t, p, first, _ in job.spans}
     end = {TopicPartition(t, p): stop for t, p, _, stop in job.spans}

@@ -190,6 +190,7 @@ async def test_rebuild_equals_the_live_read_model(db: asyncpg.Pool, pipeline: En
     report = await rebuild_metrics(
         pipeline.database_url, pipeline.kafka_bootstrap_servers,
         progress=lambda phase, _done, _total: phases.append(phase), tail_effects=[notify],
+        loaders=16,  # more than the 12 partitions: some loaders are given nothing to load
     )  # fmt: skip
     await producing
     assert report.events > 0
