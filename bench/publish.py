@@ -18,7 +18,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
-from bench.common import peak_rss_mb, percentile, report
+from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.db import create_pool
 from jobcast.devstack.processes import ManagedProcess
@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--lanes", type=int, default=1, help="PUBLISH_PER_ACCOUNT_CONCURRENCY of the publisher"
+    )
     args = parser.parse_args()
     name, module = MODULES[args.platform]
 
@@ -160,19 +163,29 @@ def main() -> None:
             "--latency-ms", str(args.latency_ms), "--account-hourly-budget", "0",
             "--ig-quota", "1000000", "--video-processing-s", "0",
         ]  # fmt: skip
-        publisher = ManagedProcess(name, module, state, env=endpoints.env())
+        env = {**endpoints.env(), "PUBLISH_PER_ACCOUNT_CONCURRENCY": str(args.lanes)}
+        publisher = ManagedProcess(name, module, state, env=env)
         try:
             sandbox.start()
             sandbox.wait_ready(f"{endpoints.graph_api_url}/_sandbox/ledger")
             print(f"preparing {args.commands} commands over {args.accounts} accounts ...")
             keys = asyncio.run(prepare(endpoints, args.platform, args.accounts, args.commands))
+            assert sandbox.pid is not None
             started = time.monotonic()
+            sandbox_cpu, machine_cpu = cpu_seconds(sandbox.pid), machine_cpu_seconds()
             publisher.start()
             publisher.wait_ready(f"{endpoints.url(name)}/readyz")
             row = asyncio.run(wait_done(infra.database_url, keys, args.timeout))
             wall = time.monotonic() - started
             assert publisher.pid is not None
             rss = peak_rss_mb(publisher.pid)
+            # CPU per post: where the two shared cores went (start-up included).
+            per_post = {
+                "publisher": cpu_seconds(publisher.pid),
+                "sandbox": cpu_seconds(sandbox.pid) - sandbox_cpu,
+                "machine": machine_cpu_seconds() - machine_cpu,
+            }
+            per_post = {k: v * 1000 / len(keys) for k, v in per_post.items()}
             on_platform = asyncio.run(ledger_total(endpoints.graph_api_url))
         finally:
             publisher.stop()
@@ -198,13 +211,17 @@ def main() -> None:
             ("publish latency p50", f"{p50:,.0f} ms", "claim → outcome"),
             ("publish latency p99", f"{p99:,.0f} ms", ""),
             ("peak RSS (publisher)", f"{rss:,.0f} MiB", "target < 150"),
+            ("CPU per post, publisher", f"{per_post['publisher']:.2f} ms", f"{args.lanes} lane(s)"),
+            ("CPU per post, sandbox", f"{per_post['sandbox']:.2f} ms", "the Graph API's share"),
+            ("CPU per post, machine", f"{per_post['machine']:.2f} ms", "all processes"),
             ("wall time incl. start", f"{wall:,.1f} s", ""),
         ],
         {
             "platform": args.platform.value, "commands": len(keys), "accounts": args.accounts,
             "latency_ms": args.latency_ms, "posted": row["posted"], "ledger": on_platform,
             "posts_per_second": rate, "steady_posts_per_second": steady,
-            "p50_ms": p50, "p99_ms": p99, "peak_rss_mib": rss,
+            "p50_ms": p50, "p99_ms": p99, "peak_rss_mib": rss, "lanes": args.lanes,
+            "cpu_ms_per_post": per_post,
             "infra": infra.how,
         },
     )  # fmt: skip
