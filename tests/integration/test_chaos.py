@@ -1,4 +1,5 @@
-"""Chaos, quick version: 300 jobs while services are SIGKILLed and infra restarts.
+"""Chaos, quick version: 300 jobs (60 of them then updated, 35 closed) while services are
+SIGKILLed and infra restarts.
 
 Runs on a stack of its own (tests/suites/stack.py): it restarts the broker and Postgres,
 which the session's shared ones must never be. `make chaos` is the full run (10,000 jobs,
@@ -10,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from tests.suites.chaos import ChaosPlan, run_chaos
+from tests.suites.lifecycle import Fate
 from tests.suites.verdict import show
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.timeout(420)]
@@ -24,3 +26,8 @@ def test_every_job_is_posted_once_or_says_why_despite_chaos(pytestconfig: pytest
     assert verdict.chaos.kills.total() >= QUICK.min_kills
     assert verdict.chaos.broker_restarts == verdict.chaos.postgres_restarts == 1
     assert verdict.expected == 300 * (QUICK.connections // 2 - QUICK.disabled_per_tenant)
+    # The lifecycle ran too: updates and closures raced the posting, and were carried out.
+    assert verdict.follow_ups[Fate.UPDATED] == 60
+    assert verdict.follow_ups[Fate.CLOSED] == 35
+    assert verdict.changes["edit edited"] > 0
+    assert verdict.changes["delete deleted"] > 0

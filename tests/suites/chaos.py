@@ -37,6 +37,15 @@ from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
 from tests.integration import helpers
+from tests.suites.lifecycle import (
+    AT_REST,
+    Fate,
+    PairRows,
+    fate_of,
+    follow_up_event,
+    judge_follow_up,
+    unsettled,
+)
 from tests.suites.replay import ReplayVerdict, replay_everything
 from tests.suites.stack import SERVICE_NAMES, OwnInfra, Pipeline, own_stack, run_async
 
@@ -56,6 +65,11 @@ class ChaosPlan:
     needs_reconnect_per_tenant: int = 1
     disabled_per_tenant: int = 1
     batch: int = 25  # jobs per ingest request
+    # The lifecycle: every `update_every`th job is updated and every `close_every`th of
+    # the rest closed, within `follow_up_within` seconds of its creation being accepted.
+    update_every: int = 5
+    close_every: int = 7
+    follow_up_within: float = 3.0
     submit_seconds: float = 20.0  # submissions are spread over this long
     chaos_seconds: float = 45.0  # kills, restarts and faults stop after this long
     kill_every: tuple[float, float] = (2.0, 5.0)  # pause between kill-and-restart rounds
@@ -119,6 +133,8 @@ class Verdict:
     missing: list[str]  # pairs with no read-model row
     jobs_missing: list[str]  # jobs with no read-model row at all
     inconsistent: list[str]  # ledger and read model disagree, or no reason given
+    follow_ups: Counter[Fate]  # jobs updated or closed after their creation
+    changes: Counter[str]  # how their edits and deletes ended ("edit edited": n)
     chaos: ChaosLog
     seconds: float
     tenants_used: list[Tenant] = field(default_factory=list, repr=False)
@@ -130,10 +146,13 @@ class Verdict:
     def line(self) -> str:
         c = self.chaos
         outcome = ", ".join(f"{n} {s}" for s, n in sorted(self.outcomes.items()))
+        changes = ", ".join(f"{n} {s}" for s, n in sorted(self.changes.items())) or "no edits"
         return (
             f"CHAOS {'PASS' if self.ok else 'FAIL'}: {self.jobs} jobs, {self.tenants} tenants, "
-            f"{self.connections} connections ({self.enabled} active) → {self.expected} posts: "
-            f"{outcome}; {self.on_platform} on the platform; "
+            f"{self.connections} connections ({self.enabled} active), "
+            f"{self.follow_ups[Fate.UPDATED]} updated and {self.follow_ups[Fate.CLOSED]} closed"
+            f" → {self.expected} posts: "
+            f"{outcome}; {changes}; {self.on_platform} on the platform; "
             f"{len(self.duplicates)} duplicates, {len(self.jobs_missing)} jobs and "
             f"{len(self.missing)} posts missing from the read model, "
             f"{len(self.inconsistent)} inconsistent; chaos: {c.kills.total()} kills, "
@@ -155,6 +174,10 @@ class Verdict:
 
 def job_ids(run_id: str, plan: ChaosPlan) -> list[str]:
     return [f"chaos-{run_id}-{n:06d}" for n in range(plan.jobs)]
+
+
+def fate(job_id: str, plan: ChaosPlan) -> Fate:
+    return fate_of(int(job_id.rsplit("-", 1)[1]), plan.update_every, plan.close_every)
 
 
 def batches_of(ids: list[str], plan: ChaosPlan) -> list[tuple[int, list[str]]]:
@@ -230,7 +253,23 @@ class Driver:
     async def _send(
         self, http: httpx.AsyncClient, url: str, tenant: Tenant, batch: list[str]
     ) -> None:
-        body = {"events": [job_event(job_id) for job_id in batch]}
+        """The batch's creations, then (after a moment) its updates and closures."""
+        await self._post(http, url, tenant, [job_event(job_id) for job_id in batch])
+        self.log.submitted += len(batch)
+        follow_ups = [
+            follow_up_event(job_id, fate(job_id, self.plan))
+            for job_id in batch
+            if fate(job_id, self.plan) is not Fate.CREATED
+        ]
+        if follow_ups:
+            await asyncio.sleep(self.random.uniform(0.0, self.plan.follow_up_within))
+            await self._post(http, url, tenant, follow_ups)
+
+    async def _post(
+        self, http: httpx.AsyncClient, url: str, tenant: Tenant, events: list[dict[str, Any]]
+    ) -> None:
+        """Until ingest accepts them all (repeats of accepted events count as accepted)."""
+        body = {"events": events}
         headers = {"Authorization": f"Bearer {tenant.api_key}"}
         delay = 0.2
         while True:
@@ -238,8 +277,7 @@ class Driver:
                 response = await http.post(url, json=body, headers=headers)
                 if response.status_code == 202:
                     accepted = response.json()["accepted"]
-                    assert len(accepted) == len(batch), response.text
-                    self.log.submitted += len(batch)
+                    assert len(accepted) == len(events), response.text
                     return
             # Ingest killed, the broker or Postgres restarting: the same events again.
             self.log.submit_retries += 1
@@ -344,7 +382,8 @@ class Driver:
 async def wait_settled(
     pool: asyncpg.Pool, tenants: list[Tenant], expected: int, timeout: float
 ) -> dict[str, int]:
-    """Until every expected post is at rest in the read model and no claim is pending."""
+    """Until every expected (job, connection) has a publish row at rest and nothing is on
+    its way (lifecycle.unsettled: planned, claimed, or sent without a final row)."""
     tenant_ids = [t.tenant_id for t in tenants]
     deadline = time.monotonic() + timeout
     last_report = 0.0
@@ -357,48 +396,55 @@ async def wait_settled(
                 tenant_ids,
             )
             statuses = {r["status"]: r["n"] for r in rows}
-            pending = await pool.fetchval(
-                "SELECT count(*) FROM publishing.post_claims WHERE tenant_id = ANY($1::uuid[])"
-                " AND (state IN ('in_progress', 'retry_scheduled')"
-                "      OR (state = 'unconfirmed' AND next_attempt_at IS NOT NULL))",
+            at_rest = await pool.fetchval(
+                "SELECT count(DISTINCT (job_id, connection_id)) FROM metrics.job_posts"
+                " WHERE tenant_id = ANY($1::uuid[]) AND action = 'publish'"
+                " AND status = ANY($2::text[])",
                 tenant_ids,
+                sorted(AT_REST),
             )
-            at_rest = sum(n for s, n in statuses.items() if s in TERMINAL)
-            if at_rest >= expected and pending == 0:
+            moving = await unsettled(pool, tenant_ids)
+            if at_rest >= expected and moving == 0:
                 return statuses
             if time.monotonic() - last_report > 15:
                 last_report = time.monotonic()
-                print(f"chaos: {at_rest}/{expected} posts at rest, {pending} claims pending, "
+                print(f"chaos: {at_rest}/{expected} posts at rest, {moving} on their way, "
                       f"{statuses}")  # fmt: skip
         await asyncio.sleep(1.0 if expected < 100_000 else 5.0)  # a count over 1M rows costs
     return statuses
 
 
-async def ledger_by_job(http: httpx.AsyncClient, sandbox: str, account: Connection) -> Counter[str]:
-    """How many live posts each job has on one account, per the sandbox."""
+async def ledger_by_job(
+    http: httpx.AsyncClient, sandbox: str, account: Connection
+) -> dict[str, list[str]]:
+    """The texts of each job's live posts on one account, per the sandbox."""
     kind = "fb_posts" if account.platform is Platform.FACEBOOK else "ig_media"
     response = await http.get(
         f"{sandbox}/_sandbox/ledger",
         params={"account_id": account.account_id, "kind": kind, "include_deleted": "false"},
     )
     response.raise_for_status()
-    found: Counter[str] = Counter()
+    found: dict[str, list[str]] = {}
     for item in response.json()[kind]:
         text = item.get("message") or item.get("caption") or ""
         match = JOB_ID_RE.search(text)
-        found[match.group(0) if match else f"<unknown: {text[:40]!r}>"] += 1
+        found.setdefault(match.group(0) if match else f"<unknown: {text[:40]!r}>", []).append(text)
     return found
 
 
-def _judge(connection: Connection, row: asyncpg.Record, count: int) -> str | None:
-    """What is wrong with one post's outcome (None: on the platform once, or a reason)."""
+def _judge(
+    connection: Connection, row: asyncpg.Record, count: int, *, closed: bool = False
+) -> str | None:
+    """What is wrong with one post's outcome (None: on the platform once, or a reason).
+    A closed job's post may be gone (deleted): lifecycle.judge_follow_up judges that."""
     status = row["status"]
     said_why = bool(row["error_message"] or row["error_class"])
     if connection.status == "needs_reconnect":
         return None if status == "skipped" and said_why and not count else f"{status}, {count}"
-    if status not in TERMINAL:
+    # Cancelled is judged with the job's closure (lifecycle.judge_follow_up).
+    if status not in TERMINAL and status != "cancelled":
         return f"still {status}"
-    if status == "posted" and count != 1:
+    if status == "posted" and count != 1 and not closed:
         return f"read model says posted, the platform has {count}"
     if status in NOT_POSTED_TERMINAL and not said_why:
         return f"{status} without a reason"
@@ -409,6 +455,7 @@ def _judge(connection: Connection, row: asyncpg.Record, count: int) -> str | Non
 
 async def verify(
     pool: asyncpg.Pool,
+    plan: ChaosPlan,
     *,
     sandbox: str,
     tenants: list[Tenant],
@@ -418,31 +465,45 @@ async def verify(
 ) -> Verdict:
     """Compare the platform (ledger), the read model and the plan, pair by pair."""
     rows = await pool.fetch(
-        "SELECT job_id, connection_id, status, error_class, error_message"
-        " FROM metrics.job_posts WHERE tenant_id = ANY($1::uuid[]) AND action = 'publish'",
+        "SELECT job_id, connection_id, action, status, error_class, error_message"
+        " FROM metrics.job_posts WHERE tenant_id = ANY($1::uuid[])",
         [t.tenant_id for t in tenants],
     )
-    model = {(r["job_id"], r["connection_id"]): r for r in rows}
+    by_pair: dict[tuple[str, UUID], PairRows] = {}
+    for r in rows:
+        key = (r["job_id"], r["connection_id"])
+        known = by_pair.setdefault(key, PairRows([], None, None))
+        if r["action"] == "publish":
+            known.publish.append(r)
+        else:  # one edit (revision 2) or one delete per pair at most
+            by_pair[key] = PairRows(
+                known.publish,
+                r if r["action"] == "edit" else known.edit,
+                r if r["action"] == "delete" else known.delete,
+            )
     outcomes: Counter[str] = Counter()
     duplicates: list[str] = []
     missing: list[str] = []
     inconsistent: list[str] = []
-    jobs_seen: set[str] = {r["job_id"] for r in rows}
+    jobs_seen: set[str] = {r["job_id"] for r in rows if r["action"] == "publish"}
     on_platform = 0
     expected = 0
     ids = [job_id for _, batch in batches for job_id in batch]
+    fates = Counter(fate(job_id, plan) for job_id in ids)
     async with httpx.AsyncClient(timeout=300) as http:
         for t_index, tenant in enumerate(tenants):
             mine = [job_id for t, batch in batches if t == t_index for job_id in batch]
             for connection in tenant.connections:
                 posted = await ledger_by_job(http, sandbox, connection)
-                on_platform += posted.total()
+                on_platform += sum(len(texts) for texts in posted.values())
                 strangers = set(posted) - set(mine)
                 inconsistent += [f"{connection.account_id}: unexpected post {s}" for s in strangers]
                 for job_id in mine:
                     where = f"{job_id} on {connection.platform.value} {connection.account_id}"
-                    count = posted.get(job_id, 0)
-                    row = model.get((job_id, connection.connection_id))
+                    live = posted.get(job_id, [])
+                    count = len(live)
+                    pair = by_pair.get((job_id, connection.connection_id))
+                    row, doubled = pair.current_publish() if pair else (None, None)
                     if count > 1:
                         duplicates.append(f"{where}: {count} posts")
                     if connection.status == "disabled":  # never planned: nothing at all
@@ -450,13 +511,17 @@ async def verify(
                             inconsistent.append(f"{where}: disabled, yet {count} posts / a row")
                         continue
                     expected += 1
-                    if row is None:
+                    if row is None or pair is None:
                         missing.append(where)
                         continue
-                    problem = _judge(connection, row, count)
+                    job_fate = fate(job_id, plan)
+                    closed = job_fate is Fate.CLOSED
+                    problem = doubled or _judge(connection, row, count, closed=closed)
+                    if not problem and job_fate is not Fate.CREATED and connection.enabled:
+                        problem = judge_follow_up(job_fate, connection.platform, row, pair, live)
                     outcomes[row["status"]] += 1
                     if problem:
-                        inconsistent.append(f"{where}: {problem}")
+                        inconsistent.append(f"{where} ({job_fate}): {problem}")
     return Verdict(
         jobs=len(ids),
         tenants=len(tenants),
@@ -469,6 +534,8 @@ async def verify(
         missing=missing,
         jobs_missing=[j for j in ids if j not in jobs_seen],
         inconsistent=inconsistent,
+        follow_ups=Counter({f: n for f, n in fates.items() if f is not Fate.CREATED}),
+        changes=Counter(f"{r['action']} {r['status']}" for r in rows if r["action"] != "publish"),
         chaos=log,
         seconds=time.monotonic() - started,
         tenants_used=tenants,
@@ -500,7 +567,7 @@ async def run_chaos_on(plan: ChaosPlan, infra: OwnInfra, pipeline: Pipeline) -> 
         await wait_settled(pool, tenants, expected, plan.settle_seconds)
         await driver.revive_crashed()
         return await verify(
-            pool, sandbox=pipeline.endpoints.graph_api_url, tenants=tenants, batches=batches,
+            pool, plan, sandbox=pipeline.endpoints.graph_api_url, tenants=tenants, batches=batches,
             log=driver.log, started=started,
         )  # fmt: skip
     finally:
