@@ -39,6 +39,32 @@ async def test_success_sends_token_in_header_and_proof_in_query() -> None:
     assert TOKEN not in str(request.url)
 
 
+async def test_form_body_and_the_clients_defaults_are_sent() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "1"})
+
+    http = httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://graph.test",
+        headers={"User-Agent": "jobcast-test"}, timeout=7.5,
+    )  # fmt: skip
+    graph = GraphClient(http, "v24.0", None)
+    await graph.call(
+        "POST", "1/photos", TOKEN, data={"url": "https://x.test/a b.jpg", "published": False}
+    )
+    await graph.call("DELETE", "1_2", TOKEN)
+    form, delete = seen
+    assert form.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert form.content == b"url=https%3A%2F%2Fx.test%2Fa+b.jpg&published=false"
+    assert form.headers["content-length"] == str(len(form.content))
+    assert form.headers["user-agent"] == "jobcast-test"
+    assert form.extensions["timeout"]["read"] == 7.5
+    assert (delete.method, delete.content, delete.url.path) == ("DELETE", b"", "/v24.0/1_2")
+    assert "content-type" not in delete.headers
+
+
 async def test_error_body_is_parsed_and_token_scrubbed() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         error = {"message": f"Invalid token {TOKEN}", "code": 190, "error_subcode": 463}
