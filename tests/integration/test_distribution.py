@@ -97,6 +97,16 @@ def closed(job_id: str, reason: str = "filled") -> dict[str, Any]:
     return {"event_type": "job.closed", "payload": {"job_id": job_id, "reason": reason}}
 
 
+async def schedule(
+    http: httpx.AsyncClient, running: RunningPipeline, tenant: Tenant, due: datetime
+) -> str:
+    """A new job due at `due`, once both its posts are reported scheduled; its id."""
+    job_id = f"job-{uuid.uuid4().hex[:10]}"
+    await send(http, running, tenant, job_event(job_id, publish_at=due.isoformat()))
+    await results_of(running.endpoints, job_id, statuses((PublishStatus.SCHEDULED, 2)))
+    return job_id
+
+
 async def eventually(check: Callable[[], Any], seconds: float = 30.0) -> None:
     async with asyncio.timeout(seconds):
         while not await check():
@@ -275,14 +285,11 @@ async def test_update_before_the_due_time_replaces_the_pending_post(
     db: asyncpg.Pool, running: RunningPipeline
 ) -> None:
     tenant = await make_tenant(db, running)
-    job_id = f"job-{uuid.uuid4().hex[:10]}"
-    due = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    due = datetime.now(UTC) + timedelta(seconds=3)
     async with httpx.AsyncClient(timeout=10) as http:
-        await send(http, running, tenant, job_event(job_id, publish_at=due))
-        await results_of(running.endpoints, job_id, statuses((PublishStatus.SCHEDULED, 2)))
-        await send(
-            http, running, tenant, updated(job_id, 2, publish_at=due, title=f"Barista {job_id}")
-        )
+        job_id = await schedule(http, running, tenant, due)
+        changed = updated(job_id, 2, publish_at=due.isoformat(), title=f"Barista {job_id}")
+        await send(http, running, tenant, changed)
         results = await results_of(
             running.endpoints,
             job_id,
@@ -377,11 +384,8 @@ async def test_an_update_waits_for_a_timer_pass_that_is_sending_the_job(
     must see them as sent once the pass commits (and edit them), not as pending (and plan
     a replacement that would post the job a second time)."""
     tenant = await make_tenant(db, running)
-    job_id = f"job-{uuid.uuid4().hex[:10]}"
-    due = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     async with httpx.AsyncClient(timeout=10) as http:
-        await send(http, running, tenant, job_event(job_id, publish_at=due))
-        await results_of(running.endpoints, job_id, statuses((PublishStatus.SCHEDULED, 2)))
+        job_id = await schedule(http, running, tenant, datetime.now(UTC) + timedelta(hours=1))
         # Play the timer pass: lock the due rows, let the update arrive, mark them sent.
         async with db.acquire() as conn, conn.transaction():
             locked = await conn.fetch(
