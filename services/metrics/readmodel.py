@@ -277,7 +277,7 @@ WHERE post_key = ANY($1::text[]) ORDER BY post_key FOR UPDATE""",
 
 
 def fill_from_staging(
-    schema: str, results: str, engagement: str, *, ids_unique: bool = False, post_parts: int = 1
+    schema: str, results: str, engagement: str, *, ids_unique: bool = False
 ) -> dict[str, list[str]]:
     """Per fresh (empty, unindexed) table of `schema`: the statements that fill it from the
     staging tables (each event once); a table's statements fill disjoint parts of it, so
@@ -285,23 +285,15 @@ def fill_from_staging(
     table its merge clause could never fire, so the plain INSERT is the same rows.
 
     `ids_unique`: no event id is in both staging tables, so processed_events skips the
-    DISTINCT (its primary key, created afterwards, refuses a duplicate). `post_parts`:
-    job_posts in this many parts by a hash of the post key (every event of a post in one)."""
+    DISTINCT (its primary key, created afterwards, refuses a duplicate)."""
     snapshots = ", ".join(SNAPSHOT_COLUMN_NAMES)
     union = "UNION ALL" if ids_unique else "UNION"
-    posts = [
-        f"(SELECT * FROM {results} WHERE abs(hashtext(post_key)::bigint) % {post_parts}"
-        f" = {part}) AS part"
-        if post_parts > 1
-        else results
-        for part in range(post_parts)
-    ]
     return {
         "processed_events": [
             f"INSERT INTO {schema}.processed_events (event_id)"
             f" SELECT event_id FROM {results} {union} SELECT event_id FROM {engagement}"
         ],
-        "job_posts": [f"WITH {_post_ctes(src)}\n{_insert_posts(schema)}" for src in posts],
+        "job_posts": [f"WITH {_post_ctes(results)}\n{_insert_posts(schema)}"],
         "delivery_attempts": [_insert_attempts(schema, results)],
         "engagement_snapshots": [
             f"INSERT INTO {schema}.engagement_snapshots ({snapshots})"

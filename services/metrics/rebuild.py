@@ -119,9 +119,11 @@ async def rebuild_metrics(
         await migrate_metrics(pool)
         await reader.start()
         started = time.perf_counter()
-        # Started first: their imports (~0.3 s) overlap the set-up below.
-        processes = [await _spawn_loader() for _ in range(loaders or os.cpu_count() or 1)]
+        processes: list[Process] = []
         try:
+            # Started first: their imports (~0.3 s) overlap the set-up below.
+            for _ in range(loaders or os.cpu_count() or 1):
+                processes.append(await _spawn_loader())
             await _create_fresh_tables(pool)
             begin, end = await reader.beginning(), await reader.end()
             spans = [(tp.topic, tp.partition, begin[tp], end[tp]) for tp in partitions]
@@ -318,9 +320,7 @@ async def _fill_and_index(
     # job_posts in one part: its fill (one sort) takes about as long as the other fills
     # together, which the second connection runs meanwhile. Two parts measured no faster
     # (each scans and hashes every staged row).
-    fills = fill_from_staging(
-        FRESH, _RESULTS_STAGING, _ENGAGEMENT_STAGING, ids_unique=ids_unique, post_parts=1
-    )
+    fills = fill_from_staging(FRESH, _RESULTS_STAGING, _ENGAGEMENT_STAGING, ids_unique=ids_unique)
     async with pool.acquire() as conn:
         indexes = {table: await _index_statements(conn, table) for table in REBUILT_TABLES}
     steps = build_plan(fills, indexes)

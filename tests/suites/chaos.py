@@ -256,10 +256,11 @@ class Driver:
         """The batch's creations, then (after a moment) its updates and closures."""
         await self._post(http, url, tenant, [job_event(job_id) for job_id in batch])
         self.log.submitted += len(batch)
+        fates = {job_id: fate(job_id, self.plan) for job_id in batch}
         follow_ups = [
-            follow_up_event(job_id, fate(job_id, self.plan))
-            for job_id in batch
-            if fate(job_id, self.plan) is not Fate.CREATED
+            follow_up_event(job_id, job_fate)
+            for job_id, job_fate in fates.items()
+            if job_fate is not Fate.CREATED
         ]
         if follow_ups:
             await asyncio.sleep(self.random.uniform(0.0, self.plan.follow_up_within))
@@ -473,16 +474,7 @@ async def verify(
     )
     by_pair: dict[tuple[str, UUID], PairRows] = {}
     for r in rows:
-        key = (r["job_id"], r["connection_id"])
-        known = by_pair.setdefault(key, PairRows([], None, None))
-        if r["action"] == "publish":
-            known.publish.append(r)
-        else:  # one edit (revision 2) or one delete per pair at most
-            by_pair[key] = PairRows(
-                known.publish,
-                r if r["action"] == "edit" else known.edit,
-                r if r["action"] == "delete" else known.delete,
-            )
+        by_pair.setdefault((r["job_id"], r["connection_id"]), PairRows()).add(r)
     outcomes: Counter[str] = Counter()
     duplicates: list[str] = []
     missing: list[str] = []

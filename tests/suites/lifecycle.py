@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -85,13 +85,21 @@ async def unsettled(pool: asyncpg.Pool, tenant_ids: Sequence[uuid.UUID]) -> int:
     return int(count)
 
 
-@dataclass(frozen=True)
+@dataclass
 class PairRows:
     """The read-model rows of one (job, connection), by action."""
 
-    publish: list[asyncpg.Record]
-    edit: asyncpg.Record | None
-    delete: asyncpg.Record | None
+    publish: list[asyncpg.Record] = field(default_factory=list)
+    edit: asyncpg.Record | None = None  # one edit (revision 2) or one delete at most
+    delete: asyncpg.Record | None = None
+
+    def add(self, row: asyncpg.Record) -> None:
+        if row["action"] == "publish":
+            self.publish.append(row)
+        elif row["action"] == "edit":
+            self.edit = row
+        else:
+            self.delete = row
 
     def current_publish(self) -> tuple[asyncpg.Record | None, str | None]:
         """The publish row that stands (a revision replaced before it was sent is

@@ -154,16 +154,11 @@ def test_build_plan_orders_fills_then_indexes_then_analyze_with_job_posts_first(
     )
 
 
-def test_job_posts_fill_in_parts_splits_by_post_key_and_covers_every_part() -> None:
+def test_job_posts_fill_is_one_statement_over_the_whole_staging_table() -> None:
     whole = fill_from_staging("s", "s.r", "s.e")["job_posts"]
-    parts = fill_from_staging("s", "s.r", "s.e", post_parts=3)["job_posts"]
     assert len(whole) == 1
     assert "hashtext" not in whole[0]
-    assert len(parts) == 3
-    for number, statement in enumerate(parts):
-        assert f"abs(hashtext(post_key)::bigint) % 3 = {number}) AS part" in statement
-    # The same aggregate over each part: only the source differs.
-    assert parts[0].replace("= 0) AS part", "") == parts[1].replace("= 1) AS part", "")
+    assert "FROM s.r\n" in whole[0]
 
 
 def test_cyclic_gc_is_paused_inside_and_restored_after_even_on_error() -> None:
