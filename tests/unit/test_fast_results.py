@@ -1,0 +1,271 @@
+"""The rebuild's fast decoder agrees with the contract model on every record it decides.
+
+`result_row_fast` may decline a record (None: the contract model then judges it), but a
+row it returns must be exactly the row of the contract's validation — on records as
+the publishers write them and on records mutated in every way the contract reads
+differently (whitespace it strips, numbers as strings, timestamps past microseconds,
+UUID spellings, URLs it normalises, fields missing or extra).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from schemas.platforms import Platform
+from schemas.publish import (
+    ErrorClass,
+    PublishAction,
+    PublishCompleted,
+    PublishError,
+    PublishResult,
+    PublishStatus,
+)
+from services.metrics.fast_results import result_row_fast
+from services.metrics.readmodel import EventRow, result_row
+
+PROPERTY = settings(max_examples=300, deadline=None)
+
+
+def contract_row(raw: bytes) -> EventRow | None:
+    try:
+        return result_row(PublishCompleted.model_validate_json(raw))
+    except ValidationError:
+        return None
+
+
+def assert_agrees(raw: bytes) -> EventRow | None:
+    fast = result_row_fast(raw)
+    if fast is not None:
+        assert fast == contract_row(raw), raw
+        for value in fast:
+            if isinstance(value, datetime):  # the same instant *and* stored as UTC
+                assert value.utcoffset() == timedelta(0), raw
+    return fast
+
+
+def a_result(**changes: Any) -> PublishCompleted:
+    payload: dict[str, Any] = {
+        "post_key": "pk_" + "0123456789abcdef" * 2,
+        "platform": Platform.FACEBOOK,
+        "connection_id": uuid4(),
+        "job_id": "job-42",
+        "status": PublishStatus.POSTED,
+        "attempt": 1,
+        "platform_post_id": "123_456",
+        "permalink": "https://www.facebook.com/123/posts/456",
+        "completed_at": datetime(2026, 6, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        "requested_at": datetime(2026, 6, 1, 12, 30, 14, tzinfo=UTC),
+        "http_status": 200,
+        "latency_ms": 180,
+    } | changes
+    return PublishCompleted(tenant_id=uuid4(), payload=PublishResult(**payload))
+
+
+WRITTEN = [
+    a_result(),
+    a_result(platform=Platform.INSTAGRAM, permalink="https://www.instagram.com/p/Cx1/"),
+    a_result(
+        status=PublishStatus.RETRY_SCHEDULED,
+        attempt=2,
+        platform_post_id=None,
+        permalink=None,
+        error=PublishError(error_class=ErrorClass.TRANSIENT, code=2, message="Please retry"),
+        next_attempt_at=datetime(2026, 6, 1, 13, tzinfo=UTC),
+        http_status=None,
+    ),
+    a_result(
+        status=PublishStatus.FAILED,
+        error=PublishError(error_class=ErrorClass.AUTH, code=190, subcode=463, message="ü ✓ 👩‍🍳"),
+    ),
+    a_result(status=PublishStatus.SKIPPED, attempt=0, requested_at=None, latency_ms=None),
+    a_result(action=PublishAction.DELETE, status=PublishStatus.DELETED, permalink=None),
+    a_result(permalink="https://Example.COM"),  # the contract normalises it: ".../"
+]
+
+
+def test_records_as_the_publishers_write_them_are_decided_and_agree() -> None:
+    for event in WRITTEN:
+        raw = event.model_dump_json().encode()
+        assert assert_agrees(raw) is not None, raw
+    # A normalised permalink is the normalised one in both rows.
+    row = result_row_fast(WRITTEN[-1].model_dump_json().encode())
+    assert row is not None
+    assert row[11] == "https://example.com/"
+
+
+def test_the_bench_records_are_decided() -> None:
+    from bench.rebuild import synthetic_events
+
+    values = [value for _, value in synthetic_events(200)]
+    assert all(assert_agrees(value) is not None for value in values)
+
+
+def test_what_it_declines_is_left_to_the_contract() -> None:
+    plain = json.loads(WRITTEN[2].model_dump_json())
+    declined = [
+        {k: v for k, v in plain.items() if k != "event_id"},  # the contract invents one
+        plain | {"occurred_at": "2026-06-01T00:00:00"},  # naive: the contract refuses
+        plain | {"occurred_at": "2026-06-01T00:00:00.1234567Z"},  # truncated, not rounded
+        plain | {"payload": plain["payload"] | {"job_id": " job-42 "}},  # stripped
+        plain | {"payload": plain["payload"] | {"attempt": "2"}},  # coerced
+        plain | {"payload": plain["payload"] | {"post_key": plain["payload"]["post_key"] + "\n"}},
+        plain | {"unknown": 1},
+    ]
+    for record in declined:
+        raw = json.dumps(record).encode()
+        assert result_row_fast(raw) is None, raw
+    assert contract_row(json.dumps(declined[3]).encode()) is not None  # valid, just not plain
+    assert result_row_fast(b"not json") is None
+
+
+# Values the contract reads in more than one way, per field kind.
+def _padded(values: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    pads = st.sampled_from(["", " ", "\t", "\n", "\u00a0", "\u3000", "\x1c", "\x00"])
+    return st.builds(lambda a, v, b: a + v + b, pads, values, pads)
+
+
+def _instants() -> st.SearchStrategy[Any]:
+    moments = st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.none()
+    )
+    offsets = st.sampled_from(
+        ["Z", "z", "+00:00", "-00:00", "+07:00", "-23:59", "+0530", "+07", ""]
+    )
+
+    def spell(moment: datetime, offset: str, digits: int, sep: str) -> str:
+        text = moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+        if digits:
+            text += "." + (f"{moment.microsecond:06d}" + "987")[:digits]
+        return text + offset
+
+    spelled = st.builds(
+        spell, moments, offsets, st.integers(0, 9), st.sampled_from(["T", "t", " ", ""])
+    )
+    return st.one_of(
+        spelled,
+        st.sampled_from(
+            ["2026-02-30T00:00:00Z", "2026-06-01T24:00:00Z", "0001-01-01T00:00:00+01:00"]
+        ),
+        st.integers(-(2**40), 2**40),
+        st.none(),
+    )
+
+
+def _uuids() -> st.SearchStrategy[Any]:
+    spellings = [
+        str,
+        lambda u: str(u).upper(),
+        lambda u: u.hex,
+        lambda u: f"{{{u}}}",
+        lambda u: u.urn,
+    ]
+    return st.one_of(
+        st.builds(lambda u, f: f(u), st.uuids(), st.sampled_from(spellings)), st.integers()
+    )
+
+
+def _enum_values(values: list[str]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(values), _padded(st.sampled_from(values)),
+                     st.sampled_from([v.upper() for v in values]), st.integers(0, 3))  # fmt: skip
+
+
+_ints = st.one_of(
+    st.integers(-5, 700), st.integers(), st.floats(allow_nan=False), st.booleans(),
+    st.integers(0, 600).map(str), st.none(),
+)  # fmt: skip
+_texts = st.one_of(_padded(st.text(max_size=40)), st.text(min_size=1990, max_size=2010), st.none())
+_urls = st.one_of(
+    st.sampled_from([
+        "https://www.facebook.com/1/posts/2", "http://x.example/p?q=1#f", "https://Example.COM",
+        "ftp://example.com/x", "https://", "www.facebook.com/1", "https://bücher.example/ä",
+        "https://example.com/" + "a" * 2100, "https://exa mple.com/", "HTTPS://EXAMPLE.COM/A",
+    ]),
+    _padded(st.just("https://example.com/x")),
+    st.none(),
+)  # fmt: skip
+_keys = st.one_of(
+    st.just("pk_" + "ab" * 16), st.just("pk_" + "AB" * 16), st.just("pk_" + "ab" * 16 + "\n"),
+    st.just("pk_" + "ab" * 15), _padded(st.just("pk_" + "cd" * 16)), st.text(max_size=40),
+)  # fmt: skip
+_job_ids = st.one_of(
+    st.text(alphabet="abcXYZ019._:-", min_size=1, max_size=130), _padded(st.just("job-1")),
+    st.text(max_size=10), st.just(""), st.just("job\n"), st.just("jöb"),
+)  # fmt: skip
+
+_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "event_id": _uuids(),
+    "tenant_id": _uuids(),
+    "occurred_at": _instants(),
+    "schema_version": _ints,
+    "event_type": _enum_values(["publish.completed", "publish.requested"]),
+    "payload.post_key": _keys,
+    "payload.action": _enum_values([a.value for a in PublishAction]),
+    "payload.platform": _enum_values([p.value for p in Platform]),
+    "payload.connection_id": _uuids(),
+    "payload.job_id": _job_ids,
+    "payload.status": _enum_values([s.value for s in PublishStatus]),
+    "payload.attempt": _ints,
+    "payload.platform_post_id": _texts,
+    "payload.permalink": _urls,
+    "payload.next_attempt_at": _instants(),
+    "payload.completed_at": _instants(),
+    "payload.requested_at": _instants(),
+    "payload.http_status": _ints,
+    "payload.latency_ms": _ints,
+    "payload.error": st.one_of(st.none(), st.just({"error_class": "transient"}), st.integers()),
+    "payload.error.error_class": _enum_values([c.value for c in ErrorClass]),
+    "payload.error.code": _ints,
+    "payload.error.subcode": _ints,
+    "payload.error.message": _texts,
+    "payload.extra": st.integers(),
+}
+
+
+@st.composite
+def mutated_records(draw: st.DrawFn, field: str) -> bytes:
+    """A record as written, with `field` changed (or dropped) and sometimes one more."""
+    record: dict[str, Any] = json.loads(draw(st.sampled_from(WRITTEN)).model_dump_json())
+    others = draw(st.lists(st.sampled_from(sorted(_FIELDS)), max_size=1))
+    for path in [field, *others]:
+        *parents, name = path.split(".")
+        target = record
+        for parent in parents:
+            if not isinstance(target.get(parent), dict):
+                target[parent] = {"error_class": "transient"}
+            target = target[parent]
+        if draw(st.integers(0, 7)) == 0:
+            target.pop(name, None)
+        else:
+            target[name] = draw(_FIELDS[path])
+    return json.dumps(record, ensure_ascii=draw(st.booleans())).encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize("field", sorted(_FIELDS))
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_every_decided_record_gets_the_contracts_row(field: str, data: st.DataObject) -> None:
+    assert_agrees(data.draw(mutated_records(field)))
+
+
+@PROPERTY
+@given(st.binary(max_size=200) | st.text(max_size=100).map(str.encode))
+def test_garbage_is_never_decided(raw: bytes) -> None:
+    assert result_row_fast(raw) is None
+
+
+def test_offsets_are_stored_as_the_same_instant_in_utc() -> None:
+    record = json.loads(WRITTEN[0].model_dump_json())
+    record["payload"]["completed_at"] = "2026-06-01T07:00:00+07:00"
+    row = assert_agrees(json.dumps(record).encode())
+    assert row is not None
+    assert row[19] == datetime(2026, 6, 1, tzinfo=UTC)
+    assert row[19].tzinfo is UTC
+    assert isinstance(row[0], UUID)
