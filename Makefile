@@ -54,9 +54,10 @@ bench-ingest: venv
 bench-distributor: venv
 	$(BIN)/python -m bench.distributor
 
-## The read model: `jobcast rebuild metrics` from 1,000,000 result events.
+## The read model: `jobcast rebuild metrics` from 1,000,000 result events, 3 times (median).
+## REBUILD_ARGS="--runs 10 --decoders fast,contract" compares the loaders' decoders.
 bench-rebuild: venv
-	$(BIN)/python -m bench.rebuild
+	$(BIN)/python -m bench.rebuild --runs 3 $(REBUILD_ARGS)
 
 ## End to end: ingest HTTP → both posts `posted` (sandbox latency 0), latency at 20% of the
 ## max rate, and the baselines (Kafka's perf tools, a raw aiokafka relay) in the same run.

@@ -7,6 +7,11 @@
    report gives events/s (every record read from the log, over load + build + swap), its
    own peak RSS and the largest peak of its loader processes (one per core, each holding
    its own chunk and Kafka prefetch).
+
+`--runs N` rebuilds N times from the same log (this machine's speed drifts: one run says
+little); `--decoders fast,contract` alternates the loaders' decoders run by run, for a
+comparison under the same conditions. The table shows the last run and, per decoder, the
+median events/s.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -30,6 +37,7 @@ from jobcast.db import create_pool
 from jobcast.devstack.session import real_infra
 from jobcast.topics import PUBLISH_RESULTS
 from schemas.publish import PublishCompleted, make_post_key
+from services.metrics.rebuild_load import DECODER_ENV
 from services.metrics.repo import migrate_metrics
 
 TARGET_EVENTS_PER_SECOND = 50_000
@@ -124,10 +132,26 @@ async def migrate(database_url: str) -> None:
         await pool.close()
 
 
+def rebuild_once(env: dict[str, str]) -> dict[str, Any]:
+    command = Path(sys.executable).parent / "jobcast"
+    run = subprocess.run(
+        [str(command), "rebuild", "metrics", "--json"],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if run.returncode != 0:
+        raise SystemExit(f"rebuild failed:\n{run.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--decoders", default="fast", help="comma-separated: fast, contract")
     args = parser.parse_args()
+    decoders = args.decoders.split(",")
+    runs: list[tuple[str, dict[str, Any]]] = []
     with real_infra() as infra:
         asyncio.run(migrate(infra.database_url))
         started = time.perf_counter()
@@ -140,16 +164,22 @@ def main() -> None:
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
             "DATABASE_URL": infra.database_url,
         }
-        command = Path(sys.executable).parent / "jobcast"
-        run = subprocess.run(
-            [str(command), "rebuild", "metrics", "--json"],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if run.returncode != 0:
-            raise SystemExit(f"rebuild failed:\n{run.stderr[-3000:]}")
-        result = json.loads(run.stdout.strip().splitlines()[-1])
-        rss_mib = result["peak_rss_mib"]  # the rebuild process's own peak (VmHWM)
-    rate = result["events_per_second"]
+        for number in range(args.runs):
+            decoder = decoders[number % len(decoders)]
+            result = rebuild_once({**env, DECODER_ENV: decoder})
+            runs.append((decoder, result))
+            print(
+                f"run {number + 1}/{args.runs} ({decoder}): {result['events_per_second']:,.0f}"
+                f" ev/s (load {result['load_seconds']:.1f} s, build"
+                f" {result['build_seconds']:.1f} s, swap {result['swap_seconds']:.2f} s)"
+            )
+    result = runs[-1][1]
+    rss_mib = result["peak_rss_mib"]  # the rebuild process's own peak (VmHWM)
+    medians = {
+        decoder: statistics.median(r["events_per_second"] for d, r in runs if d == decoder)
+        for decoder in decoders
+    }
+    rate = medians[decoders[0]]
     report(
         "rebuild",
         [
@@ -159,11 +189,32 @@ def main() -> None:
             ("load (read, validate, COPY)", f"{result['load_seconds']:.1f} s", ""),
             ("build (fill, index)", f"{result['build_seconds']:.1f} s", ""),
             ("swap", f"{result['swap_seconds']:.2f} s", ""),
-            ("throughput", f"{rate:,.0f} ev/s", f"target ≥ {TARGET_EVENTS_PER_SECOND:,}"),
+            *(
+                (
+                    f"throughput, {decoder} decoder (median of {len(runs[i :: len(decoders)])})",
+                    f"{median:,.0f} ev/s",
+                    f"target ≥ {TARGET_EVENTS_PER_SECOND:,}",
+                )
+                for i, (decoder, median) in enumerate(medians.items())
+            ),
             ("peak RSS (rebuild process)", f"{rss_mib:.0f} MiB", ""),
             ("peak RSS (each loader process)", f"{result['loader_peak_rss_mib']:.0f} MiB", ""),
         ],
-        {**result, "infra": infra.how},
+        {
+            **result,
+            "events_per_second": rate,
+            "median_events_per_second": medians,
+            "runs": [
+                {
+                    "decoder": d,
+                    "events_per_second": r["events_per_second"],
+                    "load_seconds": r["load_seconds"],
+                    "build_seconds": r["build_seconds"],
+                }
+                for d, r in runs
+            ],
+            "infra": infra.how,
+        },
     )
 
 
