@@ -147,10 +147,11 @@ async def rebuild_metrics(
         notify("swap", 0, 1)
         async with pool.acquire() as conn:
             await _swap(conn, reader, end, (tail_effects, tail_engagement_effects), report)
+            # The rebuild is done (committed); counting the rows is the report's own work.
+            report.swap_seconds = time.perf_counter() - started
+            notify("swap", 1, 1)
             for table in REBUILT_TABLES:
                 report.rows[table] = await conn.fetchval(f"SELECT count(*) FROM {LIVE}.{table}")
-        report.swap_seconds = time.perf_counter() - started
-        notify("swap", 1, 1)
     finally:
         await reader.stop()
         await pool.close()
