@@ -25,8 +25,7 @@ from pydantic import HttpUrl, TypeAdapter, ValidationError
 from schemas.envelope import SCHEMA_VERSION
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishAction, PublishStatus
-from services.metrics.domain import STATUS_RANK
-from services.metrics.readmodel import EventRow
+from services.metrics.readmodel import EventRow, event_row
 
 # `\Z`, not `$`: in Python's re `$` also matches before a final newline.
 _Timestamp = Annotated[
@@ -118,28 +117,16 @@ def result_row_fast(value: bytes) -> EventRow | None:
             permalink = str(_http_url.validate_python(r.permalink))
         if e is not None:
             _plain(e.message)
-        return (
-            event.event_id,
-            r.post_key,
-            event.tenant_id,
-            r.job_id,
-            r.connection_id,
-            r.platform.value,
-            r.action.value,
-            r.status.value,
-            STATUS_RANK[r.status],
-            r.attempt,
-            r.platform_post_id,
+        return event_row(
+            (event.event_id, event.tenant_id),
+            r,
+            e,
             permalink,
-            e.error_class.value if e else None,
-            e.code if e else None,
-            e.subcode if e else None,
-            e.message if e else None,
-            r.http_status,
-            r.latency_ms,
-            _instant(r.next_attempt_at) if r.next_attempt_at is not None else None,
-            _instant(r.completed_at),
-            _instant(r.requested_at) if r.requested_at is not None else None,
+            (
+                _instant(r.next_attempt_at) if r.next_attempt_at is not None else None,
+                _instant(r.completed_at),
+                _instant(r.requested_at) if r.requested_at is not None else None,
+            ),
         )
     except (msgspec.DecodeError, msgspec.ValidationError, ValidationError, _UndecidedError):
         return None

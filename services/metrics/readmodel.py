@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from schemas.engagement import EngagementCollected
-from schemas.publish import PublishCompleted
+from schemas.platforms import Platform
+from schemas.publish import ErrorClass, PublishAction, PublishCompleted, PublishStatus
 from services.metrics.domain import METRIC_NAMES, STATUS_RANK
 
 if TYPE_CHECKING:
@@ -131,14 +132,56 @@ _ATTEMPT_SOURCE = ", ".join(
 )
 
 
-def result_row(event: PublishCompleted) -> EventRow:
-    """An event as a row of EVENT_COLUMNS."""
-    r = event.payload
-    e = r.error
+class ResultFields(Protocol):
+    """What a row takes from a result as it was decoded (the contract model, or the
+    rebuild's fast decoder): the fields whose values need no conversion."""
+
+    @property
+    def post_key(self) -> str: ...
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def connection_id(self) -> UUID: ...
+    @property
+    def platform(self) -> Platform: ...
+    @property
+    def action(self) -> PublishAction: ...
+    @property
+    def status(self) -> PublishStatus: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def platform_post_id(self) -> str | None: ...
+    @property
+    def http_status(self) -> int | None: ...
+    @property
+    def latency_ms(self) -> int | None: ...
+
+
+class ErrorFields(Protocol):
+    @property
+    def error_class(self) -> ErrorClass: ...
+    @property
+    def code(self) -> int | None: ...
+    @property
+    def subcode(self) -> int | None: ...
+    @property
+    def message(self) -> str: ...
+
+
+def event_row(
+    ids: tuple[UUID, UUID],
+    r: ResultFields,
+    e: ErrorFields | None,
+    permalink: str | None,
+    times: tuple[datetime | None, datetime, datetime | None],
+) -> EventRow:
+    """A row of EVENT_COLUMNS: `ids` are (event_id, tenant_id); `times` are
+    (next_attempt_at, completed_at, requested_at), in UTC."""
     return (
-        event.event_id,
+        ids[0],
         r.post_key,
-        event.tenant_id,
+        ids[1],
         r.job_id,
         r.connection_id,
         r.platform.value,
@@ -147,16 +190,26 @@ def result_row(event: PublishCompleted) -> EventRow:
         STATUS_RANK[r.status],
         r.attempt,
         r.platform_post_id,
-        str(r.permalink) if r.permalink is not None else None,
+        permalink,
         e.error_class.value if e else None,
         e.code if e else None,
         e.subcode if e else None,
         e.message if e else None,
         r.http_status,
         r.latency_ms,
-        r.next_attempt_at,
-        r.completed_at,
-        r.requested_at,
+        *times,
+    )
+
+
+def result_row(event: PublishCompleted) -> EventRow:
+    """An event as a row of EVENT_COLUMNS."""
+    r = event.payload
+    return event_row(
+        (event.event_id, event.tenant_id),
+        r,
+        r.error,
+        str(r.permalink) if r.permalink is not None else None,
+        (r.next_attempt_at, r.completed_at, r.requested_at),
     )
 
 
