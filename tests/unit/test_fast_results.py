@@ -261,6 +261,24 @@ def test_garbage_is_never_decided(raw: bytes) -> None:
     assert result_row_fast(raw) is None
 
 
+@PROPERTY
+@given(st.sampled_from(WRITTEN), st.data())
+def test_a_written_record_with_bytes_changed_is_decided_only_as_the_contract_reads_it(
+    event: PublishCompleted, data: st.DataObject
+) -> None:
+    raw = bytearray(event.model_dump_json().encode())
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))  # invalid UTF-8, broken JSON, other values
+    assert_agrees(bytes(raw))
+
+
+def test_invalid_utf8_inside_a_string_is_left_to_the_contract() -> None:
+    raw = WRITTEN[3].model_dump_json().encode().replace("ü".encode(), b"\xc3(")
+    assert result_row_fast(raw) is None
+    assert contract_row(raw) is None
+
+
 def test_offsets_are_stored_as_the_same_instant_in_utc() -> None:
     record = json.loads(WRITTEN[0].model_dump_json())
     record["payload"]["completed_at"] = "2026-06-01T07:00:00+07:00"
