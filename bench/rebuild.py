@@ -175,10 +175,10 @@ def main() -> None:
             )
     result = runs[-1][1]
     rss_mib = result["peak_rss_mib"]  # the rebuild process's own peak (VmHWM)
-    medians = {
-        decoder: statistics.median(r["events_per_second"] for d, r in runs if d == decoder)
-        for decoder in decoders
-    }
+    rates: dict[str, list[float]] = {}
+    for decoder, run in runs:
+        rates.setdefault(decoder, []).append(run["events_per_second"])
+    medians = {decoder: statistics.median(values) for decoder, values in rates.items()}
     rate = medians[decoders[0]]
     report(
         "rebuild",
@@ -191,11 +191,11 @@ def main() -> None:
             ("swap", f"{result['swap_seconds']:.2f} s", ""),
             *(
                 (
-                    f"throughput, {decoder} decoder (median of {len(runs[i :: len(decoders)])})",
+                    f"throughput, {decoder} decoder (median of {len(rates[decoder])})",
                     f"{median:,.0f} ev/s",
                     f"target ≥ {TARGET_EVENTS_PER_SECOND:,}",
                 )
-                for i, (decoder, median) in enumerate(medians.items())
+                for decoder, median in medians.items()
             ),
             ("peak RSS (rebuild process)", f"{rss_mib:.0f} MiB", ""),
             ("peak RSS (each loader process)", f"{result['loader_peak_rss_mib']:.0f} MiB", ""),

@@ -109,7 +109,7 @@ def result_row_fast(value: bytes) -> EventRow | None:
             raise _UndecidedError
         if not job or len(job) > 128 or job.strip(_JOB_ID_CHARS):
             raise _UndecidedError
-        _instant(event.occurred_at)
+        _instant(event.occurred_at)  # not in the row, but the contract must accept it
         _plain(r.platform_post_id)
         permalink = None
         if r.permalink is not None:
@@ -118,15 +118,14 @@ def result_row_fast(value: bytes) -> EventRow | None:
         if e is not None:
             _plain(e.message)
         return event_row(
-            (event.event_id, event.tenant_id),
             r,
             e,
-            permalink,
-            (
-                _instant(r.next_attempt_at) if r.next_attempt_at is not None else None,
-                _instant(r.completed_at),
-                _instant(r.requested_at) if r.requested_at is not None else None,
-            ),
+            event_id=event.event_id,
+            tenant_id=event.tenant_id,
+            permalink=permalink,
+            next_attempt_at=_instant(r.next_attempt_at) if r.next_attempt_at is not None else None,
+            completed_at=_instant(r.completed_at),
+            requested_at=_instant(r.requested_at) if r.requested_at is not None else None,
         )
     except Exception:
         # Whatever this decoder does not foresee is the contract's to judge (invalid UTF-8

@@ -170,18 +170,21 @@ class ErrorFields(Protocol):
 
 
 def event_row(
-    ids: tuple[UUID, UUID],
     r: ResultFields,
     e: ErrorFields | None,
+    *,
+    event_id: UUID,
+    tenant_id: UUID,
     permalink: str | None,
-    times: tuple[datetime | None, datetime, datetime | None],
+    next_attempt_at: datetime | None,
+    completed_at: datetime,
+    requested_at: datetime | None,
 ) -> EventRow:
-    """A row of EVENT_COLUMNS: `ids` are (event_id, tenant_id); `times` are
-    (next_attempt_at, completed_at, requested_at), in UTC."""
+    """A row of EVENT_COLUMNS; the keyword values already as stored (times in UTC)."""
     return (
-        ids[0],
+        event_id,
         r.post_key,
-        ids[1],
+        tenant_id,
         r.job_id,
         r.connection_id,
         r.platform.value,
@@ -197,7 +200,9 @@ def event_row(
         e.message if e else None,
         r.http_status,
         r.latency_ms,
-        *times,
+        next_attempt_at,
+        completed_at,
+        requested_at,
     )
 
 
@@ -205,11 +210,14 @@ def result_row(event: PublishCompleted) -> EventRow:
     """An event as a row of EVENT_COLUMNS."""
     r = event.payload
     return event_row(
-        (event.event_id, event.tenant_id),
         r,
         r.error,
-        str(r.permalink) if r.permalink is not None else None,
-        (r.next_attempt_at, r.completed_at, r.requested_at),
+        event_id=event.event_id,
+        tenant_id=event.tenant_id,
+        permalink=str(r.permalink) if r.permalink is not None else None,
+        next_attempt_at=r.next_attempt_at,
+        completed_at=r.completed_at,
+        requested_at=r.requested_at,
     )
 
 

@@ -66,20 +66,17 @@ def _parser(
     return parse
 
 
-def _fast_first(
-    fast: Callable[[bytes], EventRow | None], contract: Callable[[bytes | None], EventRow | None]
-) -> Callable[[bytes | None], EventRow | None]:
-    # A record the fast decoder does not decide goes to the contract model.
-    def parse(value: bytes | None) -> EventRow | None:
-        row = fast(value) if value else None
-        return row if row is not None else contract(value)
-
-    return parse
-
-
 _CONTRACT_RESULTS = _parser(TypeAdapter(PublishCompleted), result_row)
+
+
+def _fast_then_contract(value: bytes | None) -> EventRow | None:
+    # A record the fast decoder does not decide goes to the contract model.
+    row = result_row_fast(value) if value else None
+    return row if row is not None else _CONTRACT_RESULTS(value)
+
+
 _PARSERS = {
-    PUBLISH_RESULTS: _fast_first(result_row_fast, _CONTRACT_RESULTS),
+    PUBLISH_RESULTS: _fast_then_contract,
     ENGAGEMENT_EVENTS: _parser(TypeAdapter(EngagementCollected), snapshot_row),
 }
 DECODER_ENV = "JOBCAST_REBUILD_DECODER"
