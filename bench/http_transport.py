@@ -9,8 +9,9 @@ may be shared. Each variant runs `--rounds` times, interleaved; the cheapest rou
 Rows: the publisher's clients for GRAPH_HTTP_TRANSPORT=httpx (httpcore, 16 shards, as
 before) or =lean (`LeanTransport`, one cookieless client) × how the call is made:
 `client.request(...)` with params merged against base_url (GraphClient's HTTP call
-before), or a whole `GraphClient.call` as it is now (URL built once, build_request+send,
-plus the HMAC proof, usage headers, metrics and JSON).
+before), or a whole `GraphClient.call` as it is now (plus the HMAC proof, usage headers,
+metrics and JSON): build_request+send through httpx, or with lean `LeanClient.fetch`,
+which writes the request bytes itself and skips httpx's request and response models.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 
 import httpx
 
@@ -42,11 +43,38 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` on a pooled connection; retry once on a stale one if safe."""
-        pool = self._pool_for(request.url)
-        timeouts = request.extensions.get("timeout", {})
         data = _serialize(request, await _body_of(request))
-        head_only = request.method == "HEAD"
-        may_retry = request.method in RETRYABLE_METHODS
+        raw = await self.exchange(
+            request.url,
+            request.method,
+            data,
+            request.extensions.get("timeout", {}),
+            close_after=request.headers.get("connection", "").lower() == "close",
+        )
+        return httpx.Response(
+            raw.status,
+            headers=raw.headers,
+            stream=httpx.ByteStream(raw.body),
+            extensions={"http_version": b"HTTP/1.1"},
+        )
+
+    async def exchange(
+        self,
+        url: httpx.URL,
+        method: str,
+        data: bytes,
+        timeouts: Mapping[str, float | None],
+        *,
+        close_after: bool = False,
+    ) -> RawResponse:
+        """Write `data` (a serialized request for `url`'s origin) on a pooled connection
+        and read the whole response; retry once on a stale connection if `method` is safe.
+
+        The HTTP part of `handle_async_request`, for callers that write their own request
+        bytes (`LeanClient`) and skip httpx's request and response models."""
+        pool = self._pool_for(url)
+        head_only = method == "HEAD"
+        may_retry = method in RETRYABLE_METHODS
         while True:
             connection = await pool.acquire(timeouts.get("pool"), timeouts.get("connect"))
             try:
@@ -66,13 +94,11 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 # Cancelled mid-exchange: the connection's state is unknown, never reuse.
                 pool.discard(connection)
                 raise
-            _give_back(pool, connection, raw, request)
-            return httpx.Response(
-                raw.status,
-                headers=raw.headers,
-                stream=httpx.ByteStream(raw.body),
-                extensions={"http_version": b"HTTP/1.1"},
-            )
+            if raw.keep_alive and not close_after and not connection.is_closed:
+                pool.release(connection)
+            else:
+                pool.discard(connection)
+            return raw
 
     async def aclose(self) -> None:
         """Close every idle connection and forget the pools."""
@@ -111,16 +137,6 @@ def _stale(connection: Connection, error: httpx.TransportError) -> bool:
         and not connection.received_any
         and isinstance(error, httpx.WriteError | httpx.ReadError | httpx.RemoteProtocolError)
     )
-
-
-def _give_back(
-    pool: OriginPool, connection: Connection, raw: RawResponse, request: httpx.Request
-) -> None:
-    reusable = raw.keep_alive and request.headers.get("connection", "").lower() != "close"
-    if reusable and not connection.is_closed:
-        pool.release(connection)
-    else:
-        pool.discard(connection)
 
 
 async def _body_of(request: httpx.Request) -> bytes:

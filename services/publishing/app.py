@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.http_transport import CookielessAsyncClient, LeanTransport
+from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated, validating
 from jobcast.service import Service, add_ops_routes
 from jobcast.topics import OPERATOR_COMMANDS, publish_topic
@@ -36,14 +36,14 @@ _KEEPALIVE_EXPIRY = 4.0
 def graph_http_clients(settings: PublisherSettings) -> list[httpx.AsyncClient]:
     """HTTP clients for the Graph API, per GRAPH_HTTP_TRANSPORT.
 
-    lean: one client on LeanTransport with the whole connection budget (its pool needs
-    no sharding), keeping no cookies. httpx: the default transport in shards.
+    lean: one LeanClient (LeanTransport, no cookies, GraphClient's cheap path) with the
+    whole connection budget (its pool needs no sharding). httpx: the default transport in shards.
     """
     budget = settings.graph_http_shards * settings.graph_connections_per_shard
     if settings.graph_http_transport == "lean":
         transport = LeanTransport(max_connections=budget, keepalive_expiry=_KEEPALIVE_EXPIRY)
         return [
-            CookielessAsyncClient(
+            LeanClient(
                 transport=transport,
                 base_url=settings.graph_api_url,
                 timeout=settings.graph_timeout_seconds,

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import HttpUrl, SecretStr, ValidationError
 
+from jobcast.http_transport import LeanClient
 from jobcast.metrics import child
 from services.publishing import metrics
 from services.publishing.pacing import Usage, parse_app_usage, parse_business_usage
+
+_USAGE_HEADERS = ("x-app-usage", "x-business-use-case-usage")
+# RFC 3986 pchar and "/": what a path may hold unencoded (httpx keeps the same).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# Status, the usage headers (None when absent), the body.
+_Answer = tuple[int, dict[str, str | None], bytes]
 
 
 class GraphError(Exception):
@@ -73,6 +82,7 @@ class GraphClient:
         # Full URLs are built here, once per call: letting httpx merge base_url and params
         # parses the URL twice and encodes the query again, about a third of its CPU.
         self._prefixes = [f"{str(s.base_url).rstrip('/')}/{version}/" for s in self._shards]
+        self._version = version
         self._app_secret = app_secret
         self._observe_usage = observe_usage
         self._platform = platform  # a metrics label only
@@ -92,30 +102,28 @@ class GraphClient:
             query["appsecret_proof"] = appsecret_proof(self._app_secret.get_secret_value(), token)
         index = zlib.crc32(token.encode()) % len(self._shards) if len(self._shards) > 1 else 0
         shard = self._shards[index]
-        url = self._prefixes[index] + path.lstrip("/")
-        if query:
-            url = f"{url}?{_encode_query(query)}"
         started = time.perf_counter()
         try:
-            request = shard.build_request(
-                method, url, data=data, headers={"Authorization": f"Bearer {token}"}
-            )
-            response = await shard.send(request)
+            call = _Call(method, path.lstrip("/"), token, data, query)
+            if isinstance(shard, LeanClient):
+                status, headers, content = await self._fetch(shard, call)
+            else:
+                status, headers, content = await _send(shard, self._prefixes[index], call)
         except httpx.TransportError as exc:
             self._observe_call(method, "transport_error", started)
             # The request may have reached Meta: the caller must reconcile.
             raise AmbiguousOutcomeError(type(exc).__name__) from None
-        app_usage = parse_app_usage(response.headers.get("x-app-usage"))
-        business_usage = parse_business_usage(response.headers.get("x-business-use-case-usage"))
+        app_usage = parse_app_usage(headers.get("x-app-usage"))
+        business_usage = parse_business_usage(headers.get("x-business-use-case-usage"))
         metrics.observe_usage(self._platform, app_usage, business_usage)
         if self._observe_usage is not None:
             self._observe_usage(app_usage, business_usage)
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             body = None
         has_error = isinstance(body, dict) and isinstance(body.get("error"), dict)
-        ok = isinstance(body, dict) and response.status_code < 500
+        ok = isinstance(body, dict) and status < 500
         self._observe_call(
             method, "graph_error" if has_error else "ok" if ok else "no_body", started
         )
@@ -126,21 +134,63 @@ class GraphClient:
                 _scrub(str(error.get("message", "")), token),
                 code=_int_or_none(error.get("code")),
                 subcode=_int_or_none(error.get("error_subcode")),
-                http_status=response.status_code,
+                http_status=status,
                 regain_seconds=regain or None,
             )
-        if response.status_code >= 500 or not isinstance(body, dict):
-            raise AmbiguousOutcomeError(f"HTTP {response.status_code} without a Graph body")
+        if status >= 500 or not isinstance(body, dict):
+            raise AmbiguousOutcomeError(f"HTTP {status} without a Graph body")
         if body.get("success") is False:
             raise GraphError(
                 "call answered success=false", code=None, subcode=None, http_status=200
             )
         return body
 
+    async def _fetch(self, shard: LeanClient, call: _Call) -> _Answer:
+        """Through `LeanClient.fetch`: the same request on the wire, a tenth of the CPU."""
+        target = f"{self._version}/{quote(call.path, safe=_PATH_SAFE)}"
+        if call.query:
+            target = f"{target}?{_encode_query(call.query)}"
+        headers = [("Authorization", f"Bearer {call.token}")]
+        body = b""
+        if call.data is not None:
+            body = _encode_query(call.data).encode("ascii")
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+        raw = await shard.fetch(call.method, target, headers, body)
+        found: dict[str, str | None] = dict.fromkeys(_USAGE_HEADERS)
+        for name, value in raw.headers:
+            key = name.decode("latin-1").lower()
+            if key in found:
+                text = value.decode("latin-1")
+                # Repeated headers are joined as httpx joins them.
+                found[key] = text if found[key] is None else f"{found[key]}, {text}"
+        return raw.status, found, raw.body
+
     def _observe_call(self, method: str, outcome: str, started: float) -> None:
         child(metrics.GRAPH_SECONDS, self._platform, method.upper(), outcome).observe(
             time.perf_counter() - started
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: str
+    path: str  # under the version, no leading slash
+    token: str
+    data: dict[str, Any] | None
+    query: dict[str, Any]
+
+
+async def _send(shard: httpx.AsyncClient, prefix: str, call: _Call) -> _Answer:
+    """Through httpx's client (any transport: tests' mocks, httpx's own pool)."""
+    url = prefix + call.path
+    if call.query:
+        url = f"{url}?{_encode_query(call.query)}"
+    request = shard.build_request(
+        call.method, url, data=call.data, headers={"Authorization": f"Bearer {call.token}"}
+    )
+    response = await shard.send(request)
+    headers = {name: response.headers.get(name) for name in _USAGE_HEADERS}
+    return response.status_code, headers, response.content
 
 
 async def read_permalink(

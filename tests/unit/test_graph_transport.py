@@ -4,6 +4,7 @@ LeanTransport against a local HTTP server (what goes on the wire)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from jobcast.http_transport import CookielessAsyncClient
+from jobcast.http_transport import CookielessAsyncClient, LeanClient, LeanTransport
 from services.publishing.app import graph_http_clients
 from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
 from services.publishing.settings import PublisherSettings
@@ -70,7 +71,7 @@ async def stub() -> AsyncIterator[tuple[GraphStub, GraphClient]]:
 def test_lean_is_one_cookieless_client_and_httpx_keeps_its_shards() -> None:
     lean = graph_http_clients(PublisherSettings(GRAPH_HTTP_TRANSPORT="lean"))
     assert len(lean) == 1
-    assert isinstance(lean[0], CookielessAsyncClient)
+    assert isinstance(lean[0], LeanClient)  # GraphClient takes its cheap path
     shards = graph_http_clients(
         PublisherSettings(GRAPH_HTTP_TRANSPORT="httpx", GRAPH_HTTP_SHARDS=3)
     )
@@ -122,3 +123,90 @@ async def test_a_dropped_post_is_ambiguous(stub: tuple[GraphStub, GraphClient]) 
     with pytest.raises(AmbiguousOutcomeError):
         await graph.call("POST", "1/feed", TOKEN, data={"message": "m"})
     assert [m for m, *_ in graph_stub.seen] == ["GET", "POST"]
+
+
+CALLS: list[tuple[str, str, dict[str, object] | None, dict[str, object] | None]] = [
+    ("POST", "/123/feed", {"message": "hi & bye ✓", "published": False}, {"fields": "id"}),
+    ("GET", "1_2", None, {"fields": "permalink_url", "limit": 25, "summary": True, "x": None}),
+    ("DELETE", "17_9", None, None),
+    ("POST", "17841/media_publish", {"creation_id": "42"}, None),
+    ("GET", "odd path/é:@~", None, {"q": "a/b?c=d"}),
+]
+
+
+async def test_lean_fetch_puts_the_same_request_on_the_wire_as_httpx() -> None:
+    """GraphClient's cheap path (LeanClient.fetch) against its httpx path, call by call:
+    method, target, body and the headers a Graph server reads must be identical."""
+    graph_stub = GraphStub()
+    server = await asyncio.start_server(graph_stub.serve, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    lean = LeanClient(transport=LeanTransport(), base_url=url)
+    via_httpx = CookielessAsyncClient(transport=LeanTransport(), base_url=url)
+    try:
+        for http in (via_httpx, lean):
+            graph = GraphClient(http, "v24.0", SecretStr("app-secret"))
+            for method, path, data, params in CALLS:
+                graph_stub.answers.append((200, {"id": "1"}))
+                assert await graph.call(method, path, TOKEN, data=data, params=params) == {
+                    "id": "1"
+                }
+    finally:
+        await lean.aclose()
+        await via_httpx.aclose()
+        server.close()
+    read = ("authorization", "content-type", "content-length", "host")
+    seen = [(m, t, {h: hs.get(h) for h in read}, b) for m, t, hs, b in graph_stub.seen]
+    assert seen[: len(CALLS)] == seen[len(CALLS) :]
+    assert len(seen) == 2 * len(CALLS)
+
+
+def _note_app_usage(into: list[object], app: object, _business: object) -> None:
+    into.append(app)
+
+
+async def test_lean_and_httpx_paths_read_answers_alike() -> None:
+    """Usage headers (repeated ones joined), errors, 5xx and bodies that are not JSON."""
+    answers = [
+        b'HTTP/1.1 200 OK\r\nX-App-Usage: {"call_count": 91}\r\nContent-Length: 10\r\n\r\n'
+        b'{"id":"1"}',
+        b"HTTP/1.1 400 X\r\nContent-Length: 47\r\n\r\n"
+        b'{"error":{"code":"613","error_subcode":"2446"}}',
+        b"HTTP/1.1 500 X\r\nContent-Length: 9\r\n\r\nnot json!",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",
+    ]
+    served: list[int] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.readuntil(b"\r\n\r\n"):
+            writer.write(answers[len(served) % len(answers)])
+            served.append(1)
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    outcomes: list[list[object]] = []
+    try:
+        for http in (
+            CookielessAsyncClient(transport=LeanTransport(), base_url=url),
+            LeanClient(transport=LeanTransport(), base_url=url),
+        ):
+            usage: list[object] = []
+            graph = GraphClient(http, "v24.0", None, functools.partial(_note_app_usage, usage))
+            seen: list[object] = []
+            for _ in answers:
+                try:
+                    seen.append(await graph.call("GET", "me", TOKEN))
+                except GraphError as exc:
+                    seen.append((exc.code, exc.subcode, exc.http_status))
+                except AmbiguousOutcomeError as exc:
+                    seen.append(str(exc))
+            outcomes.append([*seen, usage])
+            await http.aclose()
+    finally:
+        server.close()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[1][4] != [None] * len(answers)  # the usage header was read
+    assert outcomes[1][:4] == [
+        {"id": "1"}, (613, 2446, 400), "HTTP 500 without a Graph body",
+        "HTTP 200 without a Graph body",
+    ]  # fmt: skip

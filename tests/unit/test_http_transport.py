@@ -14,7 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from jobcast.http_transport import CookielessAsyncClient, LeanTransport, ResponseTooLargeError
+from jobcast.http_transport import (
+    CookielessAsyncClient,
+    LeanClient,
+    LeanTransport,
+    ResponseTooLargeError,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -525,3 +530,98 @@ async def test_an_extra_response_makes_the_connection_unusable(serve: Serve) -> 
         assert (first.text, first.headers["content-length"]) == ("one", "3")
         assert (await http.get("/")).text == "one"
     assert server.connections == 2
+
+
+# -- LeanClient.fetch: the request written by hand ---------------------------------------
+
+
+async def test_fetch_sends_base_path_defaults_length_and_body(serve: Serve) -> None:
+    server = await serve(answer_ok)
+    async with LeanClient(
+        transport=LeanTransport(), base_url=f"{server.url}/api/", headers={"User-Agent": "jc"}
+    ) as http:
+        raw = await http.fetch("POST", "v1/x?a=1", [("Authorization", "Bearer t")], b"message=hi")
+        empty = await http.fetch("POST", "/v1/y")
+    assert (raw.status, raw.body, empty.body) == (200, b"/api/v1/x?a=1", b"/api/v1/y")
+    sent, bare = server.requests
+    assert (sent.method, sent.target, sent.body) == ("POST", "/api/v1/x?a=1", b"message=hi")
+    assert sent.headers["host"] == f"127.0.0.1:{server.port}"
+    assert sent.headers["user-agent"] == "jc"
+    assert sent.headers["authorization"] == "Bearer t"
+    assert sent.headers["content-length"] == "10"
+    assert "accept-encoding" not in sent.headers  # bodies come plain: nothing to decode
+    assert bare.headers["content-length"] == "0"
+    assert sent.connection == bare.connection  # kept alive like send()
+
+
+async def test_fetch_get_has_no_length_and_is_retried_on_a_stale_connection(
+    serve: Serve,
+) -> None:
+    async def once_then_close(request: Received, writer: asyncio.StreamWriter) -> bool:
+        writer.write(response(b"{}"))
+        return False  # closes after each answer: the idle connection goes stale
+
+    server = await serve(once_then_close)
+    async with LeanClient(transport=LeanTransport(), base_url=server.url) as http:
+        await http.fetch("GET", "a")
+        await asyncio.sleep(0.05)
+        raw = await http.fetch("GET", "b")
+    assert raw.status == 200
+    assert "content-length" not in server.requests[0].headers
+    assert [r.target for r in server.requests] == ["/a", "/b"]
+
+
+@pytest.mark.parametrize(
+    ("target", "headers"),
+    [
+        ("a", [("Authorization", "Bearer sec\r\nX-Injected: 1")]),
+        ("a", [("Authorization", "Bearer sec\nret")]),
+        ("a", [("Authorization", "Bearer sécret")]),
+        ("a b", []),
+        ("a\r\nHost: evil", []),
+    ],
+)
+async def test_fetch_refuses_line_breaks_spaces_and_non_ascii_without_echoing(
+    serve: Serve, target: str, headers: list[tuple[str, str]]
+) -> None:
+    server = await serve(answer_ok)
+    async with LeanClient(transport=LeanTransport(), base_url=server.url) as http:
+        with pytest.raises(ValueError, match=r"request line|target") as caught:
+            await http.fetch("GET", target, headers)
+    assert "sec" not in str(caught.value)
+    assert server.requests == []
+
+
+async def test_fetch_decodes_gzip_and_refuses_other_encodings(serve: Serve) -> None:
+    import gzip
+    import zlib
+
+    bodies = [
+        (gzip.compress(b'{"id":"1"}'), "gzip"),
+        (zlib.compress(b'{"id":"2"}'), "deflate"),
+        (b'{"id":"3"}', "identity"),
+        (b"\x00\x01", "br"),
+    ]
+
+    async def encoded(request: Received, writer: asyncio.StreamWriter) -> bool:
+        body, encoding = bodies[len(server.requests) - 1]
+        writer.write(response(body, 200, f"Content-Encoding: {encoding}"))
+        return True
+
+    server = await serve(encoded)
+    async with LeanClient(transport=LeanTransport(), base_url=server.url) as http:
+        got = [(await http.fetch("GET", str(n))).body for n in range(3)]
+        with pytest.raises(httpx.DecodingError):
+            await http.fetch("GET", "3")
+    assert got == [b'{"id":"1"}', b'{"id":"2"}', b'{"id":"3"}']
+
+
+async def test_fetch_applies_the_clients_read_timeout(serve: Serve) -> None:
+    async def silent(request: Received, writer: asyncio.StreamWriter) -> bool:
+        await asyncio.sleep(5)
+        return False
+
+    server = await serve(silent)
+    async with LeanClient(transport=LeanTransport(), base_url=server.url, timeout=0.2) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.fetch("GET", "slow")
