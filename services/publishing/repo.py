@@ -240,6 +240,10 @@ class Outcome:
     attempt: int
     progress: dict[str, Any]
     confirm_checks: int = 0
+    # Until Kafka has it, the timer loop sends it again. A final result of a command
+    # from Kafka needs no resend: the command's record is redelivered if we die before
+    # emitting, and finds the stored result (see `_claim_taken`).
+    pending: bool = True
 
 
 async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[None]:
@@ -249,12 +253,12 @@ async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[N
         await pool.execute(
             """UPDATE publishing.post_claims c
                SET state = u.s, attempt = u.a, result_event = u.r::jsonb, progress = u.g::jsonb,
-                   result_pending = true,
+                   result_pending = u.p,
                    next_attempt_at = u.n, confirm_checks = u.cc, lease_until = NULL,
                    platform_post_id = COALESCE(u.i, c.platform_post_id), updated_at = now()
                FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
-                           $6::timestamptz[], $7::int[], $8::text[])
-                    AS u(k, s, a, r, g, n, cc, i)
+                           $6::timestamptz[], $7::int[], $8::text[], $9::bool[])
+                    AS u(k, s, a, r, g, n, cc, i, p)
                WHERE c.post_key = u.k""",
             [p.post_key for p in payloads],
             [o.state for o in batch],
@@ -264,6 +268,7 @@ async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[N
             [p.next_attempt_at for p in payloads],
             [o.confirm_checks for o in batch],
             [p.platform_post_id for p in payloads],
+            [o.pending for o in batch],
         )
     return [None] * len(outcomes)
 

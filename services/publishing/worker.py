@@ -117,7 +117,7 @@ class PublishWorker:
         if isinstance(outcome, repo.Finished):
             await self._emit(outcome.result, meta.correlation_id)  # replay or redelivery
         elif isinstance(outcome, repo.Claim):
-            await self.run(outcome)
+            await self.run(outcome, from_record=True)
         # Held: a timer or another worker owns the key; it will report the outcome.
 
     async def run_timers(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
@@ -141,11 +141,13 @@ class PublishWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
 
-    async def run(self, claim: repo.Claim) -> None:
+    async def run(self, claim: repo.Claim, *, from_record: bool = False) -> None:
         """One attempt for a claimed key, bounded well inside its lease.
 
         `progress` is the key's checkpoint (e.g. an Instagram container id): the poster
         updates it in place, and it is stored with whatever the attempt decides.
+        `from_record`: the claim came with a Kafka record whose offset is committed only
+        after this returns (a timer-fired attempt has none).
         """
         progress = dict(claim.progress)
         started = time.perf_counter()
@@ -158,7 +160,10 @@ class PublishWorker:
                 "attempt did not finish in time",
             )  # fmt: skip
         latency_ms = round((time.perf_counter() - started) * 1000)
-        await self._conclude(claim, decision, progress, latency_ms)
+        # A final result stored for a record is re-emitted by the record's redelivery
+        # if we die before Kafka has it: no resend timer, no "sent" write afterwards.
+        pending = not (from_record and decision.state == decisions.DONE)
+        await self._conclude(claim, decision, progress, latency_ms, pending=pending)
 
     async def _attempt(self, claim: repo.Claim, progress: dict[str, Any]) -> Decision:
         command = claim.event.payload
@@ -316,6 +321,8 @@ class PublishWorker:
         decision: Decision,
         progress: dict[str, Any],
         latency_ms: int | None = None,
+        *,
+        pending: bool = True,
     ) -> None:
         command = claim.event.payload
         now = utcnow()
@@ -346,10 +353,11 @@ class PublishWorker:
         )
         await self._outcomes.submit(
             repo.Outcome(
-                completed, decision.state, decision.attempt, progress, decision.confirm_checks
+                completed, decision.state, decision.attempt, progress, decision.confirm_checks,
+                pending=pending,
             )
-        )
-        await self._emit(completed, claim.correlation_id)
+        )  # fmt: skip
+        await self._emit(completed, claim.correlation_id, mark_sent=pending)
         error_class = decision.error.error_class.value if decision.error else ""
         child(metrics.OUTCOMES, self._platform.value, decision.status.value, error_class).inc()
         if decision.status is PublishStatus.POSTED and command.action is PublishAction.PUBLISH:
@@ -377,7 +385,9 @@ class PublishWorker:
             correlation_id=claim.correlation_id, event_type=change.event_type,
         )  # fmt: skip
 
-    async def _emit(self, completed: PublishCompleted, correlation_id: str | None) -> None:
+    async def _emit(
+        self, completed: PublishCompleted, correlation_id: str | None, *, mark_sent: bool = True
+    ) -> None:
         log.info(
             "publish outcome",
             extra={
@@ -391,7 +401,8 @@ class PublishWorker:
             self._broker, PUBLISH_RESULTS, completed, key=completed.payload.post_key,
             correlation_id=correlation_id, event_type=completed.event_type,
         )  # fmt: skip
-        await self._sent.submit(repo.Sent(completed.payload.post_key, completed.event_id))
+        if mark_sent:
+            await self._sent.submit(repo.Sent(completed.payload.post_key, completed.event_id))
 
     async def resend_unsent(self) -> int:
         """Send results stored a while ago and still not acknowledged by Kafka: their sender

@@ -11,10 +11,22 @@ import pytest
 from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher, generate_key
-from schemas import Platform, PublishAction, PublishCompleted, PublishResult, PublishStatus
+from schemas import (
+    Platform,
+    PostContent,
+    PublishAction,
+    PublishCommand,
+    PublishCompleted,
+    PublishRequested,
+    PublishResult,
+    PublishStatus,
+)
 from schemas.envelope import utcnow
 from services.publishing import repo, worker
+from services.publishing.credentials import Usable
+from services.publishing.graph import GraphError
 from services.publishing.pacing import RetryPolicy, Throttle
+from services.publishing.posting import Absent, Posted
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -66,3 +78,81 @@ async def test_unsent_results_are_published_then_marked_sent(
         ("publish.results", "job-1", "corr-job-1"), ("publish.results", "job-2", "corr-job-2"),
     ]  # fmt: skip
     assert marked == [repo.Sent(u.result.payload.post_key, u.result.event_id) for u in unsent]
+
+
+class _Poster:
+    """Posts at once, or fails with a transient Graph error (a retry is scheduled)."""
+
+    def __init__(self, fail: bool) -> None:
+        self.fail = fail
+
+    async def publish(self, attempt: Any) -> Any:
+        if self.fail:
+            raise GraphError("try later", code=2, subcode=None, http_status=400)
+        return Posted("1_2", None)
+
+    async def reconcile(self, attempt: Any) -> Any:
+        return Absent()
+
+    async def edit(self, attempt: Any, post_id: str) -> bool:
+        raise NotImplementedError  # publishes only
+
+    async def delete(self, attempt: Any, post_id: str) -> bool:
+        raise NotImplementedError
+
+
+class _Credentials:
+    async def get(self, tenant_id: Any, connection_id: Any) -> Any:
+        return Usable("1", "token")
+
+
+@pytest.mark.parametrize(
+    ("from_record", "fail", "pending"),
+    [
+        (True, False, False),  # final, and the record is redelivered if we die: no resend
+        (True, True, True),  # a retry is not re-emitted by redelivery (the key is Held)
+        (False, False, True),  # timer-fired: nothing would redeliver it
+    ],
+)
+async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
+    monkeypatch: pytest.MonkeyPatch, from_record: bool, fail: bool, pending: bool
+) -> None:
+    recorded: list[repo.Outcome] = []
+    marked: list[repo.Sent] = []
+
+    async def fake_record(pool: Any, outcomes: Sequence[repo.Outcome]) -> list[None]:
+        recorded.extend(outcomes)
+        return [None] * len(outcomes)
+
+    async def fake_mark(pool: Any, sent: Sequence[repo.Sent]) -> list[None]:
+        marked.extend(sent)
+        return [None] * len(sent)
+
+    async def fake_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
+        return None
+
+    monkeypatch.setattr(repo, "record_many", fake_record)
+    monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
+    monkeypatch.setattr(worker, "publish_event", fake_publish)
+    publisher = worker.PublishWorker(
+        platform=Platform.FACEBOOK, pool=None, broker=None, graph=None,  # type: ignore[arg-type]
+        cipher=TokenCipher(SecretStr(generate_key())), poster=_Poster(fail),
+        throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2),
+    )  # fmt: skip
+    publisher._credentials = _Credentials()  # type: ignore[assignment]
+    command = stored("job-9").result.payload
+    event = PublishRequested(
+        tenant_id=uuid.uuid4(),
+        payload=PublishCommand(
+            post_key=command.post_key, platform=Platform.FACEBOOK,
+            connection_id=command.connection_id, account_id="1", job_id="job-9", revision=1,
+            content=PostContent(text="hi"),
+        ),
+    )  # fmt: skip
+    claim = repo.Claim(event, "corr", 1, {}, utcnow(), 0, repo.Resume.FRESH)
+    await publisher.run(claim, from_record=from_record)
+    assert [o.pending for o in recorded] == [pending]
+    assert [o.result.payload.status for o in recorded] == [
+        PublishStatus.RETRY_SCHEDULED if fail else PublishStatus.POSTED
+    ]
+    assert len(marked) == (1 if pending else 0)
