@@ -50,9 +50,10 @@ bench-publish: venv
 bench-ingest: venv
 	$(BIN)/python -m bench.ingest
 
-## The distributor: 20,000 immediate jobs, then 100,000 timers due over 60 s.
+## The distributor, two instances as deployed (one consumer group): 50,000 immediate jobs,
+## then 100,000 timers due over 60 s. `python -m bench.distributor --instances 1`: one process.
 bench-distributor: venv
-	$(BIN)/python -m bench.distributor
+	$(BIN)/python -m bench.distributor --instances 2
 
 ## The read model: `jobcast rebuild metrics` from 1,000,000 result events, 3 times (median).
 ## REBUILD_ARGS="--runs 10 --decoders fast,contract" compares the loaders' decoders.
