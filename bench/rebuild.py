@@ -171,7 +171,8 @@ def main() -> None:
             print(
                 f"run {number + 1}/{args.runs} ({decoder}): {result['events_per_second']:,.0f}"
                 f" ev/s (load {result['load_seconds']:.1f} s, build"
-                f" {result['build_seconds']:.1f} s, swap {result['swap_seconds']:.2f} s)"
+                f" {result['build_seconds']:.1f} s, swap {result['swap_seconds']:.2f} s,"
+                f" cleanup {result['cleanup_seconds']:.2f} s)"
             )
     result = runs[-1][1]
     rss_mib = result["peak_rss_mib"]  # the rebuild process's own peak (VmHWM)
@@ -188,7 +189,8 @@ def main() -> None:
             ("attempts rebuilt", f"{result['rows']['delivery_attempts']:,}", ""),
             ("load (read, validate, COPY)", f"{result['load_seconds']:.1f} s", ""),
             ("build (fill, index)", f"{result['build_seconds']:.1f} s", ""),
-            ("swap", f"{result['swap_seconds']:.2f} s", ""),
+            ("swap (live tables locked)", f"{result['swap_seconds']:.2f} s", ""),
+            ("drop the replaced tables", f"{result['cleanup_seconds']:.2f} s", "after the swap"),
             *(
                 (
                     f"throughput, {decoder} decoder (median of {len(rates[decoder])})",
@@ -210,6 +212,8 @@ def main() -> None:
                     "events_per_second": r["events_per_second"],
                     "load_seconds": r["load_seconds"],
                     "build_seconds": r["build_seconds"],
+                    "swap_seconds": r["swap_seconds"],
+                    "cleanup_seconds": r["cleanup_seconds"],
                 }
                 for d, r in runs
             ],

@@ -97,6 +97,7 @@ def _as_dict(report: RebuildReport) -> dict[str, object]:
         "build_seconds": round(report.build_seconds, 3),
         "build_step_seconds": {k: round(v, 3) for k, v in report.step_seconds.items()},
         "swap_seconds": round(report.swap_seconds, 3),
+        "cleanup_seconds": round(report.cleanup_seconds, 3),
         "seconds": round(report.seconds, 3),
         "events_per_second": round(report.events_per_second, 1),
     }
