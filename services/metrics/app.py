@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
+from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
 from jobcast.service import BackgroundLoop, Cleanup, Service, add_ops_routes
 from jobcast.status_gauges import StatusGauges
@@ -120,8 +121,12 @@ def _collector(
     cleanups: list[Cleanup],
 ) -> EngagementCollector:
     """The engagement collector on its own Graph client and pacing."""
-    http = httpx.AsyncClient(
-        base_url=settings.graph_api_url, timeout=settings.graph_timeout_seconds
+    # LeanClient: GraphClient's cheap path (~0.1 ms of CPU a call instead of ~1.2 through
+    # httpx's own client and transport); snapshots are as many Graph calls as the posts.
+    http = LeanClient(
+        transport=LeanTransport(),
+        base_url=settings.graph_api_url,
+        timeout=settings.graph_timeout_seconds,
     )
     cleanups.append(http.aclose)
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
