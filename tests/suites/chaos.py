@@ -380,11 +380,38 @@ class Driver:
                       "times": self.random.randint(1, 3)}  # fmt: skip
 
 
+async def follow_ups_unapplied(
+    pool: asyncpg.Pool, tenant_ids: list[UUID], fates: dict[str, Fate]
+) -> int:
+    """Updates and closes ingest accepted that the distributor has not applied yet: still
+    in `jobs.events` (a distributor restarting), so their edits and deletes are not even
+    planned, and nothing else shows them as on their way."""
+    closed = [job for job, fate in fates.items() if fate is Fate.CLOSED]
+    updated = [job for job, fate in fates.items() if fate is Fate.UPDATED]
+    count = await pool.fetchval(
+        """SELECT count(*) FROM unnest($2::text[], $3::int[]) AS f(job_id, closes)
+           WHERE NOT EXISTS (
+               SELECT FROM distributor.jobs j
+               WHERE j.tenant_id = ANY($1::uuid[]) AND j.job_id = f.job_id
+                 AND (CASE WHEN f.closes = 1 THEN j.closed_at IS NOT NULL
+                           ELSE j.revision >= 2 END))""",
+        tenant_ids,
+        closed + updated,
+        [1] * len(closed) + [0] * len(updated),
+    )
+    return int(count)
+
+
 async def wait_settled(
-    pool: asyncpg.Pool, tenants: list[Tenant], expected: int, timeout: float
+    pool: asyncpg.Pool,
+    tenants: list[Tenant],
+    expected: int,
+    timeout: float,
+    fates: dict[str, Fate] | None = None,
 ) -> dict[str, int]:
     """Until every expected (job, connection) has a publish row at rest and nothing is on
-    its way (lifecycle.unsettled: planned, claimed, or sent without a final row)."""
+    its way (lifecycle.unsettled: planned, claimed, or sent without a final row; and
+    `fates`' updates and closes applied by the distributor)."""
     tenant_ids = [t.tenant_id for t in tenants]
     deadline = time.monotonic() + timeout
     last_report = 0.0
@@ -408,7 +435,11 @@ async def wait_settled(
                     tenant_ids,
                     sorted(AT_REST),
                 )
-                if at_rest >= expected and await unsettled(pool, tenant_ids) == 0:
+                if (
+                    at_rest >= expected
+                    and await unsettled(pool, tenant_ids) == 0
+                    and (not fates or await follow_ups_unapplied(pool, tenant_ids, fates) == 0)
+                ):
                     return statuses
             if time.monotonic() - last_report > 15:
                 last_report = time.monotonic()
@@ -558,7 +589,8 @@ async def run_chaos_on(plan: ChaosPlan, infra: OwnInfra, pipeline: Pipeline) -> 
     )
     pool = await create_pool(infra.database_url, max_size=4)
     try:
-        await wait_settled(pool, tenants, expected, plan.settle_seconds)
+        fates = {job_id: fate(job_id, plan) for job_id in ids}
+        await wait_settled(pool, tenants, expected, plan.settle_seconds, fates)
         await driver.revive_crashed()
         return await verify(
             pool, plan, sandbox=pipeline.endpoints.graph_api_url, tenants=tenants, batches=batches,
