@@ -149,8 +149,6 @@ async def rebuild_metrics(
         async with pool.acquire() as conn:
             # Staging is spent: dropped now, outside the swap's lock.
             await conn.execute(f"DROP TABLE {_RESULTS_STAGING}, {_ENGAGEMENT_STAGING}")
-            # A rebuild that died after its swap left these behind.
-            await conn.execute(f"DROP SCHEMA IF EXISTS {RETIRED} CASCADE")
         report.step_seconds["drop staging"] = time.perf_counter() - dropping
         report.build_seconds = time.perf_counter() - started
 
@@ -234,6 +232,8 @@ def _fresh_table_ddl(table: str) -> str:
 async def _create_fresh_tables(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(f"DROP SCHEMA IF EXISTS {FRESH} CASCADE")
+        # A rebuild that died between its swap and its cleanup left the replaced tables.
+        await conn.execute(f"DROP SCHEMA IF EXISTS {RETIRED} CASCADE")
         await conn.execute(f"CREATE SCHEMA {FRESH}")
         for table in REBUILT_TABLES:
             await conn.execute(_fresh_table_ddl(table))

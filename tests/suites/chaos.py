@@ -389,15 +389,15 @@ async def follow_ups_unapplied(
     closed = [job for job, fate in fates.items() if fate is Fate.CLOSED]
     updated = [job for job, fate in fates.items() if fate is Fate.UPDATED]
     count = await pool.fetchval(
-        """SELECT count(*) FROM unnest($2::text[], $3::int[]) AS f(job_id, closes)
+        """SELECT count(*) FROM unnest($2::text[], $3::bool[]) AS f(job_id, closes)
            WHERE NOT EXISTS (
                SELECT FROM distributor.jobs j
                WHERE j.tenant_id = ANY($1::uuid[]) AND j.job_id = f.job_id
-                 AND (CASE WHEN f.closes = 1 THEN j.closed_at IS NOT NULL
+                 AND (CASE WHEN f.closes THEN j.closed_at IS NOT NULL
                            ELSE j.revision >= 2 END))""",
         tenant_ids,
         closed + updated,
-        [1] * len(closed) + [0] * len(updated),
+        [True] * len(closed) + [False] * len(updated),
     )
     return int(count)
 
@@ -407,7 +407,7 @@ async def wait_settled(
     tenants: list[Tenant],
     expected: int,
     timeout: float,
-    fates: dict[str, Fate] | None = None,
+    fates: dict[str, Fate],
 ) -> dict[str, int]:
     """Until every expected (job, connection) has a publish row at rest and nothing is on
     its way (lifecycle.unsettled: planned, claimed, or sent without a final row; and
@@ -438,7 +438,7 @@ async def wait_settled(
                 if (
                     at_rest >= expected
                     and await unsettled(pool, tenant_ids) == 0
-                    and (not fates or await follow_ups_unapplied(pool, tenant_ids, fates) == 0)
+                    and await follow_ups_unapplied(pool, tenant_ids, fates) == 0
                 ):
                     return statuses
             if time.monotonic() - last_report > 15:
