@@ -14,6 +14,7 @@ test_fast_results.py` checks that on generated and mutated records).
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -27,16 +28,9 @@ from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishAction, PublishStatus
 from services.metrics.readmodel import EventRow, event_row
 
-# `\Z`, not `$`: in Python's re `$` also matches before a final newline.
-_Timestamp = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
-        r"(Z|[+-][0-9]{2}:[0-9]{2})\Z"
-    ),
-]
-# The post key's and job id's patterns are checked by hand below: msgspec runs a pattern
-# through Python's re, which cost more than the rest of the decoding.
+# Timestamps, post keys and job ids are checked by hand below, not by msgspec patterns:
+# msgspec runs a pattern through Python's re, which cost more than the rest of the
+# decoding (four timestamps a record: 1.6 µs of 2.9).
 _HEX = "0123456789abcdef"
 _JOB_ID_CHARS = string.ascii_letters + string.digits + "._:-"
 
@@ -54,14 +48,14 @@ class _Result(msgspec.Struct, forbid_unknown_fields=True):
     connection_id: UUID
     job_id: str
     status: PublishStatus
-    completed_at: _Timestamp
+    completed_at: str
     action: PublishAction = PublishAction.PUBLISH
     attempt: Annotated[int, msgspec.Meta(ge=0)] = 1
     platform_post_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     permalink: str | None = None
     error: _Error | None = None
-    next_attempt_at: _Timestamp | None = None
-    requested_at: _Timestamp | None = None
+    next_attempt_at: str | None = None
+    requested_at: str | None = None
     http_status: Annotated[int, msgspec.Meta(ge=100, le=599)] | None = None
     latency_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
@@ -69,7 +63,7 @@ class _Result(msgspec.Struct, forbid_unknown_fields=True):
 class _Completed(msgspec.Struct, forbid_unknown_fields=True):
     # No defaults for event_id and occurred_at: the contract would make them up.
     event_id: UUID
-    occurred_at: _Timestamp
+    occurred_at: str
     tenant_id: UUID
     payload: _Result
     event_type: Literal["publish.completed"] = "publish.completed"
@@ -78,6 +72,16 @@ class _Completed(msgspec.Struct, forbid_unknown_fields=True):
 
 _decoder = msgspec.json.Decoder(_Completed)
 _http_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+# A permalink of this form is already what HttpUrl makes of it, so it is stored as
+# written: a lower-case ASCII host with a letters-only top label (no IDNA or IPv4
+# reading), no port, user or fragment, a path (at least "/") and a query in characters
+# it never escapes, no dot segments. Any other goes through HttpUrl (1.5 µs a call).
+_PLAIN_PERMALINK = re.compile(
+    r"https://(?:[a-z0-9]+(?:-[a-z0-9]+)*\.)+[a-z]{2,24}"
+    r"/(?:[A-Za-z0-9_-][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*/?)?"
+    r"(?:\?[A-Za-z0-9_.=&-]*)?"
+)
+_PERMALINK_MAX = 2_083  # HttpUrl's own limit
 
 
 class _UndecidedError(Exception):
@@ -85,8 +89,22 @@ class _UndecidedError(Exception):
 
 
 def _instant(value: str) -> datetime:
+    """An RFC 3339 timestamp as the publishers write it, in UTC:
+    `YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|+HH:MM|-HH:MM)`; any other spelling is undecided."""
+    zulu = value[-1:] == "Z"
+    end = len(value) - 1 if zulu else len(value) - 6  # where the fraction or offset ends
+    if (
+        value[4:17:3] != "--T::"  # the separators at 4, 7, 10, 13 and 16
+        or (end != 19 and (end < 21 or end > 26 or value[19] != "."))
+        or (not zulu and value[end : end + 4 : 3] not in ("+:", "-:"))
+        or not value.isascii()
+    ):
+        raise _UndecidedError
+    # fromisoformat takes only ASCII digits where it reads a number, so with the
+    # separators fixed above it accepts just this form.
     try:
-        return datetime.fromisoformat(value).astimezone(UTC)
+        moment = datetime.fromisoformat(value)
+        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (ValueError, OverflowError):  # 2026-02-30, hour 24; year 1 at +01:00
         raise _UndecidedError from None
 
@@ -114,7 +132,9 @@ def result_row_fast(value: bytes) -> EventRow | None:
         permalink = None
         if r.permalink is not None:
             _plain(r.permalink)
-            permalink = str(_http_url.validate_python(r.permalink))
+            permalink = r.permalink
+            if len(permalink) > _PERMALINK_MAX or not _PLAIN_PERMALINK.fullmatch(permalink):
+                permalink = str(_http_url.validate_python(permalink))
         if e is not None:
             _plain(e.message)
         return event_row(

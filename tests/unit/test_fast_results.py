@@ -10,6 +10,7 @@ UUID spellings, URLs it normalises, fields missing or extra).
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,7 +18,7 @@ from uuid import UUID, uuid4
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import HttpUrl, TypeAdapter, ValidationError
 
 from schemas.platforms import Platform
 from schemas.publish import (
@@ -28,6 +29,7 @@ from schemas.publish import (
     PublishResult,
     PublishStatus,
 )
+from services.metrics import fast_results
 from services.metrics.fast_results import result_row_fast
 from services.metrics.readmodel import EventRow, result_row
 
@@ -287,3 +289,86 @@ def test_offsets_are_stored_as_the_same_instant_in_utc() -> None:
     assert row[19] == datetime(2026, 6, 1, tzinfo=UTC)
     assert row[19].tzinfo is UTC
     assert isinstance(row[0], UUID)
+
+
+# The hand-written checks against what they stand for: the RFC 3339 pattern the decoder
+# used to give msgspec, and HttpUrl's normal form.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _by_pattern(text: str) -> datetime | None:
+    if not _RFC3339.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _by_hand(text: str) -> datetime | None:
+    try:
+        return fast_results._instant(text)
+    except fast_results._UndecidedError:
+        return None
+
+
+@st.composite
+def timestamp_like(draw: st.DrawFn) -> str:
+    """A written timestamp with a few characters replaced, inserted or removed."""
+    text = list(draw(st.sampled_from([
+        "2026-06-01T10:00:00Z", "2026-06-01T10:00:00.123456Z", "2026-06-01T10:00:00.1+07:00",
+        "1999-12-31T23:59:59.99999-23:59", "0001-01-01T00:00:00+00:00",
+    ])))  # fmt: skip
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(text)))
+        char = draw(st.sampled_from([*"0123456789-:T.Z+ tz,٣\n", "", "00"]))
+        if draw(st.booleans()) and at < len(text):
+            text[at] = char
+        else:
+            text.insert(at, char)
+    return "".join(text)
+
+
+@settings(max_examples=3_000, deadline=None)
+@given(timestamp_like() | st.text(alphabet="0123456789-:T.Z+", max_size=32))
+def test_a_timestamp_is_read_exactly_when_the_rfc3339_pattern_matches(text: str) -> None:
+    assert _by_hand(text) == _by_pattern(text)
+
+
+_http_url: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+@st.composite
+def permalink_like(draw: st.DrawFn) -> str:
+    labels = st.text(alphabet="abz09-AÄ_.", min_size=0, max_size=6)
+    host = ".".join(draw(st.lists(labels, min_size=1, max_size=4)))
+    top = draw(st.sampled_from(["com", "io", "c0m", "x", "COM", "1", "0x1", "xn--d1a"]))
+    segments = st.text(alphabet="aZ09_-.~%:@!$' /é", max_size=6)
+    path = "/".join(draw(st.lists(segments, max_size=4)))
+    query = draw(st.sampled_from(["", "?", "?a=1&b=.2", "?a b", "?é=1", "#f", "?x#y"]))
+    scheme = draw(st.sampled_from(["https://", "https://", "http://", "HTTPS://", "https:/"]))
+    after_host = draw(st.sampled_from(["/", "", ":443/", "/./", "/../"]))
+    return f"{scheme}{host}.{top}{after_host}{path}{query}"
+
+
+@settings(max_examples=3_000, deadline=None)
+@given(permalink_like())
+def test_a_permalink_kept_as_written_is_already_the_contracts_normal_form(text: str) -> None:
+    if fast_results._PLAIN_PERMALINK.fullmatch(text):
+        assert str(_http_url.validate_python(text)) == text
+
+
+def test_permalinks_as_the_platforms_give_them_are_kept_as_written() -> None:
+    for link in (
+        "https://www.facebook.com/123/posts/456",
+        "https://www.instagram.com/p/Cx1_-a/",
+        "https://www.facebook.com/permalink.php?story_fbid=1&id=2",
+        "https://facebook.com/0123456789ab",
+    ):
+        assert fast_results._PLAIN_PERMALINK.fullmatch(link), link
+        assert str(_http_url.validate_python(link)) == link
+    for link in ("https://Example.com/", "https://a.b/../c", "https://a.b:443/", "https://a.1/"):
+        assert not fast_results._PLAIN_PERMALINK.fullmatch(link), link
