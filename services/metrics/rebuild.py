@@ -223,9 +223,12 @@ async def _follow_loader(
 def _fresh_table_ddl(table: str) -> str:
     # Columns, defaults and NOT NULLs as the migrations left them; indexes once the rows
     # are in (one sort each, instead of an index update per row).
+    # Autovacuum is off until the swap: it would otherwise pick a freshly filled table
+    # mid-build, compete for the cores, and hold a lock the swap then waits on for a
+    # deadlock_timeout (1 s) before autovacuum gives way.
     return (
         f"CREATE TABLE {FRESH}.{table} (LIKE {LIVE}.{table} INCLUDING DEFAULTS"
-        " INCLUDING CONSTRAINTS INCLUDING GENERATED)"
+        " INCLUDING CONSTRAINTS INCLUDING GENERATED) WITH (autovacuum_enabled = false)"
     )
 
 
@@ -455,6 +458,7 @@ async def _swap(
             # Indexes go with their tables; names are per schema, so the old ones leave first.
             await conn.execute(f"ALTER TABLE {LIVE}.{table} SET SCHEMA {RETIRED}")
             await conn.execute(f"ALTER TABLE {FRESH}.{table} SET SCHEMA {LIVE}")
+            await conn.execute(f"ALTER TABLE {LIVE}.{table} RESET (autovacuum_enabled)")
         await conn.execute(f"DROP SCHEMA {FRESH} CASCADE")
     log.info("read model swapped", extra={"tail_events": report.tail_events})
 

@@ -101,8 +101,10 @@ class LogReader:
         )
 
     async def start(self) -> None:
+        # Partitions are assigned only while `chunks` reads: an assigned consumer keeps a
+        # fetch long-polling the broker (up to 500 ms), and an offsets request waits
+        # behind it. The swap asks for end offsets with the live tables locked.
         await self._consumer.start()
-        self._consumer.assign(self.partitions)
 
     async def stop(self) -> None:
         await self._consumer.stop()
@@ -118,6 +120,9 @@ class LogReader:
     ) -> AsyncIterator[dict[str, list[bytes | None]]]:
         """Yield {topic: [record values]} until every partition reached `end`."""
         remaining = {tp for tp in self.partitions if start[tp] < end[tp]}
+        if not remaining:
+            return
+        self._consumer.assign(self.partitions)
         for tp in self.partitions:
             self._consumer.seek(tp, start[tp])
         self._consumer.pause(*[tp for tp in self.partitions if tp not in remaining])
@@ -135,7 +140,7 @@ class LogReader:
                     self._consumer.pause(tp)
             if chunk:
                 yield chunk
-        self._consumer.resume(*self.partitions)
+        self._consumer.unsubscribe()  # unassigns: no fetch left polling
 
 
 def split_spans(spans: Sequence[Span], groups: int) -> list[list[Span]]:

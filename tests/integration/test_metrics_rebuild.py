@@ -206,6 +206,14 @@ async def test_rebuild_equals_the_live_read_model(db: asyncpg.Pool, pipeline: En
     assert not await db.fetchval(  # nothing left behind: staging, or the replaced tables
         "SELECT count(*) FROM pg_namespace WHERE nspname IN ('metrics_rebuild', 'metrics_retired')"
     )
+    # Autovacuum, off while the fresh tables were built, is theirs again once they are live.
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'metrics' AND c.relkind = 'r' AND c.reloptions IS NOT NULL"
+        )
+        == 0
+    )
 
     async def all_late() -> int | None:
         count = await db.fetchval(
