@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 
 from fastapi import FastAPI
 from pydantic import TypeAdapter
@@ -17,7 +16,7 @@ from jobcast.kafka import (
     subscribe_validated,
     subscribe_validated_batch,
 )
-from jobcast.service import Service, add_ops_routes
+from jobcast.service import Service, add_ops_routes, tune_garbage_collector
 from jobcast.topics import CONNECTIONS_EVENTS, JOBS_EVENTS, OPERATOR_COMMANDS
 from schemas.connections import ConnectionEvent
 from schemas.jobs import JobEvent
@@ -83,7 +82,9 @@ async def build(settings: DistributorSettings) -> Service:
     app.include_router(preview_router(pool, clock, tenant_from_bearer(pool)))
     connections = connections_part(settings, pool, broker)
     app.include_router(connections.router)
-    _tune_garbage_collector()
+    # Planning a batch allocates tens of thousands of short-lived objects: with the default
+    # thresholds the collector cost ~30 µs per job (measured), ~15% of planning.
+    tune_garbage_collector()
     return Service(
         "distributor",
         app,
@@ -95,11 +96,3 @@ async def build(settings: DistributorSettings) -> Service:
             *connections.background,
         ],
     )
-
-
-def _tune_garbage_collector() -> None:
-    """Planning a batch allocates tens of thousands of short-lived objects; with the default
-    thresholds the cyclic collector ran hundreds of times per batch, often over every
-    start-up object too: ~30 µs of CPU per job (measured), ~15% of planning."""
-    gc.freeze()  # what start-up allocated lives as long as the process: never scan it
-    gc.set_threshold(10_000, 20, 20)  # young collections ~14x rarer (default 700, 10, 10)

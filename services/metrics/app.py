@@ -18,7 +18,13 @@ from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
-from jobcast.service import BackgroundLoop, Cleanup, Service, add_ops_routes
+from jobcast.service import (
+    BackgroundLoop,
+    Cleanup,
+    Service,
+    add_ops_routes,
+    tune_garbage_collector,
+)
 from jobcast.status_gauges import StatusGauges
 from jobcast.tenancy import migrate_tenancy
 from jobcast.topics import ENGAGEMENT_EVENTS, PLATFORM_WEBHOOKS, PUBLISH_RESULTS
@@ -110,6 +116,7 @@ async def build(settings: MetricsSettings) -> Service:
             "status_listener": listener_ready,
         },
     )
+    tune_garbage_collector()  # results arrive in batches of thousands of records
     return Service("metrics", app, broker, cleanups=cleanups, background=background)
 
 

@@ -13,7 +13,7 @@ from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated, validating
-from jobcast.service import Service, add_ops_routes
+from jobcast.service import Service, add_ops_routes, tune_garbage_collector
 from jobcast.topics import OPERATOR_COMMANDS, publish_topic
 from schemas.operator import OperatorCommandIssued
 from schemas.platforms import Platform
@@ -134,6 +134,9 @@ async def build_publisher(
             "assignment": consumer.ping,
         },
     )
+    # Measured on the Instagram publisher with default thresholds: ~21% of its CPU in the
+    # cyclic collector (full passes ~130 ms each, over every start-up object).
+    tune_garbage_collector()
     return Service(
         name,
         app,
