@@ -119,6 +119,16 @@ class JsonEvent(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class RenderedEvent:
+    """A contract event already rendered as its JSON (see `JsonEvent`)."""
+
+    json: str
+
+    def model_dump_json(self) -> str:
+        return self.json
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingEvent:
     topic: str
     key: str
@@ -226,7 +236,7 @@ class PendingSends:
 async def publish_event(
     broker: KafkaBroker,
     topic: str,
-    event: BaseModel,
+    event: JsonEvent,
     *,
     key: str,
     correlation_id: str | None = None,

@@ -14,14 +14,13 @@ import contextlib
 import functools
 import logging
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 from pydantic import TypeAdapter
 
-from jobcast.kafka import OrderedProducer, OutgoingEvent
+from jobcast.kafka import OrderedProducer, OutgoingEvent, RenderedEvent
 from jobcast.topics import publish_topic
 from schemas.envelope import SCHEMA_VERSION, UtcDatetime
 from schemas.publish import PublishCommand, PublishRequested, PublishStatus
@@ -117,16 +116,6 @@ class Dispatcher:
                 platform=post.command.platform.value, action=post.command.action.value
             ).inc()
         return len(due)
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedEvent:
-    """A contract event already rendered as its JSON (see `jobcast.kafka.JsonEvent`)."""
-
-    json: str
-
-    def model_dump_json(self) -> str:
-        return self.json
 
 
 _INSTANT = TypeAdapter(UtcDatetime)

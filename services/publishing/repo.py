@@ -244,6 +244,8 @@ class Outcome:
     # from Kafka needs no resend: the command's record is redelivered if we die before
     # emitting, and finds the stored result (see `_claim_taken`).
     pending: bool = True
+    # `result` as JSON when the caller has it already (it sends the same bytes to Kafka).
+    rendered: str | None = None
 
 
 async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[None]:
@@ -263,7 +265,7 @@ async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[N
             [p.post_key for p in payloads],
             [o.state for o in batch],
             [o.attempt for o in batch],
-            [o.result.model_dump_json() for o in batch],
+            [o.rendered or o.result.model_dump_json() for o in batch],
             [json.dumps(o.progress) for o in batch],
             [p.next_attempt_at for p in payloads],
             [o.confirm_checks for o in batch],

@@ -31,7 +31,7 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
-from jobcast.kafka import RecordMeta, publish_event
+from jobcast.kafka import RecordMeta, RenderedEvent, publish_event
 from jobcast.metrics import child
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
 from schemas.connections import ConnectionStatus, ConnectionStatusChange, ConnectionStatusChanged
@@ -351,13 +351,14 @@ class PublishWorker:
                 latency_ms=latency_ms,
             ),
         )
+        rendered = completed.model_dump_json()  # stored and sent: the same bytes, dumped once
         await self._outcomes.submit(
             repo.Outcome(
                 completed, decision.state, decision.attempt, progress, decision.confirm_checks,
-                pending=pending,
+                pending=pending, rendered=rendered,
             )
         )  # fmt: skip
-        await self._emit(completed, claim.correlation_id, mark_sent=pending)
+        await self._emit(completed, claim.correlation_id, mark_sent=pending, rendered=rendered)
         error_class = decision.error.error_class.value if decision.error else ""
         child(metrics.OUTCOMES, self._platform.value, decision.status.value, error_class).inc()
         if decision.status is PublishStatus.POSTED and command.action is PublishAction.PUBLISH:
@@ -386,7 +387,12 @@ class PublishWorker:
         )  # fmt: skip
 
     async def _emit(
-        self, completed: PublishCompleted, correlation_id: str | None, *, mark_sent: bool = True
+        self,
+        completed: PublishCompleted,
+        correlation_id: str | None,
+        *,
+        mark_sent: bool = True,
+        rendered: str | None = None,
     ) -> None:
         log.info(
             "publish outcome",
@@ -398,7 +404,8 @@ class PublishWorker:
             },
         )
         await publish_event(
-            self._broker, PUBLISH_RESULTS, completed, key=completed.payload.post_key,
+            self._broker, PUBLISH_RESULTS, RenderedEvent(rendered) if rendered else completed,
+            key=completed.payload.post_key,
             correlation_id=correlation_id, event_type=completed.event_type,
         )  # fmt: skip
         if mark_sent:

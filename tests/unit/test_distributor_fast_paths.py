@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from jobcast.kafka import CachedKeyPartitioner, OrderedProducer, OutgoingEvent
+from jobcast.kafka import CachedKeyPartitioner, OrderedProducer, OutgoingEvent, RenderedEvent
 from schemas.platforms import Platform
 from schemas.publish import MediaItem, MediaKind, PostContent, PublishCommand, PublishRequested
 from services.distributor import captions, handlers
 from services.distributor.content import _suffix
-from services.distributor.dispatch import RenderedEvent, random_uuid_text, requested_json
+from services.distributor.dispatch import random_uuid_text, requested_json
 from services.distributor.posts import NewPost
 from services.distributor.schedule import PostState
 from tests.unit.test_captions import PIECES, chunk, text

@@ -128,8 +128,10 @@ async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
         marked.extend(sent)
         return [None] * len(sent)
 
+    sent: list[Any] = []
+
     async def fake_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
-        return None
+        sent.append(event)
 
     monkeypatch.setattr(repo, "record_many", fake_record)
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
@@ -156,3 +158,6 @@ async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
         PublishStatus.RETRY_SCHEDULED if fail else PublishStatus.POSTED
     ]
     assert len(marked) == (1 if pending else 0)
+    # Stored and sent as the same bytes, serialised once.
+    assert [e.model_dump_json() for e in sent] == [o.rendered for o in recorded]
+    assert recorded[0].rendered == recorded[0].result.model_dump_json()
