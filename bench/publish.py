@@ -200,7 +200,8 @@ def main() -> None:
     steady = (len(done_at) * 0.9) / max(high - low, 1e-6)
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     report(
-        f"publish-{args.platform.value}",
+        # One file per configuration: `make bench-publish` runs Instagram with 1 and 2 lanes.
+        f"publish-{args.platform.value}" + (f"-{args.lanes}-lanes" if args.lanes > 1 else ""),
         [
             ("commands", f"{len(keys)}", f"over {args.accounts} accounts"),
             ("sandbox latency", f"{args.latency_ms} ms", "per Graph call"),
