@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -244,8 +244,11 @@ class Outcome:
     # from Kafka needs no resend: the command's record is redelivered if we die before
     # emitting, and finds the stored result (see `_claim_taken`).
     pending: bool = True
-    # `result` as JSON when the caller has it already (it sends the same bytes to Kafka).
-    rendered: str | None = None
+    # `result` as JSON, serialised once: stored here and sent to Kafka as the same bytes.
+    rendered: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rendered", self.result.model_dump_json())
 
 
 async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[None]:
@@ -265,7 +268,7 @@ async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[N
             [p.post_key for p in payloads],
             [o.state for o in batch],
             [o.attempt for o in batch],
-            [o.rendered or o.result.model_dump_json() for o in batch],
+            [o.rendered for o in batch],
             [json.dumps(o.progress) for o in batch],
             [p.next_attempt_at for p in payloads],
             [o.confirm_checks for o in batch],

@@ -351,14 +351,15 @@ class PublishWorker:
                 latency_ms=latency_ms,
             ),
         )
-        rendered = completed.model_dump_json()  # stored and sent: the same bytes, dumped once
-        await self._outcomes.submit(
-            repo.Outcome(
-                completed, decision.state, decision.attempt, progress, decision.confirm_checks,
-                pending=pending, rendered=rendered,
-            )
+        outcome = repo.Outcome(
+            completed, decision.state, decision.attempt, progress, decision.confirm_checks,
+            pending=pending,
         )  # fmt: skip
-        await self._emit(completed, claim.correlation_id, mark_sent=pending, rendered=rendered)
+        await self._outcomes.submit(outcome)
+        # Sent as the bytes just stored: the result is serialised once.
+        await self._emit(
+            completed, claim.correlation_id, mark_sent=pending, rendered=outcome.rendered
+        )
         error_class = decision.error.error_class.value if decision.error else ""
         child(metrics.OUTCOMES, self._platform.value, decision.status.value, error_class).inc()
         if decision.status is PublishStatus.POSTED and command.action is PublishAction.PUBLISH:
