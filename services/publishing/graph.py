@@ -7,7 +7,7 @@ import hmac
 import json
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -56,7 +56,7 @@ def appsecret_proof(app_secret: str, token: str) -> str:
     return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-UsageObserver = Callable[[Usage | None, dict[str, Usage]], None]
+UsageObserver = Callable[[Usage | None, Mapping[str, Usage]], None]
 
 
 class GraphClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 
 import httpx
 import pytest
@@ -109,7 +110,7 @@ async def test_transport_failure_is_ambiguous_and_token_free() -> None:
 async def test_usage_headers_are_observed_and_regain_attached_to_rate_limit_errors() -> None:
     from services.publishing.pacing import Usage
 
-    seen: list[tuple[Usage | None, dict[str, Usage]]] = []
+    seen: list[tuple[Usage | None, Mapping[str, Usage]]] = []
     business = {"111": [{"type": "pages", "call_count": 100, "total_time": 5,
                          "total_cputime": 5, "estimated_time_to_regain_access": 3}]}  # fmt: skip
 

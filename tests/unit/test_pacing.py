@@ -47,6 +47,15 @@ def test_parse_business_usage_per_object_with_regain_in_minutes() -> None:
     assert parse_business_usage("") == {}
 
 
+def test_a_repeated_usage_header_is_parsed_once_and_shared_read_only() -> None:
+    header = '{"333": [{"call_count": 80, "total_time": 1, "total_cputime": 1}]}'
+    first, again = parse_business_usage(header), parse_business_usage(header)
+    assert first is again  # the cached parse: every response sends these headers
+    with pytest.raises(TypeError):
+        first["333"] = Usage(0.0)  # type: ignore[index]
+    assert parse_business_usage(header) == {"333": Usage(80.0)}
+
+
 def test_pacing_grows_with_usage_and_pauses_near_the_limit() -> None:
     assert pacing_delay(10) == 0
     assert pacing_delay(74.9) == 0
