@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
-import uvicorn
+import uvloop
 
 from jobcast.service import tune_garbage_collector
 
 from .app import create_app
-from .routes_graph import SimulatedConnectionReset
+from .server import SandboxServer
 from .settings import SandboxSettings
 from .state import SandboxState
 
@@ -86,45 +86,30 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
     )
 
 
-class _DropSimulatedResets(logging.Filter):
-    """Hide uvicorn's traceback for resets we caused on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, SimulatedConnectionReset)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn server that exits with status 0 after a graceful SIGTERM/SIGINT shutdown."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # uvicorn re-raises captured signals after shutdown (exit status 143); we don't record
-        # them, so a supervised stop ends with status 0.
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-        else:
-            self.should_exit = True
+async def serve(args: argparse.Namespace) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down gracefully (a second signal: at once)."""
+    state = SandboxState(settings_from_args(args))
+    server = SandboxServer(state, create_app(state), access_log=args.access_log)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start(args.host, args.port, backlog=args.backlog)
+    await stop.wait()
+    stop.clear()
+    graceful = loop.create_task(server.shutdown(args.graceful_shutdown_s))
+    second_signal = loop.create_task(stop.wait())
+    await asyncio.wait({graceful, second_signal}, return_when=asyncio.FIRST_COMPLETED)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse options, build the app and serve until SIGTERM/SIGINT."""
+    """Parse options, build the app and serve until SIGTERM/SIGINT (exit status 0)."""
     args = build_parser().parse_args(argv)
-    app = create_app(SandboxState(settings_from_args(args)))
-    config = uvicorn.Config(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-        timeout_graceful_shutdown=args.graceful_shutdown_s,
-        backlog=args.backlog,
-        lifespan="off",
-    )
-    logging.getLogger("uvicorn.error").addFilter(_DropSimulatedResets())
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s %(message)s")
     # In benchmarks the sandbox shares the cores with the services it stands in for:
     # with the default thresholds ~13% of its CPU went to the cyclic collector.
     tune_garbage_collector()
-    _Server(config).run()
+    uvloop.run(serve(args))
     return 0
 
 

@@ -47,9 +47,13 @@ class GraphResponse:
     body: bytes
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
 
+    def all_headers(self) -> list[tuple[bytes, bytes]]:
+        """Content type and length, then the extra headers."""
+        return [_JSON_HEADER, (b"content-length", b"%d" % len(self.body)), *self.headers]
+
     async def send(self, send: Send) -> None:
         """Emit the response (two ASGI messages, no framework objects on the hot path)."""
-        headers = [_JSON_HEADER, (b"content-length", str(len(self.body)).encode()), *self.headers]
+        headers = self.all_headers()
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": self.body})
 
@@ -57,16 +61,18 @@ class GraphResponse:
 class ResetResponse(GraphResponse):
     """Starts a response, sends a few bytes, then aborts: the client sees a broken connection."""
 
+    _HEADERS = [_JSON_HEADER, (b"content-length", b"4096")]
+    _PARTIAL_BODY = b'{"id":"'
+
+    def truncated(self) -> bytes:
+        """What the sandbox's own server writes before it closes the socket."""
+        head = b"".join(b"%s: %s\r\n" % header for header in self._HEADERS)
+        return b"HTTP/1.1 200 OK\r\n" + head + b"\r\n" + self._PARTIAL_BODY
+
     async def send(self, send: Send) -> None:
         """Send a truncated response, then fail so the server drops the socket."""
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [_JSON_HEADER, (b"content-length", b"4096")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"id":"', "more_body": True})
+        await send({"type": "http.response.start", "status": 200, "headers": self._HEADERS})
+        await send({"type": "http.response.body", "body": self._PARTIAL_BODY, "more_body": True})
         # uvicorn closes the transport when the app fails after the response started.
         raise SimulatedConnectionReset("graph sandbox: simulated connection reset")
 
@@ -80,7 +86,8 @@ class _Request:
     query: bytes
     headers: dict[bytes, bytes]
     scope: Scope
-    receive: Receive
+    receive: Receive | None
+    read_body: bytes | None = None  # given whole by the sandbox's own server
 
     @classmethod
     def from_scope(cls, scope: Scope, receive: Receive) -> _Request:
@@ -94,6 +101,8 @@ class _Request:
         return value.decode("latin-1") if value is not None else None
 
     async def body(self) -> bytes:
+        if self.read_body is not None or self.receive is None:
+            return self.read_body or b""
         chunks: list[bytes] = []
         while True:
             message = await self.receive()
@@ -110,6 +119,20 @@ class _Request:
             server = self.scope.get("server") or ("localhost", 80)
             host = f"{server[0]}:{server[1]}"
         return f"{self.scope.get('scheme', 'http')}://{host}"
+
+
+def request_of(
+    method: str,
+    path: str,
+    *,
+    query: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    scope: Scope,
+) -> _Request:
+    """A request parsed by the sandbox's own server (`headers` names in lower case; `scope`
+    holds what `base_url` may need: scheme and server address)."""
+    return _Request(method, path, query, dict(headers), scope, None, body)
 
 
 async def graph_asgi(state: SandboxState, scope: Scope, receive: Receive, send: Send) -> None:
