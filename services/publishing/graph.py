@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 from pydantic import HttpUrl, SecretStr, ValidationError
@@ -23,6 +24,10 @@ from services.publishing.pacing import Usage, parse_app_usage, parse_business_us
 _USAGE_HEADERS = ("x-app-usage", "x-business-use-case-usage")
 # RFC 3986 pchar and "/": what a path may hold unencoded (httpx keeps the same).
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~]*")
+# What urlencode (quote_plus) leaves as it is; a space becomes "+".
+_FORM_UNSAFE = re.compile(rb"[^A-Za-z0-9_.\-~ ]")
+_FORM_ESCAPES = {byte: b"%%%02X" % byte for byte in range(256)}
 # Status, the usage headers (None when absent), the body.
 _Answer = tuple[int, dict[str, str | None], bytes]
 
@@ -147,7 +152,8 @@ class GraphClient:
 
     async def _fetch(self, shard: LeanClient, call: _Call) -> _Answer:
         """Through `LeanClient.fetch`: the same request on the wire, a tenth of the CPU."""
-        target = f"{self._version}/{quote(call.path, safe=_PATH_SAFE)}"
+        path = call.path if _PLAIN_PATH.fullmatch(call.path) else quote(call.path, safe=_PATH_SAFE)
+        target = f"{self._version}/{path}"
         if call.query:
             target = f"{target}?{_encode_query(call.query)}"
         headers = [("Authorization", f"Bearer {call.token}")]
@@ -209,8 +215,20 @@ async def read_permalink(
 
 
 def _encode_query(params: dict[str, Any]) -> str:
-    """Query string with httpx's spelling of values (true/false, empty for None)."""
-    return urlencode({key: _param_text(value) for key, value in params.items()})
+    """Query string with httpx's spelling of values (true/false, empty for None): what
+    `urlencode` gives, at half its cost for a caption (urllib quotes byte by byte in Python)."""
+    return "&".join(
+        f"{_form_quote(str(key))}={_form_quote(_param_text(value))}"
+        for key, value in params.items()
+    )
+
+
+def _form_quote(text: str) -> str:
+    """`quote_plus(text)`: UTF-8, unreserved characters kept, space as "+"."""
+    if text.isascii() and text.isalnum():
+        return text
+    escaped = _FORM_UNSAFE.sub(lambda found: _FORM_ESCAPES[found[0][0]], text.encode())
+    return escaped.replace(b" ", b"+").decode("ascii")
 
 
 def _param_text(value: object) -> str:

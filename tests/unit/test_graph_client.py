@@ -6,12 +6,21 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
+from services.publishing.graph import (
+    AmbiguousOutcomeError,
+    GraphClient,
+    GraphError,
+    _encode_query,
+    _param_text,
+)
 
 TOKEN = "EAAB-secret-page-token"
 
@@ -130,3 +139,31 @@ async def test_usage_headers_are_observed_and_regain_attached_to_rate_limit_erro
         await graph.call("POST", "111/feed", TOKEN, data={"message": "m"})
     assert caught.value.regain_seconds == 180.0
     assert seen == [(Usage(12.0), {"111": Usage(100.0, 180.0)})]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.one_of(st.text(max_size=80), st.integers(), st.booleans(), st.none()),
+        max_size=5,
+    )
+)
+def test_our_form_encoding_is_urlencodes(params: dict[str, object]) -> None:
+    # Captions go through our own quoting (urllib's is a Python loop per byte): it must
+    # give exactly what urlencode gives, for any text, with httpx's spelling of values.
+    spelled = {k: _param_text(v) for k, v in params.items()}
+    try:
+        expected = urlencode(spelled)
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            _encode_query(params)
+        return
+    assert _encode_query(params) == expected
+
+
+def test_form_encoding_of_a_real_caption() -> None:
+    caption = "Dicari Barista 🍹 di Canggu — Rp 150.000/hari! #BaliJobs ~ 100% a+b=c&d"
+    assert _encode_query({"caption": caption, "ok": True}) == urlencode(
+        {"caption": caption, "ok": "true"}
+    )

@@ -287,6 +287,38 @@ async def test_read_timeout_counts_silence_not_total_time(
         assert (await http.get("/")).text == "abcd"
 
 
+async def test_read_timeouts_on_a_reused_connection_follow_each_request(
+    serve: Serve,
+) -> None:
+    # One connection's read timer outlives its exchange; the next exchange must still get
+    # its own deadline, shorter or longer.
+    async def first_fast_then_silent(request: Received, writer: asyncio.StreamWriter) -> bool:
+        if request.target == "/slow-ok":
+            await asyncio.sleep(0.3)
+        if request.target != "/silent":
+            writer.write(response(request.target.encode()))
+            return True
+        await asyncio.sleep(3600)
+        return False
+
+    server = await serve(first_fast_then_silent)
+    transport = LeanTransport()
+    async with client(transport, server, timeout=5.0) as http:
+        assert (await http.get("/fast")).text == "/fast"
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/silent", timeout=0.1)  # same connection, shorter deadline
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert (await http.get("/fast", timeout=0.2)).text == "/fast"
+        # Longer deadlines than the timer left behind by a 0.2 s exchange: it fires early
+        # and must move on to the new deadline, neither failing nor forgetting the request.
+        assert (await http.get("/slow-ok", timeout=1.0)).text == "/slow-ok"
+        assert (await http.get("/fast", timeout=0.2)).text == "/fast"
+        with pytest.raises(httpx.ReadTimeout):
+            await asyncio.wait_for(http.get("/silent", timeout=0.5), 3)
+    assert server.connections == 2  # each timed-out connection was dropped, the other reused
+
+
 async def test_pool_cap_queues_requests_in_arrival_order(
     serve: Serve,
 ) -> None:
