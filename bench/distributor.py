@@ -256,7 +256,10 @@ def main() -> None:
 
     rate = args.jobs / span
     fired_rate = args.timers / args.timer_spread_seconds
-    p50, p99, worst = percentile(late, 50), percentile(late, 99), max(late)
+    # `--timers 0` measures the immediate jobs alone: no lateness to report.
+    p50, p99, worst = (
+        (percentile(late, 50), percentile(late, 99), max(late)) if late else (0.0, 0.0, 0.0)
+    )
     report(
         "distributor",
         [
