@@ -268,8 +268,6 @@ class ConcurrentConsumer:
 
     # Stay a live group member while full for this long (well under max_poll_interval_ms).
     _keepalive_after_s = 30.0
-    # With only a little room, wait this long for more to free before fetching again.
-    _gather_room_s = 0.02
 
     def __init__(
         self,
@@ -305,12 +303,7 @@ class ConcurrentConsumer:
         self._trackers: dict[TP, OffsetWatermark] = {}
         self._tasks: dict[asyncio.Task[None], _Job] = {}
         self._in_flight = 0
-        self._room = asyncio.Event()  # set when `_room_wanted` slots are free
-        self._room_wanted = 1
-        # Under full load a slot frees per finished record, and topping up each one alone
-        # (a pass over every partition) cost more than the records it fetched: refill in
-        # steps of 5% of the budget, or whatever is free after `_gather_room_s`.
-        self._refill_room = max(1, max_in_flight // 20)
+        self._room = asyncio.Event()  # set when a record finished (room to fetch)
         self._progress = asyncio.Event()  # set when any record finished (drain waiters)
         self._commit_lock = asyncio.Lock()
         self._consumer: Any = None
@@ -425,18 +418,12 @@ class ConcurrentConsumer:
 
     async def _fetch_loop(self) -> None:
         consumer = self._consumer
-        gathered = False
         while True:
             try:
                 room = self._max_in_flight - self._in_flight
                 if room <= 0:
                     await self._wait_for_room()
                     continue
-                if room < self._refill_room and not gathered:
-                    await self._gather_room()
-                    gathered = True
-                    continue
-                gathered = False
                 self._full_since = None
                 if consumer.paused():
                     consumer.resume(*consumer.paused())
@@ -457,17 +444,6 @@ class ConcurrentConsumer:
             except Exception:
                 log.exception("fetch loop error; retrying")
                 await asyncio.sleep(1)
-
-    async def _gather_room(self) -> None:
-        """Wait until `_refill_room` slots are free, for at most `_gather_room_s`."""
-        self._room_wanted = self._refill_room
-        self._room.clear()
-        try:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._gather_room_s):
-                    await self._room.wait()
-        finally:
-            self._room_wanted = 1
 
     async def _wait_for_room(self) -> None:
         # Backpressure: take no records until a slot frees. Not polling is enough to bound
@@ -611,8 +587,7 @@ class ConcurrentConsumer:
         following = self._lanes.finish(job.lane)
         if following is not None:
             self._start(following)
-        if self._max_in_flight - self._in_flight >= self._room_wanted:
-            self._room.set()
+        self._room.set()
         self._progress.set()
 
     async def _drain(self, tps: set[TP], within: float) -> None:

@@ -445,33 +445,6 @@ async def test_backpressure_caps_in_flight_records() -> None:
     await consumer.stop()
 
 
-async def test_a_full_budget_is_refilled_in_steps_not_per_finished_record() -> None:
-    fake = FakeKafka(make_logs(partitions=2, per_partition=400, keys=800), [("t", 0), ("t", 1)])
-    gates: dict[int, asyncio.Event] = {}
-
-    async def handle(record: ConsumedRecord) -> None:
-        gate = gates[record.partition * 1000 + record.offset] = asyncio.Event()
-        await gate.wait()
-
-    consumer = consumer_on(fake, handle, max_in_flight=100)  # refills 5 slots at a time
-    await consumer.start()
-    await wait_until(lambda: consumer.in_flight == 100)
-    polls = len(fake.asked)
-    # Release 40 records one by one, each a moment after the last: busy, never idle.
-    for _ in range(40):
-        next(g for g in gates.values() if not g.is_set()).set()
-        await asyncio.sleep(0.001)
-    await wait_until(lambda: consumer.in_flight == 100)
-    refills = len(fake.asked) - polls
-    assert refills <= 40 // 5 * 2 + 4, refills  # a pass per 5 freed (2 partitions), not per 1
-    # A little room (under the 5-slot step) is still used, after a short wait.
-    next(g for g in gates.values() if not g.is_set()).set()
-    await wait_until(lambda: consumer.in_flight == 100, within=1.0)
-    for gate in gates.values():
-        gate.set()
-    await consumer.stop()
-
-
 async def test_full_for_long_still_polls_paused_to_stay_in_the_group() -> None:
     fake = FakeKafka(make_logs(partitions=2, per_partition=30, keys=60), [("t", 0), ("t", 1)])
     release = asyncio.Event()
