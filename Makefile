@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
-	bench-distributor prometheus bench-rebuild bench-e2e soak chaos
+	bench-distributor prometheus bench-rebuild bench-e2e soak chaos bench-instructions
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ bench-publish: venv
 	$(BIN)/python -m bench.publish --platform instagram --lanes 2
 
 ## The HTTP front door: batches of 100, then single events at 1,000 requests/s.
+## Instructions per Instagram post in the publisher (callgrind; ~10 min, needs valgrind):
+## how publisher changes are compared when the VM's speed swings from run to run.
+bench-instructions: venv
+	$(BIN)/python -m bench.instructions
+
 bench-ingest: venv
 	$(BIN)/python -m bench.ingest
 

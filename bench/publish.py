@@ -147,6 +147,12 @@ def main() -> None:
     parser.add_argument(
         "--lanes", type=int, default=1, help="PUBLISH_PER_ACCOUNT_CONCURRENCY of the publisher"
     )
+    parser.add_argument(
+        "--callgrind-log",
+        default=None,
+        help="run the publisher under valgrind's callgrind, its summary in this file "
+        "(instructions, not seconds: see bench/instructions.py)",
+    )
     args = parser.parse_args()
     name, module = MODULES[args.platform]
 
@@ -165,6 +171,11 @@ def main() -> None:
         ]  # fmt: skip
         env = {**endpoints.env(), "PUBLISH_PER_ACCOUNT_CONCURRENCY": str(args.lanes)}
         publisher = ManagedProcess(name, module, state, env=env)
+        if args.callgrind_log:
+            publisher.launcher = [
+                "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                f"--log-file={args.callgrind_log}",
+            ]  # fmt: skip
         try:
             sandbox.start()
             sandbox.wait_ready(f"{endpoints.graph_api_url}/_sandbox/ledger")
@@ -174,7 +185,10 @@ def main() -> None:
             started = time.monotonic()
             sandbox_cpu, machine_cpu = cpu_seconds(sandbox.pid), machine_cpu_seconds()
             publisher.start()
-            publisher.wait_ready(f"{endpoints.url(name)}/readyz")
+            # Under callgrind start-up alone takes minutes.
+            publisher.wait_ready(
+                f"{endpoints.url(name)}/readyz", timeout=900 if args.callgrind_log else 60
+            )
             row = asyncio.run(wait_done(infra.database_url, keys, args.timeout))
             wall = time.monotonic() - started
             assert publisher.pid is not None
@@ -201,7 +215,9 @@ def main() -> None:
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     report(
         # One file per configuration: `make bench-publish` runs Instagram with 1 and 2 lanes.
-        f"publish-{args.platform.value}" + (f"-{args.lanes}-lanes" if args.lanes > 1 else ""),
+        f"publish-{args.platform.value}"
+        + (f"-{args.lanes}-lanes" if args.lanes > 1 else "")
+        + ("-callgrind" if args.callgrind_log else ""),  # not to overwrite a timed run
         [
             ("commands", f"{len(keys)}", f"over {args.accounts} accounts"),
             ("sandbox latency", f"{args.latency_ms} ms", "per Graph call"),

@@ -27,6 +27,8 @@ class ManagedProcess:
     state_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
+    # A command the interpreter runs under, e.g. valgrind for instruction counts.
+    launcher: list[str] = field(default_factory=list)
 
     @property
     def pid_file(self) -> Path:
@@ -53,7 +55,7 @@ class ManagedProcess:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", self.module, *self.args],
+                [*self.launcher, sys.executable, "-m", self.module, *self.args],
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
