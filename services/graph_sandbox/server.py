@@ -342,8 +342,8 @@ class HttpConnection(asyncio.Protocol):
             raise httptools.HttpParserError("request head too large")
 
     def _refuse(self, status: bytes, reason: bytes) -> None:
-        if self._transport is None:
-            return
+        if self._transport is None or self._transport.is_closing():
+            return  # refused already: what follows the bad bytes is not read
         body = reason + b"\n"
         self._transport.write(
             b"HTTP/1.1 " + status + b" Bad Request\r\ncontent-type: text/plain\r\n"

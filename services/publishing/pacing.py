@@ -30,7 +30,8 @@ class Usage:
 
 
 # Every response carries both headers, and their texts repeat (whole percentages per
-# account), so a parse is looked up far more often than done: ~10% of a Graph call's CPU.
+# account), so a parse is looked up far more often than done: it was ~20% of a Graph
+# call's instructions.
 _PARSED_HEADERS = 4096
 _NO_USAGE: Mapping[str, Usage] = MappingProxyType({})
 
