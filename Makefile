@@ -48,12 +48,12 @@ bench-publish: venv
 	# One lane per account caps Instagram at 500 accounts / (3 calls x 200 ms) = 833 posts/s.
 	$(BIN)/python -m bench.publish --platform instagram --lanes 2
 
-## The HTTP front door: batches of 100, then single events at 1,000 requests/s.
-## Instructions per Instagram post in the publisher (callgrind; ~10 min, needs valgrind):
+## Instructions per Instagram post in the publisher (callgrind; ~5 min, needs valgrind):
 ## how publisher changes are compared when the VM's speed swings from run to run.
 bench-instructions: venv
 	$(BIN)/python -m bench.instructions
 
+## The HTTP front door: batches of 100, then single events at 1,000 requests/s.
 bench-ingest: venv
 	$(BIN)/python -m bench.ingest
 

@@ -84,9 +84,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if self._drained is not None and not self._drained.done():
             self._drained.set_exception(httpx.WriteError("connection lost while writing"))
         waiter = self._waiter
@@ -179,9 +177,7 @@ class Connection(asyncio.Protocol):
     def close(self) -> None:
         """Close now; a pending exchange fails with a read error."""
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._stop_timer()
         if self._transport is not None:
             self._transport.close()
         self._fail(httpx.ReadError("connection closed"))
@@ -223,9 +219,13 @@ class Connection(asyncio.Protocol):
         # itself on (see _on_timer): a new timer per request cost ~3% of a publisher's CPU.
         if self._timer is not None and self._timer.when() <= deadline:
             return
+        self._stop_timer()
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _stop_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self._loop.call_at(deadline, self._on_timer)
+            self._timer = None
 
     def _on_timer(self) -> None:
         # The read timeout bounds the silence between bytes (httpx's meaning), not the

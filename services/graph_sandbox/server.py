@@ -31,7 +31,7 @@ import httptools
 from starlette.types import ASGIApp, Message, Scope
 
 from .app import CONTROL_PREFIX
-from .routes_graph import GraphResponse, ResetResponse, handle_graph, request_of
+from .routes_graph import ResetResponse, handle_graph, request_of
 from .state import SandboxState
 
 log = logging.getLogger("graph_sandbox.server")
@@ -159,15 +159,15 @@ class HttpConnection(asyncio.Protocol):
         self._headers: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
         self._body: list[bytes] = []
-        self.peer: tuple[str, int] | None = None
-        self.local: tuple[str, int] | None = None
+        # What `base_url` may need of the ASGI scope; fixed for the connection's life.
+        self._scope: dict[str, Any] = {"scheme": "http", "server": None, "client": None}
 
     # -- asyncio.Protocol ---------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.peer = transport.get_extra_info("peername")
-        self.local = transport.get_extra_info("sockname")
+        self._scope["server"] = transport.get_extra_info("sockname")
+        self._scope["client"] = transport.get_extra_info("peername")
         self._server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -258,7 +258,7 @@ class HttpConnection(asyncio.Protocol):
                 self._server.state,
                 request_of(
                     request.method, path, query=query, headers=request.headers,
-                    body=request.body, scope=self._scope_extras(),
+                    body=request.body, scope=self._scope,
                 ),
             )  # fmt: skip
             if isinstance(answer, ResetResponse):
@@ -266,13 +266,10 @@ class HttpConnection(asyncio.Protocol):
                 # the call took effect (it did, when the fault said so).
                 self._write(answer.truncated(), True)
                 return
-            self._write(self._rendered(answer, close), close)
+            rendered = render(answer.status, answer.all_headers(), answer.body, close=close)
+            self._write(rendered, close)
         if self._server.access_log:
             log.info("%s %s", request.method, path)
-
-    @staticmethod
-    def _rendered(answer: GraphResponse, close: bool) -> bytes:
-        return render(answer.status, answer.all_headers(), answer.body, close=close)
 
     def _write(self, data: bytes, close: bool) -> None:
         transport = self._transport
@@ -282,9 +279,6 @@ class HttpConnection(asyncio.Protocol):
         if close:
             self._closing = True
             transport.close()
-
-    def _scope_extras(self) -> dict[str, Any]:
-        return {"scheme": "http", "server": self.local, "client": self.peer}
 
     async def _asgi(
         self, request: Incoming, path: str, raw_path: bytes, query: bytes
@@ -300,7 +294,7 @@ class HttpConnection(asyncio.Protocol):
             "query_string": query,
             "headers": request.headers,
             "state": {},
-            **self._scope_extras(),
+            **self._scope,
         }
         body_sent = False
         started: dict[str, Any] = {}
