@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--call-log-size", type=int, default=defaults.call_log_size)
     parser.add_argument("--duplicate-detection", action="store_true")
     parser.add_argument("--allow-private-media-urls", action="store_true")
+    parser.add_argument(
+        "--no-read-after-write", action="store_true", help="ignore `fields` on creates"
+    )
     parser.add_argument("--log-level", default="warning")
     parser.add_argument("--access-log", action="store_true", help="log every request (slow)")
     parser.add_argument("--graceful-shutdown-s", type=float, default=2.0)
@@ -83,6 +86,7 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
         call_log_size=args.call_log_size,
         duplicate_detection=args.duplicate_detection,
         reject_private_media_urls=not args.allow_private_media_urls,
+        read_after_write=not args.no_read_after_write,
     )
 
 

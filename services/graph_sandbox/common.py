@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from .call import Call
-from .errors import JSONDict, invalid_param, nonexisting_field
+from .errors import GraphError, JSONDict, invalid_param, nonexisting_field
 from .params import FieldSpec
 from .state import SandboxState
 
@@ -20,6 +20,26 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_LIMIT = 25
 MAX_PAGE_LIMIT = 100
+
+
+def read_after_write(
+    state: SandboxState,
+    call: Call,
+    written: JSONDict,
+    read: Callable[[list[FieldSpec]], JSONDict],
+) -> JSONDict:
+    """Meta's read-after-write: a create or update that names `fields` answers with the
+    new object's fields (`read`), saving the client a GET. If the read fails, the answer
+    is the read's error with `original_response` (what the write alone answers): the
+    write stands either way. With the setting off, `fields` is ignored, as on endpoints
+    whose reference does not list the feature."""
+    if not state.settings.read_after_write or not call.params.get_str("fields"):
+        return written
+    try:
+        return {**read(call.params.fields("id")), **written}
+    except GraphError as err:
+        err.original_response = written
+        raise
 
 
 def fmt_time(ts: float) -> str:

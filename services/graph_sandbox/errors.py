@@ -190,6 +190,9 @@ class GraphError(Exception):
         self.user_msg = user_msg if user_msg is not None else sub_msg
         # Minutes until a rate-limited account may call again (80001/80002/4/...).
         self.regain_minutes = regain_minutes
+        # Read-after-write: the write took effect, only the read failed; Meta's error then
+        # carries what the write alone would have answered.
+        self.original_response: JSONDict | None = None
         super().__init__(f"({code}/{subcode}) {self.message}")
 
     def body(self, trace_id: str | None = None) -> JSONDict:
@@ -203,6 +206,8 @@ class GraphError(Exception):
             err["error_user_msg"] = self.user_msg
         err["is_transient"] = self.is_transient
         err["fbtrace_id"] = trace_id or new_trace_id()
+        if self.original_response is not None:
+            err["original_response"] = self.original_response
         return {"error": err}
 
 

@@ -10,6 +10,7 @@ from .common import (
     fake_count,
     fmt_time,
     paginate,
+    read_after_write,
     render_fields,
     url_is_fetchable,
 )
@@ -142,10 +143,10 @@ def create_feed_post(state: SandboxState, call: Call) -> JSONDict:
     )
     for photo_id in photo_ids:
         state.photos[photo_id].attached_to = post_id
-    if call.params.get_str("fields"):
-        # Graph renders the new post's fields on the create answer when asked to.
-        return {**render_post(state, state.posts[post_id], call.params.fields("id")), "id": post_id}
-    return {"id": post_id}
+    post = state.posts[post_id]
+    return read_after_write(
+        state, call, {"id": post_id}, lambda fields: render_post(state, post, fields)
+    )
 
 
 def _validate_attachments(state: SandboxState, page_id: str, attached: list[object]) -> list[str]:

@@ -11,6 +11,7 @@ from .common import (
     fake_count,
     fmt_time,
     paginate,
+    read_after_write,
     render_fields,
     url_extension,
     url_is_fetchable,
@@ -294,7 +295,9 @@ def publish(state: SandboxState, call: Call) -> JSONDict:
         raise ig_error(2207042)
     media = _create_media(state, container, now)
     window.add(now)
-    return {"id": media.id}
+    return read_after_write(
+        state, call, {"id": media.id}, lambda fields: render_media(state, media, fields)
+    )
 
 
 def _shortcode(media_id: str) -> str:

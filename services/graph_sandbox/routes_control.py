@@ -60,6 +60,7 @@ class SettingsPatch(BaseModel):
     call_log_size: int | None = Field(default=None, ge=1)
     duplicate_detection: bool | None = None
     reject_private_media_urls: bool | None = None
+    read_after_write: bool | None = None
     consenting_user_id: str | None = None
     oauth_deny: bool | None = None
     user_token_ttl_s: int | None = Field(default=None, gt=0)

@@ -40,6 +40,9 @@ class SandboxSettings:
     """Answer 506 when a Page posts the same status message twice in a row (Meta does)."""
     reject_private_media_urls: bool = True
     """Media URLs Meta could not fetch (localhost, private IPs, non-http) fail with 9004."""
+    read_after_write: bool = True
+    """Creates named `fields` answer with the new object's fields (Meta's read-after-write:
+    FB feed posts, IG media_publish). Off: `fields` is ignored, the answer is the id."""
     consenting_user_id: str | None = None
     """The user who 'consents' in the OAuth dialog; defaults to the first registered user."""
     oauth_deny: bool = False

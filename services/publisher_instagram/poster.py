@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import HttpUrl, ValidationError
+
 from schemas.publish import ErrorClass, MediaItem, MediaKind
 from services.publishing.errors import classify_graph_error
 from services.publishing.graph import AmbiguousOutcomeError, GraphError, read_permalink
@@ -28,6 +30,10 @@ _RECENT_MEDIA = 50
 _QUOTA_RECHECK_SECONDS = 60.0
 _QUOTA_MARGIN = 5
 _NOT_READY_SUBCODE = 2207027  # media_publish before the container is FINISHED
+# Meta's read-after-write: the new media's permalink on the publish answer, one round
+# trip fewer per post. Where it is not offered the answer is the bare id, and the
+# permalink is read as before.
+_WITH_PERMALINK = {"fields": "id,permalink"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +83,10 @@ class InstagramPoster:
         else:
             published = await self._publish_when_finished(attempt, container_id)
         media_id = str(published["id"])
-        return Posted(media_id, await read_permalink(graph, media_id, token, "permalink"))
+        permalink = _permalink_of(published)
+        if permalink is None:  # read-after-write not offered (or its read failed)
+            permalink = await read_permalink(graph, media_id, token, "permalink")
+        return Posted(media_id, permalink)
 
     async def _publish_when_finished(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
         try:
@@ -91,8 +100,9 @@ class InstagramPoster:
         await self._check_quota(attempt)
         ig_user = attempt.command.account_id
         published = await attempt.graph.call(
-            "POST", f"{ig_user}/media_publish", attempt.token, data={"creation_id": container_id}
-        )
+            "POST", f"{ig_user}/media_publish", attempt.token,
+            data={"creation_id": container_id}, params=_WITH_PERMALINK,
+        )  # fmt: skip
         left, recheck_at = self._quota.get(ig_user, (0, 0.0))
         self._quota[ig_user] = (left - 1, recheck_at)
         return published
@@ -230,3 +240,10 @@ def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:
     if carousel:
         return {"media_type": "VIDEO", "video_url": str(item.url)}
     return {"media_type": "REELS", "video_url": str(item.url), "share_to_feed": "true"}
+
+
+def _permalink_of(published: dict[str, Any]) -> HttpUrl | None:
+    try:
+        return HttpUrl(str(published["permalink"]))
+    except (KeyError, ValidationError):
+        return None

@@ -134,6 +134,12 @@ class GraphClient:
         )
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             error = body["error"]
+            original = error.get("original_response")
+            if isinstance(original, dict):
+                # Read-after-write: the write took effect and only the read of `fields`
+                # failed. Treating it as a failure could post twice (or report a live
+                # post as failed); the caller reads what it needs separately.
+                return original
             regain = max((u.regain_seconds for u in business_usage.values()), default=0.0)
             raise GraphError(
                 _scrub(str(error.get("message", "")), token),

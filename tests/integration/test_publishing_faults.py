@@ -324,3 +324,34 @@ async def _tenant_connections(
         list(accounts.values()),
     )
     return rows[0]["tenant_id"], {Platform(r["platform"]): r["connection_id"] for r in rows}
+
+
+@pytest.mark.parametrize("read_after_write", [True, False], ids=["read-after-write", "read-back"])
+async def test_permalink_comes_with_the_create_or_is_read_back(
+    db: asyncpg.Pool, pipeline: Endpoints, read_after_write: bool
+) -> None:
+    """Meta's read-after-write puts the permalink on the create answer (FB feed, IG
+    media_publish); where an endpoint does not offer it, the publisher reads it back.
+    Either way: one post per account, with its permalink."""
+    auth, accounts = await new_tenant(db, pipeline)
+    graph = pipeline.graph_api_url
+    both = (Platform.FACEBOOK, Platform.INSTAGRAM)
+    async with httpx.AsyncClient(timeout=10) as http:
+        patch = {"read_after_write": read_after_write}
+        assert (await http.patch(f"{graph}/_sandbox/settings", json=patch)).status_code == 200
+        try:
+            job_id = await submit(http, pipeline, auth)
+            results = await results_of(
+                pipeline, job_id, lambda rs: all(final_for(p)(rs) for p in both)
+            )
+        finally:
+            await http.patch(f"{graph}/_sandbox/settings", json={"read_after_write": True})
+        for platform in both:
+            [posted] = [r.payload for r in results if r.payload.platform is platform]
+            assert posted.status is PublishStatus.POSTED
+            assert str(posted.permalink).startswith("https://www.")
+            assert len(await ledger(http, pipeline, accounts[platform])) == 1
+        # (The job has an image: on Facebook a photo post, whose permalink is always read.)
+        query = {"account_id": accounts[Platform.INSTAGRAM], "operation": "ig.media.get"}
+        reads = (await http.get(f"{graph}/_sandbox/calls", params=query)).json()["calls"]
+        assert len(reads) == (0 if read_after_write else 1)

@@ -27,10 +27,17 @@ QUOTA = {"quota_usage": 1, "config": {"quota_total": 100, "quota_duration": 8640
 class ScriptedGraph:
     """Answers by (method, last path segment); records every call in order."""
 
-    def __init__(self, container_states: list[str], publish_errors: int = 0) -> None:
+    def __init__(
+        self,
+        container_states: list[str],
+        publish_errors: int = 0,
+        publish_answer: tuple[int, dict[str, Any]] | None = None,
+    ) -> None:
         self.calls: list[str] = []
         self.container_states = container_states
         self.publish_errors = publish_errors
+        self.publish_answer = publish_answer  # instead of the bare id
+        self.publish_queries: list[str] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         last = request.url.path.rsplit("/", 1)[-1]
@@ -38,6 +45,10 @@ class ScriptedGraph:
         if request.method == "POST" and last == "media_publish" and self.publish_errors:
             self.publish_errors -= 1
             return httpx.Response(400, json=NOT_READY)
+        if request.method == "POST" and last == "media_publish":
+            self.publish_queries.append(request.url.query.decode())
+            if self.publish_answer is not None:
+                return httpx.Response(self.publish_answer[0], json=self.publish_answer[1])
         answers: dict[str, dict[str, Any]] = {
             "POST media": {"id": "container-1"},
             "POST media_publish": {"id": "media-1"},
@@ -90,6 +101,33 @@ async def test_a_fresh_image_is_published_without_polling_first() -> None:
         "POST media", "GET content_publishing_limit", "POST media_publish", "GET media-1",
     ]  # fmt: skip
     assert attempt.progress["container_id"] == "container-1"
+
+
+async def test_the_permalink_comes_with_the_publish_answer_where_meta_offers_it() -> None:
+    # Read-after-write: `fields` on media_publish, one round trip fewer per post.
+    answer = {"id": "media-1", "permalink": "https://www.instagram.com/p/raw/"}
+    graph = ScriptedGraph(container_states=[], publish_answer=(200, answer))
+    attempt, close = attempt_for(graph, [IMAGE])
+    posted = await InstagramPoster(FAST).publish(attempt)
+    await close()
+    assert (posted.platform_post_id, str(posted.permalink)) == (
+        "media-1", "https://www.instagram.com/p/raw/"
+    )  # fmt: skip
+    assert graph.calls == ["POST media", "GET content_publishing_limit", "POST media_publish"]
+    assert graph.publish_queries == ["fields=id%2Cpermalink"]
+
+
+async def test_a_publish_whose_read_after_write_failed_is_still_a_post() -> None:
+    # Meta: the write stands; the error carries what the write alone answers.
+    failed_read = {"error": {"message": "(#100) Tried accessing nonexisting field",
+                             "code": 100, "original_response": {"id": "media-1"}}}  # fmt: skip
+    graph = ScriptedGraph(container_states=[], publish_answer=(400, failed_read))
+    attempt, close = attempt_for(graph, [IMAGE])
+    posted = await InstagramPoster(FAST).publish(attempt)
+    await close()
+    assert posted.platform_post_id == "media-1"
+    assert str(posted.permalink) == "https://www.instagram.com/p/abc/"  # read separately
+    assert graph.calls[-2:] == ["POST media_publish", "GET media-1"]
 
 
 async def test_an_image_not_ready_yet_is_polled_and_then_published() -> None:

@@ -280,7 +280,16 @@ async def test_feed_create_renders_requested_fields() -> None:
         plain = await client.post(
             "/v24.0/123456789012345/feed", params={"access_token": "t"}, data={"message": "x"}
         )
+        bad_field = await client.post(
+            "/v24.0/123456789012345/feed",
+            params={"fields": "permalink_urls", "access_token": "t"},
+            data={"message": "typo"},
+        )
     assert response.status_code == 200
     assert body["id"].startswith("123456789012345_")
     assert body["permalink_url"].startswith("https://www.facebook.com/")
     assert set(plain.json()) == {"id"}
+    # The read failed, the post exists: Meta's error carries the write's own answer.
+    error = bad_field.json()["error"]
+    assert error["code"] == 100
+    assert error["original_response"]["id"].startswith("123456789012345_")

@@ -57,6 +57,30 @@ async def test_image_publish_creates_one_media(client: httpx.AsyncClient) -> Non
     )
 
 
+async def test_publish_reads_after_write_when_fields_are_named(
+    client: httpx.AsyncClient,
+) -> None:
+    async def publish(**extra: str) -> httpx.Response:
+        created = await post(client, f"/{IG}/media", image_url=IMAGE, caption="raw")
+        return await post(client, f"/{IG}/media_publish", creation_id=created.json()["id"], **extra)
+
+    with_fields = (await publish(fields="id,permalink")).json()
+    assert set(with_fields) == {"id", "permalink"}
+    assert with_fields["permalink"].startswith("https://www.instagram.com/p/")
+
+    # A failed read answers the error, with what the write alone answers: it stands.
+    failed = await publish(fields="permalink,nonsense")
+    error = error_of(failed)
+    assert error["code"] == 100
+    media_id = error["original_response"]["id"]
+    assert (await get(client, f"/{media_id}", fields="id")).json() == {"id": media_id}
+
+    # Off, `fields` is ignored (endpoints that do not offer the feature).
+    assert (await client.patch("/_sandbox/settings", json={"read_after_write": False})).is_success
+    assert set((await publish(fields="id,permalink")).json()) == {"id"}
+    assert (await ledger(client, account_id=IG))["counts"]["ig_media"] == 3
+
+
 async def test_publishing_twice_errors_without_second_media(client: httpx.AsyncClient) -> None:
     created = await post(client, f"/{IG}/media", image_url=IMAGE, caption="once")
     container_id = created.json()["id"]
