@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from jobcast.kafka import CachedKeyPartitioner, OrderedProducer, OutgoingEvent, RenderedEvent
+from jobcast.kafka import (
+    CachedKeyPartitioner,
+    OrderedProducer,
+    OutgoingEvent,
+    RenderedEvent,
+    murmur2,
+)
 from schemas.platforms import Platform
 from schemas.publish import MediaItem, MediaKind, PostContent, PublishCommand, PublishRequested
 from services.distributor import captions, handlers
@@ -234,6 +240,22 @@ def test_the_cached_partitioner_picks_what_aiokafka_picks(key: bytes, count: int
     cached = CachedKeyPartitioner()
     assert cached(key, partitions, partitions) == expected
     assert cached(key, partitions, partitions) == expected  # and again, from the cache
+
+
+@pytest.mark.parametrize(
+    ("key", "java"),
+    [
+        (b"21", -973932308),
+        (b"foobar", -790332482),
+        (b"a-little-bit-long-string", -985981536),
+        (b"a-little-bit-longer-string", -1486304829),
+        (b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971),
+        (b"abc", 479470107),
+    ],
+)
+def test_murmur2_gives_what_the_java_client_gives(key: bytes, java: int) -> None:
+    # The vectors of Kafka's own UtilsTest (signed 32-bit there, unsigned here).
+    assert murmur2(key) == java & 0xFFFFFFFF
 
 
 def test_the_cached_partitioner_spreads_keyless_records_over_available_partitions() -> None:
