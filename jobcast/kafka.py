@@ -186,21 +186,25 @@ class OrderedProducer:
     """Produces many events at once, each partition in the order given, and waits for all.
 
     faststream's `publish` waits for each record's acknowledgement before the next one can
-    be sent in order, which caps a sender at one record per broker round trip. Here every
-    record is appended to aiokafka's accumulator first (append order is partition order;
-    the idempotent producer keeps it across retries), then all acknowledgements are awaited.
+    be sent in order, which caps a sender at one record per broker round trip. Here the
+    records of one `enqueue` are appended, per partition and in order, to batches of our
+    own, which go to aiokafka whole (closed: sent at once, no linger); then all
+    acknowledgements are awaited. The idempotent producer keeps each partition's order
+    across retries. aiokafka's per-record `send` costs ~13 µs more CPU a record than
+    appending to a batch (measured on a real broker: 21-24 against 8-10 µs in all).
     """
 
     def __init__(self, bootstrap_servers: str, client_id: str, *, linger_ms: int = 5) -> None:
-        # `linger_ms=0` suits a caller that hands over whole batches itself: every record of
-        # a `send_all` is appended before the sender runs, so lingering would only add delay.
+        # `linger_ms` only matters for records too large for our batches, which go through
+        # aiokafka's `send` (and its size checks) one by one.
+        self._partitioner = CachedKeyPartitioner()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
             enable_idempotence=True,
             linger_ms=linger_ms,
-            max_batch_size=262_144,
-            partitioner=CachedKeyPartitioner(),
+            max_batch_size=_BATCH_BYTES,
+            partitioner=self._partitioner,
         )
 
     async def start(self) -> None:
@@ -219,46 +223,114 @@ class OrderedProducer:
         """Hand `events` to the producer in order, without waiting for the broker; `wait`
         for them later. Lets a caller produce while it still works on what comes next."""
         pending = PendingSends() if pending is None else pending
-        first = len(pending.topics)
+        batches: dict[tuple[str, int], _Batch] = {}
+        partitions: dict[str, list[int]] = {}
+        handed: collections.Counter[str] = collections.Counter()
         try:
             for out in events:
                 headers = event_headers(out.correlation_id, out.causation_id, out.event_type)
-                pending.acks.append(
-                    await self._producer.send(
-                        out.topic,
-                        out.event.model_dump_json().encode(),
-                        key=out.key.encode(),
-                        headers=[(k, v.encode()) for k, v in headers.items()],
-                    )
+                record = _Record(
+                    out.key.encode(),
+                    out.event.model_dump_json().encode(),
+                    [(k, v.encode()) for k, v in headers.items()],
                 )
-                pending.topics.append(out.topic)
+                handed[out.topic] += 1
+                if len(record.value) > _LARGE_RECORD_BYTES:
+                    # aiokafka's own path, with its size checks; what came before goes first.
+                    await self._submit(batches, pending)
+                    ack = await self._producer.send(
+                        out.topic, record.value, key=record.key, headers=record.headers
+                    )
+                    pending.add(ack, out.topic, 1)
+                    continue
+                numbers = partitions.get(out.topic)
+                if numbers is None:
+                    numbers = sorted(await self._producer.partitions_for(out.topic))
+                    partitions[out.topic] = numbers
+                tp = (out.topic, self._partitioner(record.key, numbers, numbers))
+                batch = batches.get(tp)
+                if batch is None:
+                    batch = batches[tp] = _Batch(self._producer.create_batch())
+                if not batch.add(record):  # full: it goes, the record starts the next one
+                    await self._submit({tp: batch}, pending)
+                    batch = batches[tp] = _Batch(self._producer.create_batch())
+                    batch.add(record)  # an empty batch takes any record
+            await self._submit(batches, pending)
         finally:
             # Per topic, not per record: a metric's label lookup costs more than a send.
-            for topic, records in collections.Counter(pending.topics[first:]).items():
+            for topic, records in handed.items():
                 metrics.count_produced(topic, records)
         return pending
+
+    async def _submit(self, batches: dict[tuple[str, int], _Batch], pending: PendingSends) -> None:
+        for (topic, partition), batch in batches.items():
+            batch.builder.close()  # closed: sent without lingering, nothing more added
+            ack = await self._producer.send_batch(batch.builder, topic, partition=partition)
+            pending.add(ack, topic, batch.records)
+        batches.clear()
 
     async def wait(self, pending: PendingSends) -> None:
         """Return once the broker has every event of `pending` (raises as `send_all`)."""
         if pending.acks:
             outcomes = await asyncio.gather(*pending.acks, return_exceptions=True)
             failed = [
-                (topic, outcome)
-                for topic, outcome in zip(pending.topics, outcomes, strict=True)
+                (topic, records, outcome)
+                for topic, records, outcome in zip(
+                    pending.topics, pending.records, outcomes, strict=True
+                )
                 if isinstance(outcome, BaseException)
             ]
-            for topic, _ in failed:
-                metrics.PRODUCE_FAILURES.labels(topic=topic).inc()
+            for topic, records, _ in failed:
+                metrics.PRODUCE_FAILURES.labels(topic=topic).inc(records)
             if failed:
-                raise failed[0][1]
+                raise failed[0][2]
+
+
+_BATCH_BYTES = 262_144
+# Larger records go through aiokafka's `send`, which refuses what the broker would.
+_LARGE_RECORD_BYTES = _BATCH_BYTES // 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+class _Batch:
+    """Records of one partition on their way into one produce batch."""
+
+    __slots__ = ("builder", "records")
+
+    def __init__(self, builder: Any) -> None:
+        self.builder = builder  # aiokafka's BatchBuilder
+        self.records = 0
+
+    def add(self, record: _Record) -> bool:
+        """Append `record`; False when the batch is full (the record is not in it)."""
+        added = self.builder.append(
+            timestamp=None, key=record.key, value=record.value, headers=record.headers
+        )
+        if added is None:
+            return False
+        self.records += 1
+        return True
 
 
 @dataclass(slots=True)
 class PendingSends:
-    """Events handed to an `OrderedProducer` whose acknowledgements are still to come."""
+    """Events handed to an `OrderedProducer` whose acknowledgements are still to come: one
+    acknowledgement per batch, with its topic and how many records it carries."""
 
     acks: list[asyncio.Future[Any]] = dataclasses.field(default_factory=list)
     topics: list[str] = dataclasses.field(default_factory=list)
+    records: list[int] = dataclasses.field(default_factory=list)
+
+    def add(self, ack: asyncio.Future[Any], topic: str, records: int) -> None:
+        self.acks.append(ack)
+        self.topics.append(topic)
+        self.records.append(records)
 
 
 async def publish_event(

@@ -273,15 +273,49 @@ def test_random_uuid_text_is_a_random_version_4_uuid() -> None:
     assert {event_id[19] for event_id in ids} == set("89ab")
 
 
-class FakeAioProducer:
-    """Records what is sent; each send's acknowledgement is a future the test settles."""
+class FakeBatch:
+    """aiokafka's BatchBuilder as OrderedProducer uses it: full after `room` records."""
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.records: list[tuple[bytes, bytes]] = []
+        self.closed = False
+
+    def append(self, *, timestamp: None, key: bytes, value: bytes, headers: object) -> Any:
+        if self.closed or len(self.records) >= self.room:
+            return None
+        self.records.append((key, value))
+        return object()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeAioProducer:
+    """Records what reaches the broker, in order; each acknowledgement is a future the
+    test settles (one per batch, one per record sent alone)."""
+
+    def __init__(self, *, room: int = 100, partitions: int = 3) -> None:
+        self.room, self.partitions = room, partitions
+        self.sent: list[tuple[str, int, bytes, bytes]] = []  # topic, partition, key, value
         self.acks: list[asyncio.Future[None]] = []
 
+    async def partitions_for(self, topic: str) -> set[int]:
+        return set(range(self.partitions))
+
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch(self.room)
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+        assert batch.closed  # closed batches go without lingering
+        self.sent += [(topic, partition, key, value) for key, value in batch.records]
+        return self._ack()
+
     async def send(self, topic: str, value: bytes, *, key: bytes, headers: object) -> Any:
-        self.sent.append((topic, key, value))
+        self.sent.append((topic, -1, key, value))
+        return self._ack()
+
+    def _ack(self) -> asyncio.Future[None]:
         self.acks.append(asyncio.get_running_loop().create_future())
         return self.acks[-1]
 
@@ -291,24 +325,71 @@ def produced(topic: str) -> float:
     return value or 0.0
 
 
-async def test_enqueued_events_go_out_in_order_and_wait_reports_a_failure() -> None:
+def produce_failures(topic: str) -> float:
+    value = REGISTRY.get_sample_value("jobcast_records_produce_failures_total", {"topic": topic})
+    return value or 0.0
+
+
+def fake_producer(**fake: Any) -> tuple[OrderedProducer, FakeAioProducer]:
     producer = OrderedProducer("127.0.0.1:9", "test")
-    fake = FakeAioProducer()
-    producer._producer = fake
-    before = produced("t.one")
+    producer._producer = FakeAioProducer(**fake)
+    return producer, producer._producer
+
+
+async def test_enqueued_events_go_out_in_order_and_wait_reports_a_failure() -> None:
+    producer, fake = fake_producer()
+    before, failures_before = produced("t.one"), produce_failures("t.one")
     pending = await producer.enqueue(
         [OutgoingEvent("t.one", "k", RenderedEvent(f'{{"n":{n}}}')) for n in range(3)]
     )
     await producer.enqueue([OutgoingEvent("t.two", "k", RenderedEvent("{}"))], pending)
-    assert [(t, v) for t, _, v in fake.sent] == [
+    assert [(t, v) for t, _, _, v in fake.sent] == [
         ("t.one", b'{"n":0}'),
         ("t.one", b'{"n":1}'),
         ("t.one", b'{"n":2}'),
         ("t.two", b"{}"),
     ]
     assert produced("t.one") - before == 3
-    for ack in fake.acks[:-1]:
-        ack.set_result(None)
-    fake.acks[-1].set_exception(RuntimeError("broker said no"))
+    assert len(fake.acks) == 2  # one batch per partition
+    fake.acks[1].set_result(None)
+    fake.acks[0].set_exception(RuntimeError("broker said no"))
     with pytest.raises(RuntimeError, match="broker said no"):
         await producer.wait(pending)
+    assert produce_failures("t.one") - failures_before == 3  # the batch's records
+
+
+async def test_each_partition_keeps_its_order_across_full_batches() -> None:
+    producer, fake = fake_producer(room=2, partitions=4)
+    keys = [f"account-{n}" for n in range(5)]
+    events = [
+        OutgoingEvent("t.many", keys[n % 5], RenderedEvent(f'{{"n":{n}}}')) for n in range(40)
+    ]
+    await producer.enqueue(events)
+    partitions = [0, 1, 2, 3]
+    expected = {
+        key: DefaultPartitioner()(key.encode(), partitions, partitions) for key in keys
+    }  # what aiokafka's `send` would pick
+    seen: dict[int, list[int]] = {}
+    for topic, partition, key, value in fake.sent:
+        assert (topic, partition) == ("t.many", expected[key.decode()])
+        seen.setdefault(partition, []).append(int(value.decode()[5:-1]))
+    assert sorted(n for ns in seen.values() for n in ns) == list(range(40))
+    assert all(ns == sorted(ns) for ns in seen.values())  # per partition, as given
+    assert len(fake.acks) >= 40 // 2  # full batches were cut
+
+
+async def test_a_large_record_goes_alone_after_what_came_before() -> None:
+    producer, fake = fake_producer()
+    big = "x" * 100_000
+    await producer.enqueue(
+        [
+            OutgoingEvent("t.big", "k", RenderedEvent('"first"')),
+            OutgoingEvent("t.big", "k", RenderedEvent(f'"{big}"')),
+            OutgoingEvent("t.big", "k", RenderedEvent('"last"')),
+        ]
+    )
+    assert [(p, v[:7]) for _, p, _, v in fake.sent] == [
+        (fake.sent[0][1], b'"first"'),
+        (-1, b'"xxxxxx'),  # through aiokafka's send, with its size checks
+        (fake.sent[0][1], b'"last"'),
+    ]
