@@ -214,14 +214,17 @@ def _link_to_host(match: regex.Match[str]) -> str:
     return _WWW_PREFIX.sub("", host).strip(".-") + trailing
 
 
-def instagram_apply_line(apply_url: str, template: str = INSTAGRAM_APPLY_TEMPLATE) -> str:
+def instagram_apply_line(
+    apply_url: str, template: str = INSTAGRAM_APPLY_TEMPLATE, *, host: str | None = None
+) -> str:
     """Where to apply, without a link: "Apply: jobs.example.com (link in bio)".
 
     Only the host is shown (no path, no query), so the line stays short and carries no
     tracking parameters. `template` words it per language; `{host}` is replaced.
-    Raises `ValueError` when `apply_url` has no host.
+    `host`: the URL's host when the caller has it parsed already (pydantic's `HttpUrl.host`,
+    which keeps an IPv6 address's brackets). Raises `ValueError` when there is no host.
     """
-    host = urlsplit(apply_url).hostname
+    host = host.strip("[]") if host else urlsplit(apply_url).hostname
     if not host:
         raise ValueError(f"apply URL has no host: {apply_url!r}")
     return template.replace("{host}", _WWW_PREFIX.sub("", host))

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -230,15 +230,21 @@ def format_publish_at(job: JobPosting, profile: TenantProfile = DEFAULT_PROFILE)
 
 
 def attributed_url(url: str, params: Mapping[str, str]) -> str:
-    """`url` with the attribution `params` it does not already carry (see module docstring)."""
-    scheme, netloc, path, query, fragment = urlsplit(url)
+    """`url` with the attribution `params` it does not already carry (see module docstring).
+
+    `url` is absolute and in normal form (`str(HttpUrl)`): its query and fragment are found
+    by their delimiters, where `urlsplit` finds them, without parsing the rest (a job's URL
+    is new every time, so urlsplit's cache never helps; property-tested equal to
+    `urlunsplit` of `urlsplit`)."""
+    head, _, fragment = url.partition("#")
+    base, _, query = head.partition("?")
     present = {key for key, _ in parse_qsl(query, keep_blank_values=True)} if query else set()
     missing = tuple((key, value) for key, value in params.items() if key not in present)
     if not missing:
         return url
     added = _encoded_query(missing)
     query = f"{query}&{added}" if query and not query.endswith("&") else (query + added)
-    return urlunsplit((scheme, netloc, path, query, fragment))
+    return f"{base}?{query}#{fragment}" if fragment else f"{base}?{query}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -249,8 +255,19 @@ def _encoded_query(params: tuple[tuple[str, str], ...]) -> str:
 
 def image_format(url: str) -> str | None:
     """The format an image URL's extension clearly names when that is not JPEG, else None."""
-    last_segment = urlsplit(url).path.rsplit("/", 1)[-1]  # "a.png/" ends in no extension
+    last_segment = _path_of(url).rsplit("/", 1)[-1]  # "a.png/" ends in no extension
     return NOT_JPEG.get(_suffix(last_segment).lower())
+
+
+def _path_of(url: str) -> str:
+    """`urlsplit(url).path` for "scheme://authority/path?query#fragment" in normal form,
+    found by its delimiters (anything else goes through `urlsplit`)."""
+    head = url.partition("#")[0].partition("?")[0]
+    _, separator, rest = head.partition("://")
+    if not separator:
+        return urlsplit(url).path
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else ""
 
 
 def _suffix(name: str) -> str:
@@ -326,7 +343,9 @@ def render(
         fitted = captions.fit_instagram_caption(
             headline=headline,
             body=body,
-            apply_line=captions.instagram_apply_line(str(job.apply_url), labels.apply_instagram),
+            apply_line=captions.instagram_apply_line(
+                str(job.apply_url), labels.apply_instagram, host=job.apply_url.host
+            ),
             hashtags=hashtags,
             footer=profile.footer,
         )

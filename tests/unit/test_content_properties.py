@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from uuid import uuid4
 
 import regex
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import HttpUrl, ValidationError
 
 from schemas import JobPosting, Platform, PublishCommand
 from services.distributor.captions import (
@@ -23,7 +23,7 @@ from services.distributor.captions import (
     count_mentions,
     instagram_apply_line,
 )
-from services.distributor.content import LABELS, attributed_url, render
+from services.distributor.content import LABELS, _path_of, attributed_url, render
 from services.distributor.domain import Skip, plan_posts, preview
 from services.distributor.profile import TenantProfile
 from services.distributor.repo import Connection
@@ -309,3 +309,46 @@ def test_huge_many_hashtags_and_mentions_still_fit(amount: Decimal) -> None:
     assert "Lamar: https://jobs.example.com/a?utm_source=board&utm_medium=social" in (
         fb.content.text
     )
+
+
+def _attributed_by_urlsplit(url: str, params: dict[str, str]) -> str:
+    """The attribution as first written, by `urlsplit`/`urlunsplit`: the reference."""
+    scheme, netloc, path, query, fragment = urlsplit(url)
+    present = {key for key, _ in parse_qsl(query, keep_blank_values=True)} if query else set()
+    missing = [(key, value) for key, value in params.items() if key not in present]
+    if not missing:
+        return url
+    added = urlencode(missing, quote_via=quote)
+    query = f"{query}&{added}" if query and not query.endswith("&") else (query + added)
+    return urlunsplit((scheme, netloc, path, query, fragment))
+
+
+_URL_TEXT = st.text(st.sampled_from("aZ09-._~%/?#&=+:@!$'()*,; é🙂[]"), max_size=12)
+normal_urls = st.builds(
+    lambda scheme, user, host, port, path, query, fragment: (
+        f"{scheme}://{user}{host}{port}/{path}{query}{fragment}"
+    ),
+    st.sampled_from(["http", "https", "HTTPS"]),
+    st.sampled_from(["", "u:p@", "u@"]),
+    st.sampled_from(["jobs.example.com", "WWW.Loker.id", "bücher.example", "127.0.0.1", "[::1]"]),
+    st.sampled_from(["", ":8080", ":443"]),
+    _URL_TEXT,
+    st.one_of(st.just(""), _URL_TEXT.map(lambda q: "?" + q)),
+    st.one_of(st.just(""), _URL_TEXT.map(lambda f: "#" + f)),
+)
+
+
+@PROPERTY
+@given(raw=normal_urls, params=st.dictionaries(param_names, st.text(max_size=8), max_size=3))
+def test_url_shortcuts_equal_urlsplit_on_normal_urls(raw: str, params: dict[str, str]) -> None:
+    # Jobs' URLs reach these functions in pydantic's normal form, which the shortcuts
+    # (delimiters instead of urlsplit) rely on.
+    try:
+        parsed = HttpUrl(raw)
+    except ValidationError:
+        reject()
+    url = str(parsed)
+    assert attributed_url(url, params) == _attributed_by_urlsplit(url, params)
+    assert _path_of(url) == urlsplit(url).path
+    by_host = instagram_apply_line(url, host=parsed.host)
+    assert by_host == instagram_apply_line(url)
