@@ -225,7 +225,7 @@ class OrderedProducer:
         pending = PendingSends() if pending is None else pending
         batches: dict[tuple[str, int], _Batch] = {}
         partitions: dict[str, list[int]] = {}
-        handed: collections.Counter[str] = collections.Counter()
+        first = len(pending.topics)
         try:
             for out in events:
                 headers = event_headers(out.correlation_id, out.causation_id, out.event_type)
@@ -234,7 +234,6 @@ class OrderedProducer:
                     out.event.model_dump_json().encode(),
                     [(k, v.encode()) for k, v in headers.items()],
                 )
-                handed[out.topic] += 1
                 if len(record.value) > _LARGE_RECORD_BYTES:
                     # aiokafka's own path, with its size checks; what came before goes first.
                     await self._submit(batches, pending)
@@ -258,6 +257,10 @@ class OrderedProducer:
             await self._submit(batches, pending)
         finally:
             # Per topic, not per record: a metric's label lookup costs more than a send.
+            handed: collections.Counter[str] = collections.Counter()
+            sent = zip(pending.topics[first:], pending.records[first:], strict=True)
+            for topic, records in sent:
+                handed[topic] += records
             for topic, records in handed.items():
                 metrics.count_produced(topic, records)
         return pending
