@@ -45,7 +45,7 @@ integration: venv
 bench-publish: venv
 	$(BIN)/python -m bench.publish --platform facebook
 	$(BIN)/python -m bench.publish --platform instagram
-	# One lane per account caps Instagram at 500 accounts / (3 calls x 200 ms) = 833 posts/s.
+	# One lane per account caps Instagram at 500 accounts / (2 calls x 200 ms) = 1,250 posts/s.
 	$(BIN)/python -m bench.publish --platform instagram --lanes 2
 
 ## Instructions per Instagram post in the publisher (callgrind; ~5 min, needs valgrind):

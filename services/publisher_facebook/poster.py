@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from pydantic import HttpUrl, ValidationError
-
 from schemas.publish import MediaKind
-from services.publishing.graph import AmbiguousOutcomeError, GraphError, read_permalink
+from services.publishing.graph import (
+    AmbiguousOutcomeError,
+    GraphError,
+    permalink_of,
+    read_permalink,
+)
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
 # Meta's clock and ours may differ a little; a post made just before the claim was
@@ -66,10 +69,7 @@ class FacebookPoster:
                 "POST", f"{page}/feed", token, data=data, params=_WITH_PERMALINK
             )
             post_id = str(created["id"])
-        permalink = _permalink_of(created)
-        if permalink is None:
-            permalink = await read_permalink(graph, post_id, token, "permalink_url")
-        return Posted(post_id, permalink)
+        return Posted(post_id, await permalink_of(graph, created, post_id, token, "permalink_url"))
 
     async def reconcile(self, attempt: Attempt) -> Reconciliation:
         """Look for our message among the Page's posts since the claim (Meta has no
@@ -126,13 +126,6 @@ class FacebookPoster:
                 return True
             raise
         return True
-
-
-def _permalink_of(created: dict[str, object]) -> HttpUrl | None:
-    try:
-        return HttpUrl(str(created["permalink_url"]))
-    except (KeyError, ValidationError):
-        return None
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -12,11 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import HttpUrl, ValidationError
-
 from schemas.publish import ErrorClass, MediaItem, MediaKind
 from services.publishing.errors import classify_graph_error
-from services.publishing.graph import AmbiguousOutcomeError, GraphError, read_permalink
+from services.publishing.graph import (
+    AmbiguousOutcomeError,
+    GraphError,
+    permalink_of,
+    read_permalink,
+)
 from services.publishing.posting import (
     Absent,
     Attempt,
@@ -83,10 +86,7 @@ class InstagramPoster:
         else:
             published = await self._publish_when_finished(attempt, container_id)
         media_id = str(published["id"])
-        permalink = _permalink_of(published)
-        if permalink is None:  # read-after-write not offered (or its read failed)
-            permalink = await read_permalink(graph, media_id, token, "permalink")
-        return Posted(media_id, permalink)
+        return Posted(media_id, await permalink_of(graph, published, media_id, token, "permalink"))
 
     async def _publish_when_finished(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
         try:
@@ -240,10 +240,3 @@ def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:
     if carousel:
         return {"media_type": "VIDEO", "video_url": str(item.url)}
     return {"media_type": "REELS", "video_url": str(item.url), "share_to_feed": "true"}
-
-
-def _permalink_of(published: dict[str, Any]) -> HttpUrl | None:
-    try:
-        return HttpUrl(str(published["permalink"]))
-    except (KeyError, ValidationError):
-        return None

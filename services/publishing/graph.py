@@ -215,8 +215,25 @@ async def read_permalink(
     """
     try:
         fields = await graph.call("GET", object_id, token, params={"fields": field})
-        return HttpUrl(str(fields[field]))
-    except (KeyError, ValidationError, GraphError, AmbiguousOutcomeError):
+    except (GraphError, AmbiguousOutcomeError):
+        return None
+    return _permalink_in(fields, field)
+
+
+async def permalink_of(
+    graph: GraphClient, answer: Mapping[str, Any], object_id: str, token: str, field: str
+) -> HttpUrl | None:
+    """The permalink a create call's `answer` carries (read-after-write: `fields` named on
+    the call), else read back: not every endpoint offers it, and a failed read-after-write
+    answers the bare id."""
+    found = _permalink_in(answer, field)
+    return found if found is not None else await read_permalink(graph, object_id, token, field)
+
+
+def _permalink_in(answer: Mapping[str, Any], field: str) -> HttpUrl | None:
+    try:
+        return HttpUrl(str(answer[field]))
+    except (KeyError, ValidationError):
         return None
 
 
