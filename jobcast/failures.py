@@ -1,0 +1,92 @@
+"""Which failures go away by waiting, and which will fail the same way on every try.
+
+Every consumer and every group commit asks this one question when a handler raises. An
+infrastructure failure (the database or broker unreachable, a timeout, a serialization
+conflict or deadlock) is retried in place: the record is good and must not be skipped. Any
+other failure (a value the database refuses, a decode or overflow error, a bug that one odd
+record trips) would fail again on every retry and stall every record behind it: that one
+record is isolated (dead-lettered with the reason) and the rest go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import asyncpg
+import asyncpg.exceptions as pg
+import asyncpg.exceptions._base as pg_client
+import httpx
+from aiokafka import errors as kafka_errors
+
+from jobcast.logs import redact_text
+
+# Postgres classes 08 (connection), 40 (rollback: serialization, deadlock), 53 (resources),
+# 57 (operator intervention: shutdown, cancel, cannot connect now), 58 (system I/O), and a
+# lock not granted (55P03): all clear up without the record changing.
+_POSTGRES_TRANSIENT: tuple[type[BaseException], ...] = (
+    pg.PostgresConnectionError,
+    pg.TransactionRollbackError,
+    pg.InsufficientResourcesError,
+    pg.OperatorInterventionError,
+    pg.PostgresSystemError,
+    pg.LockNotAvailableError,
+    pg.InternalClientError,  # protocol desync, outdated statement cache: a new try heals it
+)
+# asyncpg's client-side errors that depend on the values sent, not on the server's state.
+_ASYNCPG_DETERMINISTIC: tuple[type[BaseException], ...] = (
+    pg_client.DataError,  # "invalid input for query argument": e.g. out of int32 range
+    pg.ClientConfigurationError,
+    pg.UnsupportedClientFeatureError,
+    pg.UnsupportedServerFeatureError,
+)
+_KAFKA_TRANSIENT: tuple[type[BaseException], ...] = (
+    kafka_errors.KafkaConnectionError,
+    kafka_errors.KafkaTimeoutError,
+    kafka_errors.NodeNotReadyError,
+    kafka_errors.ProducerClosed,
+)
+_REASON_CHARS = 500
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """True when `exc`, or anything that caused it, is a failure of infrastructure."""
+    return any(_transient(link) for link in _chain(exc))
+
+
+def is_deterministic(exc: BaseException) -> bool:
+    """True when retrying the same input cannot help: the record is to be isolated."""
+    return not is_infrastructure(exc)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short reason for a dead letter or a log: the exception's type and message,
+    secret-looking text redacted, cut to a readable length."""
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return redact_text(text)[:_REASON_CHARS]
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, asyncpg.InterfaceError):
+        # "connection is closed", "another operation is in progress": the connection's
+        # state, not the record. Its value-dependent subclasses are listed apart.
+        return not isinstance(exc, _ASYNCPG_DETERMINISTIC)
+    if isinstance(exc, kafka_errors.KafkaError):
+        return isinstance(exc, _KAFKA_TRANSIENT) or bool(getattr(exc, "retriable", False))
+    return isinstance(exc, (OSError, TimeoutError, httpx.TransportError, *_POSTGRES_TRANSIENT))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, its causes and contexts, and the members of exception groups (each once)."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        link = todo.pop()
+        if id(link) in seen:
+            continue
+        seen.add(id(link))
+        yield link
+        if isinstance(link, BaseExceptionGroup):
+            todo.extend(link.exceptions)
+        for nxt in (link.__cause__, link.__context__):
+            if nxt is not None:
+                todo.append(nxt)
