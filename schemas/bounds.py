@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
+from pydantic.config import JsonDict
 
 MAX_BIGINT = 2**63 - 1
 """Postgres `bigint`: the largest counter (revision) any column holds."""
@@ -24,6 +25,12 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 """Every instant in the contract lies in [EARLIEST, LATEST): far enough for any schedule,
 near enough that no time-zone shift or added delay can overflow Python's datetime."""
+
+WINDOW_SCHEMA: JsonDict = {
+    "formatMinimum": EARLIEST.isoformat(),
+    "formatExclusiveMaximum": LATEST.isoformat(),
+}
+"""The window as JSON Schema keywords (ajv's for `format`-ed strings) on every time field."""
 
 MAX_EVENT_BYTES = 900_000
 """The largest encoded event (its JSON) a producer may write: the broker takes records up

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from schemas.bounds import Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.platforms import Platform
 
@@ -24,9 +25,9 @@ class ConnectionStatusChange(ContractModel):
 
     connection_id: UUID
     platform: Platform
-    account_id: Annotated[str, Field(min_length=1, max_length=64)]
+    account_id: Annotated[Text, Field(min_length=1, max_length=64)]
     status: ConnectionStatus
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[Text, Field(max_length=500)] = ""
 
 
 class ConnectionStatusChanged(Envelope):
@@ -39,7 +40,7 @@ class ConnectionExpiry(ContractModel):
 
     connection_id: UUID
     platform: Platform
-    account_id: Annotated[str, Field(min_length=1, max_length=64)]
+    account_id: Annotated[Text, Field(min_length=1, max_length=64)]
     expires_at: UtcDatetime
 
 

@@ -7,12 +7,13 @@ from uuid import UUID
 
 from pydantic import Field
 
+from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.jobs import JobId
 from schemas.platforms import Platform
 from schemas.publish import PostKey
 
-Count = Annotated[int | None, Field(ge=0)]
+Count = Annotated[int | None, Field(ge=0, le=MAX_BIGINT)]
 
 
 class EngagementMetrics(ContractModel):
@@ -43,14 +44,14 @@ class EngagementSnapshot(ContractModel):
     platform: Platform
     connection_id: UUID
     job_id: JobId
-    platform_post_id: Annotated[str, Field(min_length=1, max_length=128)]
+    platform_post_id: Annotated[Text, Field(min_length=1, max_length=128)]
     posted_at: UtcDatetime
     checkpoint_seconds: Annotated[
-        int, Field(ge=0, description="Seconds after posting this checkpoint was due")
+        int, Field(ge=0, le=MAX_INT, description="Seconds after posting this checkpoint was due")
     ]
     collected_at: UtcDatetime
     metrics: EngagementMetrics
-    raw: dict[str, int] = Field(
+    raw: dict[Annotated[Text, Field(max_length=100)], Annotated[int, Field(le=MAX_BIGINT)]] = Field(
         default_factory=dict, description="The values under Meta's own metric names"
     )
 

@@ -8,15 +8,16 @@ from uuid import UUID, uuid4
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.bounds import WINDOW_SCHEMA, check_instant
+
 SCHEMA_VERSION = 1
 
 
-def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timezone-aware instant, normalised to UTC so every service compares like with like."""
+UtcDatetime = Annotated[
+    AwareDatetime, AfterValidator(check_instant), Field(json_schema_extra=WINDOW_SCHEMA)
+]
+"""A timezone-aware instant in the contract's window, normalised to UTC so every service
+compares like with like."""
 
 TenantId = Annotated[UUID, Field(description="The tenant that owns the record.")]
 

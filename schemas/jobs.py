@@ -10,10 +10,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
+from schemas.bounds import MAX_BIGINT, WINDOW_SCHEMA, Text, check_instant, check_wall_time
 from schemas.envelope import ContractModel, Envelope
 from schemas.platforms import Platform
 
-Tag = Annotated[str, Field(min_length=1, max_length=50)]
+Tag = Annotated[Text, Field(min_length=1, max_length=50)]
+Hashtag = Annotated[Text, Field(min_length=1, max_length=100)]
 JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
 
@@ -55,19 +57,26 @@ class PlatformSettings(ContractModel):
     """Per-job overrides for one platform."""
 
     enabled: bool = True
-    caption: Annotated[str | None, Field(max_length=10_000)] = None
-    extra_hashtags: Annotated[list[str], Field(max_length=30)] = []
+    caption: Annotated[Text | None, Field(max_length=10_000)] = None
+    extra_hashtags: Annotated[list[Hashtag], Field(max_length=30)] = []
 
 
 class JobPosting(ContractModel):
     """A job as upstream describes it, at one revision."""
 
     job_id: JobId
-    revision: Annotated[int, Field(ge=1, description="Upstream's version counter")] = 1
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=10_000)] = ""
-    company: Annotated[str, Field(min_length=1, max_length=200)]
-    location: Annotated[str, Field(min_length=1, max_length=200)]
+    revision: Annotated[
+        int,
+        Field(
+            ge=1,
+            le=MAX_BIGINT,
+            description="Upstream's version counter (any counter up to 2^63-1, e.g. epoch ms)",
+        ),
+    ] = 1
+    title: Annotated[Text, Field(min_length=1, max_length=200)]
+    description: Annotated[Text, Field(max_length=10_000)] = ""
+    company: Annotated[Text, Field(min_length=1, max_length=200)]
+    location: Annotated[Text, Field(min_length=1, max_length=200)]
     pay: Pay | None = None
     employment_type: EmploymentType
     apply_url: HttpUrl
@@ -75,10 +84,24 @@ class JobPosting(ContractModel):
     tags: Annotated[list[Tag], Field(max_length=30)] = []
     publish_at: datetime | None = Field(
         default=None,
-        description="When to publish. Local wall time in `timezone` if naive; an instant if aware.",
+        description=(
+            "When to publish. Local wall time in `timezone` if naive; an instant if aware."
+            " Between 2000-01-01 and 2100-01-01."
+        ),
+        json_schema_extra=WINDOW_SCHEMA,
     )
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Makassar")
     platform_settings: dict[Platform, PlatformSettings] = {}
+
+    @field_validator("publish_at")
+    @classmethod
+    def _publish_at_in_window(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return check_wall_time(value)
+        check_instant(value)
+        return value  # kept as written: the offset is what upstream meant
 
     @field_validator("timezone")
     @classmethod
@@ -102,7 +125,7 @@ class JobClosure(ContractModel):
     """A job that must come down: closed by the employer or filled."""
 
     job_id: JobId
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Annotated[Text, Field(max_length=500)] = ""
 
 
 class JobCreated(Envelope):

@@ -13,14 +13,13 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
+from schemas.bounds import Text
 from schemas.envelope import ContractModel, Envelope
 from schemas.jobs import JobId
 from schemas.platforms import Platform
 from schemas.publish import PostKey
 
-# Free text that ends up in the audit table: Postgres text cannot hold NUL, so it is refused
-# here (a 422 naming the field) instead of failing the write.
-Reason = Annotated[str, Field(max_length=500, pattern=r"^[^\x00]*$")]
+Reason = Annotated[Text, Field(max_length=500)]
 
 
 class OperatorAction(StrEnum):
@@ -40,7 +39,7 @@ class OperatorCommand(ContractModel):
     """One operator decision; `actor` says who made it (an API key id or a CLI user)."""
 
     action: OperatorAction
-    actor: Annotated[str, Field(min_length=1, max_length=200)]
+    actor: Annotated[Text, Field(min_length=1, max_length=200)]
     post_key: PostKey | None = None
     job_id: JobId | None = None
     platform: Platform | None = Field(

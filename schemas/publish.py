@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import Field, HttpUrl
 
+from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.jobs import JobId
 from schemas.platforms import Platform
@@ -53,7 +54,7 @@ class MediaItem(ContractModel):
 class PostContent(ContractModel):
     """The formatted post, ready for the platform: no further decisions downstream."""
 
-    text: Annotated[str, Field(max_length=63_206)]
+    text: Annotated[Text, Field(max_length=63_206)]
     link: HttpUrl | None = None
     media: Annotated[list[MediaItem], Field(max_length=10)] = []
 
@@ -65,9 +66,11 @@ class PublishCommand(ContractModel):
     action: PublishAction = PublishAction.PUBLISH
     platform: Platform
     connection_id: UUID
-    account_id: Annotated[str, Field(min_length=1, max_length=64, description="Page or IG user id")]
+    account_id: Annotated[
+        Text, Field(min_length=1, max_length=64, description="Page or IG user id")
+    ]
     job_id: JobId
-    revision: Annotated[int, Field(ge=1)]
+    revision: Annotated[int, Field(ge=1, le=MAX_BIGINT)]
     content: PostContent
     original_post_key: PostKey | None = Field(
         default=None, description="For edit and delete: the key of the publish it changes."
@@ -104,9 +107,9 @@ class PublishError(ContractModel):
     """Why a post did not go out; `message` is safe to show (never holds a token)."""
 
     error_class: ErrorClass
-    code: int | None = None
-    subcode: int | None = None
-    message: Annotated[str, Field(max_length=2_000)] = ""
+    code: Annotated[int | None, Field(ge=-MAX_INT - 1, le=MAX_INT)] = None
+    subcode: Annotated[int | None, Field(ge=-MAX_INT - 1, le=MAX_INT)] = None
+    message: Annotated[Text, Field(max_length=2_000)] = ""
 
 
 class PublishResult(ContractModel):
@@ -118,8 +121,8 @@ class PublishResult(ContractModel):
     connection_id: UUID
     job_id: JobId
     status: PublishStatus
-    attempt: Annotated[int, Field(ge=0)] = 1
-    platform_post_id: Annotated[str | None, Field(max_length=128)] = None
+    attempt: Annotated[int, Field(ge=0, le=MAX_INT)] = 1
+    platform_post_id: Annotated[Text | None, Field(max_length=128)] = None
     permalink: HttpUrl | None = None
     error: PublishError | None = None
     next_attempt_at: UtcDatetime | None = None
@@ -131,7 +134,7 @@ class PublishResult(ContractModel):
     http_status: Annotated[int | None, Field(ge=100, le=599)] = Field(
         default=None, description="HTTP status of the Graph call that decided this attempt."
     )
-    latency_ms: Annotated[int | None, Field(ge=0)] = Field(
+    latency_ms: Annotated[int | None, Field(ge=0, le=MAX_INT)] = Field(
         default=None, description="How long the attempt took, platform calls included."
     )
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from schemas.bounds import MAX_BIGINT, Text
 from schemas.envelope import SCHEMA_VERSION, ContractModel, UtcDatetime, utcnow
 
 WebhookObject = Literal["page", "instagram"]
@@ -16,9 +17,15 @@ class PlatformWebhookChange(ContractModel):
     """One `entry[i].changes[j]` of a Meta delivery, with the entry it belongs to."""
 
     object: WebhookObject
-    entry_id: str = Field(description="The Page or Instagram account id the change is about.")
-    entry_time: int | None = Field(default=None, description="Meta's `entry.time` (Unix time).")
-    field: str = Field(description="The subscribed field, e.g. `feed` or `comments`.")
+    entry_id: Annotated[Text, Field(min_length=1, max_length=64)] = Field(
+        description="The Page or Instagram account id the change is about."
+    )
+    entry_time: Annotated[int | None, Field(ge=0, le=MAX_BIGINT)] = Field(
+        default=None, description="Meta's `entry.time` (Unix time)."
+    )
+    field: Annotated[Text, Field(min_length=1, max_length=100)] = Field(
+        description="The subscribed field, e.g. `feed` or `comments`."
+    )
     value: dict[str, Any]
 
 

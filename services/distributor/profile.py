@@ -18,6 +18,7 @@ import asyncpg
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from schemas.bounds import Text
 from schemas.platforms import Platform
 from services.distributor.captions import normalise_hashtags
 
@@ -59,8 +60,8 @@ class TenantProfile:
 
 
 UtmKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-UtmValue = Annotated[str, Field(min_length=1, max_length=200)]
-HashtagInput = Annotated[str, Field(min_length=1, max_length=50)]
+UtmValue = Annotated[Text, Field(min_length=1, max_length=200)]
+HashtagInput = Annotated[Text, Field(min_length=1, max_length=50)]
 
 
 class TenantProfileInput(BaseModel):
@@ -75,7 +76,7 @@ class TenantProfileInput(BaseModel):
     language: Language = "en"
     locale: str = "en_US"
     hashtags: Annotated[list[HashtagInput], Field(max_length=MAX_PROFILE_HASHTAGS)] = []
-    footer: Annotated[str, Field(max_length=MAX_FOOTER_LENGTH)] = ""
+    footer: Annotated[Text, Field(max_length=MAX_FOOTER_LENGTH)] = ""
     default_image_url: HttpUrl | None = None
     utm: dict[Platform, Annotated[dict[UtmKey, UtmValue], Field(max_length=MAX_UTM_PARAMS)]] = (
         Field(default_factory=default_utm)

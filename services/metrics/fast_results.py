@@ -23,6 +23,7 @@ from uuid import UUID
 import msgspec
 from pydantic import HttpUrl, TypeAdapter
 
+from schemas.bounds import EARLIEST, LATEST, MAX_INT, check_text
 from schemas.envelope import SCHEMA_VERSION
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishAction, PublishStatus
@@ -37,8 +38,8 @@ _JOB_ID_CHARS = string.ascii_letters + string.digits + "._:-"
 
 class _Error(msgspec.Struct, forbid_unknown_fields=True):
     error_class: ErrorClass
-    code: int | None = None
-    subcode: int | None = None
+    code: Annotated[int, msgspec.Meta(ge=-MAX_INT - 1, le=MAX_INT)] | None = None
+    subcode: Annotated[int, msgspec.Meta(ge=-MAX_INT - 1, le=MAX_INT)] | None = None
     message: Annotated[str, msgspec.Meta(max_length=2_000)] = ""
 
 
@@ -50,14 +51,14 @@ class _Result(msgspec.Struct, forbid_unknown_fields=True):
     status: PublishStatus
     completed_at: str
     action: PublishAction = PublishAction.PUBLISH
-    attempt: Annotated[int, msgspec.Meta(ge=0)] = 1
+    attempt: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] = 1
     platform_post_id: Annotated[str, msgspec.Meta(max_length=128)] | None = None
     permalink: str | None = None
     error: _Error | None = None
     next_attempt_at: str | None = None
     requested_at: str | None = None
     http_status: Annotated[int, msgspec.Meta(ge=100, le=599)] | None = None
-    latency_ms: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    latency_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)] | None = None
 
 
 class _Completed(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,14 +105,18 @@ def _instant(value: str) -> datetime:
     # separators fixed above it accepts just this form.
     try:
         moment = datetime.fromisoformat(value)
-        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+        moment = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (ValueError, OverflowError):  # 2026-02-30, hour 24; year 1 at +01:00
         raise _UndecidedError from None
+    if not EARLIEST <= moment < LATEST:  # outside the contract's window: it refuses
+        raise _UndecidedError
+    return moment
 
 
 def _plain(value: str | None) -> None:
-    # The contract strips whitespace from every string before checking it.
-    if value is not None and value != value.strip():
+    # The contract strips whitespace from every string before checking it, and refuses
+    # NUL and unpaired surrogates (check_text raises ValueError: undecided as well).
+    if value is not None and (value != value.strip() or check_text(value) is not value):
         raise _UndecidedError
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import HttpUrl, ValidationError
 
 from schemas import JobPosting, Platform, PublishCommand
+from schemas.bounds import check_text
 from services.distributor.captions import (
     FACEBOOK_MAX_HASHTAGS,
     FACEBOOK_MESSAGE_LIMIT,
@@ -41,6 +42,16 @@ PIECES = [
     *("https://", "http://x.y/z", "www.", "www.example.com"),
     *(".", "\n", "…", "Rp150.000"),
 ]
+
+
+def is_text(value: str) -> bool:
+    try:
+        check_text(value)
+    except ValueError:
+        return False
+    return True
+
+
 LINK = regex.compile(r"(?i)https?://|(?<![\w.-])www\.[\w-]")
 
 chunk = st.lists(st.one_of(st.text(max_size=8), st.sampled_from(PIECES)), max_size=12).map("".join)
@@ -84,8 +95,9 @@ def profiles(draw: st.DrawFn) -> TenantProfile:
     return TenantProfile(
         language=draw(st.sampled_from(sorted(LABELS))),
         locale=draw(st.sampled_from(["en_US", "id_ID", "de_DE", "fr_FR", "ar_EG", "hi_IN"])),
-        hashtags=tuple(draw(st.lists(tag, max_size=30))),
-        footer=draw(st.one_of(st.just(""), chunk.map(lambda s: s[:500]))),
+        # What the profile API lets through: text the contract accepts (no NUL, surrogates).
+        hashtags=tuple(draw(st.lists(tag.filter(is_text), max_size=30))),
+        footer=draw(st.one_of(st.just(""), chunk.map(lambda s: s[:500]).filter(is_text))),
         default_image_url=draw(
             st.sampled_from(
                 [None, "https://cdn.example.com/d.jpg", "https://cdn.example.com/d.png"]

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import HttpUrl, TypeAdapter, ValidationError
 
+from schemas.bounds import EARLIEST, LATEST
 from schemas.platforms import Platform
 from schemas.publish import (
     ErrorClass,
@@ -303,9 +304,10 @@ def _by_pattern(text: str) -> datetime | None:
     if not _RFC3339.fullmatch(text):
         return None
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
+        moment = datetime.fromisoformat(text).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
+    return moment if EARLIEST <= moment < LATEST else None  # the contract's window
 
 
 def _by_hand(text: str) -> datetime | None:
