@@ -92,7 +92,7 @@ async def save_new_jobs(conn: Connection, jobs: Sequence[tuple[UUID, str, int]])
     """Record first revisions of jobs not seen before (a concurrent first wins, harmlessly)."""
     await conn.execute(
         """INSERT INTO distributor.jobs (tenant_id, job_id, revision)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[])
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[])
            ON CONFLICT (tenant_id, job_id) DO NOTHING""",
         [j[0] for j in jobs],
         [j[1] for j in jobs],
@@ -170,7 +170,7 @@ async def insert_posts(
                                           action, revision, state, due_at, command, correlation_id,
                                           sent_at)
            SELECT k, $1, j, c, p, a, r, s, d, cmd, corr, sent
-           FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::int[],
+           FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[],
                        $8::text[], $9::timestamptz[], $10::text[], $11::text[],
                        $12::timestamptz[])
                 AS t(k, j, c, p, a, r, s, d, cmd, corr, sent)
