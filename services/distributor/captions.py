@@ -25,6 +25,11 @@ to change that.
 All cuts fall on extended grapheme cluster boundaries (UAX #29, via the `regex` module's
 `\\X`), so an emoji ZWJ sequence, a flag, a skin-tone modifier or a base letter with its
 combining marks is never split.
+
+Bidirectional embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069) are
+dropped from every input: in a post they can reverse what a reader sees (a pay of 0051
+shown as 1500) and they carry no meaning of their own. Joiners and marks are kept, so
+emoji sequences stay whole.
 """
 
 from __future__ import annotations
@@ -527,8 +532,16 @@ def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
     return low
 
 
+_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
+def drop_bidi_controls(text: str) -> str:
+    """`text` without bidirectional embedding, override and isolate controls."""
+    return text if text.isascii() else text.translate(_BIDI_CONTROLS)
+
+
 def _clean_lines(lines: Iterable[str]) -> list[str]:
-    return [stripped for line in lines if (stripped := line.strip())]
+    return [stripped for line in lines if (stripped := drop_bidi_controls(line).strip())]
 
 
 # --- public entry points --------------------------------------------------------------------------
@@ -553,8 +566,9 @@ def fit_instagram_caption(
     """
     # Order sets priority under the caps: the apply line, the footer, the headline, the body.
     (apply_clean, footer_clean, *head_clean, body_clean), marks = _sanitise_for_instagram(
-        [apply_line, footer, *_clean_lines(headline), body]
-    )
+        [drop_bidi_controls(apply_line), drop_bidi_controls(footer), *_clean_lines(headline),
+         drop_bidi_controls(body)]
+    )  # fmt: skip
     if not apply_clean:
         raise ValueError("an Instagram caption needs an apply line")
     fitted = _layout(
@@ -611,9 +625,9 @@ def fit_facebook_message(
         raise ValueError("a Facebook message needs an apply URL")
     return _layout(
         headline=_clean_lines(headline),
-        body=body.strip(),
-        footer=footer.strip(),
-        apply_line=f"{apply_label}: {apply_url.strip()}",
+        body=drop_bidi_controls(body).strip(),
+        footer=drop_bidi_controls(footer).strip(),
+        apply_line=drop_bidi_controls(f"{apply_label}: {apply_url.strip()}"),
         tags=normalise_hashtags(hashtags),
         limit=FACEBOOK_MESSAGE_LIMIT,
         max_total_tags=None,
