@@ -163,6 +163,11 @@ class LocalInfra:
             return StackState.from_json(self.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeError(
+                f"{self.state_file} is unreadable ({exc!r}): `jobcast stack down`, remove it, "
+                "and run `jobcast stack up` again"
+            ) from exc
 
     def write_state(self, state: StackState) -> None:
         # It holds the endpoints, a DATABASE_URL's password among them: mode 600 like env.

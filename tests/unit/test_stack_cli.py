@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from jobcast_cli import main as cli
 from jobcast_cli import stack
-from jobcast_cli.stack import Endpoints, StackUp
+from jobcast_cli.stack import Endpoints, LocalInfra, StackUp
 from jobcast_cli.stack_plan import Choice, Source, StackConflictError, Status
 
 USER_GRAPH = "https://graph.facebook.com/v21.0"
@@ -67,3 +67,10 @@ def test_stack_commands_do_not_take_the_env_file_for_the_users_environment(
     monkeypatch.setattr(sys, "argv", ["jobcast", "connections", "list", "--tenant", "acme"])
     cli.main()
     assert os.environ["GRAPH_API_URL"] == USER_GRAPH
+
+
+def test_an_unreadable_state_file_stops_stack_up_with_the_way_out(tmp_path: Path) -> None:
+    infra = LocalInfra(tmp_path)
+    infra.state_file.write_text('{"up": true}')
+    with pytest.raises(RuntimeError, match="jobcast stack down"):
+        infra.read_state()
