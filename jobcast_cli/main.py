@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -128,16 +129,27 @@ def api_keys_revoke(
 def stack_up(
     demo: Annotated[bool, typer.Option(help="Send the demo jobs once the stack is up")] = True,
 ) -> None:
-    """Start Kafka, Postgres, the Graph API sandbox and the five services; run the demo."""
+    """Start Kafka, Postgres, the Graph API sandbox and the five services; run the demo.
+
+    Run again, it restarts only what is down and keeps the endpoints it recorded; it refuses
+    other endpoints while the stack runs.
+    """
     from jobcast_cli.demo import run_demo
-    from jobcast_cli.envfile import ENV_FILE, STATE_DIR, write_env_file
+    from jobcast_cli.envfile import ENV_FILE, STATE_DIR
     from jobcast_cli.stack import bring_up
+    from jobcast_cli.stack_plan import StackConflictError, redact
 
     started_at = time.monotonic()
-    endpoints, started = bring_up(STATE_DIR.resolve())
-    write_env_file(endpoints.env(), ENV_FILE)
+    try:
+        up = bring_up(STATE_DIR.resolve())
+    except StackConflictError as refused:
+        typer.echo(str(refused), err=True)
+        raise typer.Exit(2) from None
+    endpoints = up.endpoints
     elapsed = time.monotonic() - started_at
-    typer.echo(f"stack up in {elapsed:.1f}s (started: {', '.join(started) or 'nothing new'})")
+    typer.echo(f"stack up in {elapsed:.1f}s")
+    for choice in up.choices:
+        typer.echo(f"  {choice.component:<20} {choice.status:<13} {redact(choice.endpoint)}")
     for key, value in endpoints.env().items():
         if key not in ("JOBCAST_SECRET_KEY", "GRAPH_APP_SECRET") and value:
             typer.echo(f"  {key}={value}")
@@ -166,5 +178,8 @@ def stack_down() -> None:
 
 def main() -> None:
     """Entry point of the `jobcast` command."""
-    load_env_defaults()
+    # `stack` decides from the user's own environment and its state file: the env file holds
+    # what `stack up` wrote, and must not pass for endpoints the user asked for.
+    if sys.argv[1:2] != ["stack"]:
+        load_env_defaults()
     app()

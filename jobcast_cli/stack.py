@@ -1,8 +1,10 @@
 """The local stack: real Kafka, real Postgres, the Graph API sandbox and the five services.
 
-`jobcast stack up` starts what is not given by the environment (KAFKA_BOOTSTRAP_SERVERS,
-DATABASE_URL, GRAPH_API_URL are used as they are when set), writes the endpoints to
-`.jobcast/env`, and runs a demo; `jobcast stack down` stops what `up` started.
+`jobcast stack up` starts what is down and keeps what runs; an endpoint given in the
+environment (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GRAPH_API_URL) is used instead of the local
+part, and that choice is recorded in `.jobcast/stack.json` so a second `stack up` keeps it
+(`jobcast_cli.stack_plan` decides, and refuses to switch endpoints under a running stack). It
+writes the endpoints to `.jobcast/env`; `jobcast stack down` stops what `up` started.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +21,15 @@ from jobcast.devstack.kafka import LocalKafka
 from jobcast.devstack.postgres import LocalPostgres
 from jobcast.devstack.processes import ManagedProcess
 from jobcast.kafka import ensure_topics
+from jobcast_cli.envfile import read_env_file, write_env_file
+from jobcast_cli.stack_plan import (
+    Choice,
+    Recorded,
+    Source,
+    StackState,
+    infer_state,
+    plan_stack,
+)
 
 # name → (module, variable that sets its HTTP port, default port)
 SERVICES: dict[str, tuple[str, str, int]] = {
@@ -96,11 +108,16 @@ def start_services(processes: list[ManagedProcess], endpoints: Endpoints) -> Non
 
 @dataclass
 class LocalInfra:
-    """Kafka and Postgres as this project runs them without Docker, in one state dir."""
+    """The parts this project runs itself, in one state dir, and the ports they listen on
+    (`make up`'s fixed ones by default; tests choose free ones)."""
 
     state_dir: Path
     kafka_ports: tuple[int, int] = KAFKA_PORTS
     postgres_port: int = POSTGRES_PORT
+    sandbox_port: int = SANDBOX_PORT
+    service_ports: dict[str, int] = field(
+        default_factory=lambda: {n: s[2] for n, s in SERVICES.items()}
+    )
 
     @property
     def kafka(self) -> LocalKafka:
@@ -110,35 +127,93 @@ class LocalInfra:
     def postgres(self) -> LocalPostgres:
         return LocalPostgres(self.state_dir / "postgres", self.postgres_port)
 
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.sandbox_port}"
 
-def bring_up(state_dir: Path) -> tuple[Endpoints, list[str]]:
-    """Start every missing part; returns the endpoints and the names of parts started here."""
-    from jobcast_cli.envfile import read_env_file
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "stack.json"
 
-    previous = read_env_file(state_dir / "env")
-    infra = LocalInfra(state_dir)
-    started: list[str] = []
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "env"
 
-    def given(name: str) -> str | None:
-        # A value the user set themselves, not one they sourced from our own env file.
-        value = os.environ.get(name)
-        return value if value and value != previous.get(name) else None
+    def local_endpoints(self) -> dict[str, str]:
+        """Every part with the endpoint it has when run here."""
+        return {
+            "kafka": self.kafka.bootstrap_servers,
+            "postgres": self.postgres.dsn,
+            "graph-api": self.sandbox_url,
+            **{name: f"http://127.0.0.1:{port}" for name, port in self.service_ports.items()},
+        }
 
-    kafka = given("KAFKA_BOOTSTRAP_SERVERS")
-    if kafka is None:
-        kafka = infra.kafka.start()
-        started.append("kafka")
-    database_url = given("DATABASE_URL")
-    if database_url is None:
-        database_url = infra.postgres.start()
-        started.append("postgres")
+    def alive(self) -> dict[str, bool]:
+        """Which local parts run now (by their pid files)."""
+        idle = Endpoints("", "", "", "", ports=self.service_ports)
+        return {
+            "kafka": self.kafka.is_running(),
+            "postgres": self.postgres.is_running(),
+            "graph-api": sandbox_process(self.state_dir, self.sandbox_port).pid is not None,
+            **{p.name: p.pid is not None for p in service_processes(self.state_dir, idle)},
+        }
+
+    def read_state(self) -> StackState | None:
+        try:
+            return StackState.from_json(self.state_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RuntimeError(
+                f"{self.state_file} is unreadable ({exc!r}): `jobcast stack down`, remove it, "
+                "and run `jobcast stack up` again"
+            ) from exc
+
+    def write_state(self, state: StackState) -> None:
+        # It holds the endpoints, a DATABASE_URL's password among them: mode 600 like env.
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_file.touch(mode=0o600)
+        self.state_file.write_text(state.to_json() + "\n", encoding="utf-8")
+
+
+@dataclass
+class StackUp:
+    """What `bring_up` did: the endpoints the services use and one choice per part."""
+
+    endpoints: Endpoints
+    choices: list[Choice]
+
+
+def bring_up(
+    state_dir: Path, infra: LocalInfra | None = None, environ: Mapping[str, str] | None = None
+) -> StackUp:
+    """Start what is down and keep what runs, on the endpoints `plan_stack` chose; write the
+    state file and `.jobcast/env`. Raises StackConflictError (nothing started) when
+    `environ` (default: the process environment) asks for other endpoints than the running
+    stack uses."""
+    infra = infra or LocalInfra(state_dir)
+    environ = os.environ if environ is None else environ
+    previous = read_env_file(infra.env_file)
+    local = infra.local_endpoints()
+    state = infra.read_state() or infer_state(previous, local)
+    choices = plan_stack(environ, state, previous, local, infra.alive())
+    chosen = {c.component: c for c in choices}
+    infra.write_state(
+        StackState(True, {c.component: Recorded(c.source, c.endpoint) for c in choices})
+    )
+
+    if chosen["kafka"].source is Source.LOCAL:
+        infra.kafka.start()
+    if chosen["postgres"].source is Source.LOCAL:
+        infra.postgres.start()
+    kafka = chosen["kafka"].endpoint
     asyncio.run(ensure_topics(kafka))
-    graph_api_url = given("GRAPH_API_URL")
+    graph_api_url = chosen["graph-api"].endpoint
     sandbox_app: dict[str, str] = {}
-    if graph_api_url is None:
+    if chosen["graph-api"].source is Source.LOCAL:
         # The sandbox plays Meta's side of the app: it and the services share id and secret.
         sandbox_app = {
-            name: os.environ.get(name) or previous.get(name) or default
+            name: environ.get(name) or previous.get(name) or default
             for name, default in (
                 ("GRAPH_APP_ID", SANDBOX_APP_ID),
                 ("GRAPH_APP_SECRET", secrets.token_hex(16)),
@@ -146,39 +221,49 @@ def bring_up(state_dir: Path) -> tuple[Endpoints, list[str]]:
         }
         sandbox = sandbox_process(
             state_dir,
-            SANDBOX_PORT,
+            infra.sandbox_port,
             app_id=sandbox_app["GRAPH_APP_ID"],
             app_secret=sandbox_app["GRAPH_APP_SECRET"],
         )
         sandbox.start()
-        graph_api_url = f"http://127.0.0.1:{SANDBOX_PORT}"
         sandbox.wait_ready(f"{graph_api_url}/_sandbox/ledger")
-        started.append("graph-sandbox")
     secret_key = (
-        os.environ.get("JOBCAST_SECRET_KEY") or previous.get("JOBCAST_SECRET_KEY") or generate_key()
+        environ.get("JOBCAST_SECRET_KEY") or previous.get("JOBCAST_SECRET_KEY") or generate_key()
     )
-    endpoints = Endpoints(kafka, database_url, graph_api_url, secret_key)
-    endpoints.extra["JOBCAST_GRAPH_SANDBOX_URL"] = (
-        graph_api_url if "graph-sandbox" in started else ""
+    endpoints = Endpoints(
+        kafka,
+        chosen["postgres"].endpoint,
+        graph_api_url,
+        secret_key,
+        ports=dict(infra.service_ports),
     )
+    endpoints.extra["JOBCAST_GRAPH_SANDBOX_URL"] = graph_api_url if sandbox_app else ""
     endpoints.extra.update(sandbox_app)
+    # Running services are left alone (`start` skips them); every one must answer ready.
     start_services(service_processes(state_dir, endpoints), endpoints)
-    return endpoints, started
+    write_env_file(endpoints.env(), infra.env_file)
+    return StackUp(endpoints, choices)
 
 
-def bring_down(state_dir: Path) -> list[str]:
-    """Stop the services, the sandbox, Kafka and Postgres that `bring_up` started here."""
+def bring_down(state_dir: Path, infra: LocalInfra | None = None) -> list[str]:
+    """Stop the services, the sandbox, Kafka and Postgres that `bring_up` started here.
+
+    The state file stays, marked down: it still says which endpoints were given.
+    """
+    infra = infra or LocalInfra(state_dir)
     stopped: list[str] = []
-    endpoints = Endpoints("", "", "", "")
+    endpoints = Endpoints("", "", "", "", ports=infra.service_ports)
     for process in [*service_processes(state_dir, endpoints), sandbox_process(state_dir, 0)]:
         if process.pid is not None:
             process.stop()
             stopped.append(process.name)
-    infra = LocalInfra(state_dir)
     if infra.kafka.is_running():
         infra.kafka.stop()
         stopped.append("kafka")
     if infra.postgres.is_running():
         infra.postgres.stop()
         stopped.append("postgres")
+    state = infra.read_state()
+    if state is not None and state.up:
+        infra.write_state(StackState(False, state.components))
     return stopped
