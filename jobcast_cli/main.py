@@ -137,7 +137,7 @@ def stack_up(
     from jobcast_cli.demo import run_demo
     from jobcast_cli.envfile import ENV_FILE, STATE_DIR
     from jobcast_cli.stack import bring_up
-    from jobcast_cli.stack_plan import StackConflictError, redact
+    from jobcast_cli.stack_plan import Source, StackConflictError, redact
 
     started_at = time.monotonic()
     try:
@@ -154,7 +154,11 @@ def stack_up(
         if key not in ("JOBCAST_SECRET_KEY", "GRAPH_APP_SECRET") and value:
             typer.echo(f"  {key}={value}")
     typer.echo(f"endpoints written to {ENV_FILE} (source it: . {ENV_FILE})")
-    if demo:
+    graph_given = any(c.component == "graph-api" and c.source is Source.GIVEN for c in up.choices)
+    if demo and graph_given:
+        # The demo's connections hold made-up tokens: never send them to a real Graph API.
+        typer.echo("demo skipped: GRAPH_API_URL is yours, not the local sandbox")
+    elif demo:
         try:
             rows = asyncio.run(run_demo(endpoints))
         except TimeoutError:

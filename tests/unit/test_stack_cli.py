@@ -74,3 +74,22 @@ def test_an_unreadable_state_file_stops_stack_up_with_the_way_out(tmp_path: Path
     infra.state_file.write_text('{"up": true}')
     with pytest.raises(RuntimeError, match="jobcast stack down"):
         infra.read_state()
+
+
+def test_the_demo_never_runs_against_a_graph_api_the_user_gave(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    choices = [Choice("graph-api", Source.GIVEN, USER_GRAPH, Status.GIVEN)]
+    up = StackUp(Endpoints("127.0.0.1:19092", "postgresql://db/j", USER_GRAPH, "k"), choices)
+    monkeypatch.setattr(stack, "bring_up", lambda _state_dir: up)
+    sent: list[Endpoints] = []
+
+    async def demo(endpoints: Endpoints) -> list[dict[str, object]]:
+        sent.append(endpoints)
+        return []
+
+    monkeypatch.setattr("jobcast_cli.demo.run_demo", demo)
+    result = CliRunner().invoke(cli.app, ["stack", "up"])
+    assert result.exit_code == 0, result.output
+    assert "demo skipped" in result.output
+    assert sent == []
