@@ -1,7 +1,7 @@
 """Replay: rewind every consumer group to the earliest offset and let the pipeline run again.
 
 The platform (the sandbox ledger) must not change and the read model must be identical,
-row for row: every consumer is idempotent (README, "Delivery"). The groups are rewound
+row for row: every consumer is idempotent (docs/architecture.md, "Delivery"). The groups are rewound
 with what `jobcast replay --group G --to-earliest` runs (`jobcast_cli.replay.reset_group`),
 which refuses a group that still has members, so the services are stopped first.
 """

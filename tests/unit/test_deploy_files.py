@@ -158,7 +158,7 @@ def test_every_service_has_a_deployment_with_probes_and_a_service() -> None:
         assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == name
         assert pod["spec"]["terminationGracePeriodSeconds"] >= 30
         assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
-        assert deployment["spec"]["replicas"] <= 6  # partitions per topic: see README.md
+        assert deployment["spec"]["replicas"] <= 6  # partitions per topic: see docs/architecture.md
         service = kinds[("Service", name)]
         assert service["spec"]["ports"][0]["port"] == port
     secret = kinds[("Secret", "jobcast-secrets")]
