@@ -48,8 +48,9 @@ _IPV4_BLOCKS: tuple[tuple[IPv4Network, str], ...] = tuple(
     )
 )
 _GLOBAL_UNICAST_V6 = IPv6Network("2000::/3")
-# Non-public blocks inside 2000::/3 (everything outside it is refused as reserved, after
-# the forms below that embed an IPv4 address and the named blocks outside 2000::/3).
+# Non-public IPv6 blocks. Past these, an address that embeds an IPv4 one (mapped,
+# compatible, NAT64, 6to4) is judged by that address, and anything else outside global
+# unicast (2000::/3) is reserved.
 _IPV6_BLOCKS: tuple[tuple[IPv6Network, str], ...] = tuple(
     (IPv6Network(net), kind)
     for net, kind in (
