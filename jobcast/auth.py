@@ -18,7 +18,20 @@ OPERATOR_SCOPE_REQUIRED = (
 )
 
 
-def caller_from_bearer(pool: asyncpg.Pool, cache_seconds: float = 30.0) -> CallerDependency:
+# How long a key that authenticated is trusted without asking the database again: also
+# the longest a long-lived response (an SSE stream) goes on after its key is revoked.
+KEY_CACHE_SECONDS = 30.0
+
+
+def bearer_key(request: Request) -> str | None:
+    """The API key in `Authorization: Bearer <key>`, or None."""
+    scheme, _, api_key = request.headers.get("authorization", "").partition(" ")
+    return (api_key.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def caller_from_bearer(
+    pool: asyncpg.Pool, cache_seconds: float = KEY_CACHE_SECONDS
+) -> CallerDependency:
     """A FastAPI dependency resolving who calls (tenant, key scope), or answering 401.
 
     Keys that authenticated are remembered (by digest) for `cache_seconds`, so a busy
@@ -28,19 +41,18 @@ def caller_from_bearer(pool: asyncpg.Pool, cache_seconds: float = 30.0) -> Calle
     known: dict[bytes, tuple[float, Caller]] = {}
 
     async def dependency(request: Request) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, api_key = header.partition(" ")
-        if scheme.lower() != "bearer" or not api_key.strip():
+        api_key = bearer_key(request)
+        if api_key is None:
             raise HTTPException(
                 401,
                 "missing API key: send Authorization: Bearer <key>",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        digest = hash_api_key(api_key.strip())
+        digest = hash_api_key(api_key)
         cached = known.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        caller = await identify(pool, api_key.strip())
+        caller = await identify(pool, api_key)
         if caller is None:
             raise HTTPException(
                 401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"}
@@ -52,7 +64,7 @@ def caller_from_bearer(pool: asyncpg.Pool, cache_seconds: float = 30.0) -> Calle
 
 
 def tenant_from_bearer(
-    pool: asyncpg.Pool, cache_seconds: float = 30.0
+    pool: asyncpg.Pool, cache_seconds: float = KEY_CACHE_SECONDS
 ) -> Callable[[Request], Awaitable[Tenant]]:
     """A FastAPI dependency resolving the calling tenant (any scope), or answering 401."""
     resolve = caller_from_bearer(pool, cache_seconds)

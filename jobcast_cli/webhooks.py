@@ -33,7 +33,11 @@ def webhooks_set(
 ) -> None:
     """Register the tenant's URL and print its new signing secret (shown once)."""
     settings = MetricsSettings()
-    problem = acceptable_webhook_url(url, allow_insecure=settings.webhook_allow_insecure_urls)
+    problem = acceptable_webhook_url(
+        url,
+        allow_insecure=settings.webhook_allow_insecure_urls,
+        allow_loopback=settings.webhook_allow_loopback,
+    )
     if problem:
         typer.echo(f"url {problem}", err=True)
         raise typer.Exit(2)

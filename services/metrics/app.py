@@ -8,7 +8,6 @@ import asyncio
 import logging
 
 import asyncpg
-import httpx
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
@@ -18,6 +17,7 @@ from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
+from jobcast.public_http import public_only_client
 from jobcast.service import (
     BackgroundLoop,
     Cleanup,
@@ -80,7 +80,7 @@ async def build(settings: MetricsSettings) -> Service:
         cipher = None
     if cipher is not None:
         collector = _collector(settings, pool, broker, cipher, cleanups)
-        outbound = httpx.AsyncClient(follow_redirects=False)
+        outbound = public_only_client(allow_loopback=settings.webhook_allow_loopback)
         cleanups.append(outbound.aclose)
         dispatcher = WebhookDispatcher(
             pool=pool, cipher=cipher, http=outbound,
@@ -99,6 +99,7 @@ async def build(settings: MetricsSettings) -> Service:
             webhooks_router(
                 pool, cipher, operator_only(caller_from_bearer(pool)),
                 allow_insecure=settings.webhook_allow_insecure_urls,
+                allow_loopback=settings.webhook_allow_loopback,
             )
         )  # fmt: skip
 

@@ -6,13 +6,14 @@ import base64
 import binascii
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpx
+
+from jobcast.destinations import host_problem
 from schemas.engagement import EngagementMetrics
 from schemas.publish import PublishStatus
 
@@ -205,27 +206,23 @@ def new_webhook_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def acceptable_webhook_url(url: str, *, allow_insecure: bool) -> str | None:
-    """Why `url` cannot receive webhooks, or None. https only, and no private addresses
-    (the request comes from inside jobcast's network) unless `allow_insecure`."""
+def acceptable_webhook_url(
+    url: str, *, allow_insecure: bool, allow_loopback: bool = False
+) -> str | None:
+    """Why `url` cannot receive webhooks, or None: https (http only if `allow_insecure`),
+    no credentials, and a host that may be public (the request comes from inside
+    jobcast's network). Only what the URL shows is judged here; the addresses a name
+    resolves to are checked at every delivery (`jobcast.public_http`). `allow_loopback`
+    lets a receiver on this machine through, for development and tests."""
     try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "not a URL"
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+        parsed = httpx.URL(url)  # as the sender will read it
+    except httpx.InvalidURL:
+        return "is not a valid URL"
+    if parsed.scheme not in ("https", "http") or not parsed.raw_host:
         return "must be an http(s) URL with a host"
-    if parts.username or parts.password:
+    if parsed.userinfo:
         return "must not carry credentials"
-    return None if allow_insecure else _public_https_problem(parts.scheme, parts.hostname)
-
-
-def _public_https_problem(scheme: str, host: str) -> str | None:
-    if scheme != "https":
+    if parsed.scheme != "https" and not allow_insecure:
         return "must use https"
-    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
-        return "must be a public host"
-    try:
-        public = ipaddress.ip_address(host).is_global
-    except ValueError:
-        public = True  # a name: resolved at delivery time
-    return None if public else "must be a public address"
+    problem = host_problem(parsed.raw_host.decode("ascii"), allow_loopback=allow_loopback)
+    return None if problem is None else f"must reach a public host ({problem})"

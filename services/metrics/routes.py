@@ -2,23 +2,24 @@
 a live stream of status changes. Every query is filtered by the caller's tenant."""
 
 # No `from __future__ import annotations` here: FastAPI must see the dependency closures.
-import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
-from jobcast.tenancy import Tenant
+from jobcast.auth import KEY_CACHE_SECONDS, bearer_key
+from jobcast.tenancy import Tenant, identify
 from schemas.platforms import Platform
 from schemas.publish import PublishStatus
 from services.metrics import repo
 from services.metrics.domain import METRIC_NAMES, decode_cursor, encode_cursor, ratio
-from services.metrics.stream import StatusHub
+from services.metrics.stream import StatusHub, live_events
 
 MAX_PAGE = 500
 MAX_ANALYTICS_DAYS = 366
@@ -235,28 +236,35 @@ def read_router(
         )
 
     @router.get("/v1/stream", response_class=EventSourceResponse)
-    async def stream(tenant: Annotated[Tenant, caller]) -> AsyncIterator[ServerSentEvent]:
+    async def stream(
+        tenant: Annotated[Tenant, caller], request: Request
+    ) -> AsyncIterator[ServerSentEvent]:
         """Server-Sent Events: `post.status` for each change of the tenant's posts.
 
         A comment line every few seconds keeps proxies from closing an idle stream. A
         client that falls too far behind is disconnected; on reconnect it should read
-        the current state from `GET /v1/posts`.
+        the current state from `GET /v1/posts`. The key is checked again while the
+        stream is open: once it is revoked, a `revoked` event ends the stream.
         """
-        async with hub.subscribe(tenant.tenant_id) as subscription:
-            yield ServerSentEvent(comment="connected", retry=3000)
-            while True:
-                try:
-                    payload = await asyncio.wait_for(
-                        subscription.queue.get(), timeout=keepalive_seconds
-                    )
-                except TimeoutError:
-                    yield ServerSentEvent(comment="keep-alive")
-                    continue
-                if payload is None:
-                    if subscription.overflowed:
-                        yield ServerSentEvent(event="overflow", data={"reconnect": True})
-                    return
-                yield ServerSentEvent(event="post.status", raw_data=payload)
+        api_key = bearer_key(request) or ""  # present: the dependency authenticated it
+
+        async def still_authorized() -> bool:
+            # The database, not the key cache: the cache is what bounds this wait.
+            return await identify(pool, api_key) is not None
+
+        async with (
+            hub.subscribe(tenant.tenant_id) as subscription,
+            contextlib.aclosing(
+                live_events(
+                    subscription,
+                    keepalive_seconds=keepalive_seconds,
+                    recheck_seconds=min(keepalive_seconds, KEY_CACHE_SECONDS),
+                    still_authorized=still_authorized,
+                )
+            ) as events,
+        ):
+            async for event in events:
+                yield event
 
     return router
 

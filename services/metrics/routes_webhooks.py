@@ -7,6 +7,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Body, Depends, HTTPException, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobcast.auth import CallerDependency
@@ -56,7 +57,12 @@ class ReplayAnswer(BaseModel):
 
 
 def webhooks_router(
-    pool: asyncpg.Pool, cipher: TokenCipher, operator: CallerDependency, *, allow_insecure: bool
+    pool: asyncpg.Pool,
+    cipher: TokenCipher,
+    operator: CallerDependency,
+    *,
+    allow_insecure: bool,
+    allow_loopback: bool = False,
 ) -> APIRouter:
     """`/v1/webhooks`: the tenant's endpoint for post.* and engagement.updated events."""
     router = APIRouter()
@@ -67,9 +73,15 @@ def webhooks_router(
         who: Annotated[Caller, caller], registration: WebhookRegistration
     ) -> WebhookRegistered:
         """Set the URL and get a new signing secret (replaces any earlier URL and secret)."""
-        problem = acceptable_webhook_url(registration.url, allow_insecure=allow_insecure)
+        problem = acceptable_webhook_url(
+            registration.url, allow_insecure=allow_insecure, allow_loopback=allow_loopback
+        )
         if problem:
-            raise HTTPException(422, f"url {problem}")
+            # A field error like the body's own validation (the URL is not echoed: its
+            # path or query may hold a token).
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("body", "url"), "msg": f"url {problem}"}]
+            )
         secret = await register_endpoint(pool, cipher, who.tenant.tenant_id, registration.url)
         return WebhookRegistered(url=registration.url, secret=secret)
 

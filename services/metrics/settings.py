@@ -29,8 +29,12 @@ class MetricsSettings(CommonSettings):
     webhook_retry_delays: tuple[float, ...] = (10.0, 60.0, 300.0, 1800.0, 7200.0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
-    # Accept http:// and private addresses as webhook URLs (local development and tests).
+    # Accept http:// webhook URLs (local development and tests).
     webhook_allow_insecure_urls: bool = False
+    # Let webhooks reach loopback (127.0.0.0/8, ::1, localhost): a receiver on this machine,
+    # for local development and tests only. Private, link-local, CGNAT and other non-public
+    # addresses are refused whatever this says, at registration and at every delivery.
+    webhook_allow_loopback: bool = False
     # The Graph API, as the publishers call it.
     graph_api_url: str = Field(
         default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"

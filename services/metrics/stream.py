@@ -4,7 +4,8 @@ The materialiser calls `notify` inside the transaction that changed the rows, so
 notification is sent exactly when (and only if) the change commits. Every metrics
 instance LISTENs on one channel, so an SSE client connected to any instance sees the
 changes any instance materialised. Subscribers are per tenant: a tenant's stream never
-carries another tenant's posts.
+carries another tenant's posts, and a stream ends soon after its API key is revoked
+(`live_events` asks again on a timer, busy or idle).
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import asyncpg
+from fastapi.sse import ServerSentEvent
 
 from services.metrics.readmodel import StatusChange
 
@@ -161,3 +163,56 @@ class StatusHub:
         finally:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
+
+
+_IDLE = object()
+
+
+async def live_events(
+    subscription: Subscription,
+    *,
+    keepalive_seconds: float,
+    recheck_seconds: float,
+    still_authorized: Callable[[], Awaitable[bool]],
+) -> AsyncGenerator[ServerSentEvent, None]:
+    """An SSE client's events: its tenant's changes, a keep-alive comment when idle, and
+    the end of the stream when its key no longer authenticates.
+
+    `still_authorized` is asked every `recheck_seconds` whether the stream carries on
+    (events or not: a busy stream is checked as often as an idle one). A revoked key ends
+    the stream with a `revoked` event; a failed check ends it without one (the client
+    reconnects, and is authenticated again).
+    """
+    loop = asyncio.get_running_loop()
+    yield ServerSentEvent(comment="connected", retry=3000)
+    last_sent = loop.time()
+    recheck_at = last_sent + recheck_seconds
+    while True:
+        wait = min(last_sent + keepalive_seconds, recheck_at) - loop.time()
+        payload: object
+        try:
+            payload = await asyncio.wait_for(subscription.queue.get(), timeout=max(wait, 0))
+        except TimeoutError:
+            payload = _IDLE
+        now = loop.time()
+        if now >= recheck_at:
+            try:
+                authorized = await still_authorized()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                log.warning("could not check an SSE stream's API key again; ending the stream")
+                return
+            if not authorized:
+                yield ServerSentEvent(event="revoked", data={"reconnect": False})
+                return
+            recheck_at = now + recheck_seconds
+        if payload is _IDLE:
+            if now >= last_sent + keepalive_seconds:
+                yield ServerSentEvent(comment="keep-alive")
+                last_sent = now
+            continue
+        if payload is None:
+            if subscription.overflowed:
+                yield ServerSentEvent(event="overflow", data={"reconnect": True})
+            return
+        yield ServerSentEvent(event="post.status", raw_data=str(payload))
+        last_sent = now

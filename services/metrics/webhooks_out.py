@@ -5,6 +5,8 @@ with an id derived from what caused it, so replays and the rebuild's tail never 
 one twice. The dispatcher leases due rows (SKIP LOCKED), signs each body with the
 tenant's secret (`schemas.webhooks_out`), POSTs it, and on anything but a 2xx retries
 with backoff; after the last try the row is `dead` until `jobcast webhooks replay`.
+It sends through `jobcast.public_http`, which connects only to public addresses it
+checked: a URL that is, or resolves to, anything else is dead at once, with the reason.
 Secrets are stored encrypted (JOBCAST_SECRET_KEY) and appear in no log, event or error.
 """
 
@@ -26,6 +28,7 @@ import httpx
 from prometheus_client import Counter
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
+from jobcast.public_http import DestinationRefusedError
 from schemas.engagement import EngagementMetrics
 from schemas.envelope import utcnow
 from schemas.platforms import Platform
@@ -319,6 +322,11 @@ class WebhookDispatcher:
             response = await self._http.post(
                 due.url, content=body, headers=headers, timeout=self._timeout
             )
+        except DestinationRefusedError as exc:
+            # Not a public address (checked at connect time, whatever was registered):
+            # final, since trying again would be refused again. Replay sends it anew.
+            await self._failed(due, None, str(exc), final=True)
+            return
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             await self._failed(due, None, f"no answer: {type(exc).__name__}")
             return

@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from aiokafka.structs import TopicPartition
@@ -28,6 +29,7 @@ from services.metrics.domain import (
     verify_webhook,
     webhook_comment,
 )
+from services.metrics.settings import MetricsSettings
 from services.metrics.stream import StatusHub
 
 pytestmark = pytest.mark.timeout(10)
@@ -196,18 +198,73 @@ def test_webhook_signature_verifies_and_refuses_tampering_and_staleness() -> Non
     assert new_webhook_secret() != new_webhook_secret()
 
 
+PUBLIC = "must reach a public host"
+
+
 @pytest.mark.parametrize(
     ("url", "insecure", "problem"),
     [
         ("https://hooks.example.com/jobcast", False, None),
         ("http://hooks.example.com/jobcast", False, "must use https"),
-        ("https://127.0.0.1/x", False, "must be a public address"),
-        ("https://10.1.2.3/x", False, "must be a public address"),
-        ("https://localhost/x", False, "must be a public host"),
+        ("https://127.0.0.1/x", False, f"{PUBLIC} (127.0.0.1 is a loopback address)"),
+        ("https://10.1.2.3/x", False, f"{PUBLIC} (10.1.2.3 is a private address)"),
+        ("https://localhost/x", False, f"{PUBLIC} (localhost is a local name)"),
         ("https://user:pw@hooks.example.com/", False, "must not carry credentials"),
         ("ftp://hooks.example.com/", False, "must be an http(s) URL with a host"),
-        ("http://127.0.0.1:9000/hook", True, None),
+        ("https://1.2.3.999/", False, "is not a valid URL"),
+        ("http://hooks.example.com/jobcast", True, None),
+        # http:// is allowed by `allow_insecure`; the address rules still hold.
+        ("http://127.0.0.1:9000/hook", True, f"{PUBLIC} (127.0.0.1 is a loopback address)"),
     ],
-)
+)  # fmt: skip
 def test_webhook_urls(url: str, insecure: bool, problem: str | None) -> None:
     assert acceptable_webhook_url(url, allow_insecure=insecure) == problem
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://2130706433/x", "127.0.0.1 is a loopback address"),
+        ("https://0x7f000001/x", "127.0.0.1 is a loopback address"),
+        ("https://127.1/x", "127.0.0.1 is a loopback address"),
+        ("https://0/x", "0.0.0.0 is an unspecified address"),
+        ("https://017700000001/x", "127.0.0.1 is a loopback address"),
+        ("https://0xa9fea9fe/latest/meta-data/", "169.254.169.254 is a link-local address"),
+        ("https://100.64.1.1/x", "100.64.1.1 is a shared (CGNAT) address"),
+        ("https://[::1]/x", "::1 is a loopback address"),
+        ("https://[::ffff:127.0.0.1]/x", "::ffff:7f00:1 is a loopback address"),
+        ("https://[64:ff9b::a9fe:a9fe]/x", "64:ff9b::a9fe:a9fe is a link-local address"),
+        ("https://localhost./x", "localhost. is a local name"),
+        ("https://hooks.localhost/x", "hooks.localhost is a local name"),
+        ("https://kafka:9092/x", "kafka is not a fully qualified public name"),
+        ("https://postgres./x", "postgres. is not a fully qualified public name"),
+    ],
+)
+def test_webhook_urls_naming_a_non_public_host_in_any_spelling(url: str, shown: str) -> None:
+    assert acceptable_webhook_url(url, allow_insecure=True) == f"{PUBLIC} ({shown})"
+
+
+def test_allowing_loopback_lets_a_local_receiver_register_and_nothing_else() -> None:
+    for url in ("http://127.0.0.1:9000/hook", "http://localhost:9000/", "https://[::1]/"):
+        assert acceptable_webhook_url(url, allow_insecure=True, allow_loopback=True) is None
+    for url in (
+        "http://10.0.0.5/",
+        "http://0:9000/",
+        "http://kafka:9092/",
+        "http://169.254.169.254/",
+    ):
+        assert acceptable_webhook_url(url, allow_insecure=True, allow_loopback=True) is not None
+
+
+def test_webhook_url_settings_are_off_by_default_and_in_every_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("METRICS_WEBHOOK_ALLOW_INSECURE_URLS", "METRICS_WEBHOOK_ALLOW_LOOPBACK"):
+        monkeypatch.delenv(name, raising=False)
+    settings = MetricsSettings(_env_file=None)
+    assert not settings.webhook_allow_insecure_urls
+    assert not settings.webhook_allow_loopback
+    deploy = Path(__file__).parents[2] / "deploy"
+    for path in deploy.rglob("*"):
+        if path.is_file() and path.suffix in {".yaml", ".yml", ".example", ".env", ""}:
+            assert "WEBHOOK_ALLOW" not in path.read_text(errors="ignore"), path
