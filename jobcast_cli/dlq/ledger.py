@@ -1,0 +1,137 @@
+"""What was replayed (schema `dlq`): one row per dead letter, claimed before it is sent.
+
+A row is claimed (`sending`) in its own committed statement before the record goes to the
+broker, and marked `replayed` once the broker acknowledged it. The claim is what makes a
+second replay send nothing: only a dead letter with no row, or a `failed` one, can be
+claimed without `--again`. A replay that dies between the broker's acknowledgement and the
+mark leaves `sending` behind: the record may or may not be in its topic, so it is never
+re-sent on a guess (the operator looks for its x-dlq-replay-of header, then uses --again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from jobcast.db import migrate, migrations_of
+from jobcast_cli.dlq.records import DeadLetterId
+
+REPLAYED = "replayed"
+SENDING = "sending"
+FAILED = "failed"
+
+
+async def migrate_dlq(pool: asyncpg.Pool) -> None:
+    """Create or update the replay ledger."""
+    await migrate(pool, "dlq", migrations_of("jobcast_cli.dlq"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayState:
+    state: str
+    actor: str
+    claimed_at: datetime
+    replayed_at: datetime | None
+    target_partition: int | None
+    target_offset: int | None
+    sends: int
+    error: str | None
+
+    def describe(self) -> str:
+        """One line for `dlq list` / `dlq show`."""
+        if self.state == REPLAYED and self.replayed_at is not None:
+            return (
+                f"replayed {self.replayed_at:%Y-%m-%d %H:%M:%S}Z by {self.actor}"
+                f" -> partition {self.target_partition} offset {self.target_offset}"
+                + (f" (sent {self.sends} times)" if self.sends > 1 else "")
+            )
+        if self.state == SENDING:
+            return (
+                f"in doubt: a replay by {self.actor} at {self.claimed_at:%Y-%m-%d %H:%M:%S}Z"
+                " did not finish"
+            )
+        return f"failed: {self.error or 'the broker refused it'}"
+
+
+async def states_of(
+    pool: asyncpg.Pool, ids: Sequence[DeadLetterId]
+) -> dict[DeadLetterId, ReplayState]:
+    """The ledger's rows for `ids` (dead letters never replayed have none)."""
+    if not ids:
+        return {}
+    rows = await pool.fetch(
+        """SELECT r.* FROM dlq.replays r
+             JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS w(t, p, o)
+               ON r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o""",
+        *_columns(ids),
+    )
+    return {
+        DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]): ReplayState(
+            r["state"], r["actor"], r["claimed_at"], r["replayed_at"],
+            r["target_partition"], r["target_offset"], r["sends"], r["error"],
+        )
+        for r in rows
+    }  # fmt: skip
+
+
+async def claim(
+    pool: asyncpg.Pool,
+    wanted: Sequence[tuple[DeadLetterId, str]],
+    *,
+    actor: str,
+    again: bool,
+) -> set[DeadLetterId]:
+    """Claim the dead letters of `wanted` (id, original topic) for sending; the claimed
+    ones are returned. Without `again` only those never replayed (or whose replay failed)
+    are claimed; concurrent replays claim each dead letter once between them."""
+    if not wanted:
+        return set()
+    ids = [i for i, _ in wanted]
+    rows = await pool.fetch(
+        """INSERT INTO dlq.replays
+                (dlq_topic, dlq_partition, dlq_offset, original_topic, state, actor)
+           SELECT t, p, o, ot, 'sending', $5
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[]) AS w(t, p, o, ot)
+           ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO UPDATE
+              SET state = 'sending', actor = EXCLUDED.actor, claimed_at = now(), error = NULL
+            WHERE dlq.replays.state = 'failed' OR $6
+        RETURNING dlq_topic, dlq_partition, dlq_offset""",
+        *_columns(ids), [topic for _, topic in wanted], actor, again,
+    )  # fmt: skip
+    return {DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]) for r in rows}
+
+
+async def mark_replayed(pool: asyncpg.Pool, sent: Sequence[tuple[DeadLetterId, int, int]]) -> None:
+    """Record where each claimed dead letter went: (id, partition, offset)."""
+    if not sent:
+        return
+    await pool.execute(
+        """UPDATE dlq.replays r
+              SET state = 'replayed', replayed_at = now(), sends = r.sends + 1,
+                  target_partition = w.tp, target_offset = w.tof
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::int[], $5::bigint[])
+                  AS w(t, p, o, tp, tof)
+            WHERE r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o""",
+        *_columns([i for i, _, _ in sent]), [p for _, p, _ in sent], [o for _, _, o in sent],
+    )  # fmt: skip
+
+
+async def mark_failed(pool: asyncpg.Pool, failed: Sequence[tuple[DeadLetterId, str]]) -> None:
+    """The broker refused these: nothing went, so a later replay may send them (one that
+    went before, under --again, stays replayed)."""
+    if not failed:
+        return
+    await pool.execute(
+        """UPDATE dlq.replays r
+              SET state = CASE WHEN r.sends > 0 THEN 'replayed' ELSE 'failed' END, error = w.e
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[]) AS w(t, p, o, e)
+            WHERE r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o""",
+        *_columns([i for i, _ in failed]), [error for _, error in failed],
+    )  # fmt: skip
+
+
+def _columns(ids: Sequence[DeadLetterId]) -> tuple[list[str], list[int], list[int]]:
+    return [i.topic for i in ids], [i.partition for i in ids], [i.offset for i in ids]

@@ -1,0 +1,23 @@
+-- Which dead letters `jobcast dlq replay` has sent back to their topics: one row per dead
+-- letter, so a second replay of the same one sends nothing unless forced (--again).
+--   sending   claimed by a replay that has not yet seen the broker's acknowledgement; left
+--             behind only if that replay died midway: in doubt, sent only with --again
+--   replayed  the broker acknowledged it (target_partition/target_offset say where)
+--   failed    the broker refused it: nothing went, a later replay may send it
+CREATE SCHEMA IF NOT EXISTS dlq;
+
+CREATE TABLE dlq.replays (
+    dlq_topic          text        NOT NULL,
+    dlq_partition      integer     NOT NULL,
+    dlq_offset         bigint      NOT NULL,
+    original_topic     text        NOT NULL,
+    state              text        NOT NULL CHECK (state IN ('sending', 'replayed', 'failed')),
+    actor              text        NOT NULL,
+    claimed_at         timestamptz NOT NULL DEFAULT now(),
+    replayed_at        timestamptz,
+    target_partition   integer,
+    target_offset      bigint,
+    sends              integer     NOT NULL DEFAULT 0,
+    error              text,
+    PRIMARY KEY (dlq_topic, dlq_partition, dlq_offset)
+);
