@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
+from aiokafka.errors import KafkaError
 
 from jobcast.db import create_pool
+from jobcast.failures import describe_failure
 from jobcast.settings import CommonSettings
 from jobcast_cli.dlq.ledger import ReplayState, migrate_dlq, states_of
-from jobcast_cli.dlq.reading import READ_SECONDS, Found, read_dead_letters
+from jobcast_cli.dlq.reading import READ_SECONDS, Found, partition_counts, read_dead_letters
 from jobcast_cli.dlq.records import (
     DeadLetter,
     DeadLetterId,
@@ -30,8 +32,10 @@ from jobcast_cli.dlq.records import (
     summary,
     table,
 )
-from jobcast_cli.dlq.replaying import plan_replay, send_replays, topic_partition_counts
+from jobcast_cli.dlq.replaying import plan_replay, send_replays
 from jobcast_cli.ops import default_actor
+
+T = TypeVar("T")
 
 dlq = typer.Typer(
     help="Dead letters (<topic>.dlq): list, show, and replay them once the cause is fixed.",
@@ -55,6 +59,15 @@ ReasonOption = Annotated[
 SecondsOption = Annotated[
     float, typer.Option("--read-seconds", help="Stop reading the topics after this long")
 ]
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(work)`; Kafka or Postgres out of reach is said in one line (exit 1)."""
+    try:
+        return asyncio.run(work)
+    except (KafkaError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        typer.echo(f"failed: {describe_failure(exc)}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
@@ -85,7 +98,7 @@ def _read(
 ) -> Found:
     settings = CommonSettings()
     wanted = sorted({dlq_topic_of(t) for t in topics}) if topics else None
-    found = asyncio.run(
+    found = _run(
         read_dead_letters(
             settings.kafka_bootstrap_servers, wanted, selection,
             newest=newest, keep_values=keep_values, read_seconds=read_seconds,
@@ -319,7 +332,7 @@ def dlq_replay(
         finally:
             await pool.close()
 
-    status = asyncio.run(run())
+    status = _run(run())
     raise typer.Exit(2 if missing_ids and status == 0 else status)
 
 
@@ -333,7 +346,7 @@ async def _replay(
     dry_run: bool,
 ) -> int:
     topics = {d.original_topic for d in letters if d.original_topic is not None}
-    partitions = await topic_partition_counts(bootstrap, topics)
+    partitions = await partition_counts(bootstrap, topics)
     states = await states_of(pool, [d.id for d in letters])
     plan = plan_replay(letters, states, partitions, again=again)
     for letter, why in plan.refused:

@@ -5,6 +5,7 @@ it saw when it began, within a time bound. Topics that do not exist read as empt
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer
@@ -26,27 +27,35 @@ class Found:
     complete: bool
 
 
+async def partition_counts(bootstrap: str, topics: Iterable[str] | None) -> dict[str, int]:
+    """How many partitions each of `topics` has (None: every `*.dlq` topic); topics that
+    do not exist are left out."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        if topics is None:
+            present = sorted(t for t in existing if t.endswith(DLQ_SUFFIX))
+        else:
+            present = sorted(set(topics) & existing)
+        described = await admin.describe_topics(present) if present else []
+    finally:
+        await admin.close()
+    return {
+        str(t["topic"]): len(t["partitions"])
+        for t in described
+        if not t["error_code"] and t["partitions"]
+    }
+
+
 async def dlq_partitions(
     bootstrap: str, topics: list[str] | None
 ) -> tuple[list[TopicPartition], list[str]]:
     """The partitions of `topics` (None: of every `*.dlq` topic) and the named ones that
     do not exist."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = sorted(t for t in existing if t.endswith(DLQ_SUFFIX)) if topics is None else topics
-        present = [t for t in wanted if t in existing]
-        described = await admin.describe_topics(present) if present else []
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic["topic"], p["partition"])
-        for topic in sorted(described, key=lambda t: str(t["topic"]))
-        if not topic["error_code"]
-        for p in sorted(topic["partitions"], key=lambda p: int(p["partition"]))
-    ]
-    return partitions, [t for t in wanted if t not in existing]
+    counts = await partition_counts(bootstrap, topics)
+    partitions = [TopicPartition(t, n) for t in sorted(counts) for n in range(counts[t])]
+    return partitions, [t for t in topics or () if t not in counts]
 
 
 async def read_dead_letters(

@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from jobcast.failures import describe_failure, is_infrastructure
 from jobcast_cli.dlq.ledger import FAILED, ReplayState, claim, mark_failed, mark_replayed
@@ -72,23 +71,6 @@ def target_partition(letter: DeadLetter, partitions: dict[str, int]) -> int | No
     if partition is None or topic is None or not 0 <= partition < partitions.get(topic, 0):
         return None
     return partition
-
-
-async def topic_partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
-    """How many partitions each of `topics` has; topics that do not exist are left out."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        present = sorted(set(topics) & existing)
-        described = await admin.describe_topics(present) if present else []
-    finally:
-        await admin.close()
-    return {
-        str(t["topic"]): len(t["partitions"])
-        for t in described
-        if not t["error_code"] and t["partitions"]
-    }
 
 
 @dataclass(slots=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 from typer.testing import CliRunner, Result
 
+from jobcast.consumer import ConsumedRecord
 from jobcast.db import create_pool
 from jobcast.kafka import dead_letter, ensure_topics, make_broker, topic_partitions
 from jobcast.topics import TopicSpec, dead_letter_topic
@@ -27,18 +27,6 @@ from tests.harness import Infra
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 SECRET = "EAABwhatever0123456789secret"
-
-
-@dataclass(frozen=True)
-class Raw:
-    """What `dead_letter` reads of a consumed record (aiokafka's attributes)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
 
 
 @pytest.fixture
@@ -66,7 +54,7 @@ def dlq_count(topic: str, reason: str) -> float:
     return found or 0.0
 
 
-async def park(bootstrap: str, topic: str, records: list[tuple[Raw, str, str]]) -> None:
+async def park(bootstrap: str, topic: str, records: list[tuple[ConsumedRecord, str, str]]) -> None:
     """Create `topic` (2 partitions) and its .dlq, then dead-letter each (raw, reason, kind)
     as a consumer does."""
     await ensure_topics(
@@ -75,8 +63,8 @@ async def park(bootstrap: str, topic: str, records: list[tuple[Raw, str, str]]) 
     broker = make_broker(bootstrap, "dlq-test")
     await broker.start()
     try:
-        for raw, reason, kind in records:
-            await dead_letter(broker, raw, group_id="distributor", reason=reason, kind=kind)
+        for record, reason, kind in records:
+            await dead_letter(broker, record, group_id="distributor", reason=reason, kind=kind)
     finally:
         await broker.stop()
 
@@ -108,12 +96,11 @@ def test_dead_letters_are_listed_shown_redacted_and_replayed_once(cli_env: Infra
     topic = f"dlqtest-{uuid.uuid4().hex[:10]}"
     dlq_topic = dead_letter_topic(topic)
     event = {"event_id": str(uuid.uuid4()), "payload": {"access_token": SECRET, "n": 1}}
-    invalid = Raw(
-        topic, 1, 41, b"job-a", json.dumps(event).encode(),
-        ((h.CORRELATION_ID, b"corr-a"), (h.EVENT_TYPE, b"job.created")),
-    )  # fmt: skip
-    not_json = Raw(topic, 0, 5, b"job-b", b"not json " + SECRET.encode(), ())
-    huge = Raw(topic, 0, 6, b"job-c", b"x" * 1_200_000, ())
+    headers = ((h.CORRELATION_ID, b"corr-a"), (h.EVENT_TYPE, b"job.created"))
+    # As a consumer hands them to `dead_letter` (which does not read the timestamp).
+    invalid = ConsumedRecord(topic, 1, 41, b"job-a", json.dumps(event).encode(), headers, 0)
+    not_json = ConsumedRecord(topic, 0, 5, b"job-b", b"not json " + SECRET.encode(), (), 0)
+    huge = ConsumedRecord(topic, 0, 6, b"job-c", b"x" * 1_200_000, (), 0)
     before = (dlq_count(topic, "invalid"), dlq_count(topic, "not_json"))
     asyncio.run(
         park(
@@ -233,8 +220,8 @@ def test_a_replay_cut_short_is_in_doubt_and_concurrent_replays_claim_once(cli_en
     bootstrap = cli_env.kafka_bootstrap_servers
     topic = f"dlqtest-{uuid.uuid4().hex[:10]}"
     dlq_topic = dead_letter_topic(topic)
-    raws = [Raw(topic, 0, n, f"k{n}".encode(), b'{"n": %d}' % n, ()) for n in range(4)]
-    asyncio.run(park(bootstrap, topic, [(raw, "n: bad", "invalid") for raw in raws]))
+    raws = [ConsumedRecord(topic, 0, n, b"k", b'{"n": %d}' % n, (), 0) for n in range(4)]
+    asyncio.run(park(bootstrap, topic, [(r, "n: bad", "invalid") for r in raws]))
     ids = [DeadLetterId(dlq_topic, 0, n) for n in range(4)]
 
     async def claims() -> tuple[set[DeadLetterId], set[DeadLetterId], set[DeadLetterId]]:
