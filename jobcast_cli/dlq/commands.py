@@ -115,8 +115,8 @@ def _read(
     return found
 
 
-def _ledger(ids: Sequence[DeadLetterId]) -> dict[DeadLetterId, ReplayState] | None:
-    """What the replay ledger says of `ids`; None (with a warning) if Postgres is not
+def _ledger(letters: Sequence[DeadLetter]) -> dict[DeadLetterId, ReplayState] | None:
+    """What the replay ledger says of `letters`; None (with a warning) if Postgres is not
     reachable: listing and showing work from Kafka alone."""
 
     async def run() -> dict[DeadLetterId, ReplayState]:
@@ -126,11 +126,11 @@ def _ledger(ids: Sequence[DeadLetterId]) -> dict[DeadLetterId, ReplayState] | No
         try:
             if await pool.fetchval("SELECT to_regclass('dlq.replays') IS NULL"):
                 return {}  # no replay has ever run here
-            return await states_of(pool, ids)
+            return await states_of(pool, letters)
         finally:
             await pool.close()
 
-    if not ids:
+    if not letters:
         return {}
     try:
         return asyncio.run(run())
@@ -182,7 +182,7 @@ def dlq_list(
     found = _read(topic, selection, newest=newest, keep_values=False, read_seconds=read_seconds)
     ordered = by_offset(found.letters) if by_offsets else newest_first(found.letters)
     shown = ordered[:limit]
-    states = _ledger([d.id for d in shown])
+    states = _ledger(shown)
     if as_json:
         rows = [{**summary(d), "replay": _status(states, d)} for d in shown]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -236,7 +236,7 @@ def dlq_show(
         )
         raise typer.Exit(2)
     (letter,) = found.letters
-    states = _ledger([letter.id])
+    states = _ledger([letter])
     state = None if states is None else states.get(letter.id)
     replay = "unknown" if states is None else state.describe() if state else "not replayed"
     value = preview_value(letter.value, full=full)
@@ -301,11 +301,12 @@ def dlq_replay(
     ] = None,
     read_seconds: SecondsOption = READ_SECONDS,
 ) -> None:
-    """Send dead letters back to their topics as they came (after the cause was fixed).
+    """Send dead letters back to their topics as they came (once the cause is fixed).
 
-    Each is sent once: a second replay skips it unless --again. Exit status: 0 when all
-    selected went (or went before); 1 when the broker refused some; 2 when some cannot be
-    replayed (truncated, origin unknown) or nothing was named.
+    Each goes once: a second replay skips it unless --again.
+
+    Exit status: 0 all selected went (now or before); 1 some failed to send;
+    2 some cannot be replayed (truncated, origin unknown), or nothing was named.
     """
     if not (topic or dead_letter or since or until or reason or every):
         typer.echo(
@@ -347,7 +348,7 @@ async def _replay(
 ) -> int:
     topics = {d.original_topic for d in letters if d.original_topic is not None}
     partitions = await partition_counts(bootstrap, topics)
-    states = await states_of(pool, [d.id for d in letters])
+    states = await states_of(pool, letters)
     plan = plan_replay(letters, states, partitions, again=again)
     for letter, why in plan.refused:
         typer.echo(f"refused {letter.id}: {why}", err=True)

@@ -17,7 +17,7 @@ from datetime import datetime
 import asyncpg
 
 from jobcast.db import migrate, migrations_of
-from jobcast_cli.dlq.records import DeadLetterId
+from jobcast_cli.dlq.records import DeadLetter, DeadLetterId
 
 REPLAYED = "replayed"
 SENDING = "sending"
@@ -57,17 +57,18 @@ class ReplayState:
 
 
 async def states_of(
-    pool: asyncpg.Pool, ids: Sequence[DeadLetterId]
+    pool: asyncpg.Pool, letters: Sequence[DeadLetter]
 ) -> dict[DeadLetterId, ReplayState]:
-    """The ledger's rows for `ids` (dead letters never replayed have none)."""
-    if not ids:
+    """The ledger's rows for `letters` (dead letters never replayed have none)."""
+    if not letters:
         return {}
     rows = await pool.fetch(
         """SELECT r.* FROM dlq.replays r
-             JOIN unnest($1::text[], $2::int[], $3::bigint[]) AS w(t, p, o)
-               ON r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o""",
-        *_columns(ids),
-    )
+             JOIN unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS w(t, p, o, ms)
+               ON r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o
+              AND r.parked_at_ms = w.ms""",
+        *_columns([d.id for d in letters]), [d.timestamp_ms for d in letters],
+    )  # fmt: skip
     return {
         DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]): ReplayState(
             r["state"], r["actor"], r["claimed_at"], r["replayed_at"],
@@ -78,28 +79,28 @@ async def states_of(
 
 
 async def claim(
-    pool: asyncpg.Pool,
-    wanted: Sequence[tuple[DeadLetterId, str]],
-    *,
-    actor: str,
-    again: bool,
+    pool: asyncpg.Pool, letters: Sequence[DeadLetter], *, actor: str, again: bool
 ) -> set[DeadLetterId]:
-    """Claim the dead letters of `wanted` (id, original topic) for sending; the claimed
-    ones are returned. Without `again` only those never replayed (or whose replay failed)
-    are claimed; concurrent replays claim each dead letter once between them."""
-    if not wanted:
+    """Claim `letters` for sending; the claimed ones are returned. Without `again` only
+    those never replayed (or whose replay failed) are claimed; concurrent replays claim
+    each dead letter once between them. A row of another record at the same place (the
+    DLQ topic was created anew) is taken over."""
+    if not letters:
         return set()
-    ids = [i for i, _ in wanted]
     rows = await pool.fetch(
-        """INSERT INTO dlq.replays
-                (dlq_topic, dlq_partition, dlq_offset, original_topic, state, actor)
-           SELECT t, p, o, ot, 'sending', $5
-             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[]) AS w(t, p, o, ot)
+        """INSERT INTO dlq.replays AS r (dlq_topic, dlq_partition, dlq_offset, parked_at_ms,
+                                         original_topic, state, actor)
+           SELECT t, p, o, ms, ot, 'sending', $6
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::text[])
+                  AS w(t, p, o, ms, ot)
            ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO UPDATE
-              SET state = 'sending', actor = EXCLUDED.actor, claimed_at = now(), error = NULL
-            WHERE dlq.replays.state = 'failed' OR $6
+              SET state = 'sending', actor = EXCLUDED.actor, claimed_at = now(), error = NULL,
+                  parked_at_ms = EXCLUDED.parked_at_ms, original_topic = EXCLUDED.original_topic,
+                  sends = CASE WHEN r.parked_at_ms = EXCLUDED.parked_at_ms THEN r.sends ELSE 0 END
+            WHERE r.state = 'failed' OR $7 OR r.parked_at_ms <> EXCLUDED.parked_at_ms
         RETURNING dlq_topic, dlq_partition, dlq_offset""",
-        *_columns(ids), [topic for _, topic in wanted], actor, again,
+        *_columns([d.id for d in letters]), [d.timestamp_ms for d in letters],
+        [d.original_topic or "" for d in letters], actor, again,
     )  # fmt: skip
     return {DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]) for r in rows}
 

@@ -103,8 +103,7 @@ async def send_replays(
     try:
         for start in range(0, len(letters), _CHUNK):
             chunk = letters[start : start + _CHUNK]
-            wanted = [(d.id, d.original_topic or "") for d in chunk]
-            claimed = await claim(pool, wanted, actor=actor, again=again)
+            claimed = await claim(pool, chunk, actor=actor, again=again)
             outcome.taken += [d for d in chunk if d.id not in claimed]
             going = [d for d in chunk if d.id in claimed]
             sent, failed, in_doubt = await _send(producer, going, partitions)

@@ -5,6 +5,7 @@ into their topic once — again only with --again; truncated ones are refused.""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -18,8 +19,9 @@ from jobcast.consumer import ConsumedRecord
 from jobcast.db import create_pool
 from jobcast.kafka import dead_letter, ensure_topics, make_broker, topic_partitions
 from jobcast.topics import TopicSpec, dead_letter_topic
-from jobcast_cli.dlq.ledger import claim, migrate_dlq
-from jobcast_cli.dlq.records import REPLAY_OF, DeadLetterId
+from jobcast_cli.dlq.ledger import claim, mark_replayed, migrate_dlq, states_of
+from jobcast_cli.dlq.reading import read_dead_letters
+from jobcast_cli.dlq.records import REPLAY_OF, DeadLetterId, Selection, by_offset
 from jobcast_cli.main import app
 from schemas import headers as h
 from tests.harness import Infra
@@ -225,16 +227,25 @@ def test_a_replay_cut_short_is_in_doubt_and_concurrent_replays_claim_once(cli_en
     ids = [DeadLetterId(dlq_topic, 0, n) for n in range(4)]
 
     async def claims() -> tuple[set[DeadLetterId], set[DeadLetterId], set[DeadLetterId]]:
+        letters = by_offset((await read_dead_letters(bootstrap, [dlq_topic], Selection())).letters)
+        assert [d.id for d in letters] == ids
         pool = await create_pool(cli_env.database_url, max_size=4)
         try:
             await migrate_dlq(pool)
-            wanted = [(i, topic) for i in ids[:3]]
             a, b = await asyncio.gather(
-                claim(pool, wanted, actor="a", again=False),
-                claim(pool, wanted, actor="b", again=False),
+                claim(pool, letters[:3], actor="a", again=False),
+                claim(pool, letters[:3], actor="b", again=False),
             )
             # A claim left behind (the process died before the broker answered).
-            return a, b, await claim(pool, [(ids[3], topic)], actor="c", again=False)
+            left = await claim(pool, letters[3:], actor="c", again=False)
+            # The same place holding another record (the DLQ topic was created anew) is
+            # not the dead letter replayed before.
+            await mark_replayed(pool, [(ids[0], 0, 0)])
+            other = dataclasses.replace(letters[0], timestamp_ms=letters[0].timestamp_ms + 1)
+            assert ids[0] in await states_of(pool, letters[:1])
+            assert await states_of(pool, [other]) == {}
+            assert await claim(pool, [other], actor="d", again=False) == {ids[0]}
+            return a, b, left
         finally:
             await pool.close()
 

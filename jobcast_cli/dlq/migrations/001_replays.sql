@@ -4,12 +4,15 @@
 --             behind only if that replay died midway: in doubt, sent only with --again
 --   replayed  the broker acknowledged it (target_partition/target_offset say where)
 --   failed    the broker refused it: nothing went, a later replay may send it
+-- A dead letter is known by its place (topic, partition, offset) and the time it was
+-- parked: a DLQ topic deleted and created again reuses offsets for other records.
 CREATE SCHEMA IF NOT EXISTS dlq;
 
 CREATE TABLE dlq.replays (
     dlq_topic          text        NOT NULL,
     dlq_partition      integer     NOT NULL,
     dlq_offset         bigint      NOT NULL,
+    parked_at_ms       bigint      NOT NULL,
     original_topic     text        NOT NULL,
     state              text        NOT NULL CHECK (state IN ('sending', 'replayed', 'failed')),
     actor              text        NOT NULL,
