@@ -209,8 +209,8 @@ def dlq_list(
         ]
     )
     typer.echo("\n".join(lines))
-    if len(ordered) > limit or (newest is not None and len(shown) == limit):
-        typer.echo(f"(first {limit} shown: --limit for more)", err=True)
+    if len(shown) == limit:
+        typer.echo(f"(at most {limit} shown: --limit N for more)", err=True)
 
 
 @dlq.command("show")
@@ -227,7 +227,7 @@ def dlq_show(
     if (partition is None) != (offset is None):
         typer.echo("give DLQ_TOPIC PARTITION OFFSET, or one id", err=True)
         raise typer.Exit(2)
-    text = target if partition is None else f"{dlq_topic_of(target)}:{partition}:{offset}"
+    text = target if partition is None else f"{target}:{partition}:{offset}"
     (wanted,) = _ids([text])
     found = _read(None, Selection(ids=frozenset({wanted})), read_seconds=read_seconds)
     if not found.letters:
@@ -282,13 +282,13 @@ def dlq_replay(
     topic: TopicOption = None,
     dead_letter: Annotated[
         list[str] | None,
-        typer.Option("--id", help="One dead letter, e.g. jobs.events.dlq:0:12 (repeatable)"),
+        typer.Option("--id", help="Just this one, e.g. jobs.events.dlq:0:12 (repeatable)"),
     ] = None,
     since: SinceOption = None,
     until: UntilOption = None,
     reason: ReasonOption = None,
     every: Annotated[
-        bool, typer.Option("--all", help="Every dead letter of every topic (no other filter)")
+        bool, typer.Option("--all", help="Every dead letter (when no other option selects)")
     ] = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be sent; send and record nothing")

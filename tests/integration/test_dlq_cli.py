@@ -159,7 +159,12 @@ def test_dead_letters_are_listed_shown_redacted_and_replayed_once(cli_env: Infra
     assert "x-correlation-id: corr-a" in shown.stdout
     assert '"access_token": "[redacted]"' in shown.stdout
     assert SECRET not in shown.output
-    assert dlq("show", dlq_topic, "0", "1").stdout.count(SECRET) == 0
+    text = dlq("show", dlq_topic, "0", "1")
+    assert text.exit_code == 0, text.output
+    assert "value (text, " in text.stdout
+    assert "not json [redacted]" in text.stdout
+    assert SECRET not in text.output
+    assert dlq("show", topic, "0", "1").exit_code == 2  # a place in the original topic
     assert dlq("show", dlq_topic, "0", "99").exit_code == 2
     cut = dlq("show", f"{dlq_topic}:0:0")
     assert "more characters (--full shows them)" in cut.stdout
