@@ -238,7 +238,7 @@ def dlq_show(
     (letter,) = found.letters
     states = _ledger([letter])
     state = None if states is None else states.get(letter.id)
-    replay = "unknown" if states is None else state.describe() if state else "not replayed"
+    replay = "unknown" if states is None else state.describe(letter.id) if state else "not replayed"
     value = preview_value(letter.value, full=full)
     if as_json:
         typer.echo(json.dumps(_shown(letter, replay, value.text, value.cut), indent=2))
@@ -353,12 +353,17 @@ async def _replay(
     for letter, why in plan.refused:
         typer.echo(f"refused {letter.id}: {why}", err=True)
     for letter, state in plan.done_before:
-        typer.echo(f"skipped {letter.id}: {state.describe()} (--again sends it anyway)")
+        typer.echo(f"skipped {letter.id}: {state.describe(letter.id)} (--again sends it anyway)")
+    for letter, sent_as in plan.same_record:
+        typer.echo(
+            f"skipped {letter.id}: the same record as {sent_as.id}, sent once for all groups"
+        )
+    skipped = len(plan.done_before) + len(plan.same_record)
     if dry_run:
         for letter in plan.to_send:
             typer.echo(f"would send {letter.id} -> {_origin(letter)}  {_size(letter)}")
         typer.echo(
-            f"dry run: {len(plan.to_send)} would be sent, {len(plan.done_before)} skipped,"
+            f"dry run: {len(plan.to_send)} would be sent, {skipped} skipped,"
             f" {len(plan.refused)} refused; nothing sent"
         )
         return 2 if plan.refused else 0
@@ -378,7 +383,7 @@ async def _replay(
             err=True,
         )
     typer.echo(
-        f"{len(outcome.sent)} sent, {len(plan.done_before) + len(outcome.taken)} skipped,"
+        f"{len(outcome.sent)} sent, {skipped + len(outcome.taken)} skipped,"
         f" {len(plan.refused)} refused, {len(outcome.failed) + len(outcome.in_doubt)} failed"
     )
     if outcome.failed or outcome.in_doubt:

@@ -31,6 +31,7 @@ async def migrate_dlq(pool: asyncpg.Pool) -> None:
 
 @dataclass(frozen=True, slots=True)
 class ReplayState:
+    dead_letter: DeadLetterId  # the one replayed: another group's, for the same record
     state: str
     actor: str
     claimed_at: datetime
@@ -40,18 +41,19 @@ class ReplayState:
     sends: int
     error: str | None
 
-    def describe(self) -> str:
-        """One line for `dlq list` / `dlq show`."""
+    def describe(self, letter: DeadLetterId) -> str:
+        """One line about dead letter `letter` for `dlq list` / `dlq show` / `dlq replay`."""
+        via = "" if letter == self.dead_letter else f" as {self.dead_letter} (the same record)"
         if self.state == REPLAYED and self.replayed_at is not None:
             return (
-                f"replayed {self.replayed_at:%Y-%m-%d %H:%M:%S}Z by {self.actor}"
+                f"replayed{via} {self.replayed_at:%Y-%m-%d %H:%M:%S}Z by {self.actor}"
                 f" -> partition {self.target_partition} offset {self.target_offset}"
                 + (f" (sent {self.sends} times)" if self.sends > 1 else "")
             )
         if self.state == SENDING:
             return (
-                f"in doubt: a replay by {self.actor} at {self.claimed_at:%Y-%m-%d %H:%M:%S}Z"
-                " did not finish"
+                f"in doubt: a replay{via} by {self.actor} at"
+                f" {self.claimed_at:%Y-%m-%d %H:%M:%S}Z did not finish"
             )
         return f"failed: {self.error or 'the broker refused it'}"
 
@@ -59,23 +61,47 @@ class ReplayState:
 async def states_of(
     pool: asyncpg.Pool, letters: Sequence[DeadLetter]
 ) -> dict[DeadLetterId, ReplayState]:
-    """The ledger's rows for `letters` (dead letters never replayed have none)."""
+    """What the ledger says of each of `letters`: its own row, else the row of another
+    dead letter of the same record that went back (or is in doubt). Dead letters whose
+    record was never replayed are left out."""
     if not letters:
         return {}
+    origins = [d.origin for d in letters]
     rows = await pool.fetch(
-        """SELECT r.* FROM dlq.replays r
-             JOIN unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) AS w(t, p, o, ms)
-               ON r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o
-              AND r.parked_at_ms = w.ms""",
+        """SELECT w.t AS w_topic, w.p AS w_partition, w.o AS w_offset, r.*
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[],
+                         $5::text[], $6::int[], $7::bigint[], $8::bytea[])
+                  AS w(t, p, o, ms, ot, op, oo, sha)
+             JOIN dlq.replays r
+               ON (r.dlq_topic = w.t AND r.dlq_partition = w.p AND r.dlq_offset = w.o
+                   AND r.parked_at_ms = w.ms)
+               OR (r.original_topic = w.ot AND r.original_partition = w.op
+                   AND r.original_offset = w.oo AND r.value_sha256 = w.sha
+                   AND r.state <> 'failed')""",
         *_columns([d.id for d in letters]), [d.timestamp_ms for d in letters],
+        [o.topic if o else None for o in origins], [o.partition if o else None for o in origins],
+        [o.offset if o else None for o in origins], [o.digest if o else None for o in origins],
     )  # fmt: skip
-    return {
-        DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]): ReplayState(
+    states: dict[DeadLetterId, ReplayState] = {}
+    for r in rows:
+        letter = DeadLetterId(r["w_topic"], r["w_partition"], r["w_offset"])
+        state = ReplayState(
+            DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]),
             r["state"], r["actor"], r["claimed_at"], r["replayed_at"],
             r["target_partition"], r["target_offset"], r["sends"], r["error"],
-        )
-        for r in rows
-    }  # fmt: skip
+        )  # fmt: skip
+        if _rank(state, letter) > _rank(states.get(letter), letter):
+            states[letter] = state
+    return states
+
+
+def _rank(state: ReplayState | None, letter: DeadLetterId) -> int:
+    """Which row speaks for a dead letter: its own first, then one that went back."""
+    if state is None:
+        return 0
+    if state.dead_letter == letter:
+        return 3
+    return 2 if state.state == REPLAYED else 1
 
 
 async def claim(
@@ -87,20 +113,28 @@ async def claim(
     DLQ topic was created anew) is taken over."""
     if not letters:
         return set()
+    origins = [d.origin for d in letters]
     rows = await pool.fetch(
         """INSERT INTO dlq.replays AS r (dlq_topic, dlq_partition, dlq_offset, parked_at_ms,
-                                         original_topic, state, actor)
-           SELECT t, p, o, ms, ot, 'sending', $6
-             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::text[])
-                  AS w(t, p, o, ms, ot)
+                                         original_topic, original_partition, original_offset,
+                                         value_sha256, state, actor)
+           SELECT t, p, o, ms, ot, op, oo, sha, 'sending', $9
+             FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[],
+                         $5::text[], $6::int[], $7::bigint[], $8::bytea[])
+                  AS w(t, p, o, ms, ot, op, oo, sha)
            ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO UPDATE
               SET state = 'sending', actor = EXCLUDED.actor, claimed_at = now(), error = NULL,
                   parked_at_ms = EXCLUDED.parked_at_ms, original_topic = EXCLUDED.original_topic,
+                  original_partition = EXCLUDED.original_partition,
+                  original_offset = EXCLUDED.original_offset,
+                  value_sha256 = EXCLUDED.value_sha256,
                   sends = CASE WHEN r.parked_at_ms = EXCLUDED.parked_at_ms THEN r.sends ELSE 0 END
-            WHERE r.state = 'failed' OR $7 OR r.parked_at_ms <> EXCLUDED.parked_at_ms
+            WHERE r.state = 'failed' OR $10 OR r.parked_at_ms <> EXCLUDED.parked_at_ms
         RETURNING dlq_topic, dlq_partition, dlq_offset""",
         *_columns([d.id for d in letters]), [d.timestamp_ms for d in letters],
-        [d.original_topic or "" for d in letters], actor, again,
+        [d.original_topic or "" for d in letters], [o.partition if o else None for o in origins],
+        [o.offset if o else None for o in origins], [d.digest for d in letters],
+        actor, again,
     )  # fmt: skip
     return {DeadLetterId(r["dlq_topic"], r["dlq_partition"], r["dlq_offset"]) for r in rows}
 

@@ -8,6 +8,7 @@ dead letter is raw input, and raw input may hold a token.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -78,6 +79,7 @@ class DeadLetter:
     value: bytes
     size: int  # of the value as parked (it may have been dropped from `value` for listing)
     headers: tuple[tuple[str, bytes], ...]
+    digest: bytes = b""  # SHA-256 of the value as parked
 
     @classmethod
     def from_record(cls, record: Any, *, keep_value: bool = True) -> DeadLetter:
@@ -90,6 +92,7 @@ class DeadLetter:
             value=value if keep_value else b"",
             size=len(value),
             headers=tuple((k, bytes(v or b"")) for k, v in record.headers or ()),
+            digest=hashlib.sha256(value).digest(),
         )
 
     def header(self, name: str) -> str | None:
@@ -137,9 +140,31 @@ class DeadLetter:
         """Set when this dead letter is a replayed record that failed again."""
         return self.header(REPLAY_OF)
 
+    @property
+    def origin(self) -> Origin | None:
+        """The original record, when the headers say where it was."""
+        topic, partition, offset = (
+            self.original_topic, self.original_partition, self.original_offset
+        )  # fmt: skip
+        if topic is None or partition is None or offset is None:
+            return None
+        return Origin(topic, partition, offset, self.digest)
+
     def original_headers(self) -> list[tuple[str, bytes]]:
         """The headers the record had before it was dead-lettered (no `x-dlq-*`)."""
         return [(k, v) for k, v in self.headers if not k.startswith(DLQ_HEADER_PREFIX)]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """The record a dead letter was made of. Every group that failed on it parks its own
+    dead letter of it, but one replay reaches every group: it is sent once for all. The
+    digest tells it from another record at the same place (a topic created anew)."""
+
+    topic: str
+    partition: int
+    offset: int
+    digest: bytes
 
 
 def _int_or_none(text: str | None) -> int | None:

@@ -21,6 +21,7 @@ from jobcast_cli.dlq.ledger import FAILED, ReplayState, claim, mark_failed, mark
 from jobcast_cli.dlq.records import (
     DeadLetter,
     DeadLetterId,
+    Origin,
     by_offset,
     replay_headers,
     why_not_replayable,
@@ -36,6 +37,8 @@ class ReplayPlan:
     to_send: list[DeadLetter] = field(default_factory=list)
     refused: list[tuple[DeadLetter, str]] = field(default_factory=list)
     done_before: list[tuple[DeadLetter, ReplayState]] = field(default_factory=list)
+    # Another group's dead letter of a record sent in this replay: it goes once, for all.
+    same_record: list[tuple[DeadLetter, DeadLetter]] = field(default_factory=list)
 
 
 def plan_replay(
@@ -46,20 +49,27 @@ def plan_replay(
     again: bool,
 ) -> ReplayPlan:
     """Sort `letters` into those to send (in the order they were parked), those that cannot
-    be (truncated, origin unknown or gone) and those the ledger has (skipped unless
-    `again`). `partitions`: the partition count of each original topic that exists."""
+    be (truncated, origin unknown or gone), those the ledger has (skipped unless `again`)
+    and those whose record another one sends. `partitions`: the partition count of each
+    original topic that exists."""
     plan = ReplayPlan()
+    sending: dict[Origin, DeadLetter] = {}
     for letter in by_offset(letters):
         why = why_not_replayable(letter)
         if why is None and letter.original_topic not in partitions:
             why = f"its topic {letter.original_topic!r} does not exist (any more)"
         state = states.get(letter.id)
+        origin = letter.origin
         if why is not None:
             plan.refused.append((letter, why))
         elif state is not None and state.state != FAILED and not again:
             plan.done_before.append((letter, state))
+        elif origin is not None and origin in sending:
+            plan.same_record.append((letter, sending[origin]))
         else:
             plan.to_send.append(letter)
+            if origin is not None:
+                sending[origin] = letter
     return plan
 
 

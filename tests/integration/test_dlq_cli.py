@@ -56,9 +56,14 @@ def dlq_count(topic: str, reason: str) -> float:
     return found or 0.0
 
 
-async def park(bootstrap: str, topic: str, records: list[tuple[ConsumedRecord, str, str]]) -> None:
-    """Create `topic` (2 partitions) and its .dlq, then dead-letter each (raw, reason, kind)
-    as a consumer does."""
+async def park(
+    bootstrap: str,
+    topic: str,
+    records: list[tuple[ConsumedRecord, str, str]],
+    groups: tuple[str, ...] = ("distributor",),
+) -> None:
+    """Create `topic` (2 partitions) and its .dlq, then dead-letter each (record, reason,
+    kind) as the consumers of each of `groups` do."""
     await ensure_topics(
         bootstrap, [TopicSpec(topic, 2, ""), TopicSpec(dead_letter_topic(topic), 1, "")]
     )
@@ -66,7 +71,8 @@ async def park(bootstrap: str, topic: str, records: list[tuple[ConsumedRecord, s
     await broker.start()
     try:
         for record, reason, kind in records:
-            await dead_letter(broker, record, group_id="distributor", reason=reason, kind=kind)
+            for group in groups:
+                await dead_letter(broker, record, group_id=group, reason=reason, kind=kind)
     finally:
         await broker.stop()
 
@@ -246,7 +252,9 @@ def test_a_replay_cut_short_is_in_doubt_and_concurrent_replays_claim_once(cli_en
             # The same place holding another record (the DLQ topic was created anew) is
             # not the dead letter replayed before.
             await mark_replayed(pool, [(ids[0], 0, 0)])
-            other = dataclasses.replace(letters[0], timestamp_ms=letters[0].timestamp_ms + 1)
+            other = dataclasses.replace(
+                letters[0], timestamp_ms=letters[0].timestamp_ms + 1, digest=b"other bytes"
+            )
             assert ids[0] in await states_of(pool, letters[:1])
             assert await states_of(pool, [other]) == {}
             assert await claim(pool, [other], actor="d", again=False) == {ids[0]}
@@ -266,3 +274,28 @@ def test_a_replay_cut_short_is_in_doubt_and_concurrent_replays_claim_once(cli_en
     forced = dlq("replay", "--id", str(ids[3]), "--again")
     assert forced.exit_code == 0, forced.output
     assert [r.value for r in asyncio.run(read_all(bootstrap, topic))] == [b'{"n": 3}']
+
+
+def test_a_record_dead_lettered_by_two_groups_goes_back_once(cli_env: Infra) -> None:
+    bootstrap = cli_env.kafka_bootstrap_servers
+    topic = f"dlqtest-{uuid.uuid4().hex[:10]}"
+    dlq_topic = dead_letter_topic(topic)
+    record = ConsumedRecord(topic, 1, 3, b"job-1", b'{"n": 1}', (), 0)
+    asyncio.run(park(bootstrap, topic, [(record, "n: bad", "invalid")], ("distributor", "metrics")))
+    by_distributor, by_metrics = f"{dlq_topic}:0:0", f"{dlq_topic}:0:1"
+
+    once = dlq("replay", "--topic", topic)
+    assert once.exit_code == 0, once.output
+    assert f"skipped {by_metrics}: the same record as {by_distributor}" in once.stdout
+    assert "1 sent, 1 skipped" in once.stdout
+    assert len(asyncio.run(read_all(bootstrap, topic))) == 1  # every group gets it from there
+    assert {r["group"]: r["replay"] for r in dlq_json("list", "--topic", topic)} == {
+        "distributor": "replayed",
+        "metrics": "replayed",
+    }
+    later = dlq("replay", "--id", by_metrics)
+    assert f"replayed as {by_distributor} (the same record)" in later.stdout
+    assert len(asyncio.run(read_all(bootstrap, topic))) == 1
+    forced = dlq("replay", "--id", by_metrics, "--again")
+    assert forced.exit_code == 0, forced.output
+    assert len(asyncio.run(read_all(bootstrap, topic))) == 2

@@ -3,6 +3,7 @@ ids, times, what is replayable, what a replayed record carries, and what is prin
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -41,7 +42,7 @@ def letter(
         h.DLQ_REASON: reason,
         h.DLQ_TOPIC: "jobs.events",
         h.DLQ_PARTITION: "3",
-        h.DLQ_OFFSET: "1234",
+        h.DLQ_OFFSET: str(1000 + offset),
         h.DLQ_GROUP: "distributor",
         **(extra or {}),
     }
@@ -53,6 +54,7 @@ def letter(
         value,
         len(value),
         tuple((k, v.encode()) for k, v in headers.items()),
+        hashlib.sha256(value).digest(),
     )
 
 
@@ -102,8 +104,8 @@ def test_truncated_and_foreign_records_are_not_replayable() -> None:
 
 def test_plan_sends_in_parked_order_and_skips_what_was_replayed_unless_again() -> None:
     first, second, third = letter(1), letter(2), letter(3, extra={h.DLQ_TRUNCATED: "9"})
-    done = ReplayState("replayed", "cli:a@b", NOW, NOW, 3, 99, 1, None)
-    failed = ReplayState("failed", "cli:a@b", NOW, None, None, None, 0, "refused")
+    done = ReplayState(first.id, "replayed", "cli:a@b", NOW, NOW, 3, 99, 1, None)
+    failed = ReplayState(first.id, "failed", "cli:a@b", NOW, None, None, None, 0, "refused")
     states = {first.id: done}
     plan = plan_replay([second, third, first], states, {"jobs.events": 6}, again=False)
     assert plan.to_send == [second]
@@ -115,6 +117,20 @@ def test_plan_sends_in_parked_order_and_skips_what_was_replayed_unless_again() -
     assert retry.to_send == [first]  # nothing went the first time
     gone = plan_replay([first], {}, {}, again=False)
     assert "does not exist" in gone.refused[0][1]
+
+
+def test_dead_letters_of_one_record_by_several_groups_send_it_once() -> None:
+    by_distributor = letter(1)
+    by_metrics = letter(2, extra={h.DLQ_GROUP: "metrics", h.DLQ_OFFSET: "1001"})
+    other_bytes = letter(3, extra={h.DLQ_OFFSET: "1001"}, value=b"{}")  # the topic made anew
+    plan = plan_replay(
+        [by_metrics, other_bytes, by_distributor], {}, {"jobs.events": 6}, again=False
+    )
+    assert plan.to_send == [by_distributor, other_bytes]
+    assert plan.same_record == [(by_metrics, by_distributor)]
+    replayed = ReplayState(by_distributor.id, "replayed", "cli:a@b", NOW, NOW, 3, 99, 1, None)
+    assert "as jobs.events.dlq:0:1 (the same record)" in replayed.describe(by_metrics.id)
+    assert "same record" not in replayed.describe(by_distributor.id)
 
 
 def test_a_replay_goes_to_the_partition_it_was_consumed_from_while_it_exists() -> None:

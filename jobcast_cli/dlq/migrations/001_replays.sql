@@ -14,6 +14,9 @@ CREATE TABLE dlq.replays (
     dlq_offset         bigint      NOT NULL,
     parked_at_ms       bigint      NOT NULL,
     original_topic     text        NOT NULL,
+    original_partition integer,
+    original_offset    bigint,
+    value_sha256       bytea       NOT NULL,
     state              text        NOT NULL CHECK (state IN ('sending', 'replayed', 'failed')),
     actor              text        NOT NULL,
     claimed_at         timestamptz NOT NULL DEFAULT now(),
@@ -24,3 +27,8 @@ CREATE TABLE dlq.replays (
     error              text,
     PRIMARY KEY (dlq_topic, dlq_partition, dlq_offset)
 );
+
+-- Each group that failed on a record parks its own dead letter of it; one replay reaches
+-- every group, so a dead letter whose record went back through another one is done too.
+CREATE INDEX replays_by_origin
+    ON dlq.replays (original_topic, original_partition, original_offset);
