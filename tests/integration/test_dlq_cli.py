@@ -157,6 +157,10 @@ def test_dead_letters_are_listed_shown_redacted_and_replayed_once(cli_env: Infra
     assert missing.exit_code == 0, missing.output
     assert json.loads(missing.stdout) == []
     assert "no topic" in missing.stderr
+    empty = f"empty-{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_topics(bootstrap, [TopicSpec(dead_letter_topic(empty), 1, "")]))
+    assert dlq_json("list", "--topic", empty) == []
+    assert dlq("list", "--topic", empty).exit_code == 0
 
     # show: headers, reason, value pretty and redacted; by id or by topic partition offset.
     shown = dlq("show", first["id"])
