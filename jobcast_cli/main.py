@@ -20,7 +20,7 @@ from jobcast.tenancy import (
     tenant_by_name,
 )
 from jobcast_cli.connections import connections
-from jobcast_cli.dlq import dlq
+from jobcast_cli.dlq.commands import dlq
 from jobcast_cli.envfile import load_env_defaults
 from jobcast_cli.ops import ops
 from jobcast_cli.pools import run_with_pool, tenant_or_exit

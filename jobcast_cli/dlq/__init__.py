@@ -5,8 +5,7 @@
 - `ledger`: the Postgres table (`dlq.replays`) of what was replayed.
 - `replaying`: sends dead letters back to their topics, each at most once.
 - `commands`: the typer commands.
+
+The pure modules import nothing of the CLI: `jobcast_cli.main` takes the commands from
+`commands` itself.
 """
-
-from jobcast_cli.dlq.commands import dlq
-
-__all__ = ["dlq"]
