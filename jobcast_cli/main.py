@@ -21,6 +21,7 @@ from jobcast.tenancy import (
     tenant_by_name,
 )
 from jobcast_cli.connections import connections
+from jobcast_cli.dlq.commands import dlq
 from jobcast_cli.envfile import load_env_defaults
 from jobcast_cli.ops import ops
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
@@ -44,6 +45,7 @@ app.add_typer(profile, name="profile")
 app.add_typer(replay, name="replay")
 app.add_typer(rebuild, name="rebuild")
 app.add_typer(webhooks, name="webhooks")
+app.add_typer(dlq, name="dlq")
 
 T = TypeVar("T")
 
