@@ -22,7 +22,7 @@ from schemas import headers as h
 
 DLQ_SUFFIX = dead_letter_topic("")
 DLQ_HEADER_PREFIX = "x-dlq-"
-REPLAY_OF = "x-dlq-replay-of"
+REPLAY_OF = h.DLQ_REPLAY_OF
 """Set on every replayed record: the dead letter it came from (`<dlq-topic>:<p>:<offset>`).
 It starts with `x-dlq-` so a replayed record that is dead-lettered again is replayed under
 its new id, never chained."""
