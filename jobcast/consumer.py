@@ -27,6 +27,8 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
+from jobcast.record_headers import headers_of
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -58,14 +60,15 @@ HANDLER_FAILURES = Counter(
 
 @dataclass(frozen=True, slots=True)
 class ConsumedRecord:
-    """One Kafka record as handed to a handler (value is b"" for a tombstone)."""
+    """One Kafka record as handed to a handler (value is b"" for a tombstone; a header's
+    value is None where the producer wrote a null one, which Kafka allows)."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]
     timestamp_ms: int
 
 
@@ -717,7 +720,7 @@ def _to_record(raw: Any) -> ConsumedRecord:
         offset=raw.offset,
         key=raw.key,
         value=raw.value or b"",
-        headers=tuple((k, bytes(v)) for k, v in raw.headers or ()),
+        headers=tuple(headers_of(raw)),
         timestamp_ms=raw.timestamp,
     )
 

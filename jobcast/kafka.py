@@ -26,6 +26,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from jobcast import metrics
 from jobcast.logs import event_fields, log_context
+from jobcast.record_headers import (
+    dead_letter_headers,
+    header_text,
+    headers_of,
+    readable_headers,
+)
 from jobcast.topics import ALL_TOPICS, TopicSpec, dead_letter_topic
 from schemas import headers as h
 
@@ -37,6 +43,17 @@ EventT = TypeVar("EventT")
 _RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
 # What is kept of a record too large to be dead-lettered whole (x-dlq-truncated says so).
 _DLQ_KEPT_BYTES = 64 * 1024
+# Headers a dead letter writes itself: copies of them from the original are left out.
+_DLQ_HEADERS = (
+    h.DLQ_REASON,
+    h.DLQ_KIND,
+    h.DLQ_TOPIC,
+    h.DLQ_PARTITION,
+    h.DLQ_OFFSET,
+    h.DLQ_GROUP,
+    h.DLQ_TRUNCATED,
+    h.DLQ_HEADERS_CUT,
+)
 
 
 async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec] = ALL_TOPICS) -> None:
@@ -384,17 +401,25 @@ def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
 async def dead_letter(
     broker: KafkaBroker, raw: Any, *, group_id: str, reason: str, kind: str
 ) -> None:
-    """Park an unprocessable record with its original bytes, key, headers and the reason."""
-    headers = {k: v.decode("utf-8", "replace") for k, v in (raw.headers or ())}
+    """Park an unprocessable record with its original bytes, key, headers and the reason.
+
+    Never fails because of the original headers (null values, repeated keys, bytes that
+    are not UTF-8, thousands of them): they are read safely and capped, and the x-dlq-*
+    headers always win over copies of them.
+    """
+    headers, cut = dead_letter_headers(raw, reserved=_DLQ_HEADERS)
     headers.update(
         {
             h.DLQ_REASON: reason[:4000],
+            h.DLQ_KIND: kind,
             h.DLQ_TOPIC: raw.topic,
             h.DLQ_PARTITION: str(raw.partition),
             h.DLQ_OFFSET: str(raw.offset),
             h.DLQ_GROUP: group_id,
         }
     )
+    if cut:
+        headers[h.DLQ_HEADERS_CUT] = str(cut)
     dlq = dead_letter_topic(raw.topic)
     value = raw.value or b""
     try:
@@ -411,6 +436,7 @@ async def dead_letter(
             "topic": raw.topic,
             "partition": raw.partition,
             "offset": raw.offset,
+            "kind": kind,
             "reason": reason[:500],
         },
     )
@@ -446,26 +472,33 @@ def validating(
 
 
 def _readable_headers(record: Any) -> Any:
-    """The record, with any header value that is not UTF-8 made readable (U+FFFD)."""
+    """The record, with header values faststream's parser can decode strictly: a null
+    value made empty, bytes that are not UTF-8 replaced (U+FFFD)."""
+    for _, value in record.headers or ():
+        if not isinstance(value, bytes) or not value.isascii():
+            break
+    else:
+        return record  # the common case, checked without decoding anything
     try:
-        for _, value in record.headers or ():
-            bytes(value).decode()
-    except UnicodeDecodeError:
-        headers = tuple(
-            (key, bytes(value).decode("utf-8", "replace").encode()) for key, value in record.headers
-        )
-        return dataclasses.replace(record, headers=headers)
+        for _, value in record.headers:
+            value.decode()
+    except (AttributeError, UnicodeDecodeError):
+        return dataclasses.replace(record, headers=readable_headers(headers_of(record)))
     return record
 
 
 async def _tolerant_parser(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    """faststream's parser decodes every header value as strict UTF-8; one that is not
+    """faststream's parser decodes every header value as strict UTF-8: a value that is not
     (anyone may produce such a header) made it drop the record silently or stop the
-    subscriber for good. Such values are read with replacement characters instead, so
-    the record reaches `validating` (and the dead-letter topic, if it is invalid)."""
+    subscriber for good, and a null value (legal in Kafka) raised on every redelivery.
+    It parses a readable copy instead; the handler (and a dead letter) still gets the
+    record as it came, so the record reaches `validating` whatever its headers hold."""
     if isinstance(message, tuple):
-        return await original(tuple(_readable_headers(m) for m in message))
-    return await original(_readable_headers(message))
+        parsed = await original(tuple(_readable_headers(m) for m in message))
+    else:
+        parsed = await original(_readable_headers(message))
+    parsed.raw_message = message
+    return parsed
 
 
 async def _undecoded(message: Any) -> Any:
@@ -609,7 +642,7 @@ def _meta(raw: Any) -> RecordMeta:
         partition=raw.partition,
         offset=raw.offset,
         key=raw.key,
-        correlation_id=_header(raw, h.CORRELATION_ID),
+        correlation_id=header_text(raw, h.CORRELATION_ID),
     )
 
 
@@ -631,10 +664,3 @@ async def _handle_with_retries(
                 extra={"topic": meta.topic, "offset": meta.offset, "attempt": attempt},
             )
             await asyncio.sleep(delay)
-
-
-def _header(raw: Any, name: str) -> str | None:
-    for key, value in raw.headers or ():
-        if key == name:
-            return bytes(value).decode("utf-8", "replace")
-    return None
