@@ -25,6 +25,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from jobcast import metrics
+from jobcast.failures import describe_failure, is_deterministic, is_infrastructure
 from jobcast.logs import event_fields, log_context
 from jobcast.record_headers import (
     dead_letter_headers,
@@ -32,6 +33,7 @@ from jobcast.record_headers import (
     headers_of,
     readable_headers,
 )
+from jobcast.stalls import STALLS
 from jobcast.topics import ALL_TOPICS, TopicSpec, dead_letter_topic
 from schemas import headers as h
 
@@ -41,6 +43,8 @@ EventT = TypeVar("EventT")
 # A failing handler (database down, broker hiccup) is retried in place, slower each
 # time; the record is never skipped, because dropping a good event is worse than waiting.
 _RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# The dead-letter kind of a valid record whose handler failed deterministically.
+HANDLER_FAILED = "handler_failed"
 # What is kept of a record too large to be dead-lettered whole (x-dlq-truncated says so).
 _DLQ_KEPT_BYTES = 64 * 1024
 # Headers a dead letter writes itself: copies of them from the original are left out.
@@ -493,7 +497,8 @@ async def _tolerant_parser(message: Any, original: Callable[[Any], Awaitable[Any
     subscriber for good, and a null value (legal in Kafka) raised on every redelivery.
     It parses a readable copy instead; the handler (and a dead letter) still gets the
     record as it came, so the record reaches `validating` whatever its headers hold."""
-    if isinstance(message, tuple):
+    if isinstance(message, (tuple, list)):  # a batch (faststream's test broker: a list)
+        message = tuple(message)
         parsed = await original(tuple(_readable_headers(m) for m in message))
     else:
         parsed = await original(_readable_headers(message))
@@ -523,19 +528,31 @@ def subscribe_validated(
 
     Offsets are committed only after the record was handled, so a crash at any point
     means redelivery, never loss; handlers are written to be idempotent for that reason.
-    A failing handler is retried in place, then the record is redelivered (NACK).
+    A handler failing on infrastructure (`jobcast.failures`) is retried in place, then
+    the record is redelivered (NACK): a good record is never skipped, and a consumer that
+    keeps failing so is reported stalled (`jobcast.stalls`). A handler failing in any
+    other way would fail the same on every try and hold up every record behind it: that
+    record goes to the dead-letter topic (kind `handler_failed`, the failure as reason)
+    and the next one is handled.
     """
 
     async def with_retries(event: EventT, meta: RecordMeta) -> None:
-        await _handle_with_retries(handle, event, meta)
+        await _handle_with_retries(handle, event, meta, group_id)
 
     route = validating(broker, group_id, adapter, with_retries)
     metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    STALLS.watch(group_id, topic)
 
     async def on_record(message: KafkaMessage) -> None:
         raw = message.raw_message
         assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
-        await route(raw)
+        try:
+            await route(raw)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise  # NACK: the record is redelivered, not skipped
+            await dead_letter_failed(broker, group_id, raw, exc)
+        STALLS.recovered(group_id, raw.topic, raw.partition)
 
     broker.subscriber(
         topic,
@@ -560,32 +577,44 @@ def subscribe_validated_batch(
 
     For handlers that do per-batch database work (one transaction, set-based statements):
     invalid records are dead-lettered one by one first, then the valid ones are handled
-    together, retried in place as a whole, and offsets are committed after the batch.
+    together, retried in place as a whole on infrastructure failures (then NACKed and
+    redelivered), and offsets are committed after the batch.
+
+    A failure of any other kind means one or more records the handler cannot take: the
+    batch is handled again in halves, the left one first (so each key keeps its order),
+    down to the records that fail alone, which are dead-lettered (`handler_failed`); all
+    the others are handled. Handlers must be idempotent (they are, for redeliveries):
+    a half may run again after part of it was applied.
     """
 
     metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    STALLS.watch(group_id, topic)
+
+    async def park(raw: Any, exc: BaseException) -> None:
+        await dead_letter_failed(broker, group_id, raw, exc)
 
     async def on_batch(message: KafkaMessage) -> None:
         raws = message.raw_message
         assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
-        valid: list[tuple[EventT, RecordMeta]] = []
+        valid: list[_Valid[EventT]] = []
         for raw in raws:
             event = await _validate_or_dead_letter(broker, group_id, adapter, raw)
             if event is not None:
-                valid.append((event, _meta(raw)))
-        if not valid:
-            return
-        started = time.perf_counter()
-        in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
-        in_progress.inc(len(valid))
-        try:
-            await _handle_batch_with_retries(handle, valid, topic)
-        finally:
-            in_progress.dec(len(valid))
-        metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid))
-        metrics.HANDLER_SECONDS.labels(topic=topic).observe(
-            (time.perf_counter() - started) / len(valid)
-        )
+                valid.append((event, _meta(raw), raw))
+        if valid:
+            started = time.perf_counter()
+            in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
+            in_progress.inc(len(valid))
+            try:
+                parked = await _handle_isolating(handle, valid, topic, group_id, park)
+            finally:
+                in_progress.dec(len(valid))
+            metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid) - parked)
+            metrics.HANDLER_SECONDS.labels(topic=topic).observe(
+                (time.perf_counter() - started) / len(valid)
+            )
+        for partition in {raw.partition for raw in raws}:
+            STALLS.recovered(group_id, topic, partition)
 
     broker.subscriber(
         topic,
@@ -599,10 +628,70 @@ def subscribe_validated_batch(
     )(on_batch)
 
 
+# A valid record of a batch: its event, where it came from, and the record itself (for a
+# dead letter).
+_Valid = tuple[EventT, RecordMeta, Any]
+
+
+async def _handle_isolating(
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    items: list[_Valid[EventT]],
+    topic: str,
+    group_id: str,
+    park: Callable[[Any, BaseException], Awaitable[None]],
+) -> int:
+    """Handle `items`, isolating records that fail deterministically; returns how many
+    were parked. Infrastructure failures propagate (after retries in place): NACK."""
+    try:
+        await _handle_batch_with_retries(handle, [(e, m) for e, m, _ in items], topic, group_id)
+        return 0
+    except Exception as exc:
+        if is_infrastructure(exc):
+            raise
+        if len(items) == 1:
+            await park(items[0][2], exc)
+            return 1
+        log.warning(
+            "batch handler failed on a record no retry can change; isolating it by halves",
+            extra={"topic": topic, "records": len(items), "error": describe_failure(exc)},
+        )
+    half = len(items) // 2
+    left = await _handle_isolating(handle, items[:half], topic, group_id, park)
+    return left + await _handle_isolating(handle, items[half:], topic, group_id, park)
+
+
+async def dead_letter_failed(
+    broker: KafkaBroker, group_id: str, raw: Any, exc: BaseException
+) -> None:
+    """Park a valid record whose handler failed in a way no retry can change (kind
+    `handler_failed`, the failure's type and message, secrets redacted, as reason)."""
+    log.error(
+        "handler failed on this record in a way no retry can change; dead-lettering it",
+        exc_info=exc,
+        extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset},
+    )
+    await dead_letter(
+        broker, raw, group_id=group_id, reason=describe_failure(exc), kind=HANDLER_FAILED
+    )
+    metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+
+
+def dead_letters_for(
+    broker: KafkaBroker, group_id: str
+) -> Callable[[Any, BaseException], Awaitable[None]]:
+    """`ConcurrentConsumer`'s `on_poison` hook: park the record with the failure."""
+
+    async def park(raw: Any, exc: BaseException) -> None:
+        await dead_letter_failed(broker, group_id, raw, exc)
+
+    return park
+
+
 async def _handle_batch_with_retries(
     handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
     valid: list[tuple[EventT, RecordMeta]],
     topic: str,
+    group_id: str,
 ) -> None:
     for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
         try:
@@ -611,7 +700,11 @@ async def _handle_batch_with_retries(
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_deterministic(exc):
+                raise  # no retry can change it: the caller isolates the record(s)
+            for partition in {meta.partition for _, meta in valid}:
+                STALLS.failed(group_id, topic, partition, exc)
             if delay is None:
                 raise  # NACK: the batch is redelivered, not skipped
             metrics.HANDLER_RETRIES.labels(topic=topic).inc()
@@ -647,7 +740,10 @@ def _meta(raw: Any) -> RecordMeta:
 
 
 async def _handle_with_retries(
-    handle: Callable[[EventT, RecordMeta], Awaitable[None]], event: EventT, meta: RecordMeta
+    handle: Callable[[EventT, RecordMeta], Awaitable[None]],
+    event: EventT,
+    meta: RecordMeta,
+    group_id: str,
 ) -> None:
     for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
         try:
@@ -655,7 +751,10 @@ async def _handle_with_retries(
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_deterministic(exc):
+                raise  # no retry can change it: the caller dead-letters the record
+            STALLS.failed(group_id, meta.topic, meta.partition, exc)
             if delay is None:
                 raise  # NACK: the record is redelivered, not skipped
             metrics.HANDLER_RETRIES.labels(topic=meta.topic).inc()
