@@ -43,7 +43,7 @@ from jobcast.stalls import STALLS
 from jobcast.topics import dead_letter_topic
 from schemas import headers as h
 from tests.harness import Infra
-from tests.integration.helpers import read_topic
+from tests.integration.helpers import committed, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -54,14 +54,6 @@ Headers = Sequence[tuple[str, bytes | None]]
 
 class Item(BaseModel):
     n: int
-
-
-@pytest.fixture
-async def admin(infra: Infra) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
-    await client.start()
-    yield client
-    await client.close()
 
 
 @pytest.fixture
@@ -109,11 +101,6 @@ async def produce(
 
 def item(n: int) -> bytes:
     return f'{{"n": {n}}}'.encode()
-
-
-async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[int, int]:
-    offsets = await admin.list_consumer_group_offsets(group)
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def until(condition: Callable[[], Any], within: float, what: str) -> None:
