@@ -1,4 +1,22 @@
-"""Kafka wiring shared by every service: topics, the broker, events in and out, dead letters."""
+"""Kafka wiring shared by every service: topics, the broker, events in and out, dead letters.
+
+What a consumer does with a record (`subscribe_validated`, `subscribe_validated_batch`, and
+`validating` + `dead_letters_for` for a `ConcurrentConsumer`):
+
+- not valid by the contract: parked in `<topic>.dlq` (kind `invalid`), the consumer goes on;
+- valid, and its handler fails on infrastructure (`jobcast.failures`: database or broker
+  away, a timeout, a deadlock): retried in place, then redelivered; never skipped. A
+  consumer failing so for longer than JOBCAST_STALL_SECONDS is reported stalled
+  (`jobcast.stalls`: `/readyz` 503, `jobcast_consumer_stalled` 1);
+- valid, and its handler fails in any other way (a value Postgres refuses, a bug one odd
+  record trips): it would fail the same on every try and hold up everything behind it, so
+  that one record is parked in `<topic>.dlq` (kind `handler_failed`, the failure's type and
+  message as reason) and the rest are handled; a batch is bisected to find it.
+
+A dead letter keeps the original value, key and headers (read safely and capped, see
+`jobcast.record_headers`) and adds the x-dlq-* headers; `jobcast_dlq_records_total{topic,
+reason}` counts them by kind.
+"""
 
 from __future__ import annotations
 
