@@ -607,9 +607,7 @@ def subscribe_validated_batch(
 
     metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
     STALLS.watch(group_id, topic)
-
-    async def park(raw: Any, exc: BaseException) -> None:
-        await dead_letter_failed(broker, group_id, raw, exc)
+    park = dead_letters_for(broker, group_id)
 
     async def on_batch(message: KafkaMessage) -> None:
         raws = message.raw_message
@@ -697,7 +695,8 @@ async def dead_letter_failed(
 def dead_letters_for(
     broker: KafkaBroker, group_id: str
 ) -> Callable[[Any, BaseException], Awaitable[None]]:
-    """`ConcurrentConsumer`'s `on_poison` hook: park the record with the failure."""
+    """`dead_letter_failed` as a hook (`ConcurrentConsumer`'s `on_poison`): park the
+    record with the failure."""
 
     async def park(raw: Any, exc: BaseException) -> None:
         await dead_letter_failed(broker, group_id, raw, exc)
