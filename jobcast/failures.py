@@ -41,6 +41,10 @@ _POSTGRES_TRANSIENT: tuple[type[BaseException], ...] = (
     pg.InvalidSchemaNameError,
     pg.ReadOnlySQLTransactionError,
     pg.IdleInTransactionSessionTimeoutError,
+    # A migration ran under us (e.g. a column widened): the prepared statement is stale
+    # inside a transaction, or the object is busy with DDL. The next try plans afresh.
+    pg.InvalidCachedStatementError,
+    pg.ObjectInUseError,
 )
 # asyncpg's client-side errors that depend on the values sent, not on the server's state.
 _ASYNCPG_DETERMINISTIC: tuple[type[BaseException], ...] = (

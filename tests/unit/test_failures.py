@@ -53,6 +53,8 @@ INFRASTRUCTURE = [
     pg.InvalidPasswordError("password authentication failed"),
     pg.InvalidCatalogNameError('database "jobcast" does not exist'),
     pg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only transaction"),
+    pg.InvalidCachedStatementError("cached statement plan is invalid due to a schema change"),
+    pg.OutdatedSchemaCacheError("type cache is outdated"),
     asyncpg.InterfaceError("connection is closed"),
     kafka_errors.KafkaConnectionError("no broker"),
     kafka_errors.KafkaTimeoutError(),
@@ -71,6 +73,7 @@ DETERMINISTIC = [
     pg.CheckViolationError("new row violates check constraint"),
     pg.InvalidTextRepresentationError("invalid input syntax for type uuid"),
     kafka_errors.MessageSizeTooLargeError(),
+    pg.FeatureNotSupportedError("not supported"),  # the parent of a stale cached statement
     ValueError("bad value"),
     KeyError("missing"),
     TypeError("unsupported operand"),
