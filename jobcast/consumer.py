@@ -7,6 +7,15 @@ consumer runs records concurrently *across lanes* (by default: the record key) a
 in offset order *within* a lane, while committing per partition only the watermark below
 which every record is done.
 
+A failing handler is retried in place while the failure is one of infrastructure
+(`jobcast.failures`: the database or broker away, a timeout, a deadlock): only its lane
+waits, a good record is never skipped, and a record failing so for longer than
+JOBCAST_STALL_SECONDS makes the consumer report itself stalled (`jobcast.stalls`, which
+`/readyz` reads). Any other failure would fail the same on every try and hold its lane
+and its partition's watermark forever: given an `on_poison` hook (in the services:
+`jobcast.kafka.dead_letters_for`), the consumer hands that one record to it (to the
+dead-letter topic) and completes it, and the lane goes on.
+
 The bookkeeping (`OffsetWatermark`, `LaneScheduler`, `call_until_success`) is pure and tested
 without Kafka; `ConcurrentConsumer` wires it to aiokafka.
 """
@@ -16,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +36,10 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import ConsumerStoppedError, KafkaError
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
+
+from jobcast.failures import is_infrastructure
+from jobcast.record_headers import headers_of
+from jobcast.stalls import STALLS
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +65,22 @@ LAG = Gauge(
 )
 HANDLER_FAILURES = Counter(
     "jobcast_consumer_handler_failures_total",
-    "Handler calls that raised (each is retried in place)",
+    "Handler calls that raised and are retried in place",
     ["group", "topic"],
 )
 
 
 @dataclass(frozen=True, slots=True)
 class ConsumedRecord:
-    """One Kafka record as handed to a handler (value is b"" for a tombstone)."""
+    """One Kafka record as handed to a handler (value is b"" for a tombstone; a header's
+    value is None where the producer wrote a null one, which Kafka allows)."""
 
     topic: str
     partition: int
     offset: int
     key: bytes | None
     value: bytes
-    headers: tuple[tuple[str, bytes], ...]
+    headers: tuple[tuple[str, bytes | None], ...]
     timestamp_ms: int
 
 
@@ -215,11 +230,15 @@ async def call_until_success(
     *,
     on_failure: Callable[[int, float], None],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    retry_if: Callable[[Exception], bool] | None = None,
 ) -> int:
     """Await `call` until it returns; after each failure sleep the next delay (the last one
     repeats forever). Returns the number of attempts. CancelledError propagates.
+    `on_failure` runs inside the `except` block (`sys.exception()` is the failure).
 
-    A good event must never be skipped, so there is no give-up: the lane waits instead.
+    A good event must never be skipped, so there is no give-up on a failure `retry_if`
+    accepts (all of them by default): the lane waits instead. A failure it refuses is
+    raised at once, for the caller to isolate the record.
     """
     if not delays:
         raise ValueError("at least one retry delay is needed")
@@ -228,7 +247,9 @@ async def call_until_success(
         attempt += 1
         try:
             await call()
-        except Exception:  # CancelledError is a BaseException: it propagates
+        except Exception as exc:  # CancelledError is a BaseException: it propagates
+            if retry_if is not None and not retry_if(exc):
+                raise
             delay = delays[min(attempt, len(delays)) - 1]
             on_failure(attempt, delay)
             await sleep(delay)
@@ -261,9 +282,16 @@ class ConcurrentConsumer:
 
     Guarantees: records of one lane are started in offset order, at most `lane_concurrency`
     at a time; at most `max_in_flight` records are fetched and unfinished (fetching stops
-    when full); a raising handler is retried in place forever (only its lane waits); offsets
-    are committed per partition only up to the lowest unfinished record, so a crash at any
-    point means redelivery (at-least-once), never loss. Handlers must be idempotent.
+    when full); a handler failing on infrastructure is retried in place forever (only its
+    lane waits; the consumer reports a stall to `jobcast.stalls` after
+    JOBCAST_STALL_SECONDS); offsets are committed per partition only up to the lowest
+    unfinished record, so a crash at any point means redelivery (at-least-once), never
+    loss. Handlers must be idempotent.
+
+    `on_poison(record, exc)`: called once for a record whose handler failed in a way no
+    retry can change (`jobcast.failures.is_deterministic`), e.g. to dead-letter it; the
+    record then counts as done (its offset may be committed). The hook itself is retried
+    until it succeeds. Without it, every failure is retried in place forever.
     """
 
     # Stay a live group member while full for this long (well under max_poll_interval_ms).
@@ -283,6 +311,7 @@ class ConcurrentConsumer:
         client_id: str | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         revoke_timeout_s: float = 5.0,
+        on_poison: Callable[[ConsumedRecord, BaseException], Awaitable[None]] | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -298,6 +327,8 @@ class ConcurrentConsumer:
         self._client_id = client_id or f"{group_id}-consumer"
         self._retry_delays = tuple(retry_delays)
         self._revoke_timeout_s = revoke_timeout_s
+        self._on_poison = on_poison
+        self._retry_if = is_infrastructure if on_poison is not None else None
 
         self._lanes: LaneScheduler[_Job] = LaneScheduler(lane_concurrency)
         self._trackers: dict[TP, OffsetWatermark] = {}
@@ -316,6 +347,7 @@ class ConcurrentConsumer:
         self._commits = COMMITS.labels(group=group_id)
         for topic in self._topics:  # failure series exist at 0 from the start
             HANDLER_FAILURES.labels(group=group_id, topic=topic)
+            STALLS.watch(group_id, topic)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -553,7 +585,12 @@ class ConcurrentConsumer:
         task.add_done_callback(self._on_done)
 
     async def _run(self, record: ConsumedRecord) -> None:
+        where = (record.partition, record.offset)
+
         def on_failure(attempt: int, delay: float) -> None:
+            failure = sys.exception()
+            if failure is not None:
+                STALLS.failed(self._group_id, record.topic, where, failure)
             HANDLER_FAILURES.labels(group=self._group_id, topic=record.topic).inc()
             log.exception(
                 "handler failed; retrying in place",
@@ -565,12 +602,30 @@ class ConcurrentConsumer:
                 },
             )
 
+        try:
+            await call_until_success(
+                lambda: self._handle(record),
+                self._retry_delays,
+                on_failure=on_failure,
+                retry_if=self._retry_if,
+            )
+        except Exception as exc:  # refused by retry_if: only with an on_poison hook
+            await self._isolate(record, exc, on_failure)
+
+    async def _isolate(
+        self, record: ConsumedRecord, exc: Exception, on_failure: Callable[[int, float], None]
+    ) -> None:
+        """Hand a record no retry can help to `on_poison`; retried until it succeeds (the
+        dead-letter topic may be away too), then the record counts as done."""
+        on_poison = self._on_poison
+        assert on_poison is not None  # retry_if refuses nothing without it
         await call_until_success(
-            lambda: self._handle(record), self._retry_delays, on_failure=on_failure
+            lambda: on_poison(record, exc), self._retry_delays, on_failure=on_failure
         )
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
         job = self._tasks.pop(task)
+        STALLS.recovered(self._group_id, job.record.topic, (job.tp[1], job.record.offset))
         if job.cancel_requested:
             pass  # even if the handler swallowed the cancel: it is redelivered, not "done"
         elif task.cancelled():
@@ -717,7 +772,7 @@ def _to_record(raw: Any) -> ConsumedRecord:
         offset=raw.offset,
         key=raw.key,
         value=raw.value or b"",
-        headers=tuple((k, bytes(v)) for k, v in raw.headers or ()),
+        headers=tuple(headers_of(raw)),
         timestamp_ms=raw.timestamp,
     )
 

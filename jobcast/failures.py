@@ -31,6 +31,20 @@ _POSTGRES_TRANSIENT: tuple[type[BaseException], ...] = (
     pg.PostgresSystemError,
     pg.LockNotAvailableError,
     pg.InternalClientError,  # protocol desync, outdated statement cache: a new try heals it
+    # Not the record, the environment: the SQL and the schema disagree (a table or column
+    # missing mid-deploy, a privilege revoked: class 42), the login or database is refused
+    # (28, 3D, 3F), the server is a read-only replica after a failover (25006), a session
+    # timed out (25P03). Dead-lettering would empty the topic; waiting keeps every record.
+    pg.SyntaxOrAccessError,
+    pg.InvalidAuthorizationSpecificationError,
+    pg.InvalidCatalogNameError,
+    pg.InvalidSchemaNameError,
+    pg.ReadOnlySQLTransactionError,
+    pg.IdleInTransactionSessionTimeoutError,
+    # A migration ran under us (e.g. a column widened): the prepared statement is stale
+    # inside a transaction, or the object is busy with DDL. The next try plans afresh.
+    pg.InvalidCachedStatementError,
+    pg.ObjectInUseError,
 )
 # asyncpg's client-side errors that depend on the values sent, not on the server's state.
 _ASYNCPG_DETERMINISTIC: tuple[type[BaseException], ...] = (
@@ -61,7 +75,11 @@ def is_deterministic(exc: BaseException) -> bool:
 def describe_failure(exc: BaseException) -> str:
     """A short reason for a dead letter or a log: the exception's type and message,
     secret-looking text redacted, cut to a readable length."""
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not fail the dead letter that reports it
+        message = ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     return redact_text(text)[:_REASON_CHARS]
 
 
@@ -76,7 +94,10 @@ def _transient(exc: BaseException) -> bool:
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """`exc`, its causes and contexts, and the members of exception groups (each once)."""
+    """`exc`, its causes and contexts, and the members of exception groups (each once).
+
+    A context hidden with `raise ... from None` is left out: its author said it is not
+    why this failed."""
     seen: set[int] = set()
     todo = [exc]
     while todo:
@@ -87,6 +108,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         yield link
         if isinstance(link, BaseExceptionGroup):
             todo.extend(link.exceptions)
-        for nxt in (link.__cause__, link.__context__):
-            if nxt is not None:
-                todo.append(nxt)
+        if link.__cause__ is not None:
+            todo.append(link.__cause__)
+        if link.__context__ is not None and not link.__suppress_context__:
+            todo.append(link.__context__)

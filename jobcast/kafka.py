@@ -1,4 +1,22 @@
-"""Kafka wiring shared by every service: topics, the broker, events in and out, dead letters."""
+"""Kafka wiring shared by every service: topics, the broker, events in and out, dead letters.
+
+What a consumer does with a record (`subscribe_validated`, `subscribe_validated_batch`, and
+`validating` + `dead_letters_for` for a `ConcurrentConsumer`):
+
+- not valid by the contract: parked in `<topic>.dlq` (kind `invalid`), the consumer goes on;
+- valid, and its handler fails on infrastructure (`jobcast.failures`: database or broker
+  away, a timeout, a deadlock): retried in place, then redelivered; never skipped. A
+  consumer failing so for longer than JOBCAST_STALL_SECONDS is reported stalled
+  (`jobcast.stalls`: `/readyz` 503, `jobcast_consumer_stalled` 1);
+- valid, and its handler fails in any other way (a value Postgres refuses, a bug one odd
+  record trips): it would fail the same on every try and hold up everything behind it, so
+  that one record is parked in `<topic>.dlq` (kind `handler_failed`, the failure's type and
+  message as reason) and the rest are handled; a batch is bisected to find it.
+
+A dead letter keeps the original value, key and headers (read safely and capped, see
+`jobcast.record_headers`) and adds the x-dlq-* headers; `jobcast_dlq_records_total{topic,
+reason}` counts them by kind.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +43,15 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from jobcast import metrics
+from jobcast.failures import describe_failure, is_deterministic, is_infrastructure
 from jobcast.logs import event_fields, log_context
+from jobcast.record_headers import (
+    dead_letter_headers,
+    header_text,
+    headers_of,
+    readable_headers,
+)
+from jobcast.stalls import STALLS
 from jobcast.topics import ALL_TOPICS, TopicSpec, dead_letter_topic
 from schemas import headers as h
 
@@ -35,8 +61,21 @@ EventT = TypeVar("EventT")
 # A failing handler (database down, broker hiccup) is retried in place, slower each
 # time; the record is never skipped, because dropping a good event is worse than waiting.
 _RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# The dead-letter kind of a valid record whose handler failed deterministically.
+HANDLER_FAILED = "handler_failed"
 # What is kept of a record too large to be dead-lettered whole (x-dlq-truncated says so).
 _DLQ_KEPT_BYTES = 64 * 1024
+# Headers a dead letter writes itself: copies of them from the original are left out.
+_DLQ_HEADERS = (
+    h.DLQ_REASON,
+    h.DLQ_KIND,
+    h.DLQ_TOPIC,
+    h.DLQ_PARTITION,
+    h.DLQ_OFFSET,
+    h.DLQ_GROUP,
+    h.DLQ_TRUNCATED,
+    h.DLQ_HEADERS_CUT,
+)
 
 
 async def ensure_topics(bootstrap_servers: str, specs: Iterable[TopicSpec] = ALL_TOPICS) -> None:
@@ -384,17 +423,25 @@ def describe_validation_error(exc: ValidationError, limit: int = 5) -> str:
 async def dead_letter(
     broker: KafkaBroker, raw: Any, *, group_id: str, reason: str, kind: str
 ) -> None:
-    """Park an unprocessable record with its original bytes, key, headers and the reason."""
-    headers = {k: v.decode("utf-8", "replace") for k, v in (raw.headers or ())}
+    """Park an unprocessable record with its original bytes, key, headers and the reason.
+
+    Never fails because of the original headers (null values, repeated keys, bytes that
+    are not UTF-8, thousands of them): they are read safely and capped, and the x-dlq-*
+    headers always win over copies of them.
+    """
+    headers, cut = dead_letter_headers(raw, reserved=_DLQ_HEADERS)
     headers.update(
         {
             h.DLQ_REASON: reason[:4000],
+            h.DLQ_KIND: kind,
             h.DLQ_TOPIC: raw.topic,
             h.DLQ_PARTITION: str(raw.partition),
             h.DLQ_OFFSET: str(raw.offset),
             h.DLQ_GROUP: group_id,
         }
     )
+    if cut:
+        headers[h.DLQ_HEADERS_CUT] = str(cut)
     dlq = dead_letter_topic(raw.topic)
     value = raw.value or b""
     try:
@@ -411,6 +458,7 @@ async def dead_letter(
             "topic": raw.topic,
             "partition": raw.partition,
             "offset": raw.offset,
+            "kind": kind,
             "reason": reason[:500],
         },
     )
@@ -446,26 +494,34 @@ def validating(
 
 
 def _readable_headers(record: Any) -> Any:
-    """The record, with any header value that is not UTF-8 made readable (U+FFFD)."""
+    """The record, with header values faststream's parser can decode strictly: a null
+    value made empty, bytes that are not UTF-8 replaced (U+FFFD)."""
+    for _, value in record.headers or ():
+        if not isinstance(value, bytes) or not value.isascii():
+            break
+    else:
+        return record  # the common case, checked without decoding anything
     try:
-        for _, value in record.headers or ():
-            bytes(value).decode()
-    except UnicodeDecodeError:
-        headers = tuple(
-            (key, bytes(value).decode("utf-8", "replace").encode()) for key, value in record.headers
-        )
-        return dataclasses.replace(record, headers=headers)
+        for _, value in record.headers:
+            value.decode()
+    except (AttributeError, UnicodeDecodeError):
+        return dataclasses.replace(record, headers=readable_headers(headers_of(record)))
     return record
 
 
 async def _tolerant_parser(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
-    """faststream's parser decodes every header value as strict UTF-8; one that is not
+    """faststream's parser decodes every header value as strict UTF-8: a value that is not
     (anyone may produce such a header) made it drop the record silently or stop the
-    subscriber for good. Such values are read with replacement characters instead, so
-    the record reaches `validating` (and the dead-letter topic, if it is invalid)."""
-    if isinstance(message, tuple):
-        return await original(tuple(_readable_headers(m) for m in message))
-    return await original(_readable_headers(message))
+    subscriber for good, and a null value (legal in Kafka) raised on every redelivery.
+    It parses a readable copy instead; the handler (and a dead letter) still gets the
+    record as it came, so the record reaches `validating` whatever its headers hold."""
+    if isinstance(message, (tuple, list)):  # a batch (faststream's test broker: a list)
+        message = tuple(message)
+        parsed = await original(tuple(_readable_headers(m) for m in message))
+    else:
+        parsed = await original(_readable_headers(message))
+    parsed.raw_message = message
+    return parsed
 
 
 async def _undecoded(message: Any) -> Any:
@@ -490,19 +546,31 @@ def subscribe_validated(
 
     Offsets are committed only after the record was handled, so a crash at any point
     means redelivery, never loss; handlers are written to be idempotent for that reason.
-    A failing handler is retried in place, then the record is redelivered (NACK).
+    A handler failing on infrastructure (`jobcast.failures`) is retried in place, then
+    the record is redelivered (NACK): a good record is never skipped, and a consumer that
+    keeps failing so is reported stalled (`jobcast.stalls`). A handler failing in any
+    other way would fail the same on every try and hold up every record behind it: that
+    record goes to the dead-letter topic (kind `handler_failed`, the failure as reason)
+    and the next one is handled.
     """
 
     async def with_retries(event: EventT, meta: RecordMeta) -> None:
-        await _handle_with_retries(handle, event, meta)
+        await _handle_with_retries(handle, event, meta, group_id)
 
     route = validating(broker, group_id, adapter, with_retries)
     metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    STALLS.watch(group_id, topic)
 
     async def on_record(message: KafkaMessage) -> None:
         raw = message.raw_message
         assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
-        await route(raw)
+        try:
+            await route(raw)
+        except Exception as exc:
+            if is_infrastructure(exc):
+                raise  # NACK: the record is redelivered, not skipped
+            await dead_letter_failed(broker, group_id, raw, exc)
+        STALLS.recovered(group_id, raw.topic, raw.partition)
 
     broker.subscriber(
         topic,
@@ -527,32 +595,42 @@ def subscribe_validated_batch(
 
     For handlers that do per-batch database work (one transaction, set-based statements):
     invalid records are dead-lettered one by one first, then the valid ones are handled
-    together, retried in place as a whole, and offsets are committed after the batch.
+    together, retried in place as a whole on infrastructure failures (then NACKed and
+    redelivered), and offsets are committed after the batch.
+
+    A failure of any other kind means one or more records the handler cannot take: the
+    batch is handled again in halves, the left one first (so each key keeps its order),
+    down to the records that fail alone, which are dead-lettered (`handler_failed`); all
+    the others are handled. Handlers must be idempotent (they are, for redeliveries):
+    a half may run again after part of it was applied.
     """
 
     metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    STALLS.watch(group_id, topic)
+    park = dead_letters_for(broker, group_id)
 
     async def on_batch(message: KafkaMessage) -> None:
         raws = message.raw_message
         assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
-        valid: list[tuple[EventT, RecordMeta]] = []
+        valid: list[_Valid[EventT]] = []
         for raw in raws:
             event = await _validate_or_dead_letter(broker, group_id, adapter, raw)
             if event is not None:
-                valid.append((event, _meta(raw)))
-        if not valid:
-            return
-        started = time.perf_counter()
-        in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
-        in_progress.inc(len(valid))
-        try:
-            await _handle_batch_with_retries(handle, valid, topic)
-        finally:
-            in_progress.dec(len(valid))
-        metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid))
-        metrics.HANDLER_SECONDS.labels(topic=topic).observe(
-            (time.perf_counter() - started) / len(valid)
-        )
+                valid.append((event, _meta(raw), raw))
+        if valid:
+            started = time.perf_counter()
+            in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
+            in_progress.inc(len(valid))
+            try:
+                parked = await _handle_isolating(handle, valid, topic, group_id, park)
+            finally:
+                in_progress.dec(len(valid))
+            metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid) - parked)
+            metrics.HANDLER_SECONDS.labels(topic=topic).observe(
+                (time.perf_counter() - started) / len(valid)
+            )
+        for partition in {raw.partition for raw in raws}:
+            STALLS.recovered(group_id, topic, partition)
 
     broker.subscriber(
         topic,
@@ -566,10 +644,71 @@ def subscribe_validated_batch(
     )(on_batch)
 
 
+# A valid record of a batch: its event, where it came from, and the record itself (for a
+# dead letter).
+_Valid = tuple[EventT, RecordMeta, Any]
+
+
+async def _handle_isolating(
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    items: list[_Valid[EventT]],
+    topic: str,
+    group_id: str,
+    park: Callable[[Any, BaseException], Awaitable[None]],
+) -> int:
+    """Handle `items`, isolating records that fail deterministically; returns how many
+    were parked. Infrastructure failures propagate (after retries in place): NACK."""
+    try:
+        await _handle_batch_with_retries(handle, [(e, m) for e, m, _ in items], topic, group_id)
+        return 0
+    except Exception as exc:
+        if is_infrastructure(exc):
+            raise
+        if len(items) == 1:
+            await park(items[0][2], exc)
+            return 1
+        log.warning(
+            "batch handler failed on a record no retry can change; isolating it by halves",
+            extra={"topic": topic, "records": len(items), "error": describe_failure(exc)},
+        )
+    half = len(items) // 2
+    left = await _handle_isolating(handle, items[:half], topic, group_id, park)
+    return left + await _handle_isolating(handle, items[half:], topic, group_id, park)
+
+
+async def dead_letter_failed(
+    broker: KafkaBroker, group_id: str, raw: Any, exc: BaseException
+) -> None:
+    """Park a valid record whose handler failed in a way no retry can change (kind
+    `handler_failed`, the failure's type and message, secrets redacted, as reason)."""
+    log.error(
+        "handler failed on this record in a way no retry can change; dead-lettering it",
+        exc_info=exc,
+        extra={"topic": raw.topic, "partition": raw.partition, "offset": raw.offset},
+    )
+    await dead_letter(
+        broker, raw, group_id=group_id, reason=describe_failure(exc), kind=HANDLER_FAILED
+    )
+    metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+
+
+def dead_letters_for(
+    broker: KafkaBroker, group_id: str
+) -> Callable[[Any, BaseException], Awaitable[None]]:
+    """`dead_letter_failed` as a hook (`ConcurrentConsumer`'s `on_poison`): park the
+    record with the failure."""
+
+    async def park(raw: Any, exc: BaseException) -> None:
+        await dead_letter_failed(broker, group_id, raw, exc)
+
+    return park
+
+
 async def _handle_batch_with_retries(
     handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
     valid: list[tuple[EventT, RecordMeta]],
     topic: str,
+    group_id: str,
 ) -> None:
     for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
         try:
@@ -578,7 +717,11 @@ async def _handle_batch_with_retries(
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_deterministic(exc):
+                raise  # no retry can change it: the caller isolates the record(s)
+            for partition in {meta.partition for _, meta in valid}:
+                STALLS.failed(group_id, topic, partition, exc)
             if delay is None:
                 raise  # NACK: the batch is redelivered, not skipped
             metrics.HANDLER_RETRIES.labels(topic=topic).inc()
@@ -609,12 +752,15 @@ def _meta(raw: Any) -> RecordMeta:
         partition=raw.partition,
         offset=raw.offset,
         key=raw.key,
-        correlation_id=_header(raw, h.CORRELATION_ID),
+        correlation_id=header_text(raw, h.CORRELATION_ID),
     )
 
 
 async def _handle_with_retries(
-    handle: Callable[[EventT, RecordMeta], Awaitable[None]], event: EventT, meta: RecordMeta
+    handle: Callable[[EventT, RecordMeta], Awaitable[None]],
+    event: EventT,
+    meta: RecordMeta,
+    group_id: str,
 ) -> None:
     for attempt, delay in enumerate((*_RETRY_DELAYS, None), start=1):
         try:
@@ -622,7 +768,10 @@ async def _handle_with_retries(
             return
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_deterministic(exc):
+                raise  # no retry can change it: the caller dead-letters the record
+            STALLS.failed(group_id, meta.topic, meta.partition, exc)
             if delay is None:
                 raise  # NACK: the record is redelivered, not skipped
             metrics.HANDLER_RETRIES.labels(topic=meta.topic).inc()
@@ -631,10 +780,3 @@ async def _handle_with_retries(
                 extra={"topic": meta.topic, "offset": meta.offset, "attempt": attempt},
             )
             await asyncio.sleep(delay)
-
-
-def _header(raw: Any, name: str) -> str | None:
-    for key, value in raw.headers or ():
-        if key == name:
-            return bytes(value).decode("utf-8", "replace")
-    return None

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from prometheus_client import Counter, Gauge, Histogram
 
 from jobcast.logs import log_context
+from jobcast.record_headers import header_text
 from schemas import headers as h
 
 RecordT = TypeVar("RecordT")
@@ -78,11 +79,10 @@ def record_log_fields(raw: Any) -> dict[str, Any]:
         "partition": raw.partition,
         "offset": raw.offset,
     }
-    for name, value in raw.headers or ():
-        if name == h.CORRELATION_ID:
-            fields["correlation_id"] = bytes(value).decode("utf-8", "replace")
-        elif name == h.CAUSATION_ID:
-            fields["causation_id"] = bytes(value).decode("utf-8", "replace")
+    for name, field in ((h.CORRELATION_ID, "correlation_id"), (h.CAUSATION_ID, "causation_id")):
+        value = header_text(raw, name)  # null, repeated, not UTF-8, huge: all read safely
+        if value is not None:
+            fields[field] = value
     return fields
 
 

@@ -10,10 +10,16 @@ Every service exposes:
   middle of a rebalance (`run_service` adds that check itself), and each
   `ConcurrentConsumer` the service registers does the same through its own check.
   A member with an empty assignment (more members than partitions) counts as ready: it
-  is a standby, not a fault.
+  is a standby, not a fault. AND no consumer is stalled (check `stalls`, added by
+  `add_ops_routes`): a consumer whose handler has kept failing on infrastructure for
+  longer than JOBCAST_STALL_SECONDS (default 60) with the failing records not getting
+  through (`jobcast.stalls`) makes it answer 503, the body naming the group, topic, since
+  when and the failure's type under `reasons`. Ready again once a record gets through.
 - `/metrics` — Prometheus. `run_service` also reports the lag of every faststream
   subscriber's group (committed offset vs end offset, per partition it owns) in
-  `jobcast_consumer_lag`, the gauge `ConcurrentConsumer` keeps for its own groups.
+  `jobcast_consumer_lag`, the gauge `ConcurrentConsumer` keeps for its own groups, and
+  `jobcast_consumer_stalled{group,topic}` (1 while stalled) is brought up to date on
+  every scrape.
 
 It stops gracefully on SIGTERM: HTTP stops accepting, consumers finish the record in
 hand and commit, pools close.
@@ -41,10 +47,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jobcast.consumer import LAG, holds_assignment
 from jobcast.logs import configure_logging
+from jobcast.stalls import STALLS, StallWatch
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[object]]
+"""Fails by answering False or raising (`NotReady` to say why in the body)."""
 Cleanup = Callable[[], Awaitable[None]]
 BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A long-running task that returns soon after the event is set (e.g. a timer loop)."""
@@ -52,12 +60,34 @@ BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 LAG_INTERVAL_SECONDS = 10.0
 
 
+class NotReady(Exception):  # noqa: N818  # an answer, not an error
+    """What a readiness check raises to fail with a reason `/readyz` shows (no secrets)."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__("not ready")
+        self.reason = reason
+
+
+def consumers_not_stalled(watch: StallWatch = STALLS) -> ReadinessCheck:
+    """Readiness: no consumer of this process is stalled (see `jobcast.stalls`)."""
+
+    async def check() -> bool:
+        stalls = watch.stalls()
+        if stalls:
+            raise NotReady([stall.describe() for stall in stalls])
+        return True
+
+    return check
+
+
 def add_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
     """Mount the liveness, readiness and metrics endpoints (kept out of the OpenAPI doc).
 
     `checks` stays live: `run_service` adds the consumer-assignment check to it once the
-    broker has started (kept on `app.state.readiness_checks`).
+    broker has started (kept on `app.state.readiness_checks`). The `stalls` check is
+    added here: every service's consumers report to the same watch.
     """
+    checks.setdefault("stalls", consumers_not_stalled())
     app.state.readiness_checks = checks
     app.state.background_tasks = []
 
@@ -72,18 +102,22 @@ def add_ops_routes(app: FastAPI, checks: dict[str, ReadinessCheck]) -> None:
     @app.get("/readyz", include_in_schema=False)
     async def readyz(response: Response) -> dict[str, object]:
         failed = []
+        reasons: dict[str, object] = {}
         for name, check in list(checks.items()):
             try:
                 answer = await asyncio.wait_for(check(), timeout=2.0)
+            except NotReady as exc:
+                answer, reasons[name] = False, exc.reason
             except Exception:
                 answer = False
             if answer is False:  # a check fails by raising or by answering False
                 failed.append(name)
         response.status_code = 503 if failed else 200
-        return {"ready": not failed, "failed": failed, "checks": list(checks)}
+        return {"ready": not failed, "failed": failed, "checks": list(checks), "reasons": reasons}
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
+        STALLS.stalls()  # the stalled gauges as of now, not as of the last failure
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -247,6 +281,8 @@ class ServiceSettings(Protocol):
     def http_host(self) -> str: ...
     @property
     def port(self) -> int: ...
+    @property
+    def stall_seconds(self) -> float: ...
 
 
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -277,6 +313,7 @@ def serve(
     async def main() -> None:
         settings = load_settings()
         configure_logging(name, settings.log_level)
+        STALLS.stall_seconds = settings.stall_seconds
         await run_service(await build(settings), settings.http_host, settings.port)
 
     uvloop.run(main())

@@ -29,3 +29,9 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", validation_alias="JOBCAST_LOG_LEVEL")
     http_host: str = Field(default="127.0.0.1", validation_alias="JOBCAST_HTTP_HOST")
+    stall_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias="JOBCAST_STALL_SECONDS",
+        description="A consumer whose handler keeps failing this long is not ready (/readyz).",
+    )

@@ -15,3 +15,8 @@ DLQ_TRUNCATED = "x-dlq-truncated"
 """Set when the record was too large to park whole: its original size in bytes."""
 DLQ_REPLAY_OF = "x-dlq-replay-of"
 """On a record `jobcast dlq replay` sent back: the dead letter it came from (`t:p:offset`)."""
+DLQ_KIND = "x-dlq-kind"
+"""Why, in one word: `invalid` (refused by the contract), `handler_failed` (valid, but its
+handler failed in a way no retry can change), or a service's own kind (e.g. `not_json`)."""
+DLQ_HEADERS_CUT = "x-dlq-headers-cut"
+"""Set when some original headers were left out or shortened: how many."""

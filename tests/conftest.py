@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
 from jobcast.db import create_pool
 from jobcast_cli.stack import Endpoints
@@ -34,3 +35,12 @@ async def db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(infra.database_url, max_size=5)
     yield pool
     await pool.close()
+
+
+@pytest.fixture
+async def admin(infra: Infra) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A Kafka admin client on the session's broker."""
+    client = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await client.start()
+    yield client
+    await client.close()

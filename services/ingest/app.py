@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
-from jobcast.kafka import OrderedProducer, ensure_topics, make_broker
+from jobcast.kafka import OrderedProducer, dead_letters_for, ensure_topics, make_broker
 from jobcast.metrics import observed
 from jobcast.service import Service, add_ops_routes
 from jobcast.tenancy import migrate_tenancy
@@ -106,6 +106,7 @@ async def build(settings: IngestSettings) -> Service:
         handle=observed(IncomingRelay(pool, broker, acceptor)),
         max_in_flight=settings.incoming_max_in_flight,
         client_id="ingest",
+        on_poison=dead_letters_for(broker, INCOMING_GROUP),  # a record no retry can help
     )
 
     async def relay_incoming(stop: asyncio.Event) -> None:

@@ -12,7 +12,13 @@ from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.http_transport import LeanClient, LeanTransport
-from jobcast.kafka import ensure_topics, make_broker, subscribe_validated, validating
+from jobcast.kafka import (
+    dead_letters_for,
+    ensure_topics,
+    make_broker,
+    subscribe_validated,
+    validating,
+)
 from jobcast.service import Service, add_ops_routes, tune_garbage_collector
 from jobcast.topics import OPERATOR_COMMANDS, publish_topic
 from schemas.operator import OperatorCommandIssued
@@ -105,6 +111,7 @@ async def build_publisher(
         max_in_flight=settings.max_in_flight,
         lane_of=job_lanes(settings.per_account_concurrency),
         client_id=name,
+        on_poison=dead_letters_for(broker, name),  # a command no retry can help: parked
     )
 
     # Operator retries: each publisher reads every command (its own group) and acts only

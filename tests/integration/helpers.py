@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr, ValidationError
 
 from jobcast.crypto import TokenCipher
@@ -84,6 +85,12 @@ async def ledger(http: httpx.AsyncClient, pipeline: Endpoints, account_id: str) 
     assert response.status_code == 200
     body = response.json()
     return [*body["fb_posts"], *body["ig_media"]]
+
+
+async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[int, int]:
+    """The group's committed offset of each partition that has one."""
+    offsets = await admin.list_consumer_group_offsets(group)
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def read_topic(

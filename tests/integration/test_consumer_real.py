@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 
 from jobcast.consumer import ConcurrentConsumer, ConsumedRecord
 from tests.harness import Infra
+from tests.integration.helpers import committed
 
 # Each test takes well under 30 s; the limit leaves room for starting the session's broker.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -39,14 +40,6 @@ class Produced:
 
     def lane_partition(self) -> dict[str, int]:
         return {lane: p for (p, _), (lane, _) in self.refs.items()}
-
-
-@pytest.fixture
-async def admin(infra: Infra) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
-    await client.start()
-    yield client
-    await client.close()
 
 
 async def produce(
@@ -74,11 +67,6 @@ async def produce(
     finally:
         await producer.stop()
     return produced
-
-
-async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[int, int]:
-    offsets = await admin.list_consumer_group_offsets(group)
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:

@@ -269,7 +269,7 @@ class FakeRecord:
     offset: int
     key: bytes | None
     value: bytes | None
-    headers: tuple[tuple[str, bytes], ...] = ()
+    headers: tuple[tuple[str, bytes | None], ...] = ()
     timestamp: int = 0
 
 
@@ -680,3 +680,145 @@ async def test_a_broken_lane_function_falls_back_to_the_default_lane() -> None:
     await wait_until(lambda: fake.committed == {("t", 0): 5})
     await consumer.stop()
     assert sorted(handled) == [0, 1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------- poison records and stalls
+
+
+class DataError(ValueError):
+    """Like asyncpg's DataError: a value the database refuses, on every try."""
+
+
+async def test_call_until_success_raises_what_retry_if_refuses() -> None:
+    calls = 0
+
+    async def poisoned() -> None:
+        nonlocal calls
+        calls += 1
+        raise DataError("out of int32 range") if calls > 1 else ConnectionResetError()
+
+    async def no_sleep(_: float) -> None:
+        pass
+
+    with pytest.raises(DataError):
+        await call_until_success(
+            poisoned,
+            (0,),
+            on_failure=lambda *_: None,
+            sleep=no_sleep,
+            retry_if=lambda exc: isinstance(exc, OSError),
+        )
+    assert calls == 2  # the connection reset was retried, the bad value was not
+
+
+async def test_a_poison_record_is_handed_to_on_poison_and_its_lane_goes_on() -> None:
+    records = [FakeRecord("t", 0, o, b"same-lane", f"{o}".encode()) for o in range(6)]
+    fake = FakeKafka({("t", 0): records}, [("t", 0)])
+    handled: list[int] = []
+    tries: dict[int, int] = defaultdict(int)
+    poisoned: list[tuple[int, str]] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        tries[record.offset] += 1
+        if record.offset == 2:
+            raise DataError("value out of int32 range")
+        handled.append(record.offset)
+
+    async def on_poison(record: ConsumedRecord, exc: BaseException) -> None:
+        poisoned.append((record.offset, type(exc).__name__))
+
+    consumer = consumer_on(fake, handle, on_poison=on_poison, retry_delays=(0.01,))
+    await consumer.start()
+    await wait_until(lambda: fake.committed == {("t", 0): 6})
+    await consumer.stop()
+    assert handled == [0, 1, 3, 4, 5]  # the same lane carried on, in order
+    assert poisoned == [(2, "DataError")]
+    assert tries[2] == 1  # not retried: it would fail the same way every time
+
+
+async def test_infrastructure_failures_are_retried_in_place_even_with_on_poison() -> None:
+    fake = FakeKafka({("t", 0): [FakeRecord("t", 0, 0, b"k", b"v")]}, [("t", 0)])
+    tries = 0
+    poisoned: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        nonlocal tries
+        tries += 1
+        if tries < 4:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    async def on_poison(record: ConsumedRecord, exc: BaseException) -> None:
+        poisoned.append(record.offset)
+
+    consumer = consumer_on(fake, handle, on_poison=on_poison, retry_delays=(0.01,))
+    await consumer.start()
+    await wait_until(lambda: fake.committed == {("t", 0): 1})
+    await consumer.stop()
+    assert tries == 4
+    assert poisoned == []
+
+
+async def test_on_poison_failing_on_infrastructure_is_retried_until_it_succeeds() -> None:
+    fake = FakeKafka({("t", 0): [FakeRecord("t", 0, 0, b"k", b"v")]}, [("t", 0)])
+    parked: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        raise DataError("bad")
+
+    async def on_poison(record: ConsumedRecord, exc: BaseException) -> None:
+        parked.append(record.offset)
+        if len(parked) < 3:
+            raise ConnectionResetError  # the dead-letter topic's broker away for a moment
+
+    consumer = consumer_on(fake, handle, on_poison=on_poison, retry_delays=(0.01,))
+    await consumer.start()
+    await wait_until(lambda: fake.committed == {("t", 0): 1})
+    await consumer.stop()
+    assert parked == [0, 0, 0]
+
+
+async def test_a_null_header_value_is_handed_over_not_a_stalled_fetch() -> None:
+    odd = FakeRecord("t", 0, 0, b"k", b"v", headers=(("x-correlation-id", None), ("b", b"\xff")))
+    fake = FakeKafka({("t", 0): [odd, FakeRecord("t", 0, 1, b"k", b"w")]}, [("t", 0)])
+    seen: list[ConsumedRecord] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        seen.append(record)
+
+    consumer = consumer_on(fake, handle)
+    await consumer.start()
+    await wait_until(lambda: fake.committed == {("t", 0): 2})
+    await consumer.stop()
+    assert seen[0].headers == (("x-correlation-id", None), ("b", b"\xff"))
+
+
+async def test_a_handler_failing_for_longer_than_the_stall_time_is_reported_stalled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobcast.stalls import STALLS
+
+    monkeypatch.setattr(STALLS, "stall_seconds", 0.2)
+    fake = FakeKafka({("t", 0): [FakeRecord("t", 0, 0, b"k", b"v")]}, [("t", 0)])
+    database_up = asyncio.Event()
+
+    async def handle(record: ConsumedRecord) -> None:
+        if not database_up.is_set():
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    consumer = consumer_on(fake, handle, retry_delays=(0.02,), group_id="unit-stalled")
+    await consumer.start()
+
+    def stalled() -> list[str]:
+        return [f"{s.group}/{s.topic}/{s.error}" for s in STALLS.stalls()]
+
+    await wait_until(lambda: stalled() == ["unit-stalled/t/ConnectionRefusedError"])
+    assert stalled_gauge("unit-stalled") == 1
+    database_up.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 1})
+    assert stalled() == []
+    assert stalled_gauge("unit-stalled") == 0
+    await consumer.stop()
+
+
+def stalled_gauge(group: str) -> float | None:
+    return REGISTRY.get_sample_value("jobcast_consumer_stalled", {"group": group, "topic": "t"})

@@ -26,6 +26,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 import jobcast.consumer
 import jobcast.metrics
+import jobcast.stalls
 import jobcast.status_gauges
 import services.distributor.metrics
 import services.ingest.webhooks
@@ -41,6 +42,7 @@ RULES = DEPLOY / "prometheus" / "rules.yml"
 METRIC_MODULES = (
     jobcast.metrics,
     jobcast.consumer,
+    jobcast.stalls,
     jobcast.status_gauges,
     services.distributor.metrics,
     services.ingest.webhooks,

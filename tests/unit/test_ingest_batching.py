@@ -250,3 +250,40 @@ async def test_events_the_broker_did_not_take_are_not_remembered(
     with pytest.raises(OSError, match="broker unreachable"):
         await acceptor.accept([created(uuid4(), event_id)])
     assert [step for step, _ in repo] == ["select", "send"]  # the client's retry publishes it
+
+
+class PoisonedFlush:
+    """A flush that refuses any batch holding a poisoned item, like Postgres refusing one
+    row of a multi-row statement; records every batch it was asked to write."""
+
+    def __init__(self, poisoned: set[int], error: Exception) -> None:
+        self.poisoned = poisoned
+        self.error = error
+        self.batches: list[list[int]] = []
+
+    async def __call__(self, items: Sequence[int]) -> list[int]:
+        self.batches.append(list(items))
+        if self.poisoned & set(items):
+            raise self.error
+        return [2 * item for item in items]
+
+
+async def test_a_deterministic_failure_is_bisected_down_to_the_items_at_fault() -> None:
+    flush = PoisonedFlush({3, 6}, ValueError("value out of int32 range"))
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    outcomes = await asyncio.gather(*(batcher.submit(n) for n in range(8)), return_exceptions=True)
+    assert [o if isinstance(o, int) else "failed" for o in outcomes] == [
+        0, 2, 4, "failed", 8, 10, "failed", 14,
+    ]  # fmt: skip
+    assert all(o is flush.error for o in outcomes if not isinstance(o, int))
+    written = [item for batch in flush.batches if not flush.poisoned & set(batch) for item in batch]
+    assert written == [0, 1, 2, 4, 5, 7]  # each good item once, in submit order
+    assert len(flush.batches) <= 1 + 2 * 2 * 3  # ~2·log2(n) more flushes per bad item
+
+
+async def test_an_infrastructure_failure_fails_the_whole_flush_without_splitting() -> None:
+    flush = PoisonedFlush({3}, ConnectionResetError("database away"))
+    batcher = MicroBatcher(flush, max_in_flight=1)
+    outcomes = await asyncio.gather(*(batcher.submit(n) for n in range(8)), return_exceptions=True)
+    assert all(isinstance(o, ConnectionResetError) for o in outcomes)
+    assert flush.batches == [list(range(8))]  # retried by the callers, not split here

@@ -7,11 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from pydantic import BaseModel, TypeAdapter
 
-from jobcast.kafka import RecordMeta, subscribe_validated
+from jobcast.kafka import (
+    RecordMeta,
+    _meta,
+    _tolerant_parser,
+    subscribe_validated,
+    subscribe_validated_batch,
+)
 from schemas import headers as h
 
 
@@ -66,3 +74,117 @@ async def test_handler_errors_are_retried_then_redelivered_not_skipped(
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish(b'{"n": 1}', "pings")
     assert calls == [1, 1, 1]
+
+
+# ---------------------------------------------------------------- poison records
+
+
+class DataError(ValueError):
+    """Like asyncpg's DataError: a value the database refuses, on every try."""
+
+
+def dead_letter_log(broker: KafkaBroker) -> list[Any]:
+    dead: list[Any] = []
+
+    @broker.subscriber("pings.dlq")
+    async def on_dead(message: KafkaMessage) -> None:
+        dead.append(message.raw_message)
+
+    return dead
+
+
+def dlq_headers(record: Any) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers}
+
+
+async def test_a_record_its_handler_cannot_take_is_dead_lettered_and_the_next_handled() -> None:
+    broker = KafkaBroker()
+    handled: list[int] = []
+
+    async def handle(event: Ping, meta: RecordMeta) -> None:
+        if event.n > 2**31:
+            raise DataError("invalid input for query argument $1: 3000000000 (out of int32 range)")
+        handled.append(event.n)
+
+    subscribe_validated(broker, "pings", "g", TypeAdapter(Ping), handle)
+    dead = dead_letter_log(broker)
+    async with TestKafkaBroker(broker) as test_broker:
+        for n in (1, 3_000_000_000, 2):
+            await test_broker.publish(f'{{"n": {n}}}'.encode(), "pings", key=b"k")
+
+    assert handled == [1, 2]
+    [letter] = dead
+    assert letter.value == b'{"n": 3000000000}'
+    headers = dlq_headers(letter)
+    assert headers[h.DLQ_KIND] == "handler_failed"
+    assert headers[h.DLQ_REASON].startswith("DataError: invalid input for query argument $1")
+    assert headers[h.DLQ_GROUP] == "g"
+
+
+async def test_a_batch_is_bisected_down_to_the_record_that_fails_and_keeps_order() -> None:
+    broker = KafkaBroker()
+    calls: list[list[int]] = []
+    applied: list[int] = []
+
+    async def handle(batch: list[tuple[Ping, RecordMeta]]) -> None:
+        ns = [event.n for event, _ in batch]
+        calls.append(ns)
+        if 13 in ns:
+            raise DataError("value out of int32 range")
+        applied.extend(ns)
+
+    subscribe_validated_batch(broker, "pings", "g", TypeAdapter(Ping), handle)
+    dead = dead_letter_log(broker)
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(
+            *(f'{{"n": {n}}}'.encode() for n in range(10, 18)), topic="pings"
+        )
+
+    assert [dlq_headers(d)[h.DLQ_KIND] for d in dead] == ["handler_failed"]
+    assert dead[0].value == b'{"n": 13}'
+    assert applied == [10, 11, 12, 14, 15, 16, 17]  # every other record, in order
+    assert calls[0] == list(range(10, 18))
+    assert len(calls) <= 1 + 2 * 3  # about 2·log2(8) more tries, not one per record
+
+
+async def test_a_batch_failing_on_infrastructure_is_retried_whole_not_bisected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import jobcast.kafka as wiring
+
+    monkeypatch.setattr(wiring, "_RETRY_DELAYS", (0.0, 0.0))
+    broker = KafkaBroker()
+    calls: list[list[int]] = []
+
+    async def handle(batch: list[tuple[Ping, RecordMeta]]) -> None:
+        calls.append([event.n for event, _ in batch])
+        if len(calls) < 3:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    subscribe_validated_batch(broker, "pings", "g", TypeAdapter(Ping), handle)
+    dead = dead_letter_log(broker)
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(b'{"n": 1}', b'{"n": 2}', topic="pings")
+    assert calls == [[1, 2]] * 3
+    assert dead == []
+
+
+async def test_null_and_binary_header_values_pass_faststreams_parser_untouched() -> None:
+    original = ConsumerRecord(
+        topic="pings", partition=0, offset=5, timestamp=0, timestamp_type=0,
+        key=b"k", value=b'{"n": 1}', checksum=None, serialized_key_size=1,
+        serialized_value_size=8,
+        headers=[(h.CORRELATION_ID, None), ("x-bin", b"\xff"), (h.CORRELATION_ID, b"c-1")],
+    )  # fmt: skip
+
+    async def strict_parser(message: Any) -> Any:
+        first = message[0] if isinstance(message, tuple) else message
+        headers = {key: value.decode() for key, value in first.headers}  # as faststream's
+        return StreamMessage(raw_message=message, body=first.value, headers=headers)
+
+    parsed = await _tolerant_parser(original, strict_parser)
+    assert parsed.headers == {h.CORRELATION_ID: "c-1", "x-bin": "\ufffd"}
+    assert parsed.raw_message is original  # the handler sees the record as it came
+    assert _meta(original).correlation_id == "c-1"
+    batch = await _tolerant_parser((original, original), strict_parser)
+    assert batch.raw_message == (original, original)
