@@ -29,3 +29,11 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", validation_alias="JOBCAST_LOG_LEVEL")
     http_host: str = Field(default="127.0.0.1", validation_alias="JOBCAST_HTTP_HOST")
+    # Failed authentications (unknown or revoked API keys) per client address, per process:
+    # a burst, then this many per second; past that, 429 before the key is looked up.
+    auth_failure_burst: float = Field(
+        default=20.0, ge=1, validation_alias="JOBCAST_AUTH_FAILURE_BURST"
+    )
+    auth_failures_per_second: float = Field(
+        default=0.5, gt=0, validation_alias="JOBCAST_AUTH_FAILURES_PER_SECOND"
+    )
