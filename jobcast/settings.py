@@ -35,3 +35,11 @@ class CommonSettings(BaseSettings):
         validation_alias="JOBCAST_STALL_SECONDS",
         description="A consumer whose handler keeps failing this long is not ready (/readyz).",
     )
+    # Failed authentications (unknown or revoked API keys) per client address, per process:
+    # a burst, then this many per second; past that, 429 before the key is looked up.
+    auth_failure_burst: float = Field(
+        default=20.0, ge=1, validation_alias="JOBCAST_AUTH_FAILURE_BURST"
+    )
+    auth_failures_per_second: float = Field(
+        default=0.5, gt=0, validation_alias="JOBCAST_AUTH_FAILURES_PER_SECOND"
+    )

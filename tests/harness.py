@@ -40,6 +40,9 @@ FAST_TIMERS = {
     # Low enough that a test can trip it; every test uses its own tenant.
     "INGEST_RATE_LIMIT_PER_SECOND": "50",
     "INGEST_RATE_LIMIT_BURST": "600",
+    # Reads of the read API per tenant: polling tests stay far below; a test can trip it.
+    "METRICS_READ_RATE_LIMIT_PER_SECOND": "20",
+    "METRICS_READ_RATE_LIMIT_BURST": "100",
     "META_WEBHOOK_VERIFY_TOKEN": "test-verify-token",
     "META_APP_SECRET": "test-app-secret",
     # The sandbox checks the app's id and secret (OAuth, appsecret_proof) like Meta does.

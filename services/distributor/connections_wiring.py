@@ -10,7 +10,7 @@ import httpx
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from jobcast.auth import tenant_from_bearer
+from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
@@ -44,7 +44,10 @@ def facebook_graph(settings: DistributorSettings) -> tuple[FacebookGraph, httpx.
 
 
 def connections_part(
-    settings: DistributorSettings, pool: asyncpg.Pool, broker: KafkaBroker
+    settings: DistributorSettings,
+    pool: asyncpg.Pool,
+    broker: KafkaBroker,
+    tenant_dependency: TenantDependency,
 ) -> ConnectionsPart:
     """The connections API and the token verification loop, ready to mount and run."""
     try:
@@ -61,7 +64,7 @@ def connections_part(
             cipher=cipher,
             graph=graph,
             emit=emit,
-            tenant_dependency=tenant_from_bearer(pool),
+            tenant_dependency=tenant_dependency,
         ),
         cleanups=[http.aclose],
     )

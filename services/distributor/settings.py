@@ -12,6 +12,8 @@ class DistributorSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", frozen=True, extra="ignore")
 
     port: int = 8082
+    # Request bodies (413 past it): a preview's job posting is at most an event's size.
+    max_body_bytes: int = Field(default=1_048_576, ge=0)
     # The timer: how often it looks for due posts when nothing woke it, and how many it
     # sends per transaction.
     timer_poll_seconds: float = 0.2

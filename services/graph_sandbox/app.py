@@ -5,11 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from jobcast.http_edge import install_edge
+
 from .routes_control import build_control_router
 from .routes_graph import graph_asgi
 from .state import SandboxState
 
 CONTROL_PREFIX = "/_sandbox"
+CONTROL_MAX_BODY_BYTES = 1_048_576  # accounts, users, settings: small JSON bodies
 
 
 class SandboxApp(FastAPI):
@@ -44,4 +47,6 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
     app.sandbox = sandbox
     app.state.sandbox = sandbox
     app.include_router(build_control_router(sandbox))
+    # The control API answers like the services do (the Graph fast path speaks Meta's errors).
+    install_edge(app, max_body_bytes=CONTROL_MAX_BODY_BYTES)
     return app

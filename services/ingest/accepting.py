@@ -3,6 +3,8 @@
 The HTTP API and the `jobs.incoming` relay both hand their events to one `JobEventAcceptor`,
 which lets concurrent submissions share each step (see `batching`): one SELECT for the
 repeats, one produce request, one INSERT, however many requests and tenants are in a flush.
+That is why it takes only `EncodedEvent`s: each one was measured against the broker's
+record limit on its own, so no event can fail a produce request shared with others.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ import asyncpg
 from jobcast.batching import MicroBatcher
 from jobcast.kafka import OrderedProducer, OutgoingEvent
 from jobcast.topics import JOBS_EVENTS
-from schemas.jobs import JobEvent
-from services.ingest.domain import first_sightings
+from services.ingest.domain import EncodedEvent, first_sightings
 from services.ingest.repo import accepted_among, remember_accepted_events
 
 
@@ -38,14 +39,14 @@ class JobEventAcceptor:
     ) -> None:
         self._pool = pool
         self._producer = producer
-        self._batcher: MicroBatcher[Sequence[JobEvent], set[UUID]] = MicroBatcher(
+        self._batcher: MicroBatcher[Sequence[EncodedEvent], set[UUID]] = MicroBatcher(
             self._flush,
             max_weight=max_events_per_flush,
             max_in_flight=max_flushes_in_flight,
             weight=len,
         )
 
-    async def accept(self, events: Sequence[JobEvent]) -> set[UUID]:
+    async def accept(self, events: Sequence[EncodedEvent]) -> set[UUID]:
         """Publish the events not accepted before; the ids this submission was first to send
         (a repeat, from earlier or within the same flush, is left out)."""
         if not events:
@@ -56,20 +57,22 @@ class JobEventAcceptor:
         """Wait for submissions in progress (at shutdown, before the producer stops)."""
         await self._batcher.drain()
 
-    async def _flush(self, submissions: Sequence[Sequence[JobEvent]]) -> list[set[UUID]]:
+    async def _flush(self, submissions: Sequence[Sequence[EncodedEvent]]) -> list[set[UUID]]:
         keys = [(e.tenant_id, e.event_id) for events in submissions for e in events]
         sightings = first_sightings(submissions, await accepted_among(self._pool, keys))
         await self._producer.send_all(_outgoing(e) for e in sightings.publish)
-        await remember_accepted_events(self._pool, sightings.publish)
+        await remember_accepted_events(self._pool, [e.event for e in sightings.publish])
         return sightings.first_seen
 
 
-def _outgoing(event: JobEvent) -> OutgoingEvent:
+def _outgoing(encoded: EncodedEvent) -> OutgoingEvent:
     # A job event starts its chain: its own id is the correlation id (as publish_first_event).
+    # The JSON rendered when the event was measured is the one produced.
+    event = encoded.event
     return OutgoingEvent(
         JOBS_EVENTS,
         event.payload.job_id,
-        event,
+        encoded,
         correlation_id=str(event.event_id),
         event_type=event.event_type,
     )

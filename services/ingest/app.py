@@ -6,30 +6,33 @@ import asyncio
 import contextlib
 import gc
 from functools import partial
+from uuid import UUID
 
 import asyncpg
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import Receive, Scope, Send
 
-from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
+from jobcast.auth import caller_from_bearer, failure_limiter, operator_only, tenant_from_bearer
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
+from jobcast.http_edge import BodyLimit, install_edge
 from jobcast.kafka import OrderedProducer, dead_letters_for, ensure_topics, make_broker
 from jobcast.metrics import observed
+from jobcast.rate_limits import RateLimiter
 from jobcast.service import Service, add_ops_routes
 from jobcast.tenancy import migrate_tenancy
 from jobcast.topics import JOBS_INCOMING
 from services.ingest.accepting import JobEventAcceptor
 from services.ingest.incoming import GROUP_ID as INCOMING_GROUP
 from services.ingest.incoming import IncomingRelay
-from services.ingest.limits import TenantRateLimiter
 from services.ingest.operator import OperatorDesk
 from services.ingest.operator_routes import operator_router
 from services.ingest.repo import migrate_ingest
 from services.ingest.routes import PATH, JobEventsEndpoint
 from services.ingest.settings import IngestSettings
 from services.ingest.webhooks import (
+    WEBHOOK_PATH,
     delivery_seen,
     kafka_deliver,
     prune_deliveries,
@@ -44,16 +47,25 @@ _NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": Fa
 
 class IngestApp(FastAPI):
     """The ingest HTTP app; `POST /v1/job-events` is answered at the entry point, ahead of
-    FastAPI's middleware and routing (see `JobEventsEndpoint`), everything else as usual."""
+    FastAPI's middleware and routing (see `JobEventsEndpoint`), everything else as usual.
+    Both ways, bodies are bounded by the same `BodyLimit` (`max_body_bytes`, or the path's
+    own limit in `path_limits`)."""
 
-    def __init__(self, job_events: JobEventsEndpoint) -> None:
+    def __init__(
+        self,
+        job_events: JobEventsEndpoint,
+        *,
+        max_body_bytes: int,
+        path_limits: dict[str, int] | None = None,
+    ) -> None:
         super().__init__(title="jobcast ingest", version="1", telemetry=_NO_TELEMETRY)
-        self._job_events = job_events
+        self._job_events = BodyLimit(job_events.asgi, max_body_bytes, path_limits)
         self.include_router(job_events.router())
+        install_edge(self, max_body_bytes=max_body_bytes, path_limits=path_limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH:
-            await self._job_events.asgi(scope, receive, send)
+            await self._job_events(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -75,12 +87,17 @@ async def build(settings: IngestSettings) -> Service:
     )
 
     await migrate_ingest(pool)
-    limiter = TenantRateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    limiter = RateLimiter[UUID](settings.rate_limit_per_second, settings.rate_limit_burst)
+    failures = failure_limiter(settings)
     app = IngestApp(
-        JobEventsEndpoint(acceptor, tenant_from_bearer(pool), limiter, settings.max_body_bytes)
+        JobEventsEndpoint(acceptor, tenant_from_bearer(pool, failures=failures), limiter),
+        max_body_bytes=settings.max_body_bytes,
+        path_limits={WEBHOOK_PATH: settings.webhook_max_body_bytes},
     )
     app.include_router(
-        operator_router(operator_only(caller_from_bearer(pool)), OperatorDesk(pool, broker))
+        operator_router(
+            operator_only(caller_from_bearer(pool, failures=failures)), OperatorDesk(pool, broker)
+        )
     )
     app.include_router(
         webhook_router(

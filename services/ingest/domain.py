@@ -9,6 +9,8 @@ from uuid import UUID
 
 from pydantic import TypeAdapter, ValidationError
 
+from jobcast.http_edge import redacted_message
+from schemas.bounds import MAX_EVENT_BYTES
 from schemas.jobs import JobEvent
 
 JOB_EVENT: TypeAdapter[JobEvent] = TypeAdapter(JobEvent)
@@ -32,23 +34,63 @@ class BatchTooLargeError(ValueError):
     """More events in one request than MAX_BATCH."""
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """A valid job event and its JSON, rendered once: measured here, produced as it is
+    (a `jobcast.kafka.JsonEvent`). Made by `encoded`, which refuses what Kafka would not
+    take, so an event that reaches the acceptor cannot fail a shared produce request."""
+
+    event: JobEvent
+    json: str
+
+    @property
+    def tenant_id(self) -> UUID:
+        return self.event.tenant_id
+
+    @property
+    def event_id(self) -> UUID:
+        return self.event.event_id
+
+    def model_dump_json(self) -> str:
+        return self.json
+
+
+def encoded(event: JobEvent) -> EncodedEvent:
+    """The event with its JSON, or SubmissionError if that is over MAX_EVENT_BYTES.
+
+    Cheap: the JSON is the one the producer would render anyway, and its size in UTF-8
+    is only counted when its length in characters leaves a doubt (a character is 1 to 4
+    bytes; `len` is O(1) on a str). Validation already refused unpaired surrogates, so
+    the JSON always encodes.
+    """
+    json = event.model_dump_json()
+    size = len(json)
+    if size * 4 > MAX_EVENT_BYTES and not json.isascii():
+        size = len(json.encode())
+    if size > MAX_EVENT_BYTES:
+        why = f"the event is {size} bytes as JSON, over the limit of {MAX_EVENT_BYTES}"
+        raise SubmissionError([_error(["body"], f"{why}: shorten its text")])
+    return EncodedEvent(event, json)
+
+
 def is_batch(body: object) -> bool:
     """A batch is `{"events": [...]}`; anything else is one event."""
     return isinstance(body, dict) and "events" in body and "event_type" not in body
 
 
-def to_job_events(body: object, tenant_id: UUID) -> list[JobEvent | SubmissionError]:
-    """Validate a batch: each event on its own, so one bad event spoils nothing else."""
+def to_job_events(body: object, tenant_id: UUID) -> list[EncodedEvent | SubmissionError]:
+    """Validate and encode a batch: each event on its own, so one bad (or too large) event
+    spoils nothing else."""
     assert isinstance(body, dict)
     events = body["events"]
     if not isinstance(events, list) or not events:
         raise SubmissionError([_error(["events"], "must be a non-empty list of events")])
     if len(events) > MAX_BATCH:
         raise BatchTooLargeError(f"at most {MAX_BATCH} events per request, got {len(events)}")
-    outcomes: list[JobEvent | SubmissionError] = []
+    outcomes: list[EncodedEvent | SubmissionError] = []
     for item in events:
         try:
-            outcomes.append(to_job_event(item, tenant_id))
+            outcomes.append(encoded(to_job_event(item, tenant_id)))
         except SubmissionError as exc:
             outcomes.append(exc)
         except ForeignTenantError as exc:
@@ -60,7 +102,8 @@ def to_job_event(body: object, tenant_id: UUID) -> JobEvent:
     """Validate one submitted event and stamp it with the caller's tenant.
 
     Upstream may send `event_id` (its idempotency key) and `occurred_at`; both
-    default when absent. The tenant always comes from the API key.
+    default when absent. The tenant always comes from the API key. Errors name fields
+    and reasons, never the values sent. (`encoded` checks its size next.)
     """
     if not isinstance(body, dict):
         raise SubmissionError([_error(["body"], "must be a JSON object")])
@@ -76,8 +119,8 @@ def to_job_event(body: object, tenant_id: UUID) -> JobEvent:
         raise SubmissionError(
             [
                 # The union's tag ("job.created") leads each location; callers know the type.
-                _error([str(p) for p in e["loc"][1:]] or ["body"], e["msg"])
-                for e in exc.errors(include_input=False, include_url=False)
+                _error([str(p) for p in e["loc"][1:]] or ["body"], redacted_message(e))
+                for e in exc.errors(include_url=False)
             ]
         ) from None
 
@@ -86,17 +129,17 @@ def to_job_event(body: object, tenant_id: UUID) -> JobEvent:
 class Sightings:
     """What a flush of submissions publishes, and which ids each submission saw first."""
 
-    publish: list[JobEvent]  # in submission order, each (tenant, event id) once
+    publish: list[EncodedEvent]  # in submission order, each (tenant, event id) once
     first_seen: list[set[UUID]]  # per submission: the event ids it is the first to send
 
 
 def first_sightings(
-    submissions: Sequence[Sequence[JobEvent]], seen: set[tuple[UUID, UUID]]
+    submissions: Sequence[Sequence[EncodedEvent]], seen: set[tuple[UUID, UUID]]
 ) -> Sightings:
     """Drop events whose (tenant, event id) was accepted before (`seen`) or earlier in
     this flush, by the same submission or another one: a repeat is published once."""
     claimed = set(seen)
-    publish: list[JobEvent] = []
+    publish: list[EncodedEvent] = []
     first_seen: list[set[UUID]] = []
     for events in submissions:
         mine: set[UUID] = set()

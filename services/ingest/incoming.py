@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from jobcast import metrics
 from jobcast.kafka import dead_letter
 from services.ingest.accepting import JobEventAcceptor
-from services.ingest.domain import ForeignTenantError, SubmissionError, to_job_event
+from services.ingest.domain import ForeignTenantError, SubmissionError, encoded, to_job_event
 
 GROUP_ID = "ingest-incoming"
 _TENANT_CACHE_SECONDS = 60.0
@@ -51,12 +51,15 @@ class IncomingRelay:
         try:
             event = to_job_event(body, tenant_id)
         except (SubmissionError, ForeignTenantError) as exc:
-            errors = getattr(exc, "errors", [{"field": "tenant_id", "msg": str(exc)}])
-            reason = "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
-            await self._reject(raw, reason, "invalid")
+            await self._reject(raw, _reason(exc), "invalid")
+            return
+        try:
+            ready = encoded(event)
+        except SubmissionError as exc:  # valid, but larger than jobs.events takes
+            await self._reject(raw, _reason(exc), "too_large")
             return
         # Shared with the HTTP API: concurrent records share each round trip.
-        if not await self._acceptor.accept([event]):
+        if not await self._acceptor.accept([ready]):
             metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="duplicate").inc()
             return
         metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="handled").inc()
@@ -74,6 +77,11 @@ class IncomingRelay:
     async def _reject(self, raw: Any, reason: str, kind: str) -> None:
         await dead_letter(self._broker, raw, group_id=GROUP_ID, reason=reason, kind=kind)
         metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+
+
+def _reason(exc: SubmissionError | ForeignTenantError) -> str:
+    errors = getattr(exc, "errors", [{"field": "tenant_id", "msg": str(exc)}])
+    return "; ".join(f"{e['field']}: {e['msg']}" for e in errors)
 
 
 def _tenant_of(body: object) -> UUID | None:

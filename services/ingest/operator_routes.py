@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jobcast.auth import CallerDependency
+from jobcast.http_edge import validation_errors
 from jobcast.tenancy import Caller
 from schemas.jobs import JobId
 from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued, Reason
@@ -171,9 +172,9 @@ def operator_router(operator: CallerDependency, desk: CommandDesk) -> APIRouter:
 
 
 def _invalid(where: str, exc: ValidationError) -> JSONResponse:
-    """422 naming each field at fault (input values are left out)."""
+    """422 naming each field at fault, as the app's own validation answers (no input)."""
     detail = [
-        {"loc": [where, *(str(p) for p in e["loc"])], "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_input=False, include_url=False)
+        {**e, "loc": [where, *(str(p) for p in e["loc"])]}
+        for e in validation_errors(exc.errors(include_url=False))
     ]
     return JSONResponse({"detail": detail}, status_code=422)

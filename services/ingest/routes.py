@@ -1,7 +1,6 @@
 """HTTP routes of the front door: thin, typed, all decisions in `domain`."""
 
 import json
-import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 from uuid import UUID
@@ -12,20 +11,22 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
+from jobcast.http_edge import too_many_requests
+from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import Tenant
-from schemas.jobs import JobEvent
 from services.ingest.accepting import JobEventAcceptor
 from services.ingest.domain import (
     JOB_EVENT,
     MAX_BATCH,
     BatchTooLargeError,
+    EncodedEvent,
     ForeignTenantError,
     SubmissionError,
+    encoded,
     is_batch,
     to_job_event,
     to_job_events,
 )
-from services.ingest.limits import TenantRateLimiter
 
 
 class EventOutcome(BaseModel):
@@ -74,32 +75,32 @@ class JobEventsEndpoint:
     what /openapi.json documents), and `asgi` serves it straight from the app's entry
     point (`IngestApp`): FastAPI's middleware, routing and dependency solving cost more CPU
     than the handler itself (a single event, in process: ~95 µs through FastAPI, ~40 µs
-    straight). Errors are answered by FastAPI's own handler either way.
+    straight). Errors are answered by FastAPI's own handler either way, and the body is
+    bounded by the app's `jobcast.http_edge.BodyLimit` either way (`IngestApp` wraps the
+    straight path in it too).
     """
 
     def __init__(
         self,
         acceptor: JobEventAcceptor,
         authenticate: Callable[[Request], Awaitable[Tenant]],
-        limiter: TenantRateLimiter,
-        max_body_bytes: int,
+        limiter: RateLimiter[UUID],
     ) -> None:
         self._acceptor = acceptor
         self._authenticate = authenticate
         self._limiter = limiter
-        self._max_body_bytes = max_body_bytes
 
     async def submit(self, request: Request) -> Response:
         """Answer one submission: 202 with per-event outcomes, or a typed 4xx."""
         # Called here, not through `Depends` (the fast path injects nothing); a bad key is
         # still answered 401 before the body is read.
         tenant = await self._authenticate(request)
-        body = await _read_json(request, self._max_body_bytes)
+        body = await _read_json(request)
         try:
             if is_batch(body):
                 outcomes = to_job_events(body, tenant.tenant_id)
             else:
-                outcomes = [to_job_event(body, tenant.tenant_id)]
+                outcomes = [encoded(to_job_event(body, tenant.tenant_id))]
         except ForeignTenantError as exc:
             raise HTTPException(403, str(exc)) from None
         except BatchTooLargeError as exc:
@@ -108,10 +109,7 @@ class JobEventsEndpoint:
             return JSONResponse({"detail": exc.errors}, status_code=422)
         wait = self._limiter.take(tenant.tenant_id, len(outcomes))
         if wait > 0:
-            retry_after = "3600" if math.isinf(wait) else str(max(1, math.ceil(wait)))
-            raise HTTPException(
-                429, "rate limit for this tenant exceeded", headers={"Retry-After": retry_after}
-            )
+            raise too_many_requests(wait, "rate limit for this tenant exceeded")
         events = [o for o in outcomes if not isinstance(o, SubmissionError)]
         return _answer(outcomes, await self._acceptor.accept(events))
 
@@ -155,7 +153,7 @@ class JobEventsEndpoint:
         return router
 
 
-def _answer(outcomes: list[JobEvent | SubmissionError], first_seen: set[UUID]) -> Response:
+def _answer(outcomes: list[EncodedEvent | SubmissionError], first_seen: set[UUID]) -> Response:
     """The 202 body (`Accepted`), serialised directly: the models above document it, and
     building then re-validating a model per event was a large share of a batch's CPU."""
     results: list[dict[str, Any]] = []
@@ -180,21 +178,12 @@ def _answer(outcomes: list[JobEvent | SubmissionError], first_seen: set[UUID]) -
     return Response(data, status_code=202, media_type="application/json")
 
 
-async def _read_json(request: Request, limit: int) -> object:
+async def _read_json(request: Request) -> object:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise HTTPException(415, "send the body as application/json")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # chunked uploads carry no Content-Length; count as we go
-            raise HTTPException(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
+    body = await request.body()  # bounded by the app's BodyLimit: 413 past it
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # or too deep
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None

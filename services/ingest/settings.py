@@ -10,7 +10,10 @@ class IngestSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="INGEST_", frozen=True, extra="ignore")
 
     port: int = 8081
-    max_body_bytes: int = 4_194_304  # room for a full batch of 500 events
+    # Request bodies, every route (413 past it): room for a full batch of 500 events. Meta
+    # webhook deliveries (read before their signature can be checked) have their own.
+    max_body_bytes: int = Field(default=4_194_304, ge=0)
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=0)  # Meta: <= 1,000 changes
     rate_limit_per_second: float = 2_000.0  # events per tenant per second (per instance)
     rate_limit_burst: float = 5_000.0
     incoming_max_in_flight: int = 2_000  # records of jobs.incoming handled at once

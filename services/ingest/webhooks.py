@@ -32,6 +32,7 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from jobcast.http_edge import BodyTooLargeError
 from jobcast.kafka import describe_validation_error, publish_first_event
 from jobcast.topics import PLATFORM_WEBHOOKS
 from schemas.webhooks import PlatformWebhookChange, PlatformWebhookReceived, WebhookObject
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 """
 
 WEBHOOK_PATH = "/v1/webhooks/meta"
-DEFAULT_MAX_BODY_BYTES = 1_048_576  # Meta batches up to 1,000 changes; 1 MiB is ample
 _MAX_CHALLENGE_CHARS = 256  # Meta sends a short integer; anything huge is not Meta
 _SIGNATURE_HEADER = "X-Hub-Signature-256"
 _SIGNATURE_PREFIX = "sha256="
@@ -148,7 +148,6 @@ def webhook_router(
     deliver: Deliver,
     seen: Seen,
     remember: Remember,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> APIRouter:
     """`GET`/`POST /v1/webhooks/meta`: the subscription handshake and signed deliveries.
 
@@ -158,7 +157,9 @@ def webhook_router(
     - `remember(digest)` records it, called only after every change was delivered.
 
     A token or secret that is None or empty counts as not configured (an empty HMAC key
-    would let anyone sign), and that endpoint answers 503.
+    would let anyone sign), and that endpoint answers 503. The body is read before the
+    signature can be checked: the app bounds it (`jobcast.http_edge`, a limit of its own
+    for `WEBHOOK_PATH`), so an unauthenticated sender cannot make us buffer much.
     """
     token = _configured(verify_token)
     secret = _configured(app_secret)
@@ -188,9 +189,12 @@ def webhook_router(
     async def receive_delivery(request: Request) -> JSONResponse:
         if secret is None:
             raise HTTPException(503, "Meta webhooks are not configured (no app secret)")
-        # Reading before checking the signature is unavoidable (the HMAC covers the body);
-        # the size bound keeps an unauthenticated sender from making us buffer much.
-        raw = await _read_bounded(request, max_body_bytes)
+        # Reading before checking the signature is unavoidable (the HMAC covers the body).
+        try:
+            raw = await request.body()
+        except BodyTooLargeError:
+            WEBHOOK_DELIVERIES.labels(outcome="too_large").inc()
+            raise
         _check_signature(request.headers.get(_SIGNATURE_HEADER), secret, raw)
         try:
             delivery = MetaDelivery.model_validate_json(raw)
@@ -235,22 +239,6 @@ def _check_signature(header: str | None, secret: bytes, raw: bytes) -> None:
     if not hmac.compare_digest(given, expected):
         WEBHOOK_DELIVERIES.labels(outcome="bad_signature").inc()
         raise HTTPException(403, "signature does not match the body")
-
-
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        WEBHOOK_DELIVERIES.labels(outcome="too_large").inc()
-        raise HTTPException(413, f"body larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # chunked uploads carry no Content-Length; count as we go
-            WEBHOOK_DELIVERIES.labels(outcome="too_large").inc()
-            raise HTTPException(413, f"body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _deliver_all(deliver: Deliver, events: list[PlatformWebhookReceived]) -> None:

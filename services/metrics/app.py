@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from uuid import UUID
 
 import asyncpg
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from pydantic import TypeAdapter
 
-from jobcast.auth import caller_from_bearer, operator_only, tenant_from_bearer
+from jobcast.auth import caller_from_bearer, failure_limiter, operator_only, tenant_from_bearer
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
+from jobcast.http_edge import install_edge
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
 from jobcast.public_http import public_only_client
+from jobcast.rate_limits import RateLimiter
 from jobcast.service import (
     BackgroundLoop,
     Cleanup,
@@ -73,6 +76,8 @@ async def build(settings: MetricsSettings) -> Service:
     background: list[BackgroundLoop] = [hub.run, StatusGauges(pool).run]  # ops gauges
     cleanups: list[Cleanup] = [pool.close]
     app = FastAPI(title="jobcast read API", version="1")
+    install_edge(app, max_body_bytes=settings.max_body_bytes)
+    failures = failure_limiter(settings)
     try:
         cipher: TokenCipher | None = TokenCipher(settings.secret_key)
     except SecretKeyMissingError:
@@ -97,7 +102,7 @@ async def build(settings: MetricsSettings) -> Service:
         background += [collect, dispatch]
         app.include_router(
             webhooks_router(
-                pool, cipher, operator_only(caller_from_bearer(pool)),
+                pool, cipher, operator_only(caller_from_bearer(pool, failures=failures)),
                 allow_insecure=settings.webhook_allow_insecure_urls,
                 allow_loopback=settings.webhook_allow_loopback,
             )
@@ -106,9 +111,13 @@ async def build(settings: MetricsSettings) -> Service:
     async def listener_ready() -> bool:
         return hub.listening
 
+    reads = RateLimiter[UUID](settings.read_rate_limit_per_second, settings.read_rate_limit_burst)
     app.include_router(
-        read_router(pool, tenant_from_bearer(pool), hub, settings.sse_keepalive_seconds)
-    )
+        read_router(
+            pool, tenant_from_bearer(pool, failures=failures), hub,
+            keepalive_seconds=settings.sse_keepalive_seconds, reads=reads,
+        )
+    )  # fmt: skip
     add_ops_routes(
         app,
         {

@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
-from jobcast.auth import KEY_CACHE_SECONDS, bearer_key
+from jobcast.auth import KEY_CACHE_SECONDS, TenantDependency, bearer_key
+from jobcast.http_edge import too_many_requests
+from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import Tenant, identify
 from schemas.platforms import Platform
 from schemas.publish import PublishStatus
@@ -155,11 +157,28 @@ class AnalyticsView(BaseModel):
 
 
 def read_router(
-    pool: asyncpg.Pool, tenant_dependency: Any, hub: StatusHub, keepalive_seconds: float = 15.0
+    pool: asyncpg.Pool,
+    tenant_dependency: TenantDependency,
+    hub: StatusHub,
+    *,
+    reads: RateLimiter[UUID],
+    keepalive_seconds: float = 15.0,
 ) -> APIRouter:
-    """The read API routes, bound to a pool, a tenant dependency and the status hub."""
+    """The read API routes, bound to a pool, a tenant dependency and the status hub.
+
+    Every read (a stream counts once, when it opens) takes a token of the tenant's bucket
+    in `reads`; without one the answer is 429 with Retry-After.
+    """
     router = APIRouter()
-    caller = Depends(tenant_dependency)
+
+    async def reader(request: Request) -> Tenant:
+        tenant = await tenant_dependency(request)
+        wait = reads.take(tenant.tenant_id)
+        if wait > 0:
+            raise too_many_requests(wait, "read rate limit for this tenant exceeded")
+        return tenant
+
+    caller = Depends(reader)
 
     @router.get("/v1/jobs/{job_id}/posts", response_model=JobPostsView)
     async def job_posts(job_id: str, tenant: Annotated[Tenant, caller]) -> JobPostsView:

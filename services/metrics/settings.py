@@ -11,6 +11,12 @@ class MetricsSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="METRICS_", frozen=True, extra="ignore")
 
     port: int = 8085
+    # Request bodies (413 past it): only webhook registration and replay take one.
+    max_body_bytes: int = Field(default=65_536, ge=0)
+    # Reads of the read API per tenant (per instance): a burst, then this many per second;
+    # past that, 429 with Retry-After. (A live view should use the stream, not polling.)
+    read_rate_limit_per_second: float = Field(default=50.0, gt=0)
+    read_rate_limit_burst: float = Field(default=200.0, ge=1)
     # Results per poll, materialised in one transaction.
     batch_size: int = Field(default=500, ge=1, le=10_000)
     # SSE: a comment line this often on an idle stream; events buffered per client.

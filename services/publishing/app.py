@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.http_edge import install_edge
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import (
     dead_letters_for,
@@ -133,6 +134,7 @@ async def build_publisher(
         await worker.run_timers(stop, settings.timer_poll_seconds)
 
     app = FastAPI(title=f"jobcast {name}", version="1")
+    install_edge(app)  # ops endpoints only: no route takes a body
     add_ops_routes(
         app,
         {

@@ -14,7 +14,7 @@ from jobcast.kafka import OutgoingEvent
 from schemas.jobs import JobCreated, JobEvent
 from services.ingest import accepting
 from services.ingest.accepting import JobEventAcceptor
-from services.ingest.domain import first_sightings
+from services.ingest.domain import EncodedEvent, encoded, first_sightings
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -158,11 +158,11 @@ def test_limits_must_allow_a_flush() -> None:
         MicroBatcher(Recorder(), max_in_flight=0)
 
 
-def created(tenant: UUID, event_id: UUID, job_id: str = "j-1") -> JobEvent:
+def created(tenant: UUID, event_id: UUID, job_id: str = "j-1") -> EncodedEvent:
     payload = {"job_id": job_id, "title": "Cook", "company": "Warung", "location": "Canggu",
                "employment_type": "daily", "apply_url": "https://jobs.example.com/1"}  # fmt: skip
     event = {"event_id": event_id, "tenant_id": tenant, "payload": payload}
-    return JobCreated.model_validate(event)
+    return encoded(JobCreated.model_validate(event))
 
 
 def test_first_sightings_publish_each_tenant_event_once_and_credit_the_first_sender() -> None:
@@ -199,6 +199,8 @@ class FakeProducer:
         assert all(o.topic == "jobs.events" for o in sent)
         assert all(o.correlation_id == str(o.event.event_id) for o in sent)  # type: ignore[attr-defined]
         self.calls.append(("send", [o.event.event_id for o in sent]))  # type: ignore[attr-defined]
+        # What goes to Kafka is the JSON rendered (and measured) when the event was encoded.
+        assert all(isinstance(o.event, EncodedEvent) for o in sent)
         if self.fail:
             raise OSError("broker unreachable")
 

@@ -7,7 +7,15 @@ from uuid import uuid4
 import pytest
 
 from schemas import JobClosed, JobCreated
-from services.ingest.domain import ForeignTenantError, SubmissionError, to_job_event
+from schemas.bounds import MAX_EVENT_BYTES
+from services.ingest.domain import (
+    EncodedEvent,
+    ForeignTenantError,
+    SubmissionError,
+    encoded,
+    to_job_event,
+    to_job_events,
+)
 
 JOB = {
     "job_id": "job-7",
@@ -71,23 +79,63 @@ def test_body_naming_another_tenant_is_refused() -> None:
 
 
 def test_batch_validates_each_event_on_its_own() -> None:
-    from services.ingest.domain import to_job_events
-
     tenant = uuid4()
     good = {"event_type": "job.created", "payload": JOB}
     bad = {"event_type": "job.created", "payload": {**JOB, "title": ""}}
     foreign = {**good, "tenant_id": str(uuid4())}
     outcomes = to_job_events({"events": [good, bad, foreign, good]}, tenant)
-    assert isinstance(outcomes[0], JobCreated)
+    assert isinstance(outcomes[0], EncodedEvent)
+    assert isinstance(outcomes[0].event, JobCreated)
     assert isinstance(outcomes[1], SubmissionError)
     assert outcomes[1].errors[0]["field"] == "payload.title"
     assert isinstance(outcomes[2], SubmissionError)
     assert outcomes[2].errors[0]["field"] == "tenant_id"
-    assert isinstance(outcomes[3], JobCreated)
+    assert isinstance(outcomes[3], EncodedEvent)
+
+
+def hashtags(count: int, chars: int, char: str = "x") -> dict[str, object]:
+    """A job.created whose Facebook settings carry `count` hashtags of `chars` characters."""
+    settings = {"facebook": {"extra_hashtags": [char * chars] * count}}
+    return {"event_type": "job.created", "payload": {**JOB, "platform_settings": settings}}
+
+
+def test_an_event_too_large_for_kafka_is_rejected_alone_in_a_batch() -> None:
+    # The issue's case: 30 hashtags of 100 KB, ~3 MB of JSON, beside two ordinary events.
+    good = {"event_type": "job.created", "payload": JOB}
+    outcomes = to_job_events({"events": [good, hashtags(30, 100_000), good]}, uuid4())
+    assert isinstance(outcomes[0], EncodedEvent)
+    assert isinstance(outcomes[2], EncodedEvent)
+    rejected = outcomes[1]
+    assert isinstance(rejected, SubmissionError)
+    assert rejected.errors[0]["field"] == "body"
+    assert f"over the limit of {MAX_EVENT_BYTES}" in rejected.errors[0]["msg"]
+
+
+def test_the_size_is_counted_in_utf8_bytes_and_the_json_is_the_producers() -> None:
+    tenant = uuid4()
+    ascii_event = encoded(to_job_event(hashtags(1, 1_000), tenant))
+    assert ascii_event.json == ascii_event.event.model_dump_json()
+    assert ascii_event.model_dump_json() is ascii_event.json  # rendered once, produced as is
+    # 400,000 characters of 3 bytes each: under the limit in characters, over it in bytes.
+    wide = to_job_event(hashtags(2, 200_000, "€"), tenant)
+    assert len(wide.model_dump_json()) < MAX_EVENT_BYTES
+    with pytest.raises(SubmissionError) as caught:
+        encoded(wide)
+    assert "bytes as JSON" in caught.value.errors[0]["msg"]
+
+
+def test_errors_do_not_quote_what_was_sent() -> None:
+    marker = "zone-marker-" + "q" * 100
+    body = {"event_type": "job.created", "payload": {**JOB, "timezone": marker}}
+    with pytest.raises(SubmissionError) as caught:
+        to_job_event(body, uuid4())
+    assert [e["field"] for e in caught.value.errors] == ["payload.timezone"]
+    assert "zone-marker" not in str(caught.value.errors)
+    assert "unknown IANA time zone" in caught.value.errors[0]["msg"]
 
 
 def test_batch_limits() -> None:
-    from services.ingest.domain import MAX_BATCH, BatchTooLargeError, to_job_events
+    from services.ingest.domain import MAX_BATCH, BatchTooLargeError
 
     good = {"event_type": "job.created", "payload": JOB}
     with pytest.raises(BatchTooLargeError):

@@ -13,6 +13,7 @@ from services.ingest.domain import (
     BatchTooLargeError,
     ForeignTenantError,
     SubmissionError,
+    encoded,
     is_batch,
     to_job_event,
     to_job_events,
@@ -48,7 +49,10 @@ def job_like(draw: st.DrawFn) -> dict[str, Any]:
 def test_any_json_gets_an_event_or_a_field_naming_rejection(body: Any) -> None:
     outcomes: list[Any]
     try:
-        outcomes = to_job_events(body, uuid4()) if is_batch(body) else [to_job_event(body, uuid4())]
+        if is_batch(body):
+            outcomes = to_job_events(body, uuid4())
+        else:
+            outcomes = [encoded(to_job_event(body, uuid4()))]
     except SubmissionError as exc:
         outcomes = [exc]
     except (ForeignTenantError, BatchTooLargeError):
@@ -58,7 +62,7 @@ def test_any_json_gets_an_event_or_a_field_naming_rejection(body: Any) -> None:
             assert outcome.errors
             assert all(e["field"] and e["msg"] for e in outcome.errors)
         else:
-            assert outcome.event_type.startswith("job.")
+            assert outcome.event.event_type.startswith("job.")
 
 
 # Control characters are left out: what counts as whitespace around them differs

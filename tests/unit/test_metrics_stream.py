@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from jobcast.auth import tenant_from_bearer
+from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import hash_api_key
 from services.metrics.routes import read_router
 from services.metrics.stream import StatusHub, Subscription, live_events
@@ -142,9 +143,20 @@ async def test_the_stream_route_ends_after_revocation_though_the_key_cache_still
     table = KeyTable(api_key)
     app = FastAPI()
     # The key cache (30 s) outlives the test: only a check past it can end the stream.
-    auth = tenant_from_bearer(table, cache_seconds=30)  # type: ignore[arg-type]
+    auth = tenant_from_bearer(
+        table,  # type: ignore[arg-type]
+        failures=RateLimiter(1.0, 10.0),
+        cache_seconds=30,
+    )
     hub = StatusHub("postgresql://unused")
-    app.include_router(read_router(table, auth, hub, 0.05))  # type: ignore[arg-type]
+    router = read_router(
+        table,  # type: ignore[arg-type]
+        auth,
+        hub,
+        reads=RateLimiter(100.0, 100.0),
+        keepalive_seconds=0.05,
+    )
+    app.include_router(router)
 
     async def revoke() -> None:
         await asyncio.sleep(0.3)

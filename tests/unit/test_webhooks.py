@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from jobcast.http_edge import install_edge
 from schemas.webhooks import PlatformWebhookReceived
 from services.ingest.webhooks import (
     WEBHOOK_PATH,
@@ -67,9 +68,10 @@ def make_app(
             deliver=fakes.deliver,
             seen=fakes.seen,
             remember=fakes.remember,
-            max_body_bytes=LIMIT,
         )
     )
+    # As ingest's app does: a tighter bound for the webhook path than for the rest.
+    install_edge(app, max_body_bytes=10 * LIMIT, path_limits={WEBHOOK_PATH: LIMIT})
     return app
 
 

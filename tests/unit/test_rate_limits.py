@@ -1,11 +1,11 @@
-"""The per-tenant token bucket."""
+"""The token bucket behind every rate limit."""
 
 from __future__ import annotations
 
 import math
-from uuid import uuid4
+from uuid import UUID, uuid4
 
-from services.ingest.limits import TenantRateLimiter
+from jobcast.rate_limits import RateLimiter
 
 
 class Clock:
@@ -18,7 +18,7 @@ class Clock:
 
 def test_bursts_then_waits_then_refills() -> None:
     clock = Clock()
-    limiter = TenantRateLimiter(rate=10, burst=100, clock=clock)
+    limiter = RateLimiter[UUID](rate=10, burst=100, clock=clock)
     tenant = uuid4()
     assert limiter.take(tenant, 100) == 0
     assert limiter.take(tenant, 20) == 2.0  # 20 tokens at 10/s
@@ -27,7 +27,7 @@ def test_bursts_then_waits_then_refills() -> None:
 
 
 def test_tenants_are_independent_and_oversized_batches_never_pass() -> None:
-    limiter = TenantRateLimiter(rate=10, burst=100, clock=Clock())
+    limiter = RateLimiter[UUID](rate=10, burst=100, clock=Clock())
     a, b = uuid4(), uuid4()
     assert limiter.take(a, 100) == 0
     assert limiter.take(b, 100) == 0
