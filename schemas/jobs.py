@@ -90,7 +90,9 @@ class JobPosting(ContractModel):
         ),
         json_schema_extra=WINDOW_SCHEMA,
     )
-    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Asia/Makassar")
+    timezone: Annotated[str | None, Field(max_length=64)] = Field(
+        default=None, description="IANA time zone, e.g. Asia/Makassar"
+    )
     platform_settings: dict[Platform, PlatformSettings] = {}
 
     @field_validator("publish_at")
@@ -110,7 +112,7 @@ class JobPosting(ContractModel):
             return None
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: name too long
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 

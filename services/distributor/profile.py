@@ -98,7 +98,7 @@ class TenantProfileInput(BaseModel):
     def _known_timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: name too long
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 

@@ -152,3 +152,8 @@ def test_captions_drop_bidi_controls_but_keep_emoji_sequences() -> None:
     )
     assert not any(0x202A <= ord(c) <= 0x202E or 0x2066 <= ord(c) <= 0x2069 for c in message)
     assert family in message
+
+
+@pytest.mark.parametrize("zone", ["A" * 300, "Asia/" + "x" * 59, "../../etc/passwd", "\x00"])
+def test_an_odd_time_zone_is_refused_naming_the_field(zone: str) -> None:
+    assert refused_fields(timezone=zone) == {"timezone"}
