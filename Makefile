@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
-	bench-distributor prometheus bench-rebuild bench-e2e soak chaos bench-instructions
+	bench-distributor prometheus bench-rebuild bench-e2e soak chaos bench-instructions docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy jobcast jobcast_cli schemas services tests bench
 	$(BIN)/python -m schemas.export --check
+	$(BIN)/python -m jobcast_cli.settings_doc --check
+	$(BIN)/python -m jobcast_cli.asyncapi --check
 
 ## Everything: lint, unit tests, and integration tests on real Kafka + Postgres.
 test: lint
@@ -93,6 +95,11 @@ prometheus:
 	@command -v prometheus >/dev/null || { echo "apt-get install prometheus" >&2; exit 1; }
 	prometheus --config.file=deploy/prometheus/prometheus.yml \
 		--storage.tsdb.path=.jobcast/prometheus --web.listen-address=127.0.0.1:9090
+
+## Regenerate the generated pages: docs/settings.md (settings classes), docs/asyncapi.json (topics).
+docs: venv
+	$(BIN)/python -m jobcast_cli.settings_doc
+	$(BIN)/python -m jobcast_cli.asyncapi
 
 ## Regenerate schemas/json after a deliberate contract change.
 schemas: venv

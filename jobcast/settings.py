@@ -15,9 +15,11 @@ class CommonSettings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
+    # The Kafka broker(s), host:port, comma-separated.
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    # The Postgres database every service keeps its schema in.
     database_url: SecretStr = Field(
         default=SecretStr("postgresql://jobcast:jobcast@127.0.0.1:55432/jobcast"),
         validation_alias="DATABASE_URL",
@@ -27,7 +29,9 @@ class CommonSettings(BaseSettings):
         validation_alias="JOBCAST_SECRET_KEY",
         description="Fernet key(s), comma-separated, newest first: encrypts tokens at rest.",
     )
+    # JSON logs on stderr at this level (DEBUG, INFO, WARNING, ERROR).
     log_level: str = Field(default="INFO", validation_alias="JOBCAST_LOG_LEVEL")
+    # The address the HTTP server binds (API and /healthz, /readyz, /metrics).
     http_host: str = Field(default="127.0.0.1", validation_alias="JOBCAST_HTTP_HOST")
     stall_seconds: float = Field(
         default=60.0,
@@ -40,6 +44,7 @@ class CommonSettings(BaseSettings):
     auth_failure_burst: float = Field(
         default=20.0, ge=1, validation_alias="JOBCAST_AUTH_FAILURE_BURST"
     )
+    # (see JOBCAST_AUTH_FAILURE_BURST)
     auth_failures_per_second: float = Field(
         default=0.5, gt=0, validation_alias="JOBCAST_AUTH_FAILURES_PER_SECOND"
     )

@@ -11,12 +11,14 @@ from jobcast.settings import CommonSettings
 class DistributorSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", frozen=True, extra="ignore")
 
+    # HTTP port: preview, connections and OAuth, and the ops endpoints.
     port: int = 8082
     # Request bodies (413 past it): a preview's job posting is at most an event's size.
     max_body_bytes: int = Field(default=1_048_576, ge=0)
     # The timer: how often it looks for due posts when nothing woke it, and how many it
     # sends per transaction.
     timer_poll_seconds: float = 0.2
+    # (see DISTRIBUTOR_TIMER_POLL_SECONDS)
     timer_batch_size: int = 1000
     # Job events handled per transaction (at most; a quiet topic gives smaller batches).
     batch_size: int = 500
@@ -27,15 +29,20 @@ class DistributorSettings(CommonSettings):
     graph_api_url: str = Field(
         default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
     )
+    # The Graph API version in every call's path.
     graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
+    # The Meta app's id: Facebook Login (OAuth) needs it with GRAPH_APP_SECRET.
     graph_app_id: str | None = Field(default=None, validation_alias="GRAPH_APP_ID")
+    # The Meta app's secret: OAuth code exchange, appsecret_proof on every call.
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
+    # How long one Graph call may take.
     graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
     # Where the browser is sent to consent; `{version}` is filled in. The local stack points
     # it at the sandbox's `/dialog/oauth`.
     oauth_dialog_url: str = "https://www.facebook.com/{version}/dialog/oauth"
     # The distributor's address as the browser sees it: the OAuth redirect_uri is built on it.
     public_url: str = "http://127.0.0.1:8082"
+    # The permissions Facebook Login asks for.
     oauth_scopes: tuple[str, ...] = (
         "pages_show_list",
         "pages_manage_posts",
@@ -44,8 +51,10 @@ class DistributorSettings(CommonSettings):
         "instagram_content_publish",
         "business_management",
     )
+    # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
     # Token health: each connection is checked with debug_token this often, and an expiry
     # closer than the warning window is announced (once) on `connections.events`.
     verify_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # (see DISTRIBUTOR_VERIFY_INTERVAL_SECONDS)
     expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)

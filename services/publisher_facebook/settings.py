@@ -8,4 +8,5 @@ from services.publishing.settings import PublisherSettings
 class FacebookPublisherSettings(PublisherSettings):
     model_config = SettingsConfigDict(env_prefix="PUBLISHER_FACEBOOK_", frozen=True, extra="ignore")
 
+    # HTTP port: the ops endpoints.
     port: int = 8083

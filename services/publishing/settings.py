@@ -8,18 +8,24 @@ from jobcast.settings import CommonSettings
 
 
 class PublisherSettings(CommonSettings):
+    # The Graph API's base URL (the local sandbox under make up and in tests).
     graph_api_url: str = Field(
         default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
     )
+    # The Graph API version in every call's path.
     graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
+    # When set, every call carries appsecret_proof.
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
+    # How long one Graph call may take; past it the outcome is ambiguous and reconciled.
     graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
     # "lean": jobcast.http_transport (one client, an O(1) pool); "httpx": httpx's own
     # transport in GRAPH_HTTP_SHARDS clients, kept to compare and to fall back to.
     graph_http_transport: Literal["lean", "httpx"] = Field(
         default="lean", validation_alias="GRAPH_HTTP_TRANSPORT"
     )
+    # Connection pool shards to the Graph API (lean: shards x per shard; httpx: that many clients).
     graph_http_shards: int = Field(default=16, ge=1, validation_alias="GRAPH_HTTP_SHARDS")
+    # (see GRAPH_HTTP_SHARDS)
     graph_connections_per_shard: int = Field(
         default=64, ge=1, validation_alias="GRAPH_CONNECTIONS_PER_SHARD"
     )
@@ -27,6 +33,7 @@ class PublisherSettings(CommonSettings):
     retry_delays: tuple[float, ...] = Field(
         default=(30.0, 120.0, 300.0, 900.0, 3600.0), validation_alias="PUBLISH_RETRY_DELAYS"
     )
+    # (see PUBLISH_RETRY_DELAYS): attempts before a post is failed.
     max_attempts: int = Field(default=5, ge=1, validation_alias="PUBLISH_MAX_ATTEMPTS")
     # When an unconfirmed post is looked for again (seconds after each check).
     confirm_delays: tuple[float, ...] = Field(
@@ -36,15 +43,19 @@ class PublisherSettings(CommonSettings):
     rate_limit_block_seconds: float = Field(
         default=300.0, gt=0, validation_alias="PUBLISH_RATE_LIMIT_BLOCK_SECONDS"
     )
+    # How long a claim is held; an attempt is bounded to half of it.
     lease_seconds: float = Field(default=300.0, gt=0, validation_alias="PUBLISH_LEASE_SECONDS")
     # Concurrency: records in flight per process, and per account: an account's jobs are
     # spread over this many lanes (a job's own commands always share one; see lanes.py).
     # 1 posts an account's jobs in the order they were sent (released holds included).
     max_in_flight: int = Field(default=1000, ge=1, validation_alias="PUBLISH_MAX_IN_FLIGHT")
+    # (see PUBLISH_MAX_IN_FLIGHT): lanes per account.
     per_account_concurrency: int = Field(
         default=1, ge=1, validation_alias="PUBLISH_PER_ACCOUNT_CONCURRENCY"
     )
+    # At SIGTERM, how long records in flight may finish before they are left for redelivery.
     stop_timeout_seconds: float = Field(default=20.0, gt=0, validation_alias="PUBLISH_STOP_TIMEOUT")
+    # How often the timer loop looks for due retries and checks.
     timer_poll_seconds: float = Field(
         default=0.5, gt=0, validation_alias="PUBLISH_TIMER_POLL_SECONDS"
     )
