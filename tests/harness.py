@@ -40,6 +40,9 @@ FAST_TIMERS = {
     # Low enough that a test can trip it; every test uses its own tenant.
     "INGEST_RATE_LIMIT_PER_SECOND": "50",
     "INGEST_RATE_LIMIT_BURST": "600",
+    # Every event the contract accepts is far below the broker's limit; a lower one lets a
+    # test send a valid event that is too large.
+    "INGEST_MAX_EVENT_BYTES": "64000",
     # Reads of the read API per tenant: polling tests stay far below; a test can trip it.
     "METRICS_READ_RATE_LIMIT_PER_SECOND": "20",
     "METRICS_READ_RATE_LIMIT_BURST": "100",

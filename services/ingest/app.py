@@ -90,7 +90,12 @@ async def build(settings: IngestSettings) -> Service:
     limiter = RateLimiter[UUID](settings.rate_limit_per_second, settings.rate_limit_burst)
     failures = failure_limiter(settings)
     app = IngestApp(
-        JobEventsEndpoint(acceptor, tenant_from_bearer(pool, failures=failures), limiter),
+        JobEventsEndpoint(
+            acceptor,
+            tenant_from_bearer(pool, failures=failures),
+            limiter,
+            max_event_bytes=settings.max_event_bytes,
+        ),
         max_body_bytes=settings.max_body_bytes,
         path_limits={WEBHOOK_PATH: settings.webhook_max_body_bytes},
     )
@@ -120,7 +125,7 @@ async def build(settings: IngestSettings) -> Service:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         topics=[JOBS_INCOMING],
         group_id=INCOMING_GROUP,
-        handle=observed(IncomingRelay(pool, broker, acceptor)),
+        handle=observed(IncomingRelay(pool, broker, acceptor, settings.max_event_bytes)),
         max_in_flight=settings.incoming_max_in_flight,
         client_id="ingest",
         on_poison=dead_letters_for(broker, INCOMING_GROUP),  # a record no retry can help

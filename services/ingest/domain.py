@@ -55,8 +55,8 @@ class EncodedEvent:
         return self.json
 
 
-def encoded(event: JobEvent) -> EncodedEvent:
-    """The event with its JSON, or SubmissionError if that is over MAX_EVENT_BYTES.
+def encoded(event: JobEvent, limit: int = MAX_EVENT_BYTES) -> EncodedEvent:
+    """The event with its JSON, or SubmissionError if that is over `limit` bytes.
 
     Cheap: the JSON is the one the producer would render anyway, and its size in UTF-8
     is only counted when its length in characters leaves a doubt (a character is 1 to 4
@@ -65,10 +65,10 @@ def encoded(event: JobEvent) -> EncodedEvent:
     """
     json = event.model_dump_json()
     size = len(json)
-    if size * 4 > MAX_EVENT_BYTES and not json.isascii():
+    if size * 4 > limit and not json.isascii():
         size = len(json.encode())
-    if size > MAX_EVENT_BYTES:
-        why = f"the event is {size} bytes as JSON, over the limit of {MAX_EVENT_BYTES}"
+    if size > limit:
+        why = f"the event is {size} bytes as JSON, over the limit of {limit}"
         raise SubmissionError([_error(["body"], f"{why}: shorten its text")])
     return EncodedEvent(event, json)
 
@@ -78,7 +78,9 @@ def is_batch(body: object) -> bool:
     return isinstance(body, dict) and "events" in body and "event_type" not in body
 
 
-def to_job_events(body: object, tenant_id: UUID) -> list[EncodedEvent | SubmissionError]:
+def to_job_events(
+    body: object, tenant_id: UUID, max_event_bytes: int = MAX_EVENT_BYTES
+) -> list[EncodedEvent | SubmissionError]:
     """Validate and encode a batch: each event on its own, so one bad (or too large) event
     spoils nothing else."""
     assert isinstance(body, dict)
@@ -90,7 +92,7 @@ def to_job_events(body: object, tenant_id: UUID) -> list[EncodedEvent | Submissi
     outcomes: list[EncodedEvent | SubmissionError] = []
     for item in events:
         try:
-            outcomes.append(encoded(to_job_event(item, tenant_id)))
+            outcomes.append(encoded(to_job_event(item, tenant_id), max_event_bytes))
         except SubmissionError as exc:
             outcomes.append(exc)
         except ForeignTenantError as exc:

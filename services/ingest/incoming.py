@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 
 from jobcast import metrics
 from jobcast.kafka import dead_letter
+from schemas.bounds import MAX_EVENT_BYTES
 from services.ingest.accepting import JobEventAcceptor
 from services.ingest.domain import ForeignTenantError, SubmissionError, encoded, to_job_event
 
@@ -28,7 +29,14 @@ _TENANT_CACHE_SECONDS = 60.0
 class IncomingRelay:
     """Validates raw records and relays the good ones; every record ends somewhere."""
 
-    def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker, acceptor: JobEventAcceptor) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        broker: KafkaBroker,
+        acceptor: JobEventAcceptor,
+        max_event_bytes: int = MAX_EVENT_BYTES,
+    ) -> None:
+        self._max_event_bytes = max_event_bytes
         self._pool = pool
         self._broker = broker
         self._acceptor = acceptor
@@ -54,7 +62,7 @@ class IncomingRelay:
             await self._reject(raw, _reason(exc), "invalid")
             return
         try:
-            ready = encoded(event)
+            ready = encoded(event, self._max_event_bytes)
         except SubmissionError as exc:  # valid, but larger than jobs.events takes
             await self._reject(raw, _reason(exc), "too_large")
             return

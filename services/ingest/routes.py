@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 from jobcast.http_edge import too_many_requests
 from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import Tenant
+from schemas.bounds import MAX_EVENT_BYTES
 from services.ingest.accepting import JobEventAcceptor
 from services.ingest.domain import (
     JOB_EVENT,
@@ -85,7 +86,9 @@ class JobEventsEndpoint:
         acceptor: JobEventAcceptor,
         authenticate: Callable[[Request], Awaitable[Tenant]],
         limiter: RateLimiter[UUID],
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
+        self._max_event_bytes = max_event_bytes
         self._acceptor = acceptor
         self._authenticate = authenticate
         self._limiter = limiter
@@ -98,9 +101,10 @@ class JobEventsEndpoint:
         body = await _read_json(request)
         try:
             if is_batch(body):
-                outcomes = to_job_events(body, tenant.tenant_id)
+                outcomes = to_job_events(body, tenant.tenant_id, self._max_event_bytes)
             else:
-                outcomes = [encoded(to_job_event(body, tenant.tenant_id))]
+                event = to_job_event(body, tenant.tenant_id)
+                outcomes = [encoded(event, self._max_event_bytes)]
         except ForeignTenantError as exc:
             raise HTTPException(403, str(exc)) from None
         except BatchTooLargeError as exc:

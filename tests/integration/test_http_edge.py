@@ -18,7 +18,7 @@ from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenanc
 from jobcast.topics import JOBS_INCOMING
 from jobcast_cli.stack import Endpoints
 from schemas import headers as h
-from schemas.bounds import MAX_EVENT_BYTES
+from tests.harness import FAST_TIMERS
 from tests.integration.helpers import job_event
 from tests.integration.test_dead_letters import dead_letters
 
@@ -36,10 +36,16 @@ async def tenant_key(db: asyncpg.Pool, scope: KeyScope = KeyScope.TENANT) -> dic
     return {"Authorization": f"Bearer {key}"}
 
 
+MAX_EVENT_BYTES = int(FAST_TIMERS["INGEST_MAX_EVENT_BYTES"])
+
+
 def oversize(job_id: str) -> dict[str, Any]:
-    """The issue's event: 30 hashtags of 100 KB (~3 MB of JSON, under ingest's body limit)."""
-    settings = {"facebook": {"extra_hashtags": ["x" * 100_000] * 30}}
-    return job_event(job_id, image_url=None, platform_settings=settings)
+    """A valid event over the test pipeline's event limit: every long text at its bound, in a
+    character of three bytes (the contract keeps every event under the broker's own limit,
+    so the size check is tried with a lower one)."""
+    wide = "€" * 10_000
+    settings = {"facebook": {"caption": wide}, "instagram": {"caption": wide}}
+    return job_event(job_id, image_url=None, description=wide, platform_settings=settings)
 
 
 def fresh(prefix: str) -> dict[str, Any]:
@@ -78,10 +84,9 @@ async def test_oversize_events_of_one_tenant_never_fail_another_tenants_requests
     noisy, steady = await tenant_key(db), await tenant_key(db)
     done = asyncio.Event()
     noisy_codes: list[int] = []
-    # Over the broker's 1 MiB (before this change such an event failed the whole shared
-    # flush), yet cheap enough to send often: 12 hashtags of 100 KB.
-    settings = {"facebook": {"extra_hashtags": ["x" * 100_000] * 12}}
-    big = json.dumps(job_event("edge-noisy", image_url=None, platform_settings=settings))
+    # Too large to be accepted (before this change an event too large for the broker
+    # failed the whole shared flush).
+    big = json.dumps(oversize("edge-noisy"))
 
     async def send_oversize(http: httpx.AsyncClient) -> None:
         headers = {**noisy, "content-type": "application/json"}
@@ -229,11 +234,10 @@ async def test_the_raw_topic_dead_letters_an_event_too_large_for_jobs_events(
 ) -> None:
     await migrate_tenancy(db)
     tenant, _ = await create_tenant(db, f"edge-{uuid.uuid4().hex[:10]}")
-    # Between MAX_EVENT_BYTES and what the broker takes: jobs.incoming holds it, and the
+    # Over the event limit, under what the broker takes: jobs.incoming holds it, and the
     # relay must not hand it on.
-    settings = {"facebook": {"extra_hashtags": ["x" * 31_000] * 30}}
-    event = job_event("edge-raw-big", image_url=None, platform_settings=settings)
-    value = json.dumps({**event, "tenant_id": str(tenant.tenant_id)}).encode()
+    event = oversize("edge-raw-big")
+    value = json.dumps({**event, "tenant_id": str(tenant.tenant_id)}, ensure_ascii=False).encode()
     assert MAX_EVENT_BYTES < len(value) < 1_000_000
     marker = f"edge-raw-{uuid.uuid4()}".encode()
     producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka_bootstrap_servers)

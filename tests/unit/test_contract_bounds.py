@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schemas import JobPosting, PublishResult
-from schemas.bounds import EARLIEST, LATEST, MAX_BIGINT, MAX_INT, check_text
+from schemas import JobCreated, JobPosting, Platform, PublishResult
+from schemas.bounds import EARLIEST, LATEST, MAX_BIGINT, MAX_EVENT_BYTES, MAX_INT, check_text
 from schemas.export import CONTRACT
 from services.distributor.captions import drop_bidi_controls, facebook_message
 from services.distributor.schedule import resolve_due
@@ -157,3 +158,34 @@ def test_captions_drop_bidi_controls_but_keep_emoji_sequences() -> None:
 @pytest.mark.parametrize("zone", ["A" * 300, "Asia/" + "x" * 59, "../../etc/passwd", "\x00"])
 def test_an_odd_time_zone_is_refused_naming_the_field(zone: str) -> None:
     assert refused_fields(timezone=zone) == {"timezone"}
+
+
+def test_the_largest_event_the_contract_accepts_fits_the_broker() -> None:
+    # Every text at its bound in the character JSON spells longest (\u0001: six bytes).
+    def text(n: int) -> str:
+        return "\x01" * n
+
+    url = "https://jobs.example.com/" + "a" * 2_000
+    payload = {
+        **JOB,
+        "job_id": "j" * 128,
+        "revision": MAX_BIGINT,
+        "title": text(200),
+        "description": text(10_000),
+        "company": text(200),
+        "location": text(200),
+        "apply_url": url,
+        "image_url": url,
+        "tags": [text(50)] * 30,
+        "pay": {"min_amount": "999999999999.99", "max_amount": "999999999999.99",
+                "currency": "IDR", "period": "month"},
+        "publish_at": "2099-01-01T00:00:00+00:00",
+        "platform_settings": {
+            p.value: {"caption": text(10_000), "extra_hashtags": [text(100)] * 30}
+            for p in Platform
+        },
+    }  # fmt: skip
+    event = JobCreated(tenant_id=uuid4(), payload=JobPosting.model_validate(payload))
+    size = len(event.model_dump_json().encode())
+    assert size > 200_000  # the worst case really is large
+    assert size < MAX_EVENT_BYTES
