@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -73,7 +73,7 @@ PALETTES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 # Every character hypothesis knows, surrogates included (category Cs) when the palette is
 # "unpaired surrogates"; without them otherwise.
-ANY_CHARACTER = st.characters(codec=None, exclude_categories=("Cs",))
+ANY_CHARACTER = st.characters(codec=None, exclude_categories=["Cs"])
 ANY_CHARACTER_AT_ALL = st.characters(codec=None, exclude_categories=())
 PALETTE = st.shared(st.sampled_from(sorted(PALETTES)), key="extreme-text-palette")
 # Integers where columns and encoders change size; kept if the schema's bounds allow them.
@@ -223,35 +223,35 @@ class Walker:
         return node
 
     def strategy(self, node: Schema | None = None) -> st.SearchStrategy[Json]:
-        node = self.resolve(self.schema if node is None else node)
-        node = self._described(node)
+        node = self._described(self.resolve(self.schema if node is None else node))
         if "const" in node:
             return st.just(node["const"])
         if "enum" in node:
             return st.sampled_from(node["enum"])
-        for key in ("oneOf", "anyOf"):
-            if key in node:
-                return st.one_of([self.strategy(branch) for branch in node[key]])
-        kind = node.get("type")
-        if kind == "object":
-            return self._object(node)
-        if kind == "array":
-            items = self.strategy(node.get("items", {}))
-            count = sizes(node.get("minItems", 0), node.get("maxItems", UNBOUNDED_ITEMS))
-            return count.flatmap(lambda n: st.lists(items, min_size=n, max_size=n))
-        if kind == "string":
-            return self._string(node)
-        if kind == "integer":
-            return self._integer(node)
-        if kind == "number":
-            low = node.get("minimum", node.get("exclusiveMinimum", -math.inf))
-            edges = [n for n in NUMBER_EDGES if isinstance(n, str) or float(n) >= low]
-            return st.sampled_from(edges) | st.floats(min_value=max(low, -1e300), max_value=1e300)
-        if kind == "boolean":
-            return st.booleans()
-        if kind == "null":
-            return st.none()
-        return st.none()  # a node this walker does not know: the contract will say
+        union = node.get("oneOf", node.get("anyOf"))
+        if union is not None:
+            return st.one_of([self.strategy(branch) for branch in union])
+        kinds: dict[str, Callable[[Schema], st.SearchStrategy[Any]]] = {
+            "object": self._object, "array": self._array, "string": self._string,
+            "integer": self._integer, "number": self._number,
+        }  # fmt: skip
+        kind = str(node.get("type"))
+        if kind in kinds:
+            return kinds[kind](node)
+        # `null`, or a node this walker does not know: None, and the contract will say.
+        return st.booleans() if kind == "boolean" else st.none()
+
+    def _array(self, node: Schema) -> st.SearchStrategy[list[Json]]:
+        items = self.strategy(node.get("items", {}))
+        count = sizes(node.get("minItems", 0), node.get("maxItems", UNBOUNDED_ITEMS))
+        return count.flatmap(lambda n: st.lists(items, min_size=n, max_size=n))
+
+    @staticmethod
+    def _number(node: Schema) -> st.SearchStrategy[Json]:
+        low = float(_bound(node, "minimum", "exclusiveMinimum", -math.inf))
+        edges = [n for n in NUMBER_EDGES if isinstance(n, str) or float(n) >= low]
+        floats = st.floats(min_value=max(low, -1e300), max_value=1e300)
+        return st.sampled_from(edges) | floats
 
     @staticmethod
     def _described(node: Schema) -> Schema:
@@ -299,9 +299,10 @@ class Walker:
             return st.one_of(matching, matching, matching, matching, texts)
         return texts
 
-    def _integer(self, node: Schema) -> st.SearchStrategy[int]:
-        low = node.get("minimum", node.get("exclusiveMinimum", -(2**64)))
-        high = node.get("maximum", node.get("exclusiveMaximum", 10**30))
+    @staticmethod
+    def _integer(node: Schema) -> st.SearchStrategy[int]:
+        low = int(_bound(node, "minimum", "exclusiveMinimum", -(2**64)))
+        high = int(_bound(node, "maximum", "exclusiveMaximum", 10**30))
         if "exclusiveMinimum" in node:
             low += 1
         if "exclusiveMaximum" in node:
@@ -319,35 +320,35 @@ class Walker:
             return node["const"]
         if "enum" in node:
             return max(node["enum"], key=lambda v: len(str(v)))
-        for key in ("oneOf", "anyOf"):
-            if key in node:
-                branches = [self.resolve(b) for b in node[key]]
-                # A number that may also come as text (a decimal): the number is the value.
-                if any(b.get("type") in ("number", "integer") for b in branches):
-                    branches = [b for b in branches if b.get("type") != "string"]
-                options = [self.largest(unbounded, unit, b) for b in branches]
-                return max(options, key=lambda v: len(json.dumps(v)))
+        union = node.get("oneOf", node.get("anyOf"))
+        if union is not None:
+            branches = [self.resolve(b) for b in union]
+            # A number that may also come as text (a decimal): the number is the value.
+            if any(b.get("type") in ("number", "integer") for b in branches):
+                branches = [b for b in branches if b.get("type") != "string"]
+            options = [self.largest(unbounded, unit, b) for b in branches]
+            return max(options, key=lambda v: len(json.dumps(v)))
         kind = node.get("type")
-        if kind == "object":
-            found = {
-                k: self.largest(unbounded, unit, v) for k, v in node.get("properties", {}).items()
-            }
-            extra = node.get("additionalProperties")
-            if isinstance(extra, dict):
-                names = self.resolve(node.get("propertyNames", {}))
-                for name in names.get("enum", ()):
-                    found[name] = self.largest(unbounded, unit, extra)
-            return found
-        if kind == "array":
+        if kind in ("object", "array", "string"):
+            return self._largest_container(node, unbounded, unit)
+        maxima = {"integer": node.get("maximum", bounds.MAX_BIGINT),
+                  "number": node.get("maximum", 999_999_999_999.99), "boolean": True}  # fmt: skip
+        return maxima.get(str(kind))
+
+    def _largest_container(self, node: Schema, unbounded: int, unit: str) -> Json:
+        if node["type"] == "array":
             count = node.get("maxItems", UNBOUNDED_ITEMS)
             return [self.largest(unbounded, unit, node.get("items", {})) for _ in range(count)]
-        if kind == "string":
+        if node["type"] == "string":
             return self._largest_text(node, unbounded, unit)
-        if kind == "integer":
-            return node.get("maximum", bounds.MAX_BIGINT)
-        if kind == "number":
-            return node.get("maximum", 999_999_999_999.99)
-        return True if kind == "boolean" else None
+        properties: dict[str, Schema] = node.get("properties", {})
+        found = {k: self.largest(unbounded, unit, v) for k, v in properties.items()}
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            names = self.resolve(node.get("propertyNames", {}))
+            for name in names.get("enum", ()):
+                found[name] = self.largest(unbounded, unit, extra)
+        return found
 
     def _largest_text(self, node: Schema, unbounded: int, unit: str) -> str:
         fmt, high = node.get("format"), node.get("maxLength")
@@ -363,6 +364,14 @@ class Walker:
         if node.get("pattern"):
             return _first_match(node["pattern"], high or unbounded)
         return fit(unit, high if high is not None else unbounded)
+
+
+def _bound(node: Schema, inclusive: str, exclusive: str, default: float) -> float:
+    """A numeric bound the node states (either kind), else `default`."""
+    for key in (inclusive, exclusive):
+        if key in node:
+            return float(node[key]) if isinstance(node[key], float) else int(node[key])
+    return default
 
 
 _MATCHES: dict[tuple[str, int], str] = {}
@@ -439,7 +448,8 @@ def cases_in(data: bytes, run: str) -> set[int]:
 
 def job_event_schema() -> Schema:
     """The live contract of `jobs.events`, as `python -m schemas.export` writes it."""
-    return cast(Schema, CONTRACT["jobs.events"].json_schema(mode="validation"))
+    schema: Schema = CONTRACT["jobs.events"].json_schema(mode="validation")
+    return schema
 
 
 def tagged(event: Json, tag: str, tenant_id: UUID | None, event_id: UUID) -> Json:
@@ -453,10 +463,13 @@ def tagged(event: Json, tag: str, tenant_id: UUID | None, event_id: UUID) -> Jso
         event.pop("tenant_id", None)
     else:
         event["tenant_id"] = str(tenant_id)
-    payload = event.get("payload")
+    payload = event.pop("payload", None)
     if isinstance(payload, dict):
+        # The job id first: a dead letter cut short to its head still names the case.
         drawn = str(payload.get("job_id", ""))
-        payload = {**payload, "job_id": tag + drawn[len(tag) :]}
+        payload = {"job_id": tag + drawn[len(tag) :], **payload}
+        payload["job_id"] = tag + drawn[len(tag) :]
+    if payload is not None:
         event["payload"] = payload
     return event
 
@@ -608,14 +621,17 @@ def generate(plan: Campaign) -> list[OddEvent]:
         tenant = plan.tenant_id if route is Route.INCOMING or rng.random() < 0.5 else None
         if kind is Kind.EXTREME:
             body = tagged(next(extremes), tag, tenant, event_id)
-            events.append(_event(case, tag, kind, route, body, rng, plan, notable(body)))
+            events.append(_event(case, tag=tag, kind=kind, route=route, body=body, rng=rng,
+                                 plan=plan, label=notable(body)))  # fmt: skip
         elif kind is Kind.LARGEST:
             body, label = next(largest)
             body = tagged(body, tag, tenant, event_id)
             route = Route.INCOMING if route is Route.INCOMING else Route.HTTP_SINGLE
-            events.append(_event(case, tag, kind, route, body, rng, plan, label))
+            events.append(_event(case, tag=tag, kind=kind, route=route, body=body, rng=rng,
+                                 plan=plan, label=label))  # fmt: skip
         else:
-            events.append(_malformed(case, tag, route, next(broken), rng, plan, event_id))
+            events.append(_malformed(case, tag=tag, route=route, recipe=next(broken), rng=rng,
+                                     plan=plan, event_id=event_id))  # fmt: skip
     plan.stats = {k.value: sum(e.kind is k for e in events) for k in Kind}
     return events
 
@@ -669,7 +685,7 @@ def _headers(
 
 
 def _event(
-    case: int, tag: str, kind: Kind, route: Route, body: Json, rng: random.Random,
+    case: int, *, tag: str, kind: Kind, route: Route, body: Json, rng: random.Random,
     plan: Campaign, label: str,
 ) -> OddEvent:  # fmt: skip
     headers, header_label = _headers(rng, route, case, plan.run)
@@ -681,7 +697,7 @@ def _event(
 
 
 def _malformed(
-    case: int, tag: str, route: Route, recipe: Any, rng: random.Random, plan: Campaign,
+    case: int, *, tag: str, route: Route, recipe: Any, rng: random.Random, plan: Campaign,
     event_id: UUID,
 ) -> OddEvent:  # fmt: skip
     """A bad record made from a tagged valid template (so its dead letter can be found)."""

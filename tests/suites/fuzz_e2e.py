@@ -58,6 +58,7 @@ from tests.suites.stack import own_stack, run_async
 RUN_HEADER = "x-fuzz-run"
 CASE_HEADER = "x-fuzz-case"
 PLATFORMS_PER_JOB = 2  # each tenant has one Facebook Page and one Instagram account
+ODD_BATCH = 20  # odd events per batched request
 
 
 # -- the verdict (pure) --------------------------------------------------------------------------
@@ -116,25 +117,34 @@ def judge_event(trace: Trace) -> tuple[Outcome, str]:
     if trace.edge.status == "refused":
         return Outcome.REFUSED, trace.edge.detail
     if trace.letters:
-        silent = [f"{x.topic} ({x.group})" for x in trace.letters if not x.reason.strip()]
-        if silent:
-            return Outcome.NO_REASON, "dead letter without x-dlq-reason in " + ", ".join(silent)
-        first = trace.letters[0]
-        return Outcome.DEAD_LETTERED, f"{first.topic} ({first.group}): {first.reason[:120]}"
+        return _judge_letters(trace.letters)
     if not trace.known:
         return Outcome.UNHANDLED, "accepted, but the distributor never had the job"
+    return _judge_posts(trace)
+
+
+def _judge_letters(letters: list[Letter]) -> tuple[Outcome, str]:
+    silent = [f"{x.topic} ({x.group})" for x in letters if not x.reason.strip()]
+    if silent:
+        return Outcome.NO_REASON, "dead letter without x-dlq-reason in " + ", ".join(silent)
+    first = letters[0]
+    return Outcome.DEAD_LETTERED, f"{first.topic} ({first.group}): {first.reason[:120]}"
+
+
+def _judge_posts(trace: Trace) -> tuple[Outcome, str]:
+    """A job the distributor has: its posts at rest (posted, or ended saying why), or none
+    to make yet (closed, scheduled beyond the run); anything else is still on its way."""
     results = [(s, r) for s, r in trace.results if s != "scheduled"]
     moving = [s for s, _ in results if s not in AT_REST]
-    sent = trace.planned.count("sent")
     due = [s for s in trace.planned if s not in PLAN_AT_REST and s != "sent"]
-    if moving or due or len(results) < sent:
+    if moving or due or len(results) < trace.planned.count("sent"):
         return Outcome.STUCK, f"plan {sorted(trace.planned)}, read model {sorted(results)}"
     if any(s == "posted" for s, _ in results):
         return Outcome.POSTED, ""
+    silent = [s for s, r in results if not r.strip()]
+    if silent:
+        return Outcome.NO_REASON, f"{', '.join(silent)} without a reason"
     if results:
-        silent = [s for s, r in results if not r.strip()]
-        if silent:
-            return Outcome.NO_REASON, f"{', '.join(silent)} without a reason"
         return Outcome.GAVE_REASON, "; ".join(f"{s}: {r[:80]}" for s, r in results)
     return Outcome.APPLIED, f"plan {sorted(trace.planned)}"
 
@@ -219,12 +229,13 @@ def judge(seen: Observed) -> Verdict:
     whether any group stalled, whether readiness told the truth."""
     outcomes: Counter[Outcome] = Counter()
     findings: list[str] = []
+    offending: list[str] = []
     for event in seen.events:
         trace = seen.traces.get(event.case, Trace(Edge("error", "never sent")))
         outcome, detail = judge_event(trace)
         outcomes[outcome] += 1
         if outcome not in FINE:
-            findings.append(f"{outcome.value}: {event.describe()} — {detail[:200]}")
+            offending.append(f"{outcome.value}: {event.describe()} — {detail[:200]}")
     posted = [job for job, statuses in seen.normal.items() if statuses.count("posted") >= 2]
     for job, statuses in sorted(seen.normal.items()):
         if statuses.count("posted") < PLATFORMS_PER_JOB:
@@ -237,6 +248,7 @@ def judge(seen: Observed) -> Verdict:
     if not seen.final_lag:
         findings.append("lag: no consumer group was measured at the end")
     findings += _readiness_findings(seen, stalled)
+    findings += offending  # last: the pipeline-wide findings lead the report
     max_lag = max((sum(s.values()) for s in seen.lag_samples), default=0)
     return Verdict(
         events=len(seen.events), outcomes=outcomes, normal=len(seen.normal),
@@ -261,8 +273,8 @@ def _readiness_findings(seen: Observed, stalled: dict[str, int]) -> list[str]:
         if not sample.ready:
             found.append(f"readiness: {name} not ready at the end ({sample.reason or 'no reason'})")
     for group in sorted(stalled):
-        sample = seen.final_ready.get(owner(group))
-        if sample is not None and sample.ready:
+        at_end = seen.final_ready.get(owner(group))
+        if at_end is not None and at_end.ready:
             found.append(f"readiness: {owner(group)} said ready while {group} was stalled")
     return found
 
@@ -446,10 +458,10 @@ class Sender:
         try:
             async with httpx.AsyncClient(timeout=60) as http:
                 for step in interleave(events, self.normal_ids(), self.plan.normal_batch):
-                    if isinstance(step, list) and step and isinstance(step[0], str):
-                        await self._spawn(self._normal(http, producer, step))
-                    elif isinstance(step, list):
-                        await self._spawn(self._batch(http, step))
+                    if isinstance(step, NormalBatch):
+                        await self._spawn(self._normal(http, producer, step.jobs))
+                    elif isinstance(step, OddBatch):
+                        await self._spawn(self._batch(http, step.events))
                     elif step.route is Route.INCOMING:
                         await self._spawn(self._record(producer, step))
                     else:
@@ -567,34 +579,44 @@ def _status_edge(response: httpx.Response, *, batch: bool = False) -> Edge:
     return Edge("error", f"HTTP {response.status_code}{where}: {response.text[:120]}")
 
 
-Step = OddEvent | list[OddEvent] | list[str]
+@dataclass(frozen=True)
+class NormalBatch:
+    jobs: list[str]
+
+
+@dataclass(frozen=True)
+class OddBatch:
+    events: list[OddEvent]
+
+
+Step = OddEvent | OddBatch | NormalBatch
 
 
 def interleave(events: Sequence[OddEvent], normal: list[str], batch: int) -> list[Step]:
     """Sending order: odd events in case order (batched ones grouped, ≤ 20 a request),
-    with a normal batch after every share of them."""
+    with a batch of normal jobs after every share of them."""
     steps: list[Step] = []
     pending: list[OddEvent] = []
-    chunks = [normal[i : i + batch] for i in range(0, len(normal), batch)]
+    chunks = [NormalBatch(normal[i : i + batch]) for i in range(0, len(normal), batch)]
     every = max(1, len(events) // max(1, len(chunks)))
     for n, event in enumerate(events):
         if event.route is Route.HTTP_BATCH:
             pending.append(event)
-            if len(pending) == 20:
-                steps.append(pending)
+            if len(pending) == ODD_BATCH:
+                steps.append(OddBatch(pending))
                 pending = []
         else:
             steps.append(event)
         if n % every == every - 1 and chunks:
             steps.append(chunks.pop(0))
     if pending:
-        steps.append(pending)
+        steps.append(OddBatch(pending))
     steps.extend(chunks)
     return steps
 
 
 async def _traces(
-    pool: asyncpg.Pool, run: str, odd: Party, events: Sequence[OddEvent], sender: Sender,
+    pool: asyncpg.Pool, run: str, *, odd: Party, events: Sequence[OddEvent], sender: Sender,
     monitor: Monitor,
 ) -> dict[int, Trace]:  # fmt: skip
     jobs = await pool.fetch(
@@ -672,13 +694,14 @@ async def run_campaign(plan: E2EPlan, endpoints: Endpoints, database_url: str) -
         sent_at = time.monotonic()
         print(f"fuzz-e2e: sent in {sent_at - started:.0f} s; settling")
         traces, statuses, lag, zero_after = await _settle(
-            pool, plan, run, odd, normal, events, sender, monitor, sent_at
-        )
+            pool, plan, run=run, odd=odd, normal=normal, events=events, sender=sender,
+            monitor=monitor, sent_at=sent_at,
+        )  # fmt: skip
         async with httpx.AsyncClient() as http:
             final_ready = await monitor.readiness(http)
         monitor.stop.set()
         await asyncio.gather(*watching, return_exceptions=True)
-        traces = await _traces(pool, run, odd, events, sender, monitor)
+        traces = await _traces(pool, run, odd=odd, events=events, sender=sender, monitor=monitor)
         seen = Observed(
             events=events, traces=traces, normal=statuses,
             normal_letters=monitor.normal_letters + sender.normal_problems,
@@ -692,7 +715,7 @@ async def run_campaign(plan: E2EPlan, endpoints: Endpoints, database_url: str) -
 
 
 async def _settle(
-    pool: asyncpg.Pool, plan: E2EPlan, run: str, odd: Party, normal: Party,
+    pool: asyncpg.Pool, plan: E2EPlan, *, run: str, odd: Party, normal: Party,
     events: Sequence[OddEvent], sender: Sender, monitor: Monitor, sent_at: float,
 ) -> tuple[dict[int, Trace], dict[str, list[str]], dict[str, int], float | None]:  # fmt: skip
     """Until every odd event is at rest, every normal job posted and every group at lag 0
@@ -701,7 +724,7 @@ async def _settle(
     last_report = 0.0
     bootstrap = sender.endpoints.kafka_bootstrap_servers
     while True:
-        traces = await _traces(pool, run, odd, events, sender, monitor)
+        traces = await _traces(pool, run, odd=odd, events=events, sender=sender, monitor=monitor)
         statuses = await _normal_statuses(pool, normal, sender.normal_ids())
         try:
             lag = await group_lag(bootstrap)
