@@ -218,7 +218,7 @@ class Verdict:
             f"{problems} problems; {self.seconds:.0f} s, seed {self.seed}"
         )
 
-    def details(self, limit: int = 40) -> str:
+    def details(self, limit: int = 60) -> str:
         shown = self.findings[:limit]
         more = len(self.findings) - len(shown)
         return "\n".join([*shown, *([f"... and {more} more"] if more else [])])
@@ -229,17 +229,20 @@ def judge(seen: Observed) -> Verdict:
     whether any group stalled, whether readiness told the truth."""
     outcomes: Counter[Outcome] = Counter()
     findings: list[str] = []
-    offending: list[str] = []
+    offending: list[tuple[int, str]] = []
+    order = list(Outcome)
     for event in seen.events:
         trace = seen.traces.get(event.case, Trace(Edge("error", "never sent")))
         outcome, detail = judge_event(trace)
         outcomes[outcome] += 1
         if outcome not in FINE:
-            offending.append(f"{outcome.value}: {event.describe()} — {detail[:200]}")
-    posted = [job for job, statuses in seen.normal.items() if statuses.count("posted") >= 2]
-    for job, statuses in sorted(seen.normal.items()):
-        if statuses.count("posted") < PLATFORMS_PER_JOB:
-            findings.append(f"normal job {job} not posted: read model {sorted(statuses)}")
+            line = f"{outcome.value}: {event.describe()} — {detail[:200]}"
+            offending.append((order.index(outcome), line))
+    posted = [j for j, s in seen.normal.items() if s.count("posted") >= PLATFORMS_PER_JOB]
+    unposted = sorted(set(seen.normal) - set(posted))
+    if unposted:
+        shown = "; ".join(f"{j} {sorted(seen.normal[j])}" for j in unposted[:5])
+        findings.append(f"normal jobs not posted: {len(unposted)}/{len(seen.normal)} ({shown})")
     findings += [f"normal job dead-lettered: {letter}" for letter in seen.normal_letters]
     stalled = {g: n for g, n in seen.final_lag.items() if n > 0}
     findings += [
@@ -248,7 +251,8 @@ def judge(seen: Observed) -> Verdict:
     if not seen.final_lag:
         findings.append("lag: no consumer group was measured at the end")
     findings += _readiness_findings(seen, stalled)
-    findings += offending  # last: the pipeline-wide findings lead the report
+    # Last, worst first: the pipeline-wide findings lead the report.
+    findings += [line for _, line in sorted(offending, key=lambda pair: pair[0])]
     max_lag = max((sum(s.values()) for s in seen.lag_samples), default=0)
     return Verdict(
         events=len(seen.events), outcomes=outcomes, normal=len(seen.normal),
