@@ -103,10 +103,24 @@ EXTREME_ZONES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _instants() -> list[datetime]:
-    """Both ends of the contract's window, either side, and Python's own ends."""
+Window = tuple[datetime, datetime]
+
+
+def window_of(node: Schema) -> Window:
+    """The time window a `date-time` node states (`formatMinimum`, `formatMaximum` or
+    `formatExclusiveMaximum`), else the contract's own (`schemas.bounds`)."""
+    low = node.get("formatMinimum", node.get("formatExclusiveMinimum"))
+    high = node.get("formatExclusiveMaximum", node.get("formatMaximum"))
+    return (
+        datetime.fromisoformat(low) if low else bounds.EARLIEST,
+        datetime.fromisoformat(high) if high else bounds.LATEST,
+    )
+
+
+def _instants(window: Window) -> list[datetime]:
+    """Both ends of the window, either side, and Python's own ends."""
     tick = timedelta(microseconds=1)
-    earliest, latest = bounds.EARLIEST, bounds.LATEST
+    earliest, latest = window
     return [
         earliest, earliest + tick, earliest - tick, latest - tick, latest, latest + tick,
         datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
@@ -116,15 +130,13 @@ def _instants() -> list[datetime]:
 
 
 @st.composite
-def date_times(draw: st.DrawFn) -> str:
+def date_times(draw: st.DrawFn, window: Window = (bounds.EARLIEST, bounds.LATEST)) -> str:
     """An ISO 8601 time: an edge instant or any in the window, in an extreme offset, or as
     naive wall time (the contract reads that in the job's `timezone`)."""
+    earliest, latest = (w.astimezone(UTC).replace(tzinfo=None) for w in window)
     base = draw(
-        st.sampled_from(_instants())
-        | st.datetimes(
-            min_value=bounds.EARLIEST.replace(tzinfo=None),
-            max_value=bounds.LATEST.replace(tzinfo=None),
-        ).map(lambda d: d.replace(tzinfo=UTC))
+        st.sampled_from(_instants(window))
+        | st.datetimes(min_value=earliest, max_value=latest).map(lambda d: d.replace(tzinfo=UTC))
     )
     offset = draw(st.sampled_from(OFFSETS))
     try:
@@ -286,7 +298,7 @@ class Walker:
         if fmt == "uuid":
             return st.uuids().map(str)
         if fmt == "date-time":
-            return date_times()
+            return date_times(window_of(node))
         if fmt in ("uri", "url"):
             return urls(low, high)
         texts = odd_text(low, high)
@@ -361,9 +373,11 @@ class Walker:
             return head + fit("%F0%9F%91%A9", (high or 2083) - len(head))
         if self.describe_zone in str(node.get("description", "")):
             return max(_zones(), key=len)
-        if node.get("pattern"):
-            return _first_match(node["pattern"], high or unbounded)
-        return fit(unit, high if high is not None else unbounded)
+        length = high if high is not None else unbounded
+        pattern = node.get("pattern")
+        if pattern and not re.fullmatch(pattern, fit(unit, length)):
+            return _first_match(pattern, length)  # `unit` is not allowed here
+        return fit(unit, length)
 
 
 def _bound(node: Schema, inclusive: str, exclusive: str, default: float) -> float:
