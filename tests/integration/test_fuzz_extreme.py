@@ -24,7 +24,7 @@ SEED = int(os.environ.get("JOBCAST_FUZZ_SEED") or random.randrange(100_000))
 
 
 def test_odd_events_at_the_limits_never_stall_the_pipeline(pytestconfig: pytest.Config) -> None:
-    plan = E2EPlan(events=300, normal=30, seed=SEED, settle_seconds=45)
+    plan = E2EPlan(events=300, normal=30, seed=SEED, settle_seconds=60)
     verdict = run_private(plan)
     show(pytestconfig, verdict.line())
     assert verdict.ok, f"JOBCAST_FUZZ_SEED={SEED} repeats this run\n{verdict.details()}"
