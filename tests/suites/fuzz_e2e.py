@@ -294,6 +294,7 @@ class E2EPlan:
     concurrency: int = 8  # HTTP requests in flight
     normal_batch: int = 5
     settle_seconds: float = 90.0  # after the last send, for everything to come to rest
+    quiet_seconds: float = 30.0  # ... unless nothing moved for this long (a stall)
     ready_every: float = 1.0
     lag_every: float = 3.0
 
@@ -722,10 +723,13 @@ async def _settle(
     pool: asyncpg.Pool, plan: E2EPlan, *, run: str, odd: Party, normal: Party,
     events: Sequence[OddEvent], sender: Sender, monitor: Monitor, sent_at: float,
 ) -> tuple[dict[int, Trace], dict[str, list[str]], dict[str, int], float | None]:  # fmt: skip
-    """Until every odd event is at rest, every normal job posted and every group at lag 0
-    (or the settle window is over); the last look at each."""
+    """Until every odd event is at rest, every normal job posted and every group at lag 0,
+    or the settle window is over, or nothing moved for `quiet_seconds` (a stall: waiting
+    longer only makes the run longer); the last look at each."""
     deadline = sent_at + plan.settle_seconds
     last_report = 0.0
+    last_state: object = None
+    last_change = time.monotonic()
     bootstrap = sender.endpoints.kafka_bootstrap_servers
     while True:
         traces = await _traces(pool, run, odd=odd, events=events, sender=sender, monitor=monitor)
@@ -745,7 +749,10 @@ async def _settle(
         now = time.monotonic()
         if zero and not moving and not waiting:
             return traces, statuses, lag, now - sent_at
-        if now >= deadline:
+        state = (sorted(lag.items()), sorted(moving.items()), waiting)
+        if state != last_state:
+            last_state, last_change = state, now
+        if now >= deadline or now - last_change >= plan.quiet_seconds:
             return traces, statuses, lag, None
         if now - last_report > 15:
             last_report = now
@@ -772,10 +779,12 @@ def main() -> None:
     parser.add_argument("--normal", type=int, default=500)
     parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
     parser.add_argument("--settle-seconds", type=float, default=600.0)
+    parser.add_argument("--quiet-seconds", type=float, default=120.0)
     args = parser.parse_args()
     plan = E2EPlan(
-        events=args.events, normal=args.normal, seed=args.seed, settle_seconds=args.settle_seconds
-    )
+        events=args.events, normal=args.normal, seed=args.seed,
+        settle_seconds=args.settle_seconds, quiet_seconds=args.quiet_seconds,
+    )  # fmt: skip
     print(f"fuzz-e2e: {plan}")
     verdict = run_private(plan)
     print(verdict.line())
