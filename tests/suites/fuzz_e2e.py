@@ -53,8 +53,11 @@ from tests.integration import helpers
 from tests.suites.extreme import Campaign, OddEvent, Route, cases_in, generate
 from tests.suites.lifecycle import AT_REST
 from tests.suites.offsets import log_ends
-from tests.suites.stack import own_stack, run_async
+from tests.suites.stack import LOAD_ENV, own_stack, run_async
 
+# Readiness must own up to a stalled consumer within 10 s here (the services' default is a
+# minute); a run waits `quiet_seconds` (more than that) without progress before judging.
+STACK_ENV = {**LOAD_ENV, "JOBCAST_STALL_SECONDS": "10"}
 RUN_HEADER = "x-fuzz-run"
 CASE_HEADER = "x-fuzz-case"
 PLATFORMS_PER_JOB = 2  # each tenant has one Facebook Page and one Instagram account
@@ -767,7 +770,7 @@ async def _settle(
 def run_private(plan: E2EPlan) -> Verdict:
     """A private Kafka + Postgres and pipeline (odd events may wedge consumers: nobody
     else's tests should be stuck behind them), the campaign on it, the verdict."""
-    with own_stack(prefix="jobcast-fuzz-e2e-") as (infra, pipeline):
+    with own_stack(env=STACK_ENV, prefix="jobcast-fuzz-e2e-") as (infra, pipeline):
         return run_async(run_campaign(plan, pipeline.endpoints, infra.database_url))
 
 
