@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
-	bench-distributor prometheus bench-rebuild bench-e2e soak chaos bench-instructions docs
+	bench-distributor prometheus bench-rebuild bench-e2e soak chaos fuzz-e2e bench-instructions docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -88,6 +88,13 @@ soak: venv
 chaos: venv
 	$(BIN)/python -m tests.suites.chaos --jobs $(or $(CHAOS_JOBS),10000) \
 		--connections $(or $(CHAOS_CONNECTIONS),200) $(CHAOS_ARGS)
+
+## Extreme-but-valid events: 10,000 odd job events at the contract's limits (and malformed
+## ones, odd Kafka headers) over HTTP and jobs.incoming among 500 normal jobs, on a private
+## Kafka and Postgres; no consumer may stall. The quick version runs in `make test`
+## (tests/integration/test_fuzz_extreme.py). FUZZ_ARGS="--seed N" repeats a run.
+fuzz-e2e: venv
+	$(BIN)/python -m tests.suites.fuzz_e2e --events $(or $(FUZZ_EVENTS),10000) $(FUZZ_ARGS)
 
 ## Prometheus (Debian's package) scraping the `make up` stack with deploy/prometheus/, on :9090;
 ## the rules' alerts show at http://127.0.0.1:9090/alerts. Grafana: deploy/compose or deploy/k8s.

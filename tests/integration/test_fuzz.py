@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
@@ -35,9 +35,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
@@ -65,6 +62,7 @@ from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIss
 from services.distributor.repo import add_connection
 from tests.harness import RunningPipeline
 from tests.integration.helpers import job_event, new_tenant
+from tests.suites.extreme import draw
 from tests.suites.fuzz import GROUPS, BadRecord, Json, generated, hand_picked, mutations
 from tests.suites.offsets import log_ends
 from tests.suites.verdict import show
@@ -303,24 +301,6 @@ async def prepare(topic: str, db: asyncpg.Pool, pipeline: Endpoints, run: str) -
                   command_of(OperatorAction.PAUSE, 0).model_dump(mode="json"),
                   [dump(command_of(a, n)) for n, a in enumerate(actions)],
                   operator_arrived)  # fmt: skip
-
-
-T = TypeVar("T")
-
-
-def draw(strategy: st.SearchStrategy[T], count: int, seed: int) -> list[T]:
-    """`count` examples of `strategy`, as hypothesis explores it from `seed`."""
-    found: list[T] = []
-
-    @hypothesis_seed(seed)
-    @settings(max_examples=count, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
-    @given(strategy)
-    def collect(example: T) -> None:
-        found.append(example)
-
-    collect()
-    return found[-count:]
 
 
 def unknown_topic(topic: str, tenant_id: uuid.UUID, run: str) -> Target:
