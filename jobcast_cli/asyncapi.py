@@ -9,7 +9,6 @@ each topic from `FLOWS` below — a unit test fails when a topic has no entry th
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from jobcast.topics import (
     dead_letter_topic,
     publish_topic,
 )
+from jobcast_cli.generated import write_or_check
 from schemas import headers as h
 from schemas.envelope import SCHEMA_VERSION
 from schemas.export import CONTRACT
@@ -181,16 +181,7 @@ def _escape(name: str) -> str:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv[1:]:
-        if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-            print(f"stale: {DOC} (run `make docs`)", file=sys.stderr)
-            return 1
-        return 0
-    DOC.parent.mkdir(exist_ok=True)
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
-    return 0
+    return write_or_check(DOC, render())
 
 
 if __name__ == "__main__":

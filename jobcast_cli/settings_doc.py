@@ -11,7 +11,6 @@ import ast
 import inspect
 import io
 import json
-import sys
 import textwrap
 import tokenize
 from enum import Enum
@@ -23,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from jobcast.settings import CommonSettings
+from jobcast_cli.generated import write_or_check
 from services.distributor.settings import DistributorSettings
 from services.ingest.settings import IngestSettings
 from services.metrics.settings import MetricsSettings
@@ -146,15 +146,7 @@ def _comments(cls: type[Any]) -> dict[str, str]:
 
 
 def main() -> int:
-    text = render()
-    if "--check" in sys.argv[1:]:
-        if not DOC.exists() or DOC.read_text(encoding="utf-8") != text:
-            print(f"stale: {DOC} (run `make docs`)", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(text, encoding="utf-8")
-    print(f"wrote {DOC}")
-    return 0
+    return write_or_check(DOC, render())
 
 
 if __name__ == "__main__":

@@ -12,11 +12,11 @@ class IngestSettings(CommonSettings):
 
     # HTTP port: the front door's API and the ops endpoints.
     port: int = 8081
-    # Request bodies, every route (413 past it): room for a full batch of 500 events. Meta
-    # webhook deliveries (read before their signature can be checked) have their own.
     # The largest event (its JSON) accepted: the broker's limit less room for headers. The
     # contract's bounds keep every valid event well under it; lower it to refuse sooner.
     max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1, le=MAX_EVENT_BYTES)
+    # Request bodies, every route (413 past it): room for a full batch of 500 events. Meta
+    # webhook deliveries (read before their signature can be checked) have their own.
     max_body_bytes: int = Field(default=4_194_304, ge=0)
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=0)  # Meta: <= 1,000 changes
     rate_limit_per_second: float = 2_000.0  # events per tenant per second (per instance)

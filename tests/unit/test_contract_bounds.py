@@ -17,15 +17,7 @@ from schemas.bounds import EARLIEST, LATEST, MAX_BIGINT, MAX_EVENT_BYTES, MAX_IN
 from schemas.export import CONTRACT
 from services.distributor.captions import drop_bidi_controls, facebook_message
 from services.distributor.schedule import resolve_due
-
-JOB: dict[str, Any] = {
-    "job_id": "job-1",
-    "title": "Barista",
-    "company": "Kopi Pagi",
-    "location": "Ubud",
-    "employment_type": "daily",
-    "apply_url": "https://jobs.example.com/1",
-}
+from tests.unit.test_contract import JOB
 
 
 def refused_fields(**changes: Any) -> set[str]:
