@@ -722,7 +722,12 @@ def _malformed(
     if rng.random() < 0.3 and picked:
         record = rng.choice(picked)
         placeholder = tag_of("000000", 0).encode()
-        value = record.value.replace(placeholder, tag.encode()) if record.value else record.value
+        value = record.value
+        if value:
+            # Each record its own tag and event id: a shared id is a repeat, which ingest
+            # rightly publishes once (the others would never reach the distributor).
+            value = value.replace(placeholder, tag.encode())
+            value = value.replace(str(UUID(int=0)).encode(), str(event_id).encode())
         record = BadRecord(record.label, value, record.headers)
     else:
         record = recipe.apply(template)

@@ -577,6 +577,8 @@ def _outcome_edge(status: str, result: dict[str, Any]) -> Edge:
     if status == "rejected":
         fields = ", ".join(str(e.get("field", "")) for e in result.get("errors", []))[:160]
         return Edge("refused", f"rejected ({fields})")
+    if status == "duplicate":  # its event id was accepted before: published once, not again
+        return Edge("refused", "a repeated event id (deduplicated)")
     return Edge("accepted", status)
 
 

@@ -200,3 +200,10 @@ def test_interleave_sends_every_event_once_and_every_normal_job_between_them() -
     assert all(e.route is Route.HTTP_BATCH for b in batches for e in b.events)
     # Normal jobs go between the odd ones, not all at the end.
     assert steps.index(jobs[0]) < len(steps) // 2
+
+
+def test_a_repeated_event_id_counts_as_refused_not_as_lost() -> None:
+    from tests.suites.fuzz_e2e import _outcome_edge
+
+    assert _outcome_edge("duplicate", {}).status == "refused"
+    assert _outcome_edge("accepted", {}).status == "accepted"
