@@ -56,6 +56,14 @@ def check_text(value: str) -> str:
     return value
 
 
+def scrub_text(value: str) -> str:
+    """`value` with NUL and unpaired surrogates replaced by U+FFFD: for text from outside
+    the contract (a platform's error message) that must become contract text, not fail."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return _FORBIDDEN.sub("\ufffd", value)
+
+
 Text = Annotated[
     str, AfterValidator(check_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})
 ]

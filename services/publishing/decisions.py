@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import HttpUrl
 
+from schemas.bounds import MAX_INT, scrub_text
 from schemas.publish import ErrorClass, PublishError, PublishStatus
 from services.publishing.errors import Verdict
 from services.publishing.pacing import RetryPolicy
@@ -32,12 +33,22 @@ class Decision:
     http_status: int | None = None  # of the Graph call that decided it, when one did
 
 
+def _message(text: str) -> str:
+    # Platform text becomes contract text: never a reason for the outcome itself to fail.
+    return scrub_text(text)[:2000]
+
+
+def _code(value: int | None) -> int | None:
+    # A code outside what the contract (and its column) holds is no code we know.
+    return value if value is None or -MAX_INT - 1 <= value <= MAX_INT else None
+
+
 def final(status: PublishStatus, attempt: int, **fields: Any) -> Decision:
     return Decision(status, DONE, attempt, **fields)
 
 
 def failed(attempt: int, error_class: ErrorClass, message: str, **fields: Any) -> Decision:
-    error = PublishError(error_class=error_class, message=message[:2000], **fields)
+    error = PublishError(error_class=error_class, message=_message(message), **fields)
     return Decision(
         PublishStatus.FAILED, DONE, attempt, error=error,
         needs_reconnect=error_class is ErrorClass.AUTH,
@@ -48,7 +59,7 @@ def wait(attempt: int, seconds: float, error_class: ErrorClass, reason: str) -> 
     """Not a failure: the post waits (rate limit, quota, media processing); no attempt used."""
     return Decision(
         PublishStatus.RETRY_SCHEDULED, RETRY, attempt,
-        error=PublishError(error_class=error_class, message=reason),
+        error=PublishError(error_class=error_class, message=_message(reason)),
         delay_seconds=max(seconds, 0.05),
     )  # fmt: skip
 
@@ -69,7 +80,10 @@ def after_failure(
     operator's retry starts a new one while the attempt number keeps growing).
     """
     error = PublishError(
-        error_class=verdict.error_class, code=code, subcode=subcode, message=message[:2000]
+        error_class=verdict.error_class,
+        code=_code(code),
+        subcode=_code(subcode),
+        message=_message(message),
     )
     if verdict.error_class is ErrorClass.TRANSIENT:
         delay = policy.delay_after(attempt - series_start + 1)
@@ -90,6 +104,6 @@ def unconfirmed(
     delay = confirm_delays[checks_done] if checks_done < len(confirm_delays) else None
     return Decision(
         PublishStatus.UNCONFIRMED, UNCONFIRMED, attempt,
-        error=PublishError(error_class=ErrorClass.TRANSIENT, message=reason[:2000]),
+        error=PublishError(error_class=ErrorClass.TRANSIENT, message=_message(reason)),
         delay_seconds=delay, confirm_checks=checks_done + 1,
     )  # fmt: skip
