@@ -199,6 +199,9 @@ class Verdict:
     findings: list[str]
     seconds: float
     seed: int
+    # Dead letters by topic, group and the reason's head (e.g. a handler_failed among them
+    # is a valid event some handler could not take: worth a look even in a passing run).
+    letter_kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -234,10 +237,14 @@ def judge(seen: Observed) -> Verdict:
     findings: list[str] = []
     offending: list[tuple[int, str]] = []
     order = list(Outcome)
+    letter_kinds: Counter[str] = Counter()
     for event in seen.events:
         trace = seen.traces.get(event.case, Trace(Edge("error", "never sent")))
         outcome, detail = judge_event(trace)
         outcomes[outcome] += 1
+        for letter in trace.letters[:1]:
+            head = letter.reason.split(":", 1)[0][:60]
+            letter_kinds[f"{letter.topic} ({letter.group}): {head}"] += 1
         if outcome not in FINE:
             line = f"{outcome.value}: {event.describe()} — {detail[:200]}"
             offending.append((order.index(outcome), line))
@@ -262,7 +269,7 @@ def judge(seen: Observed) -> Verdict:
         normal_posted=len(posted), max_lag=max_lag, lag_zero_after=seen.lag_zero_after,
         stalled=stalled, polls=len(seen.ready_samples),
         not_ready=sum(s.ready is False for s in seen.ready_samples), findings=findings,
-        seconds=seen.seconds, seed=seen.seed,
+        seconds=seen.seconds, seed=seen.seed, letter_kinds=letter_kinds,
     )  # fmt: skip
 
 
@@ -793,6 +800,8 @@ def main() -> None:
     print(f"fuzz-e2e: {plan}")
     verdict = run_private(plan)
     print(verdict.line())
+    for kind, count in verdict.letter_kinds.most_common(12):
+        print(f"  dead-lettered {count:>5}  {kind}")
     if not verdict.ok:
         print(verdict.details())
     raise SystemExit(0 if verdict.ok else 1)
