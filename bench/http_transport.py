@@ -35,8 +35,8 @@ import uvloop
 from pydantic import SecretStr
 
 from bench.common import report
+from jobcast.graph.client import GraphClient, appsecret_proof
 from services.publishing.app import graph_http_clients
-from services.publishing.graph import GraphClient, appsecret_proof
 from services.publishing.settings import PublisherSettings
 
 ACCOUNTS = 500  # page tokens are ~180 characters

@@ -12,9 +12,9 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
+from jobcast.graph.login import FacebookGraph
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
-from services.distributor.graph import FacebookGraph
 from services.distributor.routes_connections import connections_router
 from services.distributor.settings import DistributorSettings
 from services.distributor.verification import VerificationLoop

@@ -23,6 +23,7 @@ from uuid import UUID
 from pydantic import SecretStr
 
 from jobcast.crypto import SecretKeyMissingError
+from jobcast.graph.login import PageGrant
 from schemas.platforms import Platform
 
 CALLBACK_PATH = "/v1/connections/facebook/callback"
@@ -121,19 +122,6 @@ def authorize_url(
     )
     base = dialog_url.replace("{version}", version)
     return f"{base}{'&' if '?' in base else '?'}{query}"
-
-
-@dataclass(frozen=True, slots=True)
-class PageGrant:
-    """A Page the user manages, with its page token and linked Instagram account."""
-
-    page_id: str
-    name: str
-    access_token: str
-    instagram_id: str | None
-
-    def __repr__(self) -> str:  # keeps the token out of tracebacks and debug output
-        return f"PageGrant(page_id={self.page_id!r}, instagram_id={self.instagram_id!r})"
 
 
 @dataclass(frozen=True, slots=True)

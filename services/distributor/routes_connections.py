@@ -18,9 +18,10 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from jobcast.crypto import TokenCipher
+from jobcast.graph.client import GraphError
+from jobcast.graph.login import FacebookGraph
 from jobcast.tenancy import Tenant
 from services.distributor.connections import Emit, connect_accounts, disconnect
-from services.distributor.graph import FacebookGraph, GraphCallError
 from services.distributor.oauth import (
     CALLBACK_PATH,
     InvalidStateError,
@@ -156,7 +157,7 @@ def connections_router(
             short_lived = await graph.exchange_code(code, redirect_uri)
             user_token = await graph.long_lived_user_token(short_lived)
             pages = await graph.pages(user_token)
-        except GraphCallError as exc:
+        except GraphError as exc:
             raise HTTPException(502, f"Facebook did not complete the connection: {exc}") from None
         stored = await connect_accounts(
             pool,

@@ -18,11 +18,12 @@ from uuid import UUID
 import asyncpg
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
+from jobcast.graph.client import GraphError
+from jobcast.graph.login import FacebookGraph, TokenInfo
 from schemas.connections import ConnectionExpiring, ConnectionExpiry, ConnectionStatus
 from schemas.envelope import utcnow
 from schemas.platforms import Platform
 from services.distributor.connections import Emit, status_event
-from services.distributor.graph import FacebookGraph, GraphCallError, TokenInfo
 from services.distributor.repo import (
     Connection,
     StoredCredential,
@@ -94,7 +95,7 @@ async def check_connection(
     try:
         token = cipher.decrypt(credential.token_ciphertext)
         info = await graph.debug_token(token)
-    except (TokenDecryptError, GraphCallError) as exc:
+    except (TokenDecryptError, GraphError) as exc:
         await record_verification(
             pool, connection.connection_id, expires_at=connection.token_expires_at, error=str(exc)
         )

@@ -16,6 +16,9 @@ from pydantic import TypeAdapter
 from jobcast.auth import caller_from_bearer, failure_limiter, operator_only, tenant_from_bearer
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.client import GraphClient
+from jobcast.graph.credentials import CredentialCache
+from jobcast.graph.pacing import Throttle
 from jobcast.http_edge import install_edge
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
@@ -43,9 +46,6 @@ from services.metrics.routes_webhooks import webhooks_router
 from services.metrics.settings import MetricsSettings
 from services.metrics.stream import StatusHub
 from services.metrics.webhooks_out import WebhookDispatcher
-from services.publishing.credentials import CredentialCache
-from services.publishing.graph import GraphClient
-from services.publishing.pacing import Throttle
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,10 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.credentials import CredentialCache, Unusable
+from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, classify_graph_error
+from jobcast.graph.pacing import Throttle
 from jobcast.kafka import publish_event
 from jobcast.topics import ENGAGEMENT_EVENTS
 from schemas.engagement import EngagementCollected, EngagementMetrics, EngagementSnapshot
@@ -40,11 +44,6 @@ from services.metrics.domain import (
     instagram_engagement,
     next_try_in,
 )
-from services.publishing.credentials import CredentialCache, Unusable
-from services.publishing.errors import classify_graph_error
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
-from services.publishing.pacing import Throttle
-from services.publishing.worker import APP_WIDE_RATE_LIMIT_CODES
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from schemas.publish import MediaKind
-from services.publishing.graph import (
+from jobcast.graph.client import (
     AmbiguousOutcomeError,
     GraphError,
     permalink_of,
     read_permalink,
 )
+from schemas.publish import MediaKind
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
 # Meta's clock and ours may differ a little; a post made just before the claim was

@@ -12,14 +12,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.publish import ErrorClass, MediaItem, MediaKind
-from services.publishing.errors import classify_graph_error
-from services.publishing.graph import (
+from jobcast.graph.client import (
     AmbiguousOutcomeError,
     GraphError,
     permalink_of,
     read_permalink,
 )
+from jobcast.graph.errors import classify_graph_error
+from schemas.publish import ErrorClass, MediaItem, MediaKind
 from services.publishing.posting import (
     Absent,
     Attempt,

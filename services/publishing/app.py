@@ -11,6 +11,8 @@ from pydantic import TypeAdapter
 from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.client import GraphClient
+from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.http_edge import install_edge
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import (
@@ -26,10 +28,8 @@ from schemas.operator import OperatorCommandIssued
 from schemas.platforms import Platform
 from schemas.publish import PublishRequested
 from services.publishing import metrics
-from services.publishing.graph import GraphClient
 from services.publishing.lanes import job_lanes
 from services.publishing.operator import OperatorRetries
-from services.publishing.pacing import RetryPolicy, Throttle
 from services.publishing.posting import Poster
 from services.publishing.repo import migrate_publishing
 from services.publishing.settings import PublisherSettings

@@ -8,10 +8,10 @@ from typing import Any
 
 from pydantic import HttpUrl
 
+from jobcast.graph.errors import Verdict
+from jobcast.graph.pacing import RetryPolicy
 from schemas.bounds import MAX_INT, scrub_text
 from schemas.publish import ErrorClass, PublishError, PublishStatus
-from services.publishing.errors import Verdict
-from services.publishing.pacing import RetryPolicy
 
 # States of a key in publishing.post_claims (see repo.py).
 DONE, RETRY, UNCONFIRMED = "done", "retry_scheduled", "unconfirmed"

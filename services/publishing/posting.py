@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from pydantic import HttpUrl
 
+from jobcast.graph.client import GraphClient
 from schemas.publish import PublishCommand
-from services.publishing.graph import GraphClient
 
 
 @dataclass(frozen=True, slots=True)

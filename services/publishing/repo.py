@@ -1,4 +1,5 @@
-"""Publishing's SQL: the claim state machine, and the one read of a connection's token.
+"""Publishing's SQL: the claim state machine (a connection's token is read by
+`jobcast.graph.credentials`).
 
 States of a post key: `in_progress` (someone holds the lease and may be calling the
 platform), `retry_scheduled` / `unconfirmed` (a durable timer: `next_attempt_at`),
@@ -407,25 +408,3 @@ async def reopen_failed(
     if row["no_command"]:
         return RetryRefused.NO_COMMAND
     return RetryRefused.NOT_FAILED
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    account_id: str
-    status: str
-    token_ciphertext: bytes
-
-
-async def load_credentials(
-    pool: asyncpg.Pool, tenant_id: UUID, connection_id: UUID
-) -> Credentials | None:
-    """The encrypted token of a tenant's connection (the distributor owns the table)."""
-    row = await pool.fetchrow(
-        """SELECT account_id, status, token_ciphertext FROM distributor.connections
-           WHERE connection_id = $1 AND tenant_id = $2""",
-        connection_id,
-        tenant_id,
-    )
-    if row is None:
-        return None
-    return Credentials(row["account_id"], row["status"], bytes(row["token_ciphertext"]))

@@ -31,6 +31,10 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
+from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.credentials import CredentialCache, Unusable
+from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, Verdict, classify_graph_error
+from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.kafka import RecordMeta, RenderedEvent, publish_event
 from jobcast.metrics import child
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
@@ -47,16 +51,11 @@ from schemas.publish import (
     PublishStatus,
 )
 from services.publishing import decisions, metrics, repo
-from services.publishing.credentials import CredentialCache, Unusable
 from services.publishing.decisions import Decision
-from services.publishing.errors import Verdict, classify_graph_error
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
-from services.publishing.pacing import RetryPolicy, Throttle
 from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, Poster, Undecided
 
 log = logging.getLogger(__name__)
 
-APP_WIDE_RATE_LIMIT_CODES = frozenset({4, 341})
 # A failure known not to have posted: retried by tier.
 RETRYABLE = Verdict(ErrorClass.TRANSIENT)
 

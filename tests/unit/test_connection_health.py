@@ -11,14 +11,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from jobcast.graph.client import GraphError
+from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
 from jobcast_cli.connections import describe
 from schemas.platforms import Platform
-from services.distributor.graph import (
-    AppNotConfiguredError,
-    FacebookGraph,
-    GraphCallError,
-    TokenInfo,
-)
 from services.distributor.repo import Connection
 from services.distributor.verification import Health, VerifyOutcome, assess
 
@@ -149,7 +145,7 @@ async def test_graph_errors_are_clear_and_never_carry_secrets() -> None:
                             "code": 100, "error_subcode": 36009}},
         )  # fmt: skip
 
-    with pytest.raises(GraphCallError) as caught:
+    with pytest.raises(GraphError) as caught:
         await graph(httpx.MockTransport(handle)).exchange_code("the-code", "https://cb")
     assert (caught.value.code, caught.value.subcode) == (100, 36009)
     text = str(caught.value)
@@ -158,11 +154,11 @@ async def test_graph_errors_are_clear_and_never_carry_secrets() -> None:
     assert APP_SECRET not in text
 
 
-async def test_transport_failures_become_graph_call_errors() -> None:
+async def test_transport_failures_become_graph_errors() -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("boom token-xyz", request=request)
 
-    with pytest.raises(GraphCallError, match="unreachable") as caught:
+    with pytest.raises(GraphError, match="unreachable") as caught:
         await graph(httpx.MockTransport(handle)).pages("token-xyz")
     assert "token-xyz" not in str(caught.value)
 

@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
 import jobcast.consumer
+import jobcast.graph.metrics
 import jobcast.metrics
 import jobcast.stalls
 import jobcast.status_gauges
@@ -42,6 +43,7 @@ RULES = DEPLOY / "prometheus" / "rules.yml"
 METRIC_MODULES = (
     jobcast.metrics,
     jobcast.consumer,
+    jobcast.graph.metrics,
     jobcast.stalls,
     jobcast.status_gauges,
     services.distributor.metrics,

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from services.publishing.graph import (
+from jobcast.graph.client import (
     AmbiguousOutcomeError,
     GraphClient,
     GraphError,
@@ -117,7 +117,7 @@ async def test_transport_failure_is_ambiguous_and_token_free() -> None:
 
 
 async def test_usage_headers_are_observed_and_regain_attached_to_rate_limit_errors() -> None:
-    from services.publishing.pacing import Usage
+    from jobcast.graph.pacing import Usage
 
     seen: list[tuple[Usage | None, Mapping[str, Usage]]] = []
     business = {"111": [{"type": "pages", "call_count": 100, "total_time": 5,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobcast.graph.errors import Verdict, classify_graph_error
 from schemas import ErrorClass
-from services.publishing.errors import Verdict, classify_graph_error
 
 T, R, A, P, D = (
     ErrorClass.TRANSIENT,

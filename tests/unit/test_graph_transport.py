@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
+from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
 from jobcast.http_transport import CookielessAsyncClient, LeanClient, LeanTransport
 from services.publishing.app import graph_http_clients
-from services.publishing.graph import AmbiguousOutcomeError, GraphClient, GraphError
 from services.publishing.settings import PublisherSettings
 
 pytestmark = pytest.mark.timeout(30)

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from jobcast.graph.client import GraphClient
 from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
 from services.publisher_instagram.poster import ContainerTiming, InstagramPoster
-from services.publishing.graph import GraphClient
 from services.publishing.posting import Attempt
 
 pytestmark = pytest.mark.timeout(10)

@@ -9,10 +9,10 @@ import pytest
 from pydantic import SecretStr
 
 from jobcast.crypto import SecretKeyMissingError, generate_key
+from jobcast.graph.login import PageGrant
 from schemas.platforms import Platform
 from services.distributor.oauth import (
     InvalidStateError,
-    PageGrant,
     StateSigner,
     authorize_url,
     callback_url,

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
+from jobcast.graph.errors import Verdict
+from jobcast.graph.pacing import RetryPolicy
 from jobcast.kafka import RecordMeta
 from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishStatus
 from services.publishing import decisions, repo
-from services.publishing.errors import Verdict
 from services.publishing.operator import OperatorRetries
-from services.publishing.pacing import RetryPolicy
 
 POLICY = RetryPolicy(delays=(1.0, 2.0, 3.0), max_attempts=3)
 TRANSIENT = Verdict(ErrorClass.TRANSIENT)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.publishing.pacing import (
+from jobcast.graph.pacing import (
     STOP_AT,
     RetryPolicy,
     Throttle,

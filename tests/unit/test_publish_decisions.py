@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from jobcast.graph.errors import Verdict
+from jobcast.graph.pacing import RetryPolicy
 from schemas.bounds import MAX_INT
 from schemas.publish import ErrorClass, PublishStatus
 from services.publishing import decisions
-from services.publishing.errors import Verdict
-from services.publishing.pacing import RetryPolicy
 
 
 def test_a_graph_message_with_nul_and_surrogates_is_kept_readable() -> None:

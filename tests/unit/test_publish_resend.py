@@ -11,6 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher, generate_key
+from jobcast.graph.client import GraphError
+from jobcast.graph.credentials import Usable
+from jobcast.graph.pacing import RetryPolicy, Throttle
 from schemas import (
     Platform,
     PostContent,
@@ -23,9 +26,6 @@ from schemas import (
 )
 from schemas.envelope import utcnow
 from services.publishing import repo, worker
-from services.publishing.credentials import Usable
-from services.publishing.graph import GraphError
-from services.publishing.pacing import RetryPolicy, Throttle
 from services.publishing.posting import Absent, Posted
 
 pytestmark = pytest.mark.timeout(10)

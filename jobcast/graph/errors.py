@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from schemas.publish import ErrorClass
 
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 368, 613, 80001, 80002})
+# Rate limits on the whole app (not one account) when no subcode narrows them.
+APP_WIDE_RATE_LIMIT_CODES = frozenset({4, 341})
 _AUTH_CODES = frozenset({3, 10, 102, 190, *range(200, 300)})
 # Instagram publishing subcodes whose meaning beats the top-level code.
 _IG_SUBCODES: dict[int, tuple[ErrorClass, bool]] = {

@@ -1,4 +1,4 @@
-"""A small Graph API client on httpx: auth, appsecret_proof, Meta's error body."""
+"""The Graph API client on httpx: auth, appsecret_proof, Meta's error body, usage headers."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from urllib.parse import quote
 import httpx
 from pydantic import HttpUrl, SecretStr, ValidationError
 
+from jobcast.graph import metrics
+from jobcast.graph.pacing import Usage, parse_app_usage, parse_business_usage
 from jobcast.http_transport import LeanClient
 from jobcast.metrics import child
-from services.publishing import metrics
-from services.publishing.pacing import Usage, parse_app_usage, parse_business_usage
 
 _USAGE_HEADERS = ("x-app-usage", "x-business-use-case-usage")
 # RFC 3986 pchar and "/": what a path may hold unencoded (httpx keeps the same).
@@ -33,7 +33,11 @@ _Answer = tuple[int, dict[str, str | None], bytes]
 
 
 class GraphError(Exception):
-    """Meta answered with an error body. The message never contains the token."""
+    """Meta answered with an error body. The message never contains the token.
+
+    `operation` names the call for a reader (the connections flow's token exchanges);
+    such an error may also stand for no answer at all (`code` and `http_status` None).
+    """
 
     def __init__(
         self,
@@ -41,11 +45,17 @@ class GraphError(Exception):
         *,
         code: int | None,
         subcode: int | None,
-        http_status: int,
+        http_status: int | None,
         regain_seconds: float | None = None,
+        operation: str | None = None,
     ) -> None:
-        super().__init__(f"Graph error {code}/{subcode} (HTTP {http_status}): {message}")
+        if operation is None:
+            super().__init__(f"Graph error {code}/{subcode} (HTTP {http_status}): {message}")
+        else:
+            where = f"code {code}/{subcode}" if code is not None else f"HTTP {http_status}"
+            super().__init__(f"{operation} failed ({where}): {message}")
         self.message = message
+        self.operation = operation
         self.code = code
         self.subcode = subcode
         self.http_status = http_status
@@ -96,15 +106,20 @@ class GraphClient:
         self,
         method: str,
         path: str,
-        token: str,
+        token: str | None,
         *,
         data: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One Graph call; returns the JSON object or raises GraphError/AmbiguousOutcomeError."""
+        """One Graph call; returns the JSON object or raises GraphError/AmbiguousOutcomeError.
+
+        `token` None: a call that authenticates in its parameters (OAuth's code exchange),
+        sent without Authorization and appsecret_proof.
+        """
         query = dict(params or {})
-        if self._app_secret is not None:
+        if self._app_secret is not None and token is not None:
             query["appsecret_proof"] = appsecret_proof(self._app_secret.get_secret_value(), token)
+        token = token or ""
         index = zlib.crc32(token.encode()) % len(self._shards) if len(self._shards) > 1 else 0
         shard = self._shards[index]
         started = time.perf_counter()
@@ -162,7 +177,7 @@ class GraphClient:
         target = f"{self._version}/{path}"
         if call.query:
             target = f"{target}?{_encode_query(call.query)}"
-        headers = [("Authorization", f"Bearer {call.token}")]
+        headers = [("Authorization", f"Bearer {call.token}")] if call.token else []
         body = b""
         if call.data is not None:
             body = _encode_query(call.data).encode("ascii")
@@ -187,7 +202,7 @@ class GraphClient:
 class _Call:
     method: str
     path: str  # under the version, no leading slash
-    token: str
+    token: str  # empty: no Authorization header
     data: dict[str, Any] | None
     query: dict[str, Any]
 
@@ -197,12 +212,11 @@ async def _send(shard: httpx.AsyncClient, prefix: str, call: _Call) -> _Answer:
     url = prefix + call.path
     if call.query:
         url = f"{url}?{_encode_query(call.query)}"
-    request = shard.build_request(
-        call.method, url, data=call.data, headers={"Authorization": f"Bearer {call.token}"}
-    )
+    headers = {"Authorization": f"Bearer {call.token}"} if call.token else None
+    request = shard.build_request(call.method, url, data=call.data, headers=headers)
     response = await shard.send(request)
-    headers = {name: response.headers.get(name) for name in _USAGE_HEADERS}
-    return response.status_code, headers, response.content
+    usage = {name: response.headers.get(name) for name in _USAGE_HEADERS}
+    return response.status_code, usage, response.content
 
 
 async def read_permalink(

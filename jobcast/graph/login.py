@@ -1,4 +1,5 @@
-"""The distributor's Graph API calls: Facebook Login's token exchanges, Pages, debug_token.
+"""Facebook Login and token checks over the Graph client: the token exchanges, the
+user's Pages, debug_token (the distributor's connections flow).
 
 Every secret (code, tokens, app secret) travels in the query or a header and never in an
 exception: Graph error messages are scrubbed of them, transport errors keep only their type.
@@ -14,30 +15,10 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from services.distributor.oauth import PageGrant
-from services.publishing.graph import appsecret_proof
+from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
 
 _MAX_PAGES = 20  # pages of /me/accounts followed (a hundred Pages each at most)
-
-
-class GraphCallError(Exception):
-    """A Graph call failed; the message names the call and Meta's error, never a secret."""
-
-    def __init__(
-        self,
-        operation: str,
-        message: str,
-        *,
-        code: int | None = None,
-        subcode: int | None = None,
-        http_status: int | None = None,
-    ) -> None:
-        where = f"code {code}/{subcode}" if code is not None else f"HTTP {http_status}"
-        super().__init__(f"{operation} failed ({where}): {message}")
-        self.operation = operation
-        self.code = code
-        self.subcode = subcode
-        self.http_status = http_status
+METRICS_LABEL = "facebook_login"
 
 
 class AppNotConfiguredError(RuntimeError):
@@ -54,6 +35,19 @@ class TokenInfo:
     error: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class PageGrant:
+    """A Page the user manages, with its page token and linked Instagram account."""
+
+    page_id: str
+    name: str
+    access_token: str
+    instagram_id: str | None
+
+    def __repr__(self) -> str:  # keeps the token out of tracebacks and debug output
+        return f"PageGrant(page_id={self.page_id!r}, instagram_id={self.instagram_id!r})"
+
+
 class FacebookGraph:
     """Graph calls made on behalf of the connections flow."""
 
@@ -65,8 +59,8 @@ class FacebookGraph:
         app_id: str | None,
         app_secret: SecretStr | None,
     ) -> None:
-        self._http = http
-        self._version = version
+        # Its metrics label keeps these calls apart from the publishers' per platform.
+        self._graph = GraphClient(http, version, app_secret, platform=METRICS_LABEL)
         self._app_id = app_id
         self._app_secret = app_secret
 
@@ -140,7 +134,7 @@ class FacebookGraph:
         )
         data = body.get("data")
         if not isinstance(data, dict):
-            raise GraphCallError("debug_token", "answer without data", http_status=200)
+            raise _failed("debug_token", "answer without data", http_status=200)
         expires = data.get("expires_at")
         error = data.get("error")
         return TokenInfo(
@@ -165,52 +159,39 @@ class FacebookGraph:
         token: str | None = None,
         secrets_in_call: Iterable[str] = (),
     ) -> dict[str, Any]:
-        query = dict(params)
-        headers = {}
-        hidden = [*secrets_in_call]
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-            hidden.append(token)
-            if self._app_secret is not None:
-                query["appsecret_proof"] = appsecret_proof(
-                    self._app_secret.get_secret_value(), token
-                )
+        hidden = [*secrets_in_call, *([token] if token else [])]
         try:
-            response = await self._http.get(
-                f"/{self._version}/{path}", params=query, headers=headers
-            )
-        except httpx.TransportError as exc:
-            raise GraphCallError(
-                operation, f"Graph API unreachable ({type(exc).__name__})"
+            return await self._graph.call("GET", path, token, params=params)
+        except GraphError as exc:
+            raise GraphError(
+                _scrub(exc.message, hidden),
+                operation=operation,
+                code=exc.code,
+                subcode=exc.subcode,
+                http_status=exc.http_status,
             ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            error = body["error"]
-            raise GraphCallError(
-                operation,
-                _scrub(str(error.get("message", "")), hidden),
-                code=_int_or_none(error.get("code")),
-                subcode=_int_or_none(error.get("error_subcode")),
-                http_status=response.status_code,
-            )
-        if response.status_code >= 400 or not isinstance(body, dict):
-            raise GraphCallError(operation, "no Graph answer", http_status=response.status_code)
-        return body
+        except AmbiguousOutcomeError as exc:
+            # A GET changes nothing: no answer is simply a failure of the call.
+            raise _failed(operation, f"Graph API unreachable ({exc})") from None
+
+
+def _failed(operation: str, message: str, *, http_status: int | None = None) -> GraphError:
+    """A call that failed without a Graph error body."""
+    return GraphError(
+        message, operation=operation, code=None, subcode=None, http_status=http_status
+    )
 
 
 def _token_of(body: dict[str, Any], operation: str) -> str:
     token = body.get("access_token")
     if not isinstance(token, str) or not token:
-        raise GraphCallError(operation, "answer without access_token", http_status=200)
+        raise _failed(operation, "answer without access_token", http_status=200)
     return token
 
 
 def _page_grant(entry: Any) -> PageGrant:
     if not isinstance(entry, dict) or not entry.get("id") or not entry.get("access_token"):
-        raise GraphCallError("listing Pages", "a Page came without id or access_token")
+        raise _failed("listing Pages", "a Page came without id or access_token")
     instagram = entry.get("instagram_business_account")
     return PageGrant(
         page_id=str(entry["id"]),
@@ -220,14 +201,6 @@ def _page_grant(entry: Any) -> PageGrant:
         if isinstance(instagram, dict) and instagram.get("id")
         else None,
     )
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.lstrip("-").isdigit():
-        return int(value)
-    return None
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:

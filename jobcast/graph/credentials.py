@@ -15,7 +15,6 @@ from uuid import UUID
 import asyncpg
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
-from services.publishing import repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ class CredentialCache:
         cached = self._entries.get(key)
         if cached is not None and cached[0] > self._clock():
             return cached[1]
-        stored = await repo.load_credentials(self._pool, tenant_id, connection_id)
+        stored = await load_credentials(self._pool, tenant_id, connection_id)
         if stored is None or stored.status != "active":
             self._entries.pop(key, None)
             return Unusable("connection missing or needs reconnect")
@@ -68,3 +67,25 @@ class CredentialCache:
     def forget(self, tenant_id: UUID, connection_id: UUID) -> None:
         """Drop a token Meta rejected."""
         self._entries.pop((tenant_id, connection_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    account_id: str
+    status: str
+    token_ciphertext: bytes
+
+
+async def load_credentials(
+    pool: asyncpg.Pool, tenant_id: UUID, connection_id: UUID
+) -> Credentials | None:
+    """The encrypted token of a tenant's connection (the distributor owns the table)."""
+    row = await pool.fetchrow(
+        """SELECT account_id, status, token_ciphertext FROM distributor.connections
+           WHERE connection_id = $1 AND tenant_id = $2""",
+        connection_id,
+        tenant_id,
+    )
+    if row is None:
+        return None
+    return Credentials(row["account_id"], row["status"], bytes(row["token_ciphertext"]))
