@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from devtools import stack
+from devtools.stack import Endpoints, LocalInfra, StackUp
+from devtools.stack_plan import Choice, Source, StackConflictError, Status
 from jobcast_cli import main as cli
-from jobcast_cli import stack
-from jobcast_cli.stack import Endpoints, LocalInfra, StackUp
-from jobcast_cli.stack_plan import Choice, Source, StackConflictError, Status
 
 USER_GRAPH = "https://graph.facebook.com/v21.0"
 
@@ -88,7 +88,7 @@ def test_the_demo_never_runs_against_a_graph_api_the_user_gave(
         sent.append(endpoints)
         return []
 
-    monkeypatch.setattr("jobcast_cli.demo.run_demo", demo)
+    monkeypatch.setattr("devtools.demo.run_demo", demo)
     result = CliRunner().invoke(cli.app, ["stack", "up"])
     assert result.exit_code == 0, result.output
     assert "demo skipped" in result.output
