@@ -4,6 +4,7 @@ the user's own environment (not from the `.jobcast/env` it wrote itself)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -93,3 +94,23 @@ def test_the_demo_never_runs_against_a_graph_api_the_user_gave(
     assert result.exit_code == 0, result.output
     assert "demo skipped" in result.output
     assert sent == []
+
+
+def test_without_devtools_the_cli_has_every_operator_command_and_no_stack() -> None:
+    # The installed product: devtools/ is not in the wheel, so it cannot be imported.
+    probe = (
+        "import sys; sys.modules['devtools'] = None\n"
+        "from jobcast_cli.main import app\n"
+        "print(' '.join(sorted(g.name or '' for g in app.registered_groups)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    groups = set(run.stdout.split())
+    assert "stack" not in groups
+    operator = {"tenants", "connections", "api-keys", "ops", "dlq", "replay", "rebuild", "webhooks"}
+    assert operator <= groups
+
+
+def test_from_a_checkout_the_cli_has_the_stack_commands() -> None:
+    assert "stack" in {g.name for g in cli.app.registered_groups}
