@@ -16,18 +16,19 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 ## Start Kafka, Postgres, the Graph API sandbox and all five services; run the demo.
+## `python -m` from the checkout: `stack` lives in devtools/, which is not installed.
 up: venv
-	$(BIN)/jobcast stack up
+	$(BIN)/python -m jobcast_cli.main stack up
 
 ## Stop everything `make up` started.
 down:
-	@if [ -x $(BIN)/jobcast ]; then $(BIN)/jobcast stack down; else echo "nothing to stop (no virtualenv)"; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m jobcast_cli.main stack down; else echo "nothing to stop (no virtualenv)"; fi
 
 ## Static checks: ruff, mypy --strict, and the JSON Schema files match the models.
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy jobcast jobcast_cli schemas services tests bench
+	$(BIN)/mypy jobcast jobcast_cli schemas services devtools tests bench
 	$(BIN)/python -m schemas.export --check
 	$(BIN)/python -m jobcast_cli.settings_doc --check
 	$(BIN)/python -m jobcast_cli.asyncapi --check

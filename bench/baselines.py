@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from jobcast.devstack.kafka import KAFKA_VERSION, cache_root, ensure_kafka_jars
+from devtools.devstack.kafka import KAFKA_VERSION, cache_root, ensure_kafka_jars
 
 PARTITIONS = 6  # as the pipeline's topics
 RELAY_TOPICS = ("jobs", "facebook", "instagram", "results")

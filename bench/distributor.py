@@ -31,13 +31,13 @@ from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
+from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.session import distinct_free_ports, real_infra, scratch_dir
+from devtools.stack import SERVICES, Endpoints
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.db import create_pool
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.devstack.session import distinct_free_ports, real_infra, scratch_dir
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast.topics import JOBS_EVENTS
-from jobcast_cli.stack import SERVICES, Endpoints
 from schemas import Platform, PostContent, PublishCommand, make_post_key
 from schemas.jobs import JobCreated, JobPosting
 from services.distributor.repo import add_connection, migrate_distributor

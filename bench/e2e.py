@@ -31,9 +31,9 @@ from pydantic import SecretStr
 
 from bench.baselines import BrokerLimit, RelayResult, broker_limit, raw_relay
 from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
+from devtools.devstack.session import Infra, real_infra
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.devstack.session import Infra, real_infra
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import JobCreated, JobPosting, Platform
 from services.distributor.repo import add_connection, migrate_distributor

@@ -28,12 +28,12 @@ import httptools
 import uvloop
 
 from bench.common import cpu_seconds, peak_rss_mb, percentile, report
+from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.session import distinct_free_ports, real_infra, scratch_dir
+from devtools.stack import SERVICES, Endpoints
 from jobcast.crypto import generate_key
 from jobcast.db import create_pool
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.devstack.session import distinct_free_ports, real_infra, scratch_dir
 from jobcast.tenancy import create_tenant, migrate_tenancy
-from jobcast_cli.stack import SERVICES, Endpoints
 
 # Enough that 1,000 requests/s at the 50 ms target never wait for a connection.
 _CONNECTIONS = 200

@@ -19,13 +19,13 @@ from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
+from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.session import distinct_free_ports, real_infra, scratch_dir
+from devtools.stack import SERVICES, Endpoints, sandbox_process
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.db import create_pool
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.devstack.session import distinct_free_ports, real_infra, scratch_dir
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast.topics import publish_topic
-from jobcast_cli.stack import SERVICES, Endpoints, sandbox_process
 from schemas import (
     MediaItem,
     MediaKind,

@@ -33,8 +33,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 
 from bench.common import report
+from devtools.devstack.session import real_infra
 from jobcast.db import create_pool
-from jobcast.devstack.session import real_infra
 from jobcast.topics import PUBLISH_RESULTS
 from schemas.publish import PublishCompleted, make_post_key
 from services.metrics.rebuild_load import DECODER_ENV

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -36,16 +34,29 @@ app.add_typer(tenants, name="tenants")
 app.add_typer(connections, name="connections")
 api_keys = typer.Typer(help="Tenants' API keys (stored hashed).", no_args_is_help=True)
 app.add_typer(api_keys, name="api-keys")
-stack = typer.Typer(
-    help="The local stack (what `make up` / `make down` run).", no_args_is_help=True
-)
-app.add_typer(stack, name="stack")
 app.add_typer(ops, name="ops")
 app.add_typer(profile, name="profile")
 app.add_typer(replay, name="replay")
 app.add_typer(rebuild, name="rebuild")
 app.add_typer(webhooks, name="webhooks")
 app.add_typer(dlq, name="dlq")
+
+
+def _dev_stack() -> typer.Typer | None:
+    """`jobcast stack` (what `make up` runs) from the devtools package of a checkout, or None
+    where devtools is absent: the installed product has the operator commands only."""
+    try:
+        from devtools.stack_cli import stack
+    except ModuleNotFoundError as missing:
+        # Only devtools itself may be missing; a module devtools needs is a real error.
+        if missing.name not in ("devtools", "devtools.stack_cli"):
+            raise
+        return None
+    return stack
+
+
+if (dev_stack := _dev_stack()) is not None:
+    app.add_typer(dev_stack, name="stack")
 
 T = TypeVar("T")
 
@@ -127,61 +138,6 @@ def api_keys_revoke(
     _with_pool(work)
 
 
-@stack.command("up")
-def stack_up(
-    demo: Annotated[bool, typer.Option(help="Send the demo jobs once the stack is up")] = True,
-) -> None:
-    """Start Kafka, Postgres, the Graph API sandbox and the five services; run the demo.
-
-    Run again, it restarts only what is down and keeps the endpoints it recorded; it refuses
-    other endpoints while the stack runs.
-    """
-    from jobcast_cli.demo import run_demo
-    from jobcast_cli.envfile import ENV_FILE, STATE_DIR
-    from jobcast_cli.stack import bring_up
-    from jobcast_cli.stack_plan import Source, StackConflictError, redact
-
-    started_at = time.monotonic()
-    try:
-        up = bring_up(STATE_DIR.resolve())
-    except StackConflictError as refused:
-        typer.echo(str(refused), err=True)
-        raise typer.Exit(2) from None
-    endpoints = up.endpoints
-    elapsed = time.monotonic() - started_at
-    typer.echo(f"stack up in {elapsed:.1f}s")
-    for choice in up.choices:
-        typer.echo(f"  {choice.component:<20} {choice.status:<13} {redact(choice.endpoint)}")
-    for key, value in endpoints.env().items():
-        if key not in ("JOBCAST_SECRET_KEY", "GRAPH_APP_SECRET") and value:
-            typer.echo(f"  {key}={value}")
-    typer.echo(f"endpoints written to {ENV_FILE} (source it: . {ENV_FILE})")
-    graph_given = any(c.component == "graph-api" and c.source is Source.GIVEN for c in up.choices)
-    if demo and graph_given:
-        # The demo's connections hold made-up tokens: never send them to a real Graph API.
-        typer.echo("demo skipped: GRAPH_API_URL is yours, not the local sandbox")
-    elif demo:
-        try:
-            rows = asyncio.run(run_demo(endpoints))
-        except TimeoutError:
-            typer.echo("demo: posts did not all arrive within 60s; see .jobcast/logs/", err=True)
-            raise typer.Exit(1) from None
-        typer.echo("demo jobs:")
-        for row in rows:
-            where = row["permalink"] or (row["error"] or {}).get("message", "")
-            typer.echo(f"  {row['job_id']:<34} {row['platform']:<9} {row['status']:<11} {where}")
-
-
-@stack.command("down")
-def stack_down() -> None:
-    """Stop everything `jobcast stack up` started."""
-    from jobcast_cli.envfile import STATE_DIR
-    from jobcast_cli.stack import bring_down
-
-    stopped = bring_down(STATE_DIR.resolve())
-    typer.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
-
-
 def main() -> None:
     """Entry point of the `jobcast` command."""
     # `stack` decides from the user's own environment and its state file: the env file holds
@@ -189,3 +145,9 @@ def main() -> None:
     if sys.argv[1:2] != ["stack"]:
         load_env_defaults()
     app()
+
+
+if __name__ == "__main__":
+    # `python -m jobcast_cli.main` from a checkout (what `make up` runs): the checkout is then
+    # on sys.path, so devtools imports and `stack` is there; the console script has no such path.
+    main()

@@ -8,8 +8,8 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from devtools.stack import Endpoints
 from jobcast.db import create_pool
-from jobcast_cli.stack import Endpoints
 from tests.harness import Infra, RunningPipeline, real_infra, running_pipeline
 
 

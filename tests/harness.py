@@ -1,4 +1,4 @@
-"""What the test session runs on: real infrastructure (jobcast.devstack.session) and
+"""What the test session runs on: real infrastructure (devtools.devstack.session) and
 the pipeline's own processes."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobcast.crypto import generate_key
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.devstack.session import Infra, distinct_free_ports, real_infra, scratch_dir
-from jobcast_cli.stack import (
+from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.session import Infra, distinct_free_ports, real_infra, scratch_dir
+from devtools.stack import (
     SERVICES,
     Endpoints,
     sandbox_process,
     service_processes,
     start_services,
 )
+from jobcast.crypto import generate_key
 
 __all__ = ["Infra", "RunningPipeline", "distinct_free_ports", "real_infra", "running_pipeline"]
 

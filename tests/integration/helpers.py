@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr, ValidationError
 
+from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast.topics import PUBLISH_RESULTS
-from jobcast_cli.stack import Endpoints
 from schemas import Platform, PublishCompleted
 from services.distributor.repo import add_connection, migrate_distributor
 

@@ -15,11 +15,11 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from typer.testing import CliRunner, Result
 
+from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast.topics import CONNECTIONS_EVENTS
 from jobcast_cli.main import app
-from jobcast_cli.stack import Endpoints
 from schemas.connections import (
     ConnectionExpiring,
     ConnectionStatus,

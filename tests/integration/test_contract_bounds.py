@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from jobcast_cli.stack import Endpoints
+from devtools.stack import Endpoints
 from schemas.bounds import MAX_BIGINT
 from tests.integration.helpers import job_event, new_tenant, wait_for_posts
 

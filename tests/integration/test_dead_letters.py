@@ -9,8 +9,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from devtools.stack import Endpoints
 from jobcast.topics import JOBS_EVENTS, PUBLISH_RESULTS, dead_letter_topic
-from jobcast_cli.stack import Endpoints
 from schemas import headers as h
 from tests.integration.helpers import read_topic
 

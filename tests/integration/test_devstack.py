@@ -13,9 +13,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from jobcast.devstack.kafka import LocalKafka
-from jobcast.devstack.ports import free_port, port_open
-from jobcast.devstack.postgres import LocalPostgres
+from devtools.devstack.kafka import LocalKafka
+from devtools.devstack.ports import free_port, port_open
+from devtools.devstack.postgres import LocalPostgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -38,10 +38,10 @@ from aiokafka.structs import TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.kafka import topic_partitions
 from jobcast.topics import CONSUMED, dead_letter_topic
-from jobcast_cli.stack import Endpoints
 from schemas import (
     JobCreated,
     JobPosting,

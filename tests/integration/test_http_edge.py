@@ -14,9 +14,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from devtools.stack import Endpoints
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
 from jobcast.topics import JOBS_INCOMING
-from jobcast_cli.stack import Endpoints
 from schemas import headers as h
 from tests.harness import FAST_TIMERS
 from tests.integration.helpers import job_event

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from devtools.stack import Endpoints
 from jobcast.topics import JOBS_INCOMING
-from jobcast_cli.stack import Endpoints
 from schemas import headers as h
 from tests.integration.helpers import job_event, new_tenant, wait_for_posts
 from tests.integration.test_dead_letters import dead_letters

@@ -9,8 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
+from devtools.stack import Endpoints
 from jobcast.tenancy import create_tenant, migrate_tenancy
-from jobcast_cli.stack import Endpoints
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

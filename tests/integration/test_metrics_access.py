@@ -13,10 +13,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from devtools.stack import Endpoints
 from jobcast.auth import KEY_CACHE_SECONDS
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast_cli.main import app as cli
-from jobcast_cli.stack import Endpoints
 from schemas import PublishStatus
 from services.metrics.repo import migrate_metrics
 from tests.integration.metrics_support import T0, eventually, produce_results, result

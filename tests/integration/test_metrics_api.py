@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from jobcast_cli.stack import Endpoints
+from devtools.stack import Endpoints
 from schemas import Platform, PublishCompleted, PublishStatus
 from services.metrics.handlers import ResultMaterialiser
 from tests.integration.metrics_support import (

@@ -12,8 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
+from devtools.stack import Endpoints
 from jobcast.topics import ENGAGEMENT_EVENTS
-from jobcast_cli.stack import Endpoints
 from schemas import Platform
 from schemas.engagement import EngagementCollected
 from services.distributor.repo import set_connection_status

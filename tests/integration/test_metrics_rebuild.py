@@ -12,8 +12,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from devtools.stack import Endpoints
 from jobcast.topics import PUBLISH_RESULTS
-from jobcast_cli.stack import Endpoints
 from schemas import Platform, PublishCompleted, PublishStatus
 from services.metrics.rebuild import REBUILT_TABLES, rebuild_metrics
 from services.metrics.stream import notify

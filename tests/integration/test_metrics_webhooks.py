@@ -20,11 +20,11 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from typer.testing import CliRunner
 
-from jobcast.devstack.ports import free_port
+from devtools.devstack.ports import free_port
+from devtools.stack import Endpoints
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
 from jobcast.topics import ENGAGEMENT_EVENTS
 from jobcast_cli.main import app as cli
-from jobcast_cli.stack import Endpoints
 from schemas import PublishStatus
 from schemas.engagement import EngagementCollected, EngagementMetrics, EngagementSnapshot
 from schemas.webhooks_out import OutboundWebhook, PostLifecycle

@@ -43,10 +43,10 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
+from devtools.devstack.session import distinct_free_ports, scratch_dir
+from devtools.stack import SERVICES, Endpoints
 from jobcast.crypto import TokenCipher
-from jobcast.devstack.session import distinct_free_ports, scratch_dir
 from jobcast.topics import JOBS_INCOMING
-from jobcast_cli.stack import SERVICES, Endpoints
 from schemas import Platform
 from services.distributor.repo import add_connection
 from tests.harness import FAST_TIMERS, RunningPipeline

@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 import pytest
 
+from devtools.stack import Endpoints
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
-from jobcast_cli.stack import Endpoints
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

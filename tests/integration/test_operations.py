@@ -13,9 +13,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from devtools.stack import Endpoints
 from jobcast.crypto import generate_key
 from jobcast_cli.main import app
-from jobcast_cli.stack import Endpoints
 from tests.harness import Infra, distinct_free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

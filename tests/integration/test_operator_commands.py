@@ -12,11 +12,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from devtools.stack import Endpoints
 from jobcast.db import create_pool
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
 from jobcast.topics import OPERATOR_COMMANDS, PUBLISH_RESULTS
 from jobcast_cli.main import app
-from jobcast_cli.stack import Endpoints
 from schemas import Platform, PublishCompleted, PublishStatus
 from schemas.operator import OperatorAction, OperatorCommandIssued
 from services.ingest.repo import migrate_ingest

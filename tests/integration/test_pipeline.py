@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from jobcast_cli.stack import Endpoints
+from devtools.stack import Endpoints
 from schemas import Platform
 from tests.integration.helpers import job_event, ledger, new_tenant, wait_for_posts
 

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from jobcast_cli.stack import Endpoints
+from devtools.stack import Endpoints
 from schemas import ErrorClass, Platform, PublishCompleted, PublishStatus
 from tests.integration.helpers import (
     add_fault,

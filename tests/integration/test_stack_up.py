@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.devstack.session import distinct_free_ports, scratch_dir
-from jobcast_cli.envfile import read_env_file
-from jobcast_cli.stack import (
+from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.session import distinct_free_ports, scratch_dir
+from devtools.stack import (
     SERVICES,
     Endpoints,
     LocalInfra,
@@ -25,7 +24,8 @@ from jobcast_cli.stack import (
     sandbox_process,
     service_processes,
 )
-from jobcast_cli.stack_plan import StackConflictError, Status
+from devtools.stack_plan import StackConflictError, Status
+from jobcast_cli.envfile import read_env_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from devtools.stack import Endpoints
 from jobcast.topics import PLATFORM_WEBHOOKS
-from jobcast_cli.stack import Endpoints
 from schemas.webhooks import PlatformWebhookReceived
 from services.ingest.webhooks import WEBHOOK_PATH, sign
 from tests.harness import FAST_TIMERS

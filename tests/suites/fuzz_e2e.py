@@ -44,10 +44,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.structs import TopicPartition
 
+from devtools.stack import SERVICES, Endpoints
 from jobcast.db import create_pool
 from jobcast.kafka import topic_partitions
 from jobcast.topics import CONSUMED, JOBS_INCOMING, dead_letter_topic
-from jobcast_cli.stack import SERVICES, Endpoints
 from schemas import headers as h
 from tests.integration import helpers
 from tests.suites.extreme import Campaign, OddEvent, Route, cases_in, generate

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from devtools.devstack.kafka import LocalKafka
+from devtools.devstack.postgres import LocalPostgres
+from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.session import distinct_free_ports, scratch_dir
+from devtools.stack import SERVICES, Endpoints, sandbox_process, service_processes
 from jobcast.crypto import generate_key
-from jobcast.devstack.kafka import LocalKafka
-from jobcast.devstack.postgres import LocalPostgres
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.devstack.session import distinct_free_ports, scratch_dir
 from jobcast.kafka import ensure_topics
-from jobcast_cli.stack import SERVICES, Endpoints, sandbox_process, service_processes
 from tests.harness import FAST_TIMERS
 
 SERVICE_NAMES: tuple[str, ...] = tuple(SERVICES)

@@ -1,8 +1,8 @@
 """Packages are boundaries: a service imports shared packages, never another service.
 
 The only allowed reach is the two publisher services into `services.publishing`, their
-shared package. `services.graph_sandbox` is a dev tool (a test double of Meta's Graph
-API) and is left out on both sides for now.
+shared package. And the product (`jobcast`, `schemas`, `services`) never imports the
+development tools in `devtools/`, which the wheel and the image leave out.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ ALLOWED = {
     ("publisher_facebook", "publishing"),
     ("publisher_instagram", "publishing"),
 }
-IGNORED = {"graph_sandbox"}
 
 
 def _imported_modules(tree: ast.Module) -> list[tuple[int, str]]:
@@ -38,15 +37,13 @@ def _crossings() -> list[str]:
         if len(parts) < 2:  # services/__init__.py belongs to no service
             continue
         importer = parts[0]
-        if importer in IGNORED:
-            continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for line, module in _imported_modules(tree):
             names = module.split(".")
             if names[0] != "services" or len(names) < 2:
                 continue
             imported = names[1]
-            if imported in (importer, *IGNORED) or (importer, imported) in ALLOWED:
+            if imported == importer or (importer, imported) in ALLOWED:
                 continue
             where = path.relative_to(SERVICES.parent)
             crossings.append(f"{where}:{line} imports {module}")
@@ -61,3 +58,15 @@ def test_services_import_only_shared_packages_and_their_own_modules() -> None:
 def test_the_check_sees_every_service() -> None:
     services = {p.parent.name for p in SERVICES.glob("*/__init__.py")}
     assert {"distributor", "ingest", "metrics", "publishing"} <= services
+
+
+def test_the_product_never_imports_the_development_tools() -> None:
+    root = SERVICES.parent
+    found = [
+        f"{path.relative_to(root)}:{line} imports {module}"
+        for package in ("jobcast", "schemas", "services")
+        for path in sorted((root / package).rglob("*.py"))
+        for line, module in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        if module.split(".")[0] == "devtools"
+    ]
+    assert not found, "\n".join(found)

@@ -32,7 +32,7 @@ import jobcast.status_gauges
 import services.distributor.metrics
 import services.ingest.webhooks
 import services.publishing.metrics
-from jobcast_cli.stack import SERVICES
+from devtools.stack import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

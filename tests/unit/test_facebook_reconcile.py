@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from devtools.graph_sandbox import SandboxSettings, SandboxState, create_app
 from jobcast.graph.client import GraphClient
 from schemas import Platform, PostContent, PublishCommand, make_post_key
-from services.graph_sandbox import SandboxSettings, SandboxState, create_app
 from services.publisher_facebook.poster import FacebookPoster
 from services.publishing.posting import Absent, Attempt, Posted
 

@@ -4,16 +4,17 @@ the user's own environment (not from the `.jobcast/env` it wrote itself)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from devtools import stack
+from devtools.stack import Endpoints, LocalInfra, StackUp
+from devtools.stack_plan import Choice, Source, StackConflictError, Status
 from jobcast_cli import main as cli
-from jobcast_cli import stack
-from jobcast_cli.stack import Endpoints, LocalInfra, StackUp
-from jobcast_cli.stack_plan import Choice, Source, StackConflictError, Status
 
 USER_GRAPH = "https://graph.facebook.com/v21.0"
 
@@ -88,8 +89,28 @@ def test_the_demo_never_runs_against_a_graph_api_the_user_gave(
         sent.append(endpoints)
         return []
 
-    monkeypatch.setattr("jobcast_cli.demo.run_demo", demo)
+    monkeypatch.setattr("devtools.demo.run_demo", demo)
     result = CliRunner().invoke(cli.app, ["stack", "up"])
     assert result.exit_code == 0, result.output
     assert "demo skipped" in result.output
     assert sent == []
+
+
+def test_without_devtools_the_cli_has_every_operator_command_and_no_stack() -> None:
+    # The installed product: devtools/ is not in the wheel, so it cannot be imported.
+    probe = (
+        "import sys; sys.modules['devtools'] = None\n"
+        "from jobcast_cli.main import app\n"
+        "print(' '.join(sorted(g.name or '' for g in app.registered_groups)))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    groups = set(run.stdout.split())
+    assert "stack" not in groups
+    operator = {"tenants", "connections", "api-keys", "ops", "dlq", "replay", "rebuild", "webhooks"}
+    assert operator <= groups
+
+
+def test_from_a_checkout_the_cli_has_the_stack_commands() -> None:
+    assert "stack" in {g.name for g in cli.app.registered_groups}

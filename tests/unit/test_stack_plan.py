@@ -1,5 +1,5 @@
 """`jobcast stack up` run again keeps what runs, restarts what is down, keeps the endpoints the
-user gave, and never switches one silently (jobcast_cli.stack_plan)."""
+user gave, and never switches one silently (devtools.stack_plan)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from jobcast_cli.stack_plan import (
+from devtools.stack_plan import (
     ENDPOINT_VARIABLES,
     Choice,
     Recorded,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.graph_sandbox import SandboxSettings, SandboxState, create_app
+from devtools.graph_sandbox import SandboxSettings, SandboxState, create_app
 
 from .helpers import FakeClock
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from services.graph_sandbox import SandboxSettings
+from devtools.graph_sandbox import SandboxSettings
 
 from .helpers import IG, IMAGE, PAGE, TOKEN, FakeClock, V, error_of, get, post, register
 

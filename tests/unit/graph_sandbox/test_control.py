@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from services.graph_sandbox import SandboxState
+from devtools.graph_sandbox import SandboxState
 
 from .helpers import IG, IMAGE, PAGE, V, add_fault, get, ledger, post, publish_image, register
 

@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from services.graph_sandbox import SandboxSettings
+from devtools.graph_sandbox import SandboxSettings
 
 from .helpers import IMAGE, PAGE, TOKEN, FakeClock, V, delete, error_of, get, ledger, post
 
@@ -266,7 +266,7 @@ async def test_page_edge_on_instagram_account_is_rejected(client: httpx.AsyncCli
 
 
 async def test_feed_create_renders_requested_fields() -> None:
-    from services.graph_sandbox.app import create_app
+    from devtools.graph_sandbox.app import create_app
 
     app = create_app()
     transport = httpx.ASGITransport(app=app)

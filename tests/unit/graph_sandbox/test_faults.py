@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from services.graph_sandbox import SimulatedConnectionReset
+from devtools.graph_sandbox import SimulatedConnectionReset
 
 from .helpers import IG, IMAGE, PAGE, add_fault, error_of, get, ledger, post
 

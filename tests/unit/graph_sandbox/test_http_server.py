@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from services.graph_sandbox import SandboxSettings, SandboxState, create_app
-from services.graph_sandbox.server import SandboxServer, render
+from devtools.graph_sandbox import SandboxSettings, SandboxState, create_app
+from devtools.graph_sandbox.server import SandboxServer, render
 
 from .helpers import PAGE, TOKEN
 

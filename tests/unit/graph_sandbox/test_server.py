@@ -1,4 +1,4 @@
-"""The real process: ``python -m services.graph_sandbox`` over TCP, resets and clean SIGTERM."""
+"""The real process: ``python -m devtools.graph_sandbox`` over TCP, resets and clean SIGTERM."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """A sandbox process on a free port; stopped (by its own pid) after the test."""
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.graph_sandbox", "--port", str(port), "--latency-ms", "5"],
+        [sys.executable, "-m", "devtools.graph_sandbox", "--port", str(port), "--latency-ms", "5"],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.graph_sandbox import FaultRule, GraphError, SandboxState
-from services.graph_sandbox.faults import FaultBook
-from services.graph_sandbox.instagram import container_status
-from services.graph_sandbox.models import IgContainer
-from services.graph_sandbox.params import parse_fields
-from services.graph_sandbox.usage import PublishWindow, RollingCounter
+from devtools.graph_sandbox import FaultRule, GraphError, SandboxState
+from devtools.graph_sandbox.faults import FaultBook
+from devtools.graph_sandbox.instagram import container_status
+from devtools.graph_sandbox.models import IgContainer
+from devtools.graph_sandbox.params import parse_fields
+from devtools.graph_sandbox.usage import PublishWindow, RollingCounter
 
 from .helpers import FakeClock
 
@@ -161,8 +161,8 @@ def test_error_subcode_fills_user_text() -> None:
 
 
 def test_new_object_ids_never_collide_with_account_ids() -> None:
-    from services.graph_sandbox.settings import SandboxSettings
-    from services.graph_sandbox.state import _FB_ID_BASE, SandboxState
+    from devtools.graph_sandbox.settings import SandboxSettings
+    from devtools.graph_sandbox.state import _FB_ID_BASE, SandboxState
 
     state = SandboxState(SandboxSettings())
     taken = str(_FB_ID_BASE + 1)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from services.graph_sandbox import SandboxSettings
+from devtools.graph_sandbox import SandboxSettings
 
 from .helpers import IG, IMAGE, PAGE, FakeClock, error_of, get, post
 

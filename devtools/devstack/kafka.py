@@ -32,7 +32,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jobcast.devstack.ports import port_open
+from devtools.devstack.ports import port_open
 
 # Newest Kafka release whose full dependency set resolves on Maven Central and that runs on
 # Java 17. Keep equal to <kafka.version> in deploy/local/kafka/pom.xml.
@@ -271,7 +271,7 @@ class LocalKafka:
             "num.io.threads": "4",
         }
         text = "".join(f"{k}={v}\n" for k, v in props.items())
-        self._props.write_text("# written by jobcast.devstack.kafka; edits are lost\n" + text)
+        self._props.write_text("# written by devtools.devstack.kafka; edits are lost\n" + text)
 
     def _format(self, libs: Path) -> None:
         cmd = [

@@ -1,4 +1,4 @@
-"""Run the sandbox: ``python -m services.graph_sandbox --host 127.0.0.1 --port 8090``."""
+"""Run the sandbox: ``python -m devtools.graph_sandbox --host 127.0.0.1 --port 8090``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Command-line options (each maps to a ``SandboxSettings`` field or a server option)."""
     defaults = SandboxSettings()
     parser = argparse.ArgumentParser(
-        prog="python -m services.graph_sandbox", description="Fake Meta Graph API sandbox"
+        prog="python -m devtools.graph_sandbox", description="Fake Meta Graph API sandbox"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)

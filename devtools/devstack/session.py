@@ -17,10 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobcast.devstack.containers import docker_available, kafka_container, postgres_container
-from jobcast.devstack.kafka import LocalKafka
-from jobcast.devstack.ports import free_port
-from jobcast.devstack.postgres import LocalPostgres
+from devtools.devstack.containers import docker_available, kafka_container, postgres_container
+from devtools.devstack.kafka import LocalKafka
+from devtools.devstack.ports import free_port
+from devtools.devstack.postgres import LocalPostgres
 from jobcast.kafka import ensure_topics
 
 

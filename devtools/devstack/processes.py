@@ -12,10 +12,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+# The checkout this package runs from: devtools is not installed, so a child started with
+# `python -m devtools...` finds it through PYTHONPATH whatever its working directory.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -56,7 +61,7 @@ class ManagedProcess:
         with self.log_file.open("ab") as log:
             process = subprocess.Popen(
                 [*self.launcher, sys.executable, "-m", self.module, *self.args],
-                env={**os.environ, **self.env},
+                env={**os.environ, "PYTHONPATH": _with_checkout(os.environ), **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -115,3 +120,9 @@ def _alive(pid: int) -> bool:
     except (OSError, IndexError):
         return True
     return state != "Z"
+
+
+def _with_checkout(environ: Mapping[str, str]) -> str:
+    """PYTHONPATH with the checkout first (kept once; the rest as given)."""
+    given = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join([str(CHECKOUT), *(p for p in given if p != str(CHECKOUT))])

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.tenancy import add_api_key, create_tenant, migrate_tenancy, tenant_by_name
-from jobcast_cli.stack import Endpoints
 from schemas.platforms import Platform
 from services.distributor.repo import active_connections, add_connection, migrate_distributor
 

@@ -1,6 +1,6 @@
 """The Docker path: Kafka and Postgres via testcontainers, for machines that have Docker.
 
-Equivalent to :mod:`jobcast.devstack.kafka` / :mod:`jobcast.devstack.postgres`, which need no
+Equivalent to :mod:`devtools.devstack.kafka` / :mod:`devtools.devstack.postgres`, which need no
 Docker. testcontainers is imported lazily so the rest of jobcast never pays for it.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
-from jobcast.devstack.postgres import DB_NAME, DB_PASSWORD, DB_USER
+from devtools.devstack.postgres import DB_NAME, DB_PASSWORD, DB_USER
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"
 POSTGRES_IMAGE = "postgres:16-alpine"

@@ -3,7 +3,7 @@
 `jobcast stack up` starts what is down and keeps what runs; an endpoint given in the
 environment (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GRAPH_API_URL) is used instead of the local
 part, and that choice is recorded in `.jobcast/stack.json` so a second `stack up` keeps it
-(`jobcast_cli.stack_plan` decides, and refuses to switch endpoints under a running stack). It
+(`devtools.stack_plan` decides, and refuses to switch endpoints under a running stack). It
 writes the endpoints to `.jobcast/env`; `jobcast stack down` stops what `up` started.
 """
 
@@ -16,13 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobcast.crypto import generate_key
-from jobcast.devstack.kafka import LocalKafka
-from jobcast.devstack.postgres import LocalPostgres
-from jobcast.devstack.processes import ManagedProcess
-from jobcast.kafka import ensure_topics
-from jobcast_cli.envfile import read_env_file, write_env_file
-from jobcast_cli.stack_plan import (
+from devtools.devstack.kafka import LocalKafka
+from devtools.devstack.postgres import LocalPostgres
+from devtools.devstack.processes import ManagedProcess
+from devtools.stack_plan import (
     Choice,
     Recorded,
     Source,
@@ -30,6 +27,9 @@ from jobcast_cli.stack_plan import (
     infer_state,
     plan_stack,
 )
+from jobcast.crypto import generate_key
+from jobcast.kafka import ensure_topics
+from jobcast_cli.envfile import read_env_file, write_env_file
 
 # name → (module, variable that sets its HTTP port, default port)
 SERVICES: dict[str, tuple[str, str, int]] = {
@@ -95,7 +95,7 @@ def sandbox_process(
         args += ["--app-id", app_id]
     # The secret goes by environment, not argv, so `ps` does not show it.
     env = {"GRAPH_SANDBOX_APP_SECRET": app_secret} if app_secret else {}
-    return ManagedProcess("graph-sandbox", "services.graph_sandbox", state_dir, env=env, args=args)
+    return ManagedProcess("graph-sandbox", "devtools.graph_sandbox", state_dir, env=env, args=args)
 
 
 def start_services(processes: list[ManagedProcess], endpoints: Endpoints) -> None:

@@ -23,7 +23,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from jobcast.devstack.ports import port_open
+from devtools.devstack.ports import port_open
 
 DB_NAME = "jobcast"
 DB_USER = "jobcast"
