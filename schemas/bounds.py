@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 from pydantic.config import JsonDict
 
 MAX_BIGINT = 2**63 - 1
@@ -64,10 +64,13 @@ def scrub_text(value: str) -> str:
     return _FORBIDDEN.sub("\ufffd", value)
 
 
-Text = Annotated[
-    str, AfterValidator(check_text), Field(json_schema_extra={"pattern": TEXT_PATTERN})
-]
-"""Any free text of the contract (a length bound is added where the text is declared)."""
+Text = Annotated[str, Field(pattern=r"^[^\x00]*$", json_schema_extra={"pattern": TEXT_PATTERN})]
+"""Any free text of the contract (a length bound is added where the text is declared).
+
+The same rule as `check_text`, enforced in pydantic-core: NUL by the pattern (Rust's regex,
+cheaper than a Python validator per field on the hot paths), an unpaired surrogate because
+a pattern needs the text as UTF-8 (`string_unicode`); the JSON parser refuses one already.
+The exported schema states both."""
 
 
 def check_instant(value: datetime) -> datetime:
