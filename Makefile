@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
-	bench-distributor prometheus bench-rebuild bench-e2e soak chaos fuzz-e2e bench-instructions docs
+	bench-distributor prometheus bench-rebuild bench-e2e soak chaos fuzz-e2e bench-instructions docs bench-contract
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-publish: venv
 ## how publisher changes are compared when the VM's speed swings from run to run.
 bench-instructions: venv
 	$(BIN)/python -m bench.instructions
+
+## What validating one job event against the contract costs (in process, timeit).
+bench-contract: venv
+	$(BIN)/python -m bench.contract
 
 ## The HTTP front door: batches of 100, then single events at 1,000 requests/s.
 bench-ingest: venv
