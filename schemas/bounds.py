@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from pydantic.config import JsonDict
@@ -71,6 +71,19 @@ The same rule as `check_text`, enforced in pydantic-core: NUL by the pattern (Ru
 cheaper than a Python validator per field on the hot paths), an unpaired surrogate because
 a pattern needs the text as UTF-8 (`string_unicode`); the JSON parser refuses one already.
 The exported schema states both."""
+
+
+MAX_URL = 2_083
+"""The longest URL, as pydantic's `HttpUrl` holds it (its own limit)."""
+
+
+def check_url_length(value: Any) -> Any:
+    """Refuse a URL whose normal form is longer than `MAX_URL`: a short URL with non-ASCII
+    text grows when it is percent-encoded, and would be refused when the next service reads
+    the event (it gets the normal form) though the edge accepted it."""
+    if value is not None and len(str(value)) > MAX_URL:
+        raise ValueError(f"URL longer than {MAX_URL} characters once encoded")
+    return value
 
 
 def check_instant(value: datetime) -> datetime:

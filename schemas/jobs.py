@@ -8,9 +8,16 @@ from enum import StrEnum
 from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, field_validator, model_validator
 
-from schemas.bounds import MAX_BIGINT, WINDOW_SCHEMA, Text, check_instant, check_wall_time
+from schemas.bounds import (
+    MAX_BIGINT,
+    WINDOW_SCHEMA,
+    Text,
+    check_instant,
+    check_url_length,
+    check_wall_time,
+)
 from schemas.envelope import ContractModel, Envelope
 from schemas.platforms import Platform
 
@@ -79,8 +86,8 @@ class JobPosting(ContractModel):
     location: Annotated[Text, Field(min_length=1, max_length=200)]
     pay: Pay | None = None
     employment_type: EmploymentType
-    apply_url: HttpUrl
-    image_url: HttpUrl | None = None
+    apply_url: Annotated[HttpUrl, AfterValidator(check_url_length)]
+    image_url: Annotated[HttpUrl | None, AfterValidator(check_url_length)] = None
     tags: Annotated[list[Tag], Field(max_length=30)] = []
     publish_at: datetime | None = Field(
         default=None,

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -181,3 +181,16 @@ def test_the_largest_event_the_contract_accepts_fits_the_broker() -> None:
     size = len(event.model_dump_json().encode())
     assert size > 200_000  # the worst case really is large
     assert size < MAX_EVENT_BYTES
+
+
+@given(st.text(alphabet="aé€😀/?=&%", min_size=100, max_size=1_500))
+@example("é" * 1_000)
+def test_what_the_edge_accepts_the_next_service_accepts_too(path: str) -> None:
+    # The next service reads the normal form (percent-encoded): it must pass again.
+    url = f"https://jobs.example.com/{path}"
+    try:
+        job = JobPosting.model_validate({**JOB, "apply_url": url})
+    except ValidationError:
+        assert refused_fields(apply_url=url) == {"apply_url"}
+        return
+    assert JobPosting.model_validate_json(job.model_dump_json()) == job
