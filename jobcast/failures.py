@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import aiohttp
 import asyncpg
 import asyncpg.exceptions as pg
 import asyncpg.exceptions._base as pg_client
@@ -19,6 +20,13 @@ import httpx
 from aiokafka import errors as kafka_errors
 
 from jobcast.logs import redact_text
+
+# No answer from an HTTP peer (refused, reset, timed out, cut off mid-body), in either client.
+_HTTP_TRANSIENT = (
+    httpx.TransportError,
+    aiohttp.ClientConnectionError,
+    aiohttp.ClientPayloadError,
+)
 
 # Postgres classes 08 (connection), 40 (rollback: serialization, deadlock), 53 (resources),
 # 57 (operator intervention: shutdown, cancel, cannot connect now), 58 (system I/O), and a
@@ -90,7 +98,7 @@ def _transient(exc: BaseException) -> bool:
         return not isinstance(exc, _ASYNCPG_DETERMINISTIC)
     if isinstance(exc, kafka_errors.KafkaError):
         return isinstance(exc, _KAFKA_TRANSIENT) or bool(getattr(exc, "retriable", False))
-    return isinstance(exc, (OSError, TimeoutError, httpx.TransportError, *_POSTGRES_TRANSIENT))
+    return isinstance(exc, (OSError, TimeoutError, *_HTTP_TRANSIENT, *_POSTGRES_TRANSIENT))
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -139,10 +139,10 @@ def connections_verify(
     async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> list[VerifyOutcome]:
         owner = await tenant_or_exit(pool, tenant)
         graph, http = facebook_graph(settings)
-        if not graph.configured:
-            typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
-            raise typer.Exit(2)
         try:
+            if not graph.configured:
+                typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
+                raise typer.Exit(2)
             async with _events(settings) as emit:
                 return await verify_once(
                     pool,
@@ -154,7 +154,7 @@ def connections_verify(
                     warning=timedelta(seconds=settings.expiry_warning_seconds),
                 )
         finally:
-            await http.aclose()
+            await http.close()
 
     outcomes = _run(work)
     if not outcomes:

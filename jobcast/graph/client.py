@@ -1,35 +1,25 @@
-"""The Graph API client on httpx: auth, appsecret_proof, Meta's error body, usage headers."""
+"""The Graph API client on aiohttp: auth, appsecret_proof, Meta's error body, usage headers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import re
 import time
-import zlib
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
-import httpx
+import aiohttp
 from pydantic import HttpUrl, SecretStr, ValidationError
+from yarl import URL
 
 from jobcast.graph import metrics
 from jobcast.graph.pacing import Usage, parse_app_usage, parse_business_usage
-from jobcast.http_transport import LeanClient
 from jobcast.metrics import child
 
-_USAGE_HEADERS = ("x-app-usage", "x-business-use-case-usage")
-# RFC 3986 pchar and "/": what a path may hold unencoded (httpx keeps the same).
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=\-._~]*")
-# What urlencode (quote_plus) leaves as it is; a space becomes "+".
-_FORM_UNSAFE = re.compile(rb"[^A-Za-z0-9_.\-~ ]")
-_FORM_ESCAPES = {byte: b"%%%02X" % byte for byte in range(256)}
-# Status, the usage headers (None when absent), the body.
-_Answer = tuple[int, dict[str, str | None], bytes]
+_USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage")
+# Graph answers are small JSON objects; a body past this is no answer to act on.
+MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class GraphError(Exception):
@@ -77,26 +67,21 @@ UsageObserver = Callable[[Usage | None, Mapping[str, Usage]], None]
 class GraphClient:
     """Calls `{base}/{version}/{path}` with a token and turns failures into exceptions.
 
-    Every response's usage headers go to `observe_usage`, errors included: a
-    rate-limited answer is exactly when they matter most.
+    `http` is a session from `graph_session` (its base URL, timeouts, pool). Every
+    response's usage headers go to `observe_usage`, errors included: a rate-limited
+    answer is exactly when they matter most.
     """
 
     def __init__(
         self,
-        http: httpx.AsyncClient | Sequence[httpx.AsyncClient],
+        http: aiohttp.ClientSession,
         version: str,
         app_secret: SecretStr | None,
         observe_usage: UsageObserver | None = None,
         *,
         platform: str = "",
     ) -> None:
-        # Several clients are spread over by a stable hash of the token. Only httpx's
-        # default transport needs that (httpcore rescans its whole pool on every request);
-        # LeanTransport's pool is O(1) and is given as one client.
-        self._shards = [http] if isinstance(http, httpx.AsyncClient) else list(http)
-        # Full URLs are built here, once per call: letting httpx merge base_url and params
-        # parses the URL twice and encodes the query again, about a third of its CPU.
-        self._prefixes = [f"{str(s.base_url).rstrip('/')}/{version}/" for s in self._shards]
+        self._http = http
         self._version = version
         self._app_secret = app_secret
         self._observe_usage = observe_usage
@@ -116,25 +101,33 @@ class GraphClient:
         `token` None: a call that authenticates in its parameters (OAuth's code exchange),
         sent without Authorization and appsecret_proof.
         """
-        query = dict(params or {})
+        query = {key: _param_text(value) for key, value in (params or {}).items()}
         if self._app_secret is not None and token is not None:
             query["appsecret_proof"] = appsecret_proof(self._app_secret.get_secret_value(), token)
         token = token or ""
-        index = zlib.crc32(token.encode()) % len(self._shards) if len(self._shards) > 1 else 0
-        shard = self._shards[index]
+        # Relative to the session's base URL; the path is percent-encoded by yarl.
+        url = URL.build(path=f"{self._version}/{path.lstrip('/')}", query=query or None)
+        form = None if data is None else {key: _param_text(value) for key, value in data.items()}
+        headers = {"Authorization": f"Bearer {token}"} if token else None
         started = time.perf_counter()
+        failure = ""
         try:
-            call = _Call(method, path.lstrip("/"), token, data, query)
-            if isinstance(shard, LeanClient):
-                status, headers, content = await self._fetch(shard, call)
-            else:
-                status, headers, content = await _send(shard, self._prefixes[index], call)
-        except httpx.TransportError as exc:
+            async with self._http.request(
+                method, url, data=form, headers=headers, allow_redirects=False
+            ) as response:
+                status = response.status
+                usage = {name: _joined(response, name) for name in _USAGE_HEADERS}
+                content = await _read_capped(response)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = type(exc).__name__
+        if failure:
             self._observe_call(method, "transport_error", started)
-            # The request may have reached Meta: the caller must reconcile.
-            raise AmbiguousOutcomeError(type(exc).__name__) from None
-        app_usage = parse_app_usage(headers.get("x-app-usage"))
-        business_usage = parse_business_usage(headers.get("x-business-use-case-usage"))
+            # The request may have reached Meta: the caller must reconcile. Raised outside
+            # the handler and by class name only, so aiohttp's exception (its message may
+            # hold the URL, and a secret in its query) is neither shown nor chained.
+            raise AmbiguousOutcomeError(failure)
+        app_usage = parse_app_usage(usage["X-App-Usage"])
+        business_usage = parse_business_usage(usage["X-Business-Use-Case-Usage"])
         metrics.observe_usage(self._platform, app_usage, business_usage)
         if self._observe_usage is not None:
             self._observe_usage(app_usage, business_usage)
@@ -171,52 +164,29 @@ class GraphClient:
             )
         return body
 
-    async def _fetch(self, shard: LeanClient, call: _Call) -> _Answer:
-        """Through `LeanClient.fetch`: the same request on the wire, a tenth of the CPU."""
-        path = call.path if _PLAIN_PATH.fullmatch(call.path) else quote(call.path, safe=_PATH_SAFE)
-        target = f"{self._version}/{path}"
-        if call.query:
-            target = f"{target}?{_encode_query(call.query)}"
-        headers = [("Authorization", f"Bearer {call.token}")] if call.token else []
-        body = b""
-        if call.data is not None:
-            body = _encode_query(call.data).encode("ascii")
-            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
-        raw = await shard.fetch(call.method, target, headers, body)
-        found: dict[str, str | None] = dict.fromkeys(_USAGE_HEADERS)
-        for name, value in raw.headers:
-            key = name.decode("latin-1").lower()
-            if key in found:
-                text = value.decode("latin-1")
-                # Repeated headers are joined as httpx joins them.
-                found[key] = text if found[key] is None else f"{found[key]}, {text}"
-        return raw.status, found, raw.body
-
     def _observe_call(self, method: str, outcome: str, started: float) -> None:
         child(metrics.GRAPH_SECONDS, self._platform, method.upper(), outcome).observe(
             time.perf_counter() - started
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Call:
-    method: str
-    path: str  # under the version, no leading slash
-    token: str  # empty: no Authorization header
-    data: dict[str, Any] | None
-    query: dict[str, Any]
+def _joined(response: aiohttp.ClientResponse, name: str) -> str | None:
+    """A header's value, repeated ones joined by ", " (one list, as RFC 9110 reads them)."""
+    values = response.headers.getall(name, ())
+    return ", ".join(values) if values else None
 
 
-async def _send(shard: httpx.AsyncClient, prefix: str, call: _Call) -> _Answer:
-    """Through httpx's client (any transport: tests' mocks, httpx's own pool)."""
-    url = prefix + call.path
-    if call.query:
-        url = f"{url}?{_encode_query(call.query)}"
-    headers = {"Authorization": f"Bearer {call.token}"} if call.token else None
-    request = shard.build_request(call.method, url, data=call.data, headers=headers)
-    response = await shard.send(request)
-    usage = {name: response.headers.get(name) for name in _USAGE_HEADERS}
-    return response.status_code, usage, response.content
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    if (response.content_length or 0) > MAX_BODY_BYTES:
+        raise aiohttp.ClientPayloadError("response body too large")
+    chunks = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise aiohttp.ClientPayloadError("response body too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def read_permalink(
@@ -251,24 +221,8 @@ def _permalink_in(answer: Mapping[str, Any], field: str) -> HttpUrl | None:
         return None
 
 
-def _encode_query(params: dict[str, Any]) -> str:
-    """Query string with httpx's spelling of values (true/false, empty for None): what
-    `urlencode` gives, at half its cost for a caption (urllib quotes byte by byte in Python)."""
-    return "&".join(
-        f"{_form_quote(str(key))}={_form_quote(_param_text(value))}"
-        for key, value in params.items()
-    )
-
-
-def _form_quote(text: str) -> str:
-    """`quote_plus(text)`: UTF-8, unreserved characters kept, space as "+"."""
-    if text.isascii() and text.isalnum():
-        return text
-    escaped = _FORM_UNSAFE.sub(lambda found: _FORM_ESCAPES[found[0][0]], text.encode())
-    return escaped.replace(b" ", b"+").decode("ascii")
-
-
 def _param_text(value: object) -> str:
+    """A value as Graph reads it: true/false for booleans, empty for None."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)

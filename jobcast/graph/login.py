@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
+import aiohttp
 from pydantic import SecretStr
 
 from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
@@ -53,7 +53,7 @@ class FacebookGraph:
 
     def __init__(
         self,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         *,
         version: str,
         app_id: str | None,

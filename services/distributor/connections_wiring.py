@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+import aiohttp
 import asyncpg
-import httpx
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
 from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.graph.login import FacebookGraph
+from jobcast.graph.session import graph_session
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
 from services.distributor.routes_connections import connections_router
@@ -29,11 +30,12 @@ class ConnectionsPart:
     cleanups: list[Cleanup] = field(default_factory=list)
 
 
-def facebook_graph(settings: DistributorSettings) -> tuple[FacebookGraph, httpx.AsyncClient]:
-    """The Graph client for the connections flow, and the HTTP client to close after."""
-    http = httpx.AsyncClient(
-        base_url=settings.graph_api_url, timeout=settings.graph_timeout_seconds
-    )
+def facebook_graph(
+    settings: DistributorSettings,
+) -> tuple[FacebookGraph, aiohttp.ClientSession]:
+    """The Graph client for the connections flow, and the HTTP session to close after
+    (made here, so call it inside the event loop)."""
+    http = graph_session(settings.graph_api_url, timeout_seconds=settings.graph_timeout_seconds)
     graph = FacebookGraph(
         http,
         version=settings.graph_api_version,
@@ -66,7 +68,7 @@ def connections_part(
             emit=emit,
             tenant_dependency=tenant_dependency,
         ),
-        cleanups=[http.aclose],
+        cleanups=[http.close],
     )
     if cipher is not None:
         loop = VerificationLoop(

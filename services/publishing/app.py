@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
@@ -13,8 +12,8 @@ from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.graph.client import GraphClient
 from jobcast.graph.pacing import RetryPolicy, Throttle
+from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
-from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import (
     dead_letters_for,
     ensure_topics,
@@ -35,40 +34,6 @@ from services.publishing.repo import migrate_publishing
 from services.publishing.settings import PublisherSettings
 from services.publishing.worker import PublishWorker
 
-# Below the common 5 s server keep-alive, so an idle connection is never reused just as
-# the server closes it (a request lost to a reset).
-_KEEPALIVE_EXPIRY = 4.0
-
-
-def graph_http_clients(settings: PublisherSettings) -> list[httpx.AsyncClient]:
-    """HTTP clients for the Graph API, per GRAPH_HTTP_TRANSPORT.
-
-    lean: one LeanClient (LeanTransport, no cookies, GraphClient's cheap path) with the
-    whole connection budget (its pool needs no sharding). httpx: the default transport in shards.
-    """
-    budget = settings.graph_http_shards * settings.graph_connections_per_shard
-    if settings.graph_http_transport == "lean":
-        transport = LeanTransport(max_connections=budget, keepalive_expiry=_KEEPALIVE_EXPIRY)
-        return [
-            LeanClient(
-                transport=transport,
-                base_url=settings.graph_api_url,
-                timeout=settings.graph_timeout_seconds,
-            )
-        ]
-    per_shard = settings.graph_connections_per_shard
-    limits = httpx.Limits(
-        max_connections=per_shard,
-        max_keepalive_connections=per_shard,
-        keepalive_expiry=_KEEPALIVE_EXPIRY,
-    )
-    return [
-        httpx.AsyncClient(
-            base_url=settings.graph_api_url, timeout=settings.graph_timeout_seconds, limits=limits
-        )
-        for _ in range(settings.graph_http_shards)
-    ]
-
 
 async def build_publisher(
     settings: PublisherSettings, platform: Platform, poster: Poster
@@ -79,10 +44,14 @@ async def build_publisher(
     pool = await create_pool(settings.database_url.get_secret_value())
     await migrate_publishing(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
-    shards = graph_http_clients(settings)
+    http = graph_session(
+        settings.graph_api_url,
+        timeout_seconds=settings.graph_timeout_seconds,
+        max_connections=settings.graph_max_connections,
+    )
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
     graph = GraphClient(
-        shards,
+        http,
         settings.graph_api_version,
         settings.graph_app_secret,
         throttle.observe,
@@ -150,6 +119,6 @@ async def build_publisher(
         name,
         app,
         broker,
-        cleanups=[pool.close, *(shard.aclose for shard in shards)],
+        cleanups=[pool.close, http.close],
         background=[consume, timers],
     )

@@ -1,7 +1,5 @@
 """Settings both publishers read; each subclass sets its env prefix and port."""
 
-from typing import Literal
-
 from pydantic import Field, SecretStr
 
 from jobcast.settings import CommonSettings
@@ -18,17 +16,9 @@ class PublisherSettings(CommonSettings):
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
     # How long one Graph call may take; past it the outcome is ambiguous and reconciled.
     graph_timeout_seconds: float = Field(default=30.0, validation_alias="GRAPH_TIMEOUT_SECONDS")
-    # "lean": jobcast.http_transport (one client, an O(1) pool); "httpx": httpx's own
-    # transport in GRAPH_HTTP_SHARDS clients, kept to compare and to fall back to.
-    graph_http_transport: Literal["lean", "httpx"] = Field(
-        default="lean", validation_alias="GRAPH_HTTP_TRANSPORT"
-    )
-    # Connection pool shards to the Graph API (lean: shards x per shard; httpx: that many clients).
-    graph_http_shards: int = Field(default=16, ge=1, validation_alias="GRAPH_HTTP_SHARDS")
-    # (see GRAPH_HTTP_SHARDS)
-    graph_connections_per_shard: int = Field(
-        default=64, ge=1, validation_alias="GRAPH_CONNECTIONS_PER_SHARD"
-    )
+    # Connections to the Graph API at once: about one per record in flight, as each
+    # makes one call at a time.
+    graph_max_connections: int = Field(default=1024, ge=1, validation_alias="GRAPH_MAX_CONNECTIONS")
     # Retry tiers for transient failures (seconds) and the attempt cap.
     retry_delays: tuple[float, ...] = Field(
         default=(30.0, 120.0, 300.0, 900.0, 3600.0), validation_alias="PUBLISH_RETRY_DELAYS"

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+import aiohttp
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from jobcast.graph.client import GraphError
 from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
+from jobcast.graph.session import graph_session
 from jobcast_cli.connections import describe
 from schemas.platforms import Platform
 from services.distributor.repo import Connection
 from services.distributor.verification import Health, VerifyOutcome, assess
+from tests.graph_stub import Handler, graph_stub
 
 APP_SECRET = "s3cret-app"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -26,8 +32,13 @@ ALL_SCOPES = frozenset(
 )
 
 
-def graph(handler: httpx.MockTransport, *, configured: bool = True) -> FacebookGraph:
-    http = httpx.AsyncClient(transport=handler, base_url="https://graph.example")
+@asynccontextmanager
+async def graph(handler: Handler, *, configured: bool = True) -> AsyncIterator[FacebookGraph]:
+    async with graph_stub(handler) as http:
+        yield facebook_graph(http, configured=configured)
+
+
+def facebook_graph(http: aiohttp.ClientSession, *, configured: bool = True) -> FacebookGraph:
     return FacebookGraph(
         http,
         version="v24.0",
@@ -45,9 +56,9 @@ async def test_code_exchange_then_long_lived_token() -> None:
             return httpx.Response(200, json={"access_token": "short", "token_type": "bearer"})
         return httpx.Response(200, json={"access_token": "long", "expires_in": 5184000})
 
-    client = graph(httpx.MockTransport(handle))
-    assert await client.exchange_code("the-code", "https://cb") == "short"
-    assert await client.long_lived_user_token("short") == "long"
+    async with graph(handle) as client:
+        assert await client.exchange_code("the-code", "https://cb") == "short"
+        assert await client.long_lived_user_token("short") == "long"
     first, second = seen
     assert first.url.path == "/v24.0/oauth/access_token"
     assert dict(first.url.params) == {
@@ -76,7 +87,8 @@ async def test_pages_carry_page_tokens_and_instagram_links_with_appsecret_proof(
             },
         )  # fmt: skip
 
-    pages = await graph(httpx.MockTransport(handle)).pages("user-token")
+    async with graph(handle) as client:
+        pages = await client.pages("user-token")
     assert [(p.page_id, p.access_token, p.instagram_id) for p in pages] == [
         ("1", "pt-1", "ig-1"),
         ("2", "pt-2", None),
@@ -106,7 +118,8 @@ async def test_pages_follow_the_next_cursor() -> None:
         assert request.url.params["after"] == "c1"
         return httpx.Response(200, json={"data": [{"id": "2", "access_token": "b"}]})
 
-    pages = await graph(httpx.MockTransport(handle)).pages("u")
+    async with graph(handle) as client:
+        pages = await client.pages("u")
     assert [p.page_id for p in pages] == ["1", "2"]
     assert calls == 2
 
@@ -122,7 +135,8 @@ async def test_debug_token_uses_the_app_token_and_reads_expiry_and_scopes() -> N
                            "scopes": ["pages_manage_posts"]}},
         )  # fmt: skip
 
-    info = await graph(httpx.MockTransport(handle)).debug_token("page-token")
+    async with graph(handle) as client:
+        info = await client.debug_token("page-token")
     assert info == TokenInfo(
         True, datetime.fromtimestamp(1_900_000_000, UTC), frozenset({"pages_manage_posts"})
     )
@@ -134,7 +148,8 @@ async def test_expires_at_zero_means_no_expiry() -> None:
     def handle(_: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"data": {"is_valid": True, "expires_at": 0}})
 
-    assert (await graph(httpx.MockTransport(handle)).debug_token("t")).expires_at is None
+    async with graph(handle) as client:
+        assert (await client.debug_token("t")).expires_at is None
 
 
 async def test_graph_errors_are_clear_and_never_carry_secrets() -> None:
@@ -145,8 +160,9 @@ async def test_graph_errors_are_clear_and_never_carry_secrets() -> None:
                             "code": 100, "error_subcode": 36009}},
         )  # fmt: skip
 
-    with pytest.raises(GraphError) as caught:
-        await graph(httpx.MockTransport(handle)).exchange_code("the-code", "https://cb")
+    async with graph(handle) as client:
+        with pytest.raises(GraphError) as caught:
+            await client.exchange_code("the-code", "https://cb")
     assert (caught.value.code, caught.value.subcode) == (100, 36009)
     text = str(caught.value)
     assert "code exchange" in text
@@ -155,21 +171,23 @@ async def test_graph_errors_are_clear_and_never_carry_secrets() -> None:
 
 
 async def test_transport_failures_become_graph_errors() -> None:
-    def handle(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("boom token-xyz", request=request)
-
-    with pytest.raises(GraphError, match="unreachable") as caught:
-        await graph(httpx.MockTransport(handle)).pages("token-xyz")
+    # Nothing listens on the port: the connection is refused.
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    async with graph_session(f"http://127.0.0.1:{port}", timeout_seconds=5.0) as http:
+        with pytest.raises(GraphError, match="unreachable") as caught:
+            await facebook_graph(http).pages("token-xyz")
     assert "token-xyz" not in str(caught.value)
 
 
 async def test_an_unconfigured_app_cannot_exchange_or_debug() -> None:
-    client = graph(httpx.MockTransport(lambda _: httpx.Response(500)), configured=False)
-    assert not client.configured
-    with pytest.raises(AppNotConfiguredError):
-        await client.exchange_code("c", "https://cb")
-    with pytest.raises(AppNotConfiguredError):
-        await client.debug_token("t")
+    async with graph(lambda _: httpx.Response(500), configured=False) as client:
+        assert not client.configured
+        with pytest.raises(AppNotConfiguredError):
+            await client.exchange_code("c", "https://cb")
+        with pytest.raises(AppNotConfiguredError):
+            await client.debug_token("t")
 
 
 def info(*, valid: bool = True, expires: datetime | None = None, **kw: object) -> TokenInfo:

@@ -14,6 +14,7 @@ from jobcast.graph.client import GraphClient
 from schemas import Platform, PostContent, PublishCommand, make_post_key
 from services.publisher_facebook.poster import FacebookPoster
 from services.publishing.posting import Absent, Attempt, Posted
+from tests.graph_stub import graph_stub
 
 PAGE = "1001"
 
@@ -22,8 +23,20 @@ PAGE = "1001"
 async def graph() -> AsyncIterator[GraphClient]:
     state = SandboxState(SandboxSettings(account_hourly_budget=0))
     transport = httpx.ASGITransport(app=create_app(state))
-    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
-        yield GraphClient(http, "v24.0", None)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as sandbox:
+
+        async def forward(request: httpx.Request) -> httpx.Response:
+            sent = sandbox.build_request(
+                request.method,
+                request.url.copy_with(scheme="http", host="sandbox", port=None),
+                headers=request.headers,
+                content=request.content,
+            )
+            return await sandbox.send(sent)
+
+        # The Graph client's session, on a local server that hands each call to the sandbox.
+        async with graph_stub(forward) as http:
+            yield GraphClient(http, "v24.0", None)
 
 
 def attempt(graph: GraphClient, text: str, since: datetime) -> Attempt:

@@ -1,27 +1,34 @@
-"""The publisher's Graph clients: GRAPH_HTTP_TRANSPORT wiring, and GraphClient over
-LeanTransport against a local HTTP server (what goes on the wire)."""
+"""GraphClient on its aiohttp session against local HTTP servers: what goes on the wire,
+how answers are read, and that a failure without an answer is ambiguous and leaks no secret."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+import logging
+import socket
+import struct
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from pydantic import SecretStr
 
 from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
-from jobcast.http_transport import CookielessAsyncClient, LeanClient, LeanTransport
-from services.publishing.app import graph_http_clients
+from jobcast.graph.pacing import Usage
+from jobcast.graph.session import graph_session
 from services.publishing.settings import PublisherSettings
 
 pytestmark = pytest.mark.timeout(30)
 
 TOKEN = "EAAB-secret-page-token"
+SECRET = "app-secret-in-the-query"
+
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 class GraphStub:
@@ -58,25 +65,12 @@ async def stub() -> AsyncIterator[tuple[GraphStub, GraphClient]]:
     graph_stub = GraphStub()
     server = await asyncio.start_server(graph_stub.serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    settings = PublisherSettings(
-        GRAPH_API_URL=f"http://127.0.0.1:{port}", GRAPH_HTTP_TRANSPORT="lean"
-    )
-    clients = graph_http_clients(settings)
-    yield graph_stub, GraphClient(clients, "v24.0", SecretStr("app-secret"))
-    for client in clients:
-        await client.aclose()
+    settings = PublisherSettings(GRAPH_API_URL=f"http://127.0.0.1:{port}")
+    async with graph_session(
+        settings.graph_api_url, timeout_seconds=settings.graph_timeout_seconds
+    ) as http:
+        yield graph_stub, GraphClient(http, "v24.0", SecretStr("app-secret"))
     server.close()
-
-
-def test_lean_is_one_cookieless_client_and_httpx_keeps_its_shards() -> None:
-    lean = graph_http_clients(PublisherSettings(GRAPH_HTTP_TRANSPORT="lean"))
-    assert len(lean) == 1
-    assert isinstance(lean[0], LeanClient)  # GraphClient takes its cheap path
-    shards = graph_http_clients(
-        PublisherSettings(GRAPH_HTTP_TRANSPORT="httpx", GRAPH_HTTP_SHARDS=3)
-    )
-    assert len(shards) == 3
-    assert not any(isinstance(c, CookielessAsyncClient) for c in shards)
 
 
 async def test_post_goes_on_the_wire_with_token_header_proof_and_form(
@@ -98,7 +92,9 @@ async def test_post_goes_on_the_wire_with_token_header_proof_and_form(
     assert TOKEN not in target
 
 
-async def test_query_values_are_spelled_like_httpx(stub: tuple[GraphStub, GraphClient]) -> None:
+async def test_query_values_are_spelled_as_graph_reads_them(
+    stub: tuple[GraphStub, GraphClient],
+) -> None:
     graph_stub, graph = stub
     graph_stub.answers.append((200, {"data": []}))
     await graph.call("GET", "1/posts", TOKEN, params={"limit": 25, "summary": True, "q": "a b"})
@@ -125,46 +121,12 @@ async def test_a_dropped_post_is_ambiguous(stub: tuple[GraphStub, GraphClient]) 
     assert [m for m, *_ in graph_stub.seen] == ["GET", "POST"]
 
 
-CALLS: list[tuple[str, str, dict[str, object] | None, dict[str, object] | None]] = [
-    ("POST", "/123/feed", {"message": "hi & bye ✓", "published": False}, {"fields": "id"}),
-    ("GET", "1_2", None, {"fields": "permalink_url", "limit": 25, "summary": True, "x": None}),
-    ("DELETE", "17_9", None, None),
-    ("POST", "17841/media_publish", {"creation_id": "42"}, None),
-    ("GET", "odd path/é:@~", None, {"q": "a/b?c=d"}),
-]
+async def serving(serve: Serve) -> tuple[asyncio.Server, str]:
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
 
 
-async def test_lean_fetch_puts_the_same_request_on_the_wire_as_httpx() -> None:
-    """GraphClient's cheap path (LeanClient.fetch) against its httpx path, call by call:
-    method, target, body and the headers a Graph server reads must be identical."""
-    graph_stub = GraphStub()
-    server = await asyncio.start_server(graph_stub.serve, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    lean = LeanClient(transport=LeanTransport(), base_url=url)
-    via_httpx = CookielessAsyncClient(transport=LeanTransport(), base_url=url)
-    try:
-        for http in (via_httpx, lean):
-            graph = GraphClient(http, "v24.0", SecretStr("app-secret"))
-            for method, path, data, params in CALLS:
-                graph_stub.answers.append((200, {"id": "1"}))
-                assert await graph.call(method, path, TOKEN, data=data, params=params) == {
-                    "id": "1"
-                }
-    finally:
-        await lean.aclose()
-        await via_httpx.aclose()
-        server.close()
-    read = ("authorization", "content-type", "content-length", "host")
-    seen = [(m, t, {h: hs.get(h) for h in read}, b) for m, t, hs, b in graph_stub.seen]
-    assert seen[: len(CALLS)] == seen[len(CALLS) :]
-    assert len(seen) == 2 * len(CALLS)
-
-
-def _note_app_usage(into: list[object], app: object, _business: object) -> None:
-    into.append(app)
-
-
-async def test_lean_and_httpx_paths_read_answers_alike() -> None:
+async def test_answers_are_read_with_their_usage_headers() -> None:
     """Usage headers (repeated ones joined), errors, 5xx and bodies that are not JSON."""
     answers = [
         b'HTTP/1.1 200 OK\r\nX-App-Usage: {"call_count": 91}\r\nContent-Length: 10\r\n\r\n'
@@ -173,40 +135,117 @@ async def test_lean_and_httpx_paths_read_answers_alike() -> None:
         b'{"error":{"code":"613","error_subcode":"2446"}}',
         b"HTTP/1.1 500 X\r\nContent-Length: 9\r\n\r\nnot json!",
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]",
+        b'HTTP/1.1 200 OK\r\nx-business-use-case-usage: {"1": [{"call_count": 5}]}\r\n'
+        b"Content-Length: 2\r\n\r\n{}",
     ]
     served: list[int] = []
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await reader.readuntil(b"\r\n\r\n"):
-            writer.write(answers[len(served) % len(answers)])
-            served.append(1)
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(answers[len(served) % len(answers)])
+                served.append(1)
         writer.close()
 
-    server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    outcomes: list[list[object]] = []
-    try:
-        for http in (
-            CookielessAsyncClient(transport=LeanTransport(), base_url=url),
-            LeanClient(transport=LeanTransport(), base_url=url),
-        ):
-            usage: list[object] = []
-            graph = GraphClient(http, "v24.0", None, functools.partial(_note_app_usage, usage))
-            seen: list[object] = []
-            for _ in answers:
-                try:
-                    seen.append(await graph.call("GET", "me", TOKEN))
-                except GraphError as exc:
-                    seen.append((exc.code, exc.subcode, exc.http_status))
-                except AmbiguousOutcomeError as exc:
-                    seen.append(str(exc))
-            outcomes.append([*seen, usage])
-            await http.aclose()
-    finally:
-        server.close()
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[1][4] != [None] * len(answers)  # the usage header was read
-    assert outcomes[1][:4] == [
+    server, url = await serving(answer)
+    usage: list[object] = []
+    business: list[object] = []
+    seen: list[object] = []
+
+    def observe(app: object, per_account: object) -> None:
+        usage.append(app)
+        business.append(per_account)
+
+    async with graph_session(url, timeout_seconds=5.0) as http:
+        graph = GraphClient(http, "v24.0", None, observe)
+        for _ in answers:
+            try:
+                seen.append(await graph.call("GET", "me", TOKEN))
+            except GraphError as exc:
+                seen.append((exc.code, exc.subcode, exc.http_status))
+            except AmbiguousOutcomeError as exc:
+                seen.append(str(exc))
+    server.close()
+    assert seen == [
         {"id": "1"}, (613, 2446, 400), "HTTP 500 without a Graph body",
-        "HTTP 200 without a Graph body",
+        "HTTP 200 without a Graph body", {},
     ]  # fmt: skip
+    assert usage[0] is not None
+    assert usage[1:] == [None] * 4
+    assert business[-1] == {"1": Usage(5.0)}  # the per-account header too (any case)
+
+
+async def _hang(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    await asyncio.sleep(10)  # reads the request, never answers
+    writer.close()
+
+
+async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"id"')
+    await writer.drain()
+    sock = writer.get_extra_info("socket")
+    # SO_LINGER 0: the close is a TCP reset, mid-body.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def _refused_url() -> str:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{unused.getsockname()[1]}"
+
+
+@pytest.mark.parametrize("failure", ["timeout", "reset", "refused"])
+async def test_no_answer_is_ambiguous_and_leaks_no_secret(
+    failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A timeout, a reset or a refused connection: AmbiguousOutcomeError (the publishers
+    reconcile), and neither the token (a header) nor a secret in the query shows in the
+    exception, anything chained to it, its traceback or the logs."""
+    server = None
+    if failure == "refused":
+        url = _refused_url()
+    else:
+        server, url = await serving(_hang if failure == "timeout" else _reset)
+    caplog.set_level(logging.DEBUG)
+    async with graph_session(url, timeout_seconds=0.3) as http:
+        graph = GraphClient(http, "v24.0", SecretStr("app-secret"))
+        with pytest.raises(AmbiguousOutcomeError) as caught:
+            await graph.call(
+                "POST", "1/feed", TOKEN, data={"message": "m"}, params={"client_secret": SECRET}
+            )
+    if server is not None:
+        server.close()
+    exc = caught.value
+    assert exc.__cause__ is None
+    assert exc.__context__ is None
+    shown = "".join(traceback.format_exception(exc)) + repr(exc) + caplog.text
+    assert TOKEN not in shown
+    assert SECRET not in shown
+    assert str(exc) in {"SocketTimeoutError", "ClientPayloadError", "ClientConnectorError"}
+
+
+async def test_no_cookie_is_kept_and_no_redirect_followed() -> None:
+    requests: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError):
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                requests.append(head)
+                writer.write(
+                    b"HTTP/1.1 302 Found\r\nSet-Cookie: session=abc; Path=/\r\n"
+                    b"Location: /elsewhere\r\nContent-Length: 0\r\n\r\n"
+                )
+        writer.close()
+
+    server, url = await serving(answer)
+    async with graph_session(url, timeout_seconds=5.0) as http:
+        graph = GraphClient(http, "v24.0", None)
+        for _ in range(2):
+            with pytest.raises(AmbiguousOutcomeError, match="HTTP 302 without a Graph body"):
+                await graph.call("GET", "me", TOKEN)
+    server.close()
+    assert len(requests) == 2  # the redirect was not followed
+    assert not any(b"cookie:" in head.lower() for head in requests)

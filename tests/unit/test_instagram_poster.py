@@ -1,12 +1,14 @@
-"""The Instagram poster's call sequence, against a scripted Graph API (MockTransport)."""
+"""The Instagram poster's call sequence, against a scripted Graph API (tests.graph_stub)."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from jobcast.graph.client import GraphClient
 from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
 from services.publisher_instagram.poster import ContainerTiming, InstagramPoster
 from services.publishing.posting import Attempt
+from tests.graph_stub import graph_stub
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -63,10 +66,11 @@ class ScriptedGraph:
         return httpx.Response(200, json=answer)
 
 
-def attempt_for(
+async def attempt_for(
     graph: ScriptedGraph, media: list[MediaItem], progress: dict[str, Any] | None = None
-) -> tuple[Attempt, Callable[[], Any]]:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(graph.handle), base_url="http://g")
+) -> tuple[Attempt, Callable[[], Awaitable[None]]]:
+    stack = AsyncExitStack()
+    client = await stack.enter_async_context(graph_stub(graph.handle))
     tenant, connection = uuid.uuid4(), uuid.uuid4()
     command = PublishCommand(
         post_key=make_post_key(tenant, "job-1", connection, 1), platform=Platform.INSTAGRAM,
@@ -82,7 +86,7 @@ def attempt_for(
         GraphClient(client, "v24.0", None), command, "token-abc", progress or {},
         datetime.now(UTC), checkpoint,
     )  # fmt: skip
-    return attempt, client.aclose
+    return attempt, stack.aclose
 
 
 IMAGE = MediaItem(kind=MediaKind.IMAGE, url="https://cdn.example.com/a.jpg")
@@ -92,7 +96,7 @@ FAST = ContainerTiming(poll_interval_seconds=0.01)
 
 async def test_a_fresh_image_is_published_without_polling_first() -> None:
     graph = ScriptedGraph(container_states=[])
-    attempt, close = attempt_for(graph, [IMAGE])
+    attempt, close = await attempt_for(graph, [IMAGE])
     posted = await InstagramPoster(FAST).publish(attempt)
     await close()
     assert posted.platform_post_id == "media-1"
@@ -107,14 +111,14 @@ async def test_the_permalink_comes_with_the_publish_answer_where_meta_offers_it(
     # Read-after-write: `fields` on media_publish, one round trip fewer per post.
     answer = {"id": "media-1", "permalink": "https://www.instagram.com/p/raw/"}
     graph = ScriptedGraph(container_states=[], publish_answer=(200, answer))
-    attempt, close = attempt_for(graph, [IMAGE])
+    attempt, close = await attempt_for(graph, [IMAGE])
     posted = await InstagramPoster(FAST).publish(attempt)
     await close()
     assert (posted.platform_post_id, str(posted.permalink)) == (
         "media-1", "https://www.instagram.com/p/raw/"
     )  # fmt: skip
     assert graph.calls == ["POST media", "GET content_publishing_limit", "POST media_publish"]
-    assert graph.publish_queries == ["fields=id%2Cpermalink"]
+    assert [parse_qs(query) for query in graph.publish_queries] == [{"fields": ["id,permalink"]}]
 
 
 async def test_a_publish_whose_read_after_write_failed_is_still_a_post() -> None:
@@ -122,7 +126,7 @@ async def test_a_publish_whose_read_after_write_failed_is_still_a_post() -> None
     failed_read = {"error": {"message": "(#100) Tried accessing nonexisting field",
                              "code": 100, "original_response": {"id": "media-1"}}}  # fmt: skip
     graph = ScriptedGraph(container_states=[], publish_answer=(400, failed_read))
-    attempt, close = attempt_for(graph, [IMAGE])
+    attempt, close = await attempt_for(graph, [IMAGE])
     posted = await InstagramPoster(FAST).publish(attempt)
     await close()
     assert posted.platform_post_id == "media-1"
@@ -132,7 +136,7 @@ async def test_a_publish_whose_read_after_write_failed_is_still_a_post() -> None
 
 async def test_an_image_not_ready_yet_is_polled_and_then_published() -> None:
     graph = ScriptedGraph(container_states=["IN_PROGRESS", "FINISHED"], publish_errors=1)
-    attempt, close = attempt_for(graph, [IMAGE])
+    attempt, close = await attempt_for(graph, [IMAGE])
     posted = await InstagramPoster(FAST).publish(attempt)
     await close()
     assert posted.platform_post_id == "media-1"
@@ -145,7 +149,7 @@ async def test_an_image_not_ready_yet_is_polled_and_then_published() -> None:
 async def test_a_video_and_a_resumed_container_are_looked_at_before_publishing() -> None:
     for media, progress in (([VIDEO], None), ([IMAGE], {"container_id": "container-1"})):
         graph = ScriptedGraph(container_states=["FINISHED"])
-        attempt, close = attempt_for(graph, media, progress)
+        attempt, close = await attempt_for(graph, media, progress)
         await InstagramPoster(FAST).publish(attempt)
         await close()
         publish_at = graph.calls.index("POST media_publish")
