@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import MAX_BODY_BYTES, AmbiguousOutcomeError, GraphClient, GraphError
 from jobcast.graph.pacing import Usage
 from jobcast.graph.session import graph_session
 from services.publishing.settings import PublisherSettings
@@ -249,3 +249,18 @@ async def test_no_cookie_is_kept_and_no_redirect_followed() -> None:
     server.close()
     assert len(requests) == 2  # the redirect was not followed
     assert not any(b"cookie:" in head.lower() for head in requests)
+
+
+async def test_an_answer_over_the_body_cap_is_ambiguous() -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        too_long = MAX_BODY_BYTES + 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n{" % too_long)
+        await writer.drain()
+        writer.close()
+
+    server, url = await serving(answer)
+    async with graph_session(url, timeout_seconds=5.0) as http:
+        with pytest.raises(AmbiguousOutcomeError, match="ClientPayloadError"):
+            await GraphClient(http, "v24.0", None).call("GET", "me", TOKEN)
+    server.close()
