@@ -14,10 +14,15 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.types import Receive, Scope, Send
 
 from jobcast.auth import caller_from_bearer, failure_limiter, operator_only, tenant_from_bearer
-from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
 from jobcast.http_edge import BodyLimit, install_edge
-from jobcast.kafka import OrderedProducer, dead_letters_for, ensure_topics, make_broker
+from jobcast.kafka import (
+    ConcurrentConsumer,
+    OrderedProducer,
+    dead_letters_for,
+    ensure_topics,
+    make_broker,
+)
 from jobcast.metrics import observed
 from jobcast.rate_limits import RateLimiter
 from jobcast.service import Service, add_ops_routes
