@@ -154,8 +154,9 @@ class ConcurrentConsumer:
         self._rotation = 0  # which partition takes its share first
         self._in_flight_gauge = IN_FLIGHT.labels(group=group_id)
         self._commits = COMMITS.labels(group=group_id)
-        for topic in self._topics:  # failure series exist at 0 from the start
-            HANDLER_FAILURES.labels(group=group_id, topic=topic)
+        # The failure series exist at 0 from the start.
+        self._failures = {t: HANDLER_FAILURES.labels(group=group_id, topic=t) for t in self._topics}
+        for topic in self._topics:
             STALLS.watch(group_id, topic)
 
     # ----------------------------------------------------------------- lifecycle
@@ -395,33 +396,32 @@ class ConcurrentConsumer:
 
     async def _run(self, record: ConsumedRecord) -> None:
         on_poison = self._on_poison
+        isolate = None
+        if on_poison is not None:
 
-        async def isolate(exc: Exception) -> None:
-            # Retried until it succeeds (the dead-letter topic may be away too); then the
-            # record counts as done.
-            assert on_poison is not None
-            await self._settle(record, lambda: on_poison(record, exc), None)
+            async def isolate(exc: Exception) -> None:
+                # Retried until it succeeds (the dead-letter topic may be away too); then
+                # the record counts as done.
+                await self._settle(record, lambda: on_poison(record, exc), None)
 
-        await self._settle(
-            record, lambda: self._handle(record), isolate if on_poison is not None else None
-        )
+        await self._settle(record, lambda: self._handle(record), isolate)
 
-    async def _settle(
+    def _settle(
         self,
         record: ConsumedRecord,
         call: Callable[[], Awaitable[None]],
         isolate: Callable[[Exception], Awaitable[None]] | None,
-    ) -> None:
-        await settle(
+    ) -> Awaitable[int]:
+        return settle(
             call,
             group_id=self._group_id,
             topic=record.topic,
             where=((record.partition, record.offset),),
-            retries=HANDLER_FAILURES.labels(group=self._group_id, topic=record.topic),
+            retries=self._failures[record.topic],
             delays=self._retry_delays,
             attempts=None,  # in place until it succeeds: only this lane waits
             isolate=isolate,
-            log_fields=_where(record),
+            log_fields=lambda: _where(record),
         )
 
     def _on_done(self, task: asyncio.Task[None]) -> None:

@@ -18,7 +18,15 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Hashable,
+    Mapping,
+    Sequence,
+)
 from typing import Any, Protocol, TypeVar
 
 from faststream.kafka import KafkaBroker
@@ -40,40 +48,40 @@ class _Counter(Protocol):
     def inc(self, amount: float = 1) -> None: ...
 
 
-async def settle(
+def settle(
     call: Callable[[], Awaitable[None]],
     *,
     group_id: str,
     topic: str,
-    where: Iterable[Hashable],
+    where: Collection[Hashable],
     retries: _Counter,
     delays: Sequence[float],
     attempts: int | None,
     isolate: Callable[[Exception], Awaitable[None]] | None,
-    log_fields: Mapping[str, Any],
-) -> None:
-    """Run a consumer's `call` for one record (or batch) until it is done.
+    log_fields: Callable[[], Mapping[str, Any]],
+) -> Coroutine[Any, Any, int]:
+    """Run a consumer's `call` for one record (or batch) until it is done (await it).
 
     A failure of infrastructure is retried in place after `delays` (`attempts` tries, then
     raised for a redelivery; None: until it succeeds), each one reported to the stall
-    watch at `where` (the partitions or records being retried) and counted in `retries`.
-    Any other failure is handed to `isolate` at once; without `isolate`, every failure is
-    retried.
+    watch at `where` (the partitions or records being retried), counted in `retries` and
+    logged with `log_fields()`. Any other failure is handed to `isolate` at once; without
+    `isolate`, every failure is retried. (A plain function: a record that succeeds at
+    once, nearly all of them, costs no more than the retry loop itself.)
     """
-    places = tuple(where)
 
     def on_failure(attempt: int, delay: float) -> None:
         failure = sys.exception()
         if failure is not None:
-            for place in places:
+            for place in where:
                 STALLS.failed(group_id, topic, place, failure)
         retries.inc()
         log.exception(
             "handler failed; retrying in place",
-            extra={**log_fields, "group": group_id, "attempt": attempt, "retry_in_s": delay},
+            extra={**log_fields(), "group": group_id, "attempt": attempt, "retry_in_s": delay},
         )
 
-    await call_until_success(
+    return call_until_success(
         call,
         delays,
         on_failure=on_failure,

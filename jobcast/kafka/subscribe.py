@@ -49,7 +49,7 @@ def subscribe_validated(
     in any other way goes to the dead-letter topic (kind `handler_failed`) and the next
     one is handled."""
     route = validating(broker, group_id, adapter, handle)
-    metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    retries = metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
     STALLS.watch(group_id, topic)
 
     async def on_record(message: KafkaMessage) -> None:
@@ -64,11 +64,11 @@ def subscribe_validated(
             group_id=group_id,
             topic=raw.topic,
             where=(raw.partition,),
-            retries=metrics.child(metrics.HANDLER_RETRIES, raw.topic),
+            retries=retries,
             delays=_RETRY_DELAYS,
             attempts=len(_RETRY_DELAYS) + 1,
             isolate=park,
-            log_fields={"topic": raw.topic, "offset": raw.offset},
+            log_fields=lambda: {"topic": raw.topic, "offset": raw.offset},
         )
         STALLS.recovered(group_id, raw.topic, raw.partition)
 
@@ -189,7 +189,7 @@ async def _handle_isolating(
         delays=_RETRY_DELAYS,
         attempts=len(_RETRY_DELAYS) + 1,
         isolate=isolate,
-        log_fields={"topic": topic, "records": len(items)},
+        log_fields=lambda: {"topic": topic, "records": len(items)},
     )
     return parked
 

@@ -111,7 +111,7 @@ async def settled(call: Calls, *, isolating: bool) -> tuple[list[Exception], flo
         delays=(0.0,),
         attempts=None,
         isolate=isolate if isolating else None,
-        log_fields={"topic": "t"},
+        log_fields=lambda: {"topic": "t"},
     )
     return isolated, retries.value
 
