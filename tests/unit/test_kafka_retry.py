@@ -12,6 +12,7 @@ import pytest
 from jobcast.failures import is_infrastructure
 from jobcast.kafka.handling import settle
 from jobcast.kafka.retry import call_until_success
+from jobcast.stalls import STALLS
 
 
 class DataError(ValueError):
@@ -102,17 +103,20 @@ async def settled(call: Calls, *, isolating: bool) -> tuple[list[Exception], flo
     async def isolate(exc: Exception) -> None:
         isolated.append(exc)
 
-    await settle(
-        call,
-        group_id="unit-settle",
-        topic="t",
-        where=(0,),
-        retries=retries,
-        delays=(0.0,),
-        attempts=None,
-        isolate=isolate if isolating else None,
-        log_fields=lambda: {"topic": "t"},
-    )
+    try:
+        await settle(
+            call,
+            group_id="unit-settle",
+            topic="t",
+            where=(0,),
+            retries=retries,
+            delays=(0.0,),
+            attempts=None,
+            isolate=isolate if isolating else None,
+            log_fields=lambda: {"topic": "t"},
+        )
+    finally:
+        STALLS.recovered("unit-settle", "t", 0)  # no stall left for other tests to see
     return isolated, retries.value
 
 
