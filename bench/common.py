@@ -55,7 +55,12 @@ def report(name: str, rows: list[tuple[str, str, str]], data: dict[str, Any]) ->
     data = {
         "benchmark": name,
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            # How busy the machine was as the run ended: a run beside other work is slower.
+            "load_average": os.getloadavg(),
+        },
         **data,
     }
     path.write_text(json.dumps(data, indent=2, default=str))
