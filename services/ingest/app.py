@@ -33,15 +33,17 @@ from services.ingest.incoming import GROUP_ID as INCOMING_GROUP
 from services.ingest.incoming import IncomingRelay
 from services.ingest.operator import OperatorDesk
 from services.ingest.operator_routes import operator_router
-from services.ingest.repo import migrate_ingest
+from services.ingest.repo import (
+    delivery_seen,
+    migrate_ingest,
+    prune_deliveries,
+    remember_delivery,
+)
 from services.ingest.routes import PATH, JobEventsEndpoint
 from services.ingest.settings import IngestSettings
 from services.ingest.webhooks import (
     WEBHOOK_PATH,
-    delivery_seen,
     kafka_deliver,
-    prune_deliveries,
-    remember_delivery,
     webhook_router,
 )
 
