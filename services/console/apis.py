@@ -15,6 +15,9 @@ import httpx
 from services.console.sessions import Role
 
 Json = dict[str, Any]
+# Where Facebook Login sends the browser back (the distributor's path, which the console
+# serves too when DISTRIBUTOR_PUBLIC_URL is the console's URL).
+CALLBACK_PATH = "/v1/connections/facebook/callback"
 
 
 class ApiError(Exception):
@@ -123,6 +126,20 @@ class Apis:
         url = f"{self._to.distributor}/v1/connections/facebook/start"
         answer = await self._call("GET", url, api_key, params={"redirect": "false"})
         return str(answer["authorize_url"])
+
+    async def facebook_login_callback(self, query: str) -> tuple[int, Json]:
+        """Hand Facebook's redirect (code and state, or the refusal) to the distributor: the
+        signed state, not a key, says whose it is. Its status and answer, as they are."""
+        url = f"{self._to.distributor}{CALLBACK_PATH}?{query}"
+        try:
+            response = await self._http.get(url)
+        except httpx.HTTPError as exc:
+            raise ApiError(502, f"the API did not answer ({type(exc).__name__})") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"detail": response.text[:300]}
+        return response.status_code, body if isinstance(body, dict) else {"detail": str(body)}
 
     async def disconnect(self, api_key: str, connection_id: str) -> Json:
         url = f"{self._to.distributor}/v1/connections/{quote(connection_id, safe='')}"

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from jobcast.auth import failure_limiter
 from jobcast.http_edge import install_edge
 from jobcast.service import Service, add_ops_routes
-from services.console.apis import Apis, ApiError, Endpoints
+from services.console.apis import ApiError, Apis, Endpoints
 from services.console.routes import pages_router
 from services.console.sessions import SessionStore
 from services.console.settings import ConsoleSettings
@@ -55,7 +55,11 @@ def console_app(settings: ConsoleSettings, http: httpx.AsyncClient) -> FastAPI:
     async def page_error(request: Request, exc: PageError) -> Response:
         session = store(request).get(request.cookies.get(COOKIE))
         return render(
-            request, "error.html", session, exc.status, message=exc.message,
+            request,
+            "error.html",
+            session,
+            exc.status,
+            message=exc.message,
             heading=HEADINGS.get(exc.status, "Something went wrong"),
         )
 

@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from jobcast.rate_limits import RateLimiter
 from schemas.operator import OperatorAction
 from services.console import views
-from services.console.apis import Apis, ApiError
+from services.console.apis import CALLBACK_PATH, ApiError, Apis
 from services.console.sessions import Session
 from services.console.web import (
     COOKIE,
@@ -49,9 +49,23 @@ DONE = {
 
 
 def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
+    """Every page of the console."""
+    router = APIRouter()
+    for part in (
+        account_router(apis, failures),
+        posts_router(apis),
+        operations_router(apis),
+        connections_router(apis),
+        tools_router(apis),
+    ):
+        router.include_router(part)
+    return router
+
+
+def account_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
+    """Sign-in and sign-out."""
     router = APIRouter()
 
-    # Sign-in and sign-out
     @router.get("/", include_in_schema=False)
     async def home(request: Request) -> Response:
         has_session = store(request).get(request.cookies.get(COOKIE)) is not None
@@ -95,10 +109,17 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
         response.delete_cookie(COOKIE, path="/")
         return response
 
-    # Posts and jobs
+    return router
+
+
+def posts_router(apis: Apis) -> APIRouter:
+    """The jobs and posts list, one job's posts, and the approvals queue."""
+    router = APIRouter()
+
     @router.get("/posts")
     async def posts(
         request: Request,
+        *,
         session: Signed,
         status: Text = "",
         platform: Text = "",
@@ -150,9 +171,17 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
             live=True,
         )
 
+    return router
+
+
+def operations_router(apis: Apis) -> APIRouter:
+    """Operator commands: on a post, on a job, and pause/resume."""
+    router = APIRouter()
+
     @router.post("/posts/{post_key}/{action}")
     async def post_action(
         request: Request,
+        *,
         session: Checked,
         post_key: str,
         action: str,
@@ -167,6 +196,7 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
     @router.post("/jobs/{job_id}/{action}")
     async def job_action(
         request: Request,
+        *,
         session: Checked,
         job_id: str,
         action: str,
@@ -179,13 +209,12 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
 
     @router.get("/operations")
     async def operations(request: Request, session: Signed) -> Response:
-        return render(
-            request, "operations.html", session, platform_options=views.PLATFORM_OPTIONS
-        )
+        return render(request, "operations.html", session, platform_options=views.PLATFORM_OPTIONS)
 
     @router.post("/operations/{action}")
     async def scope_action(
         request: Request,
+        *,
         session: Checked,
         action: str,
         platform: Annotated[str, Form(max_length=20)] = "",
@@ -196,7 +225,13 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
         await _command(apis, session, "", action, reason=reason, platform=platform)
         return back_to("/operations")
 
-    # Connections
+    return router
+
+
+def connections_router(apis: Apis) -> APIRouter:
+    """Facebook Login (Pages and their Instagram accounts), status, disconnect."""
+    router = APIRouter()
+
     @router.get("/connections")
     async def connections(request: Request, session: Signed) -> Response:
         answer = await apis.connections(session.api_key)
@@ -213,6 +248,22 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
             return back_to("/connections")
         return RedirectResponse(url, status_code=303)
 
+    @router.get(CALLBACK_PATH)
+    async def facebook_login_callback(request: Request) -> Response:
+        """Facebook Login's way back: the distributor connects the accounts; a person is
+        shown what happened, any other client gets the distributor's answer as it is."""
+        status, answer = await apis.facebook_login_callback(request.url.query)
+        if "text/html" not in request.headers.get("accept", ""):
+            return JSONResponse(answer, status_code=status)
+        session = store(request).get(request.cookies.get(COOKIE))
+        if status != 200:
+            raise PageError(status, f"Nothing was connected: {answer.get('detail', answer)}")
+        names = views.connected_names(answer)
+        if session is None:
+            return render(request, "connected.html", None, names=names)
+        session.flash.append(("ok", f"Connected: {names}."))
+        return back_to("/connections")
+
     @router.post("/connections/{connection_id}/disconnect")
     async def disconnect(request: Request, session: Checked, connection_id: str) -> Response:
         try:
@@ -223,7 +274,13 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
             session.flash.append(("ok", "Disconnected: nothing more is sent to that account."))
         return back_to("/connections")
 
-    # Preview
+    return router
+
+
+def tools_router(apis: Apis) -> APIRouter:
+    """The preview and the live stream."""
+    router = APIRouter()
+
     @router.get("/preview")
     async def preview_page(request: Request, session: Signed) -> Response:
         return render(request, "preview.html", session, job_text="", rows=None, problem="")

@@ -346,3 +346,12 @@ def parse_job(text: str) -> tuple[Json | None, str]:
     if not isinstance(value, dict):
         return None, "Expected one job: a JSON object."
     return value, ""
+
+
+def connected_names(answer: Json) -> str:
+    """`Warung Laut (Facebook), @warunglaut (Instagram)`: what a Facebook Login connected."""
+    found = [
+        f"{c.get('display_name') or c.get('account_id')} ({platform_name(c.get('platform', ''))})"
+        for c in answer.get("connections", [])
+    ]
+    return ", ".join(found) or "no accounts (the Facebook user manages no Pages)"
