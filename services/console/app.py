@@ -45,7 +45,7 @@ def console_app(settings: ConsoleSettings, http: httpx.AsyncClient) -> FastAPI:
     install_edge(app, max_body_bytes=settings.max_upload_bytes + 65_536)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    app.include_router(pages_router(apis, failure_limiter(settings)))
+    app.include_router(pages_router(apis, failure_limiter(settings), settings.max_upload_bytes))
 
     @app.exception_handler(SignInRequiredError)
     async def to_sign_in(request: Request, exc: SignInRequiredError) -> Response:

@@ -16,6 +16,7 @@ from jobcast.rate_limits import RateLimiter
 from schemas.operator import OperatorAction
 from services.console import views
 from services.console.apis import CALLBACK_PATH, ApiError, Apis
+from services.console.routes_bulk import bulk_router
 from services.console.sessions import Session
 from services.console.web import (
     COOKIE,
@@ -48,7 +49,7 @@ DONE = {
 }
 
 
-def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
+def pages_router(apis: Apis, failures: RateLimiter[str], max_upload_bytes: int) -> APIRouter:
     """Every page of the console."""
     router = APIRouter()
     for part in (
@@ -57,6 +58,7 @@ def pages_router(apis: Apis, failures: RateLimiter[str]) -> APIRouter:
         operations_router(apis),
         connections_router(apis),
         tools_router(apis),
+        bulk_router(apis, max_upload_bytes),
     ):
         router.include_router(part)
     return router

@@ -7,13 +7,26 @@ these out.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from schemas.publish import ErrorClass, PublishStatus
 
 Json = dict[str, Any]
+
+
+class JobRowLike(Protocol):
+    """A parsed row of a job file (`jobcast.job_files.JobRow`)."""
+
+    @property
+    def line(self) -> int: ...
+    @property
+    def payload(self) -> dict[str, object] | None: ...
+    @property
+    def error(self) -> str | None: ...
+
 
 STATUS_WORDS: dict[str, str] = {
     PublishStatus.SCHEDULED: "Scheduled: waits for its publish time",
@@ -355,3 +368,80 @@ def connected_names(answer: Json) -> str:
         for c in answer.get("connections", [])
     ]
     return ", ".join(found) or "no accounts (the Facebook user manages no Pages)"
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    job_id: str
+    outcome: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class ImportView:
+    filename: str
+    rows: list[ImportRow]
+
+    @property
+    def accepted(self) -> int:
+        return sum(r.outcome == "accepted" for r in self.rows)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(r.outcome == "duplicate" for r in self.rows)
+
+    @property
+    def rejected(self) -> int:
+        return sum(not r.ok for r in self.rows)
+
+
+def import_view(filename: str, rows: Sequence[JobRowLike], outcomes: dict[int, str]) -> ImportView:
+    """Each row of an uploaded file with what became of it: its own problem, or ingest's
+    answer (`outcomes` by line)."""
+    shown = []
+    for row in rows:
+        job_id = str((row.payload or {}).get("job_id", ""))
+        if row.error is not None:
+            shown.append(ImportRow(row.line, job_id, f"not sent: {row.error}", ok=False))
+            continue
+        outcome = outcomes.get(row.line, "not sent: no answer from ingest")
+        shown.append(ImportRow(row.line, job_id, outcome, ok=outcome in ("accepted", "duplicate")))
+    return ImportView(filename, shown)
+
+
+@dataclass(frozen=True)
+class GroupView:
+    key: str
+    posts: int
+    published: int
+    failed: int
+    success_rate: str
+    p50: str
+    p95: str
+    interactions: str
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f}%"
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def analytics_group(group: Json) -> GroupView:
+    ttp = group.get("time_to_publish") or {}
+    interactions = (group.get("engagement") or {}).get("total_interactions")
+    return GroupView(
+        key=platform_name(group["key"]) if group["key"] in PLATFORM_NAMES else group["key"],
+        posts=int(group.get("posts", 0)),
+        published=int(group.get("published", 0)),
+        failed=int(group.get("failed", 0)),
+        success_rate=_percent(group.get("success_rate")),
+        p50=_seconds(ttp.get("p50_seconds")),
+        p95=_seconds(ttp.get("p95_seconds")),
+        interactions="–" if interactions is None else str(interactions),
+    )
