@@ -283,11 +283,13 @@ async def test_a_person_connects_imports_watches_approves_and_signs_out(
     assert "Waiting for approval" in person.text()  # the Instagram post still waits
 
     # Analytics: the charts are SVG images with names; the CSV export answers.
+    browser.set_window_size(1280, 1500)  # the charts, all of them, in the screenshot
     person.open("/analytics?days=7")
     charts = person.all("figure svg[role='img']")
     assert len(charts) == 5
     assert "Posts per day" in (charts[0].get_attribute("aria-label") or "")
     person.shot("07-analytics")
+    browser.set_window_size(1280, 900)
     async with as_signed_in(person) as signed:
         exported = await signed.get(f"{console}/analytics.csv?days=7&group_by=platform")
     assert exported.status_code == 200
