@@ -33,15 +33,15 @@ class FakeApis:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    def __call__(self, request: httpx.Request) -> httpx.Response:  # noqa: PLR0911
         self.requests.append(request)
         key = request.headers.get("authorization", "").removeprefix("Bearer ")
         url = str(request.url)
         if url.startswith(f"{DISTRIBUTOR}/v1/connections/facebook/callback"):
             if "state=good" not in url:
                 return httpx.Response(400, json={"detail": "invalid OAuth state: expired"})
-            return httpx.Response(200, json={"tenant_id": "t", "connections": [
-                {"platform": "facebook", "account_id": "1", "display_name": "Kopi Pagi"}]})  # fmt: skip
+            connected = {"platform": "facebook", "account_id": "1", "display_name": "Kopi Pagi"}
+            return httpx.Response(200, json={"tenant_id": "t", "connections": [connected]})
         if key not in (OPERATOR_KEY, TENANT_KEY):
             return httpx.Response(401, json={"detail": "invalid or revoked API key"})
         path = request.url.path
@@ -74,7 +74,7 @@ def client_for(apis: FakeApis, base_url: str = "http://testserver") -> TestClien
     settings = ConsoleSettings(
         CONSOLE_INGEST_URL=INGEST, CONSOLE_READ_API_URL=READ,
         CONSOLE_DISTRIBUTOR_URL=DISTRIBUTOR,
-    )  # type: ignore[call-arg]  # fmt: skip
+    )  # fmt: skip
     http = httpx.AsyncClient(transport=httpx.MockTransport(apis))
     return TestClient(console_app(settings, http), base_url=base_url, follow_redirects=False)
 
@@ -89,7 +89,10 @@ def sign_in(client: TestClient, key: str) -> httpx.Response:
     page = client.get("/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
-    return client.post("/sign-in", data={"api_key": key, "csrf_token": token.group(1)})
+    answer: httpx.Response = client.post(
+        "/sign-in", data={"api_key": key, "csrf_token": token.group(1)}
+    )
+    return answer
 
 
 def csrf_of(client: TestClient, path: str = "/posts") -> str:
