@@ -11,7 +11,8 @@ class ConsoleSettings(CommonSettings):
 
     # HTTP port: the console's pages and the ops endpoints.
     port: int = 8086
-    # The APIs the console reads and writes through (it has no other way in).
+    # Ingest: job events and operator commands. The console reads and writes only through
+    # these three APIs, with the signed-in person's key.
     ingest_url: str = Field(
         default="http://127.0.0.1:8081",
         validation_alias=AliasChoices("CONSOLE_INGEST_URL", "JOBCAST_INGEST_URL"),
