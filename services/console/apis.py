@@ -112,7 +112,10 @@ class Apis:
             headers={"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"},
             timeout=httpx.Timeout(10.0, read=None),
         )
-        response = await self._http.send(request, stream=True)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise ApiError(502, f"the read API did not answer ({type(exc).__name__})") from None
         try:
             yield response
         finally:

@@ -321,7 +321,10 @@ def tools_router(apis: Apis) -> APIRouter:
     @router.get("/live")
     async def live(request: Request, session: Signed) -> Response:
         context = apis.stream(session.api_key)
-        upstream = await context.__aenter__()
+        try:
+            upstream = await context.__aenter__()
+        except ApiError:
+            return Response(status_code=503)  # EventSource tries again later
         if upstream.status_code != 200:
             await context.__aexit__(None, None, None)
             return Response(status_code=204)  # EventSource stops reconnecting on 204
