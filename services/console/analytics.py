@@ -56,7 +56,8 @@ def analytics_charts(by_day: Json, by_platform: Json, by_job: Json) -> list[Char
         ]
 
     svgs = {
-        "posts-per-day": charts.line_chart(
+        # Bars: a day with posts reads as a count, even when it is the only day.
+        "posts-per-day": charts.bar_chart(
             {
                 "posted": _day_series(days, lambda g: g.get("published", 0)),
                 "failed": _day_series(days, lambda g: g.get("failed", 0)),

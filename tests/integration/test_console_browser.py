@@ -68,6 +68,7 @@ def browser() -> Iterator[WebDriver]:
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
+    driver.implicitly_wait(5)  # an element of a page still loading is waited for
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     try:
         yield driver
@@ -106,7 +107,13 @@ class Person:
         return str(self.find("h1").text)
 
     def press(self, css: str) -> None:
+        """Click a form's button and wait for the page it leads to (the old one goes stale)."""
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.find("html")
         self.find(css).click()
+        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
 
     def wait(self, check: Callable[[], Any], seconds: float = 60.0) -> Any:
         from selenium.common.exceptions import StaleElementReferenceException
