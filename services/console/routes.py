@@ -8,8 +8,9 @@ every POST answers with a redirect (303) back to a page.
 import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from jobcast.rate_limits import RateLimiter
@@ -34,6 +35,7 @@ PAGE_SIZE = 25
 Text = Annotated[str, Query(max_length=200)]
 Signed = Annotated[Session, Depends(signed_in)]
 Checked = Annotated[Session, Depends(checked)]
+PostKey = Annotated[str, Path(pattern=r"^pk_[0-9a-f]{32}$")]
 POST_ACTIONS = {a.value for a in (OperatorAction.RETRY, OperatorAction.CANCEL,
                                   OperatorAction.APPROVE, OperatorAction.REJECT)}  # fmt: skip
 JOB_ACTIONS = {a.value for a in (OperatorAction.CANCEL, OperatorAction.APPROVE,
@@ -42,7 +44,7 @@ SCOPE_ACTIONS = {OperatorAction.PAUSE.value, OperatorAction.RESUME.value}
 DONE = {
     "retry": "Retry requested.",
     "cancel": "Cancel requested.",
-    "approve": "Approved: it will be posted.",
+    "approve": "Approved: it will be posted when due.",
     "reject": "Rejected: it will not be posted.",
     "pause": "Paused: due posts are held.",
     "resume": "Resumed: held posts go out in order.",
@@ -151,6 +153,7 @@ def posts_router(apis: Apis) -> APIRouter:
 
     @router.get("/jobs/{job_id}")
     async def job(request: Request, session: Signed, job_id: str) -> Response:
+        _path(job_id)
         answer = await apis.job_posts(session.api_key, job_id)
         if not answer.get("posts"):
             # Unknown here, or another tenant's: the read API shows neither.
@@ -185,7 +188,7 @@ def operations_router(apis: Apis) -> APIRouter:
         request: Request,
         *,
         session: Checked,
-        post_key: str,
+        post_key: PostKey,
         action: str,
         back: Annotated[str, Form(max_length=300)] = "/posts",
         reason: Annotated[str, Form(max_length=500)] = "",
@@ -373,8 +376,9 @@ def _sign_in_again(request: Request, status: int, error: str) -> Response:
 
 
 def _path(value: str) -> str:
-    from urllib.parse import quote
-
+    """A path segment for an API's URL: quoted, and never `.` or `..` (which would climb)."""
+    if value.strip(".") == "":
+        raise PageError(404, "No such job.")
     return quote(value, safe="")
 
 

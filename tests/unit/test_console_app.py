@@ -18,9 +18,10 @@ from services.console.settings import ConsoleSettings
 
 OPERATOR_KEY = "jc_operator-key-0123456789"
 TENANT_KEY = "jc_tenant-key-0123456789"
+PK = "pk_" + "0123456789abcdef" * 2
 INGEST, READ, DISTRIBUTOR = "http://ingest", "http://read", "http://distributor"
 POST = {
-    "post_key": "pk_1", "job_id": "job-1", "platform": "facebook", "status": "posted",
+    "post_key": PK, "job_id": "job-1", "platform": "facebook", "status": "posted",
     "attempt_count": 1, "permalink": "https://www.facebook.com/1/posts/2", "error": None,
     "next_attempt_at": None, "updated_at": "2026-05-01T07:00:00+00:00",
     "lifecycle": {"first_seen_at": "2026-05-01T06:59:00+00:00"}, "attempts": [],
@@ -142,18 +143,18 @@ def test_pages_need_a_session(client: TestClient) -> None:
 
 def test_every_form_needs_the_sessions_csrf_token(client: TestClient, apis: FakeApis) -> None:
     sign_in(client, OPERATOR_KEY)
-    for path in ("/posts/pk_1/approve", "/jobs/job-1/cancel", "/operations/pause",
+    for path in (f"/posts/{PK}/approve", "/jobs/job-1/cancel", "/operations/pause",
                  "/connections/connect", "/sign-out", "/preview", "/import"):  # fmt: skip
         for form in ({}, {"csrf_token": "forged"}):
             assert client.post(path, data=form).status_code == 403, path
     assert not [r for r in apis.requests if r.url.path.startswith("/v1/operator/posts")]
 
-    done = client.post("/posts/pk_1/approve", data={"csrf_token": csrf_of(client),
+    done = client.post(f"/posts/{PK}/approve", data={"csrf_token": csrf_of(client),
                                                     "back": "/approvals"})  # fmt: skip
     assert done.status_code == 303
     assert done.headers["location"] == "/approvals"
     command = apis.requests[-1]
-    assert command.url.path == "/v1/operator/posts/pk_1/approve"
+    assert command.url.path == f"/v1/operator/posts/{PK}/approve"
     assert command.headers["authorization"] == f"Bearer {OPERATOR_KEY}"
     assert "Approved" in client.get("/posts").text
 
@@ -161,9 +162,22 @@ def test_every_form_needs_the_sessions_csrf_token(client: TestClient, apis: Fake
 def test_after_a_form_only_a_local_page_is_followed(client: TestClient) -> None:
     sign_in(client, OPERATOR_KEY)
     for back in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-        answer = client.post("/posts/pk_1/retry", data={"csrf_token": csrf_of(client),
+        answer = client.post(f"/posts/{PK}/retry", data={"csrf_token": csrf_of(client),
                                                         "back": back})  # fmt: skip
         assert answer.headers["location"] == "/", back
+
+
+def test_a_crafted_post_key_or_job_id_never_reaches_another_api_path(
+    client: TestClient, apis: FakeApis
+) -> None:
+    sign_in(client, OPERATOR_KEY)
+    token = csrf_of(client)
+    before = len(apis.requests)
+    assert client.post("/posts/pk_1/approve", data={"csrf_token": token}).status_code == 422
+    assert client.post("/jobs/../cancel", data={"csrf_token": token}).status_code in (404, 405)
+    assert client.post("/jobs/%2E%2E/cancel", data={"csrf_token": token}).status_code == 404
+    assert client.get("/jobs/..").status_code in (303, 404)
+    assert len(apis.requests) == before
 
 
 def test_a_job_the_read_api_does_not_show_is_not_found(client: TestClient) -> None:
