@@ -14,13 +14,13 @@ rows not yet sent are reported `not_sent` (import the file again to send them).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 
+from jobcast.http_answers import refusal_reason, retry_after_seconds
 from jobcast.job_files import JobRow, job_event
 
 MAX_BATCH_SIZE = 500
@@ -29,7 +29,6 @@ MAX_BATCH_SIZE = 500
 DEFAULT_BATCH_SIZE = 100
 JOB_EVENTS_PATH = "/v1/job-events"
 _RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)  # seconds before each retry of a failed batch
-_MAX_RATE_LIMIT_WAIT = 60.0  # seconds: a longer Retry-After is waited for in steps
 _MAX_RATE_LIMIT_WAITS = 200  # 429s in a row before the import gives up
 
 RowStatus = Literal["accepted", "duplicate", "rejected", "not_sent"]
@@ -124,7 +123,7 @@ class _Sender:
             return [*await self.send(batch[:half]), *await self.send(batch[half:])]
         if response.status_code in (401, 403):
             raise _StopImport(f"the ingest API refused the key ({response.status_code})")
-        why = f"the ingest API answered {response.status_code}: {_detail(response)}"
+        why = f"the ingest API answered {response.status_code}: {refusal_reason(response)}"
         return [RowOutcome(row.line, "rejected", reason=why) for row in batch]
 
     async def _post(self, events: list[dict[str, object]]) -> httpx.Response:
@@ -139,7 +138,7 @@ class _Sender:
             else:
                 if response.status_code == 429 and rate_limited < _MAX_RATE_LIMIT_WAITS:
                     rate_limited += 1
-                    await self._sleep(_retry_after(response))
+                    await self._sleep(retry_after_seconds(response))
                     continue
                 if response.status_code < 500:
                     return response
@@ -164,19 +163,3 @@ def _outcomes(batch: list[JobRow], body: dict[str, Any]) -> list[RowOutcome]:
         else:
             outcomes.append(RowOutcome(row.line, status, event_id=result["event_id"]))
     return outcomes
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        wait = float(response.headers.get("Retry-After", "1"))
-    except ValueError:
-        wait = 1.0
-    return min(max(wait, 0.1), _MAX_RATE_LIMIT_WAIT) if math.isfinite(wait) else 1.0
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        detail = response.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    return str(detail)[:300] if detail else response.reason_phrase
