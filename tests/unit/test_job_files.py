@@ -177,8 +177,8 @@ def test_jsonl_rows_report_json_shape_and_field_errors() -> None:
         "{not json",
         "[1, 2]",
         json.dumps({**_posting("b"), "salary": 3}),
-        "[" * 100,
-        json.dumps({**_posting("c"), "title": "x\x00"}),
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({**_posting("c"), "title": "x\x00", "description": "[" * 100}),
         json.dumps(_posting("d")) + "\r",
     ]
     rows = parse_job_file("\n".join(lines).encode(), fmt="jsonl")
@@ -187,7 +187,7 @@ def test_jsonl_rows_report_json_shape_and_field_errors() -> None:
         (3, "not valid JSON: Expecting property name enclosed in double quotes (column 2)"),
         (4, "a line must be one JSON object: a job posting"),
         (5, "salary: not a field of a job posting"),
-        (6, "nested deeper than 32 levels"),
+        (6, "not a job posting: nested too deeply"),
         (7, "title: must not contain NUL (U+0000)"),
         (8, None),
     ]
