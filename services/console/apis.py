@@ -4,7 +4,7 @@ the status and the API's own explanation (never the key)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import httpx
 
+from jobcast.job_files import JobRow
+from jobcast.job_import import MAX_BATCH_SIZE, RowOutcome, import_rows
 from services.console.sessions import Role
 
 Json = dict[str, Any]
@@ -152,10 +154,12 @@ class Apis:
         return await self._call("POST", f"{self._to.distributor}/v1/preview", api_key, json=job)
 
     # Ingest
-    async def submit_jobs(self, api_key: str, events: list[Json]) -> Json:
-        """Job events, one batch (ingest answers each event's outcome)."""
-        url = f"{self._to.ingest}/v1/job-events"
-        return await self._call("POST", url, api_key, json={"events": events})
+    async def import_rows(self, api_key: str, rows: Sequence[JobRow]) -> list[RowOutcome]:
+        """A job file's rows sent as job events (`jobcast.job_import`, as `jobcast jobs
+        import` does): one outcome per row, in row order."""
+        return await import_rows(
+            self._http, self._to.ingest, api_key, rows, batch_size=MAX_BATCH_SIZE
+        )
 
     async def operator_command(
         self, api_key: str, target: str, action: str, *, reason: str = "", platform: str = ""

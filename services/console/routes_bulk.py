@@ -13,14 +13,13 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from jobcast import csv_export
-from jobcast.job_files import JobFileError, format_of, job_event, parse_job_file
+from jobcast.job_files import JobFileError, format_of, parse_job_file
 from services.console import views
 from services.console.analytics import analytics_charts
 from services.console.apis import Apis
 from services.console.sessions import Session
 from services.console.web import PageError, checked, render, signed_in
 
-MAX_BATCH = 500  # ingest's batch limit
 EXPORT_PAGE = 500  # the read API's largest page
 Text = Annotated[str, Query(max_length=200)]
 Signed = Annotated[Session, Depends(signed_in)]
@@ -46,15 +45,7 @@ def bulk_router(apis: Apis, max_upload_bytes: int) -> APIRouter:
             rows = parse_job_file(data, fmt=format_of(upload.filename))
         except JobFileError as exc:
             return _import_problem(request, session, f"Nothing was imported: {exc}")
-        valid = [r for r in rows if r.payload is not None]
-        outcomes: dict[int, str] = {}
-        for start in range(0, len(valid), MAX_BATCH):
-            batch = valid[start : start + MAX_BATCH]
-            answer = await apis.submit_jobs(
-                session.api_key, [job_event(r.payload or {}) for r in batch]
-            )
-            for index, outcome in views.ingest_outcomes(answer).items():
-                outcomes[batch[index].line] = outcome
+        outcomes = await apis.import_rows(session.api_key, rows)
         return render(
             request,
             "import.html",

@@ -10,22 +10,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
+from jobcast.job_files import JobRow
+from jobcast.job_import import RowOutcome
 from schemas.publish import ErrorClass, PublishStatus
 
 Json = dict[str, Any]
-
-
-class JobRowLike(Protocol):
-    """A parsed row of a job file (`jobcast.job_files.JobRow`)."""
-
-    @property
-    def line(self) -> int: ...
-    @property
-    def payload(self) -> dict[str, object] | None: ...
-    @property
-    def error(self) -> str | None: ...
 
 
 STATUS_WORDS: dict[str, str] = {
@@ -329,21 +320,6 @@ def preview_rows(answer: Json) -> list[PreviewRow]:
     return rows
 
 
-def ingest_outcomes(answer: Json) -> dict[int, str]:
-    """Per event index in a batch: accepted, duplicate, or what was wrong with it."""
-    outcomes = {}
-    for result in answer.get("results", []):
-        if result["status"] == "rejected":
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e.get('loc', [])[-2:])}: {e.get('msg', '')}"
-                for e in result.get("errors", [])
-            )
-            outcomes[int(result["index"])] = f"rejected: {problems or 'invalid'}"
-        else:
-            outcomes[int(result["index"])] = str(result["status"])
-    return outcomes
-
-
 def parse_job(text: str) -> tuple[Json | None, str]:
     """A pasted job (its JSON, or a whole `job.created` event): the job, or what is wrong."""
     import json
@@ -378,6 +354,14 @@ class ImportRow:
     ok: bool
 
 
+IMPORT_WORDS = {
+    "accepted": "accepted",
+    "duplicate": "already imported",
+    "rejected": "not sent",
+    "not_sent": "not sent (import the file again)",
+}
+
+
 @dataclass(frozen=True)
 class ImportView:
     filename: str
@@ -385,28 +369,28 @@ class ImportView:
 
     @property
     def accepted(self) -> int:
-        return sum(r.outcome == "accepted" for r in self.rows)
+        return sum(r.outcome == IMPORT_WORDS["accepted"] for r in self.rows)
 
     @property
     def duplicates(self) -> int:
-        return sum(r.outcome == "duplicate" for r in self.rows)
+        return sum(r.outcome == IMPORT_WORDS["duplicate"] for r in self.rows)
 
     @property
     def rejected(self) -> int:
         return sum(not r.ok for r in self.rows)
 
 
-def import_view(filename: str, rows: Sequence[JobRowLike], outcomes: dict[int, str]) -> ImportView:
-    """Each row of an uploaded file with what became of it: its own problem, or ingest's
-    answer (`outcomes` by line)."""
+def import_view(
+    filename: str, rows: Sequence[JobRow], outcomes: Sequence[RowOutcome]
+) -> ImportView:
+    """Each row of an uploaded file (in file order) with what became of it."""
     shown = []
-    for row in rows:
+    for row, outcome in zip(rows, outcomes, strict=True):
         job_id = str((row.payload or {}).get("job_id", ""))
-        if row.error is not None:
-            shown.append(ImportRow(row.line, job_id, f"not sent: {row.error}", ok=False))
-            continue
-        outcome = outcomes.get(row.line, "not sent: no answer from ingest")
-        shown.append(ImportRow(row.line, job_id, outcome, ok=outcome in ("accepted", "duplicate")))
+        words = IMPORT_WORDS[outcome.status]
+        if outcome.reason:
+            words = f"{words}: {outcome.reason}"
+        shown.append(ImportRow(outcome.line, job_id, words, ok=not outcome.failed))
     return ImportView(filename, shown)
 
 

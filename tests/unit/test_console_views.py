@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobcast.job_files import JobRow
+from jobcast.job_import import RowOutcome
 from schemas.publish import ErrorClass, PublishStatus
 from services.console import views
 from services.console.analytics import analytics_charts
@@ -114,22 +115,25 @@ def test_a_pasted_job_or_event_is_read_and_bad_input_explained() -> None:
 def test_an_import_shows_each_rows_outcome() -> None:
     rows = [
         JobRow(2, {"job_id": "a"}, None),
-        JobRow(3, None, "line 3: title: field required"),
+        JobRow(3, None, "title: field required"),
         JobRow(4, {"job_id": "b"}, None),
         JobRow(5, {"job_id": "c"}, None),
+        JobRow(6, {"job_id": "d"}, None),
     ]
-    answer = {"results": [
-        {"index": 0, "status": "accepted"}, {"index": 1, "status": "duplicate"},
-        {"index": 2, "status": "rejected", "errors": [{"loc": ["payload", "title"],
-                                                      "msg": "too long"}]},
-    ]}  # fmt: skip
-    outcomes = views.ingest_outcomes(answer)
-    shown = views.import_view("jobs.csv", rows, {2: outcomes[0], 4: outcomes[1], 5: outcomes[2]})
+    outcomes = [
+        RowOutcome(2, "accepted", event_id="e1"),
+        RowOutcome(3, "rejected", reason="title: field required"),
+        RowOutcome(4, "duplicate", event_id="e2"),
+        RowOutcome(5, "rejected", reason="title: too long"),
+        RowOutcome(6, "not_sent", reason="the ingest API could not be reached"),
+    ]
+    shown = views.import_view("jobs.csv", rows, outcomes)
     assert [(r.line, r.job_id, r.ok) for r in shown.rows] == [
-        (2, "a", True), (3, "", False), (4, "b", True), (5, "c", False),
+        (2, "a", True), (3, "", False), (4, "b", True), (5, "c", False), (6, "d", False),
     ]  # fmt: skip
-    assert shown.rows[3].outcome == "rejected: payload.title: too long"
-    assert (shown.accepted, shown.duplicates, shown.rejected) == (1, 1, 2)
+    assert shown.rows[1].outcome == "not sent: title: field required"
+    assert shown.rows[4].outcome.startswith("not sent (import the file again): the ingest")
+    assert (shown.accepted, shown.duplicates, shown.rejected) == (1, 1, 3)
 
 
 def test_a_connection_row_says_its_state_in_words() -> None:
