@@ -21,11 +21,14 @@
       })
       .catch(function () { /* the next change tries again */ });
   }
-  var source = new EventSource(main.dataset.live);
-  source.addEventListener("post.status", function () {
+  function soon() {
     if (pending === null) { pending = window.setTimeout(refresh, 300); }
-  });
+  }
+  var source = new EventSource(main.dataset.live);
+  source.addEventListener("post.status", soon);
   main.dataset.liveState = "connecting";
-  source.onopen = function () { main.dataset.liveState = "open"; };
+  // A change made between this page's rendering and the stream's opening (or while it was
+  // reconnecting) sent no event here: read the page once more when the stream opens.
+  source.onopen = function () { main.dataset.liveState = "open"; soon(); };
   source.onerror = function () { main.dataset.liveState = "retrying"; };
 })();
