@@ -115,7 +115,7 @@ class Person:
         self.find(css).click()
         WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
 
-    def wait(self, check: Callable[[], Any], seconds: float = 60.0) -> Any:
+    def wait(self, check: Callable[[], Any], seconds: float = 90.0) -> Any:
         from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
