@@ -10,8 +10,11 @@ tests skip, saying so, only when they are not there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,7 +27,6 @@ import pytest
 
 from devtools.stack import Endpoints
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
-from services.distributor.profile import TenantProfile, put_profile
 from services.distributor.repo import migrate_distributor
 from tests.harness import RunningPipeline
 from tests.integration.helpers import job_event, ledger, new_tenant, wait_for_posts
@@ -175,6 +177,18 @@ def jobs_csv(folder: Path, run: str) -> Path:
     return path
 
 
+async def hold_for_approval(pipeline: Endpoints, tenant: str) -> None:
+    """`jobcast profile set --require-approval`: the tenant's posts wait for an operator."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "jobcast_cli.main", "profile", "set", "--tenant", tenant,
+        "--require-approval",
+        env={**os.environ, "DATABASE_URL": pipeline.database_url},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()
+
+
 @contextlib.asynccontextmanager
 async def as_signed_in(person: Person) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client holding the browser's cookies: requests a form would not make."""
@@ -267,7 +281,7 @@ async def test_a_person_connects_imports_watches_approves_and_signs_out(
     person.shot("05-job")
 
     # Approval: with the tenant's profile holding posts, a new job waits; approving posts it.
-    await put_profile(db, tenant.tenant_id, TenantProfile(require_approval=True))
+    await hold_for_approval(pipeline, tenant.name)
     held = f"{run}-waiter"
     response = await http.post(
         f"{pipeline.url('ingest')}/v1/job-events",
