@@ -33,8 +33,10 @@ lint: venv
 	$(BIN)/python -m jobcast_cli.settings_doc --check
 	$(BIN)/python -m jobcast_cli.asyncapi --check
 
-## Everything: lint, unit tests, and integration tests on real Kafka + Postgres.
+## Everything: lint, unit tests, and integration tests on real Kafka + Postgres (and the
+## console in headless Chromium, installed when missing: devtools/install_browser.sh).
 test: lint
+	devtools/install_browser.sh
 	$(BIN)/pytest
 
 unit: venv
