@@ -30,9 +30,9 @@ from schemas.publish import (
     PublishResult,
     PublishStatus,
 )
-from services.metrics import fast_results
-from services.metrics.fast_results import result_row_fast
-from services.metrics.readmodel import EventRow, result_row
+from services.metrics.readmodel.models import EventRow, result_row
+from services.metrics.rebuild import decoder as fast_results
+from services.metrics.rebuild.decoder import result_row_fast
 
 PROPERTY = settings(max_examples=300, deadline=None)
 

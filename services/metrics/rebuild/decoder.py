@@ -27,7 +27,7 @@ from schemas.bounds import EARLIEST, LATEST, MAX_INT, check_text
 from schemas.envelope import SCHEMA_VERSION
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishAction, PublishStatus
-from services.metrics.readmodel import EventRow, event_row
+from services.metrics.readmodel.models import EventRow, event_row
 
 # Timestamps, post keys and job ids are checked by hand below, not by msgspec patterns:
 # msgspec runs a pattern through Python's re, which cost more than the rest of the
