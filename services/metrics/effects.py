@@ -11,7 +11,7 @@ run them again for events the live consumer already handled.
 from __future__ import annotations
 
 from services.metrics.engagement.repo import engagement_scheduler
-from services.metrics.readmodel.models import ChangeEffect, EngagementEffect
+from services.metrics.readmodel.handlers import ChangeEffect, EngagementEffect
 from services.metrics.readmodel.stream import notify
 from services.metrics.settings import MetricsSettings
 from services.metrics.webhooks.delivery import enqueue_engagement, enqueue_lifecycle

@@ -8,6 +8,7 @@ development tools in `devtools/`, which the wheel and the image leave out.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
 from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "services"
@@ -70,3 +71,138 @@ def test_the_product_never_imports_the_development_tools() -> None:
         if module.split(".")[0] == "devtools"
     ]
     assert not found, "\n".join(found)
+
+
+# A service's layers: wiring, handlers, pure domain, SQL, settings. Its domain modules are
+# `domain.py`, `models.py`, those of a `domain/` package, and every module but the wiring
+# (`app`, `effects`) that imports no I/O library; a SQL module is a `repo*.py` or one that
+# imports a database library. A service may keep its layers in sub-packages (metrics).
+# Domain code takes its types from `models`, so it never reaches SQL, directly or through
+# another module of its service.
+_SQL_LIBRARIES = ("asyncpg", "jobcast.db")
+_IO_LIBRARIES = (
+    *_SQL_LIBRARIES,
+    "aiokafka",
+    "faststream",
+    "fastapi",
+    "starlette",
+    "httpx",
+    "jobcast.kafka",
+    "jobcast.consumer",
+    "jobcast.batching",
+    "jobcast.service",
+    "jobcast.http_edge",
+    "jobcast.http_transport",
+    "jobcast.graph",
+)
+_DOMAIN_BY_NAME = ("domain", "models")
+_WIRING_BY_NAME = ("__main__", "app", "effects")  # wiring reaches every layer, by its job
+_NOT_YET_CHECKED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class _Layers:
+    imports: dict[str, list[str]]  # module (file stem) -> every module it imports
+    siblings: dict[str, list[str]]  # module -> the modules of its own service it imports
+    sql: set[str]
+    domain: list[str]
+
+
+def _layers(service: Path) -> _Layers:
+    own = f"services.{service.name}"
+    imports: dict[str, list[str]] = {}  # module, dotted below the service: `readmodel.repo`
+    for path in sorted(service.rglob("*.py")):
+        name = ".".join(path.relative_to(service).with_suffix("").parts)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        imports[name] = [m for _, m in _imported_modules(tree)] + [
+            f"{node.module}.{alias.name}"  # `from services.<service>[.package] import repo`
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and (node.module == own or (node.module or "").startswith(own + "."))
+            for alias in node.names
+        ]
+    siblings = {
+        name: sorted(
+            {m.removeprefix(own + ".") for m in found if m.startswith(own + ".")}
+            & imports.keys() - {name}
+        )
+        for name, found in imports.items()
+    }
+    sql = {
+        name
+        for name, found in imports.items()
+        if name.split(".")[-1].startswith("repo")
+        or any(_is_under(m, _SQL_LIBRARIES) for m in found)
+    }
+    domain = [
+        name
+        for name, found in imports.items()
+        if name.split(".")[-1] in _DOMAIN_BY_NAME
+        or "domain" in name.split(".")[:-1]  # a `domain/` package
+        or (
+            name.split(".")[-1] not in _WIRING_BY_NAME
+            and not any(_is_under(m, _IO_LIBRARIES) for m in found)
+        )
+    ]
+    return _Layers(imports, siblings, sql, domain)
+
+
+def _is_under(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def domain_reaching_sql(service: Path) -> list[str]:
+    """Each shortest path from a domain module of `service` to one of its SQL modules."""
+    layers = _layers(service)
+    found: list[str] = []
+    for start in layers.domain:
+        if start in layers.sql:
+            found.append(f"{service.name}/{start}.py is SQL itself")
+            continue
+        paths, seen = [[start]], {start}
+        while paths:
+            path = paths.pop(0)
+            for sibling in layers.siblings[path[-1]]:
+                if sibling in seen:
+                    continue
+                seen.add(sibling)
+                if sibling in layers.sql:
+                    found.append(" -> ".join(f"{service.name}/{m}.py" for m in [*path, sibling]))
+                else:
+                    paths.append([*path, sibling])
+    return found
+
+
+def test_domain_modules_never_reach_sql() -> None:
+    services = [p.parent for p in sorted(SERVICES.glob("*/__init__.py"))]
+    checked = [s for s in services if s.name not in _NOT_YET_CHECKED]
+    assert {"distributor", "ingest", "metrics", "publishing"} <= {s.name for s in checked}
+    for name, domain, sql in (
+        ("distributor", "domain", "repo"),
+        ("ingest", "domain", "repo"),
+        ("metrics", "engagement.domain", "readmodel.repo"),
+    ):
+        layers = _layers(SERVICES / name)
+        assert domain in layers.domain, name
+        assert sql in layers.sql, name
+    found = [line for service in checked for line in domain_reaching_sql(service)]
+    assert not found, "a domain module reaches SQL (take its types from models):\n" + "\n".join(
+        found
+    )
+
+
+def test_the_layer_check_finds_sql_behind_a_domain_module(tmp_path: Path) -> None:
+    service = tmp_path / "shop"
+    service.mkdir()
+    (service / "models.py").write_text("from dataclasses import dataclass\n")
+    (service / "repo.py").write_text("import asyncpg\nfrom services.shop.models import X\n")
+    (service / "pricing.py").write_text("from services.shop import repo\n")
+    (service / "domain.py").write_text("from services.shop.pricing import price\n")
+    (service / "handlers.py").write_text("import asyncpg\nfrom services.shop import domain, repo\n")
+    assert sorted(domain_reaching_sql(service)) == [
+        "shop/domain.py -> shop/pricing.py -> shop/repo.py",
+        "shop/pricing.py -> shop/repo.py",
+    ]
+    (service / "pricing.py").write_text("from services.shop.models import X\n")
+    assert domain_reaching_sql(service) == []

@@ -12,7 +12,8 @@ from uuid import UUID
 import asyncpg
 
 from services.metrics.engagement.domain import due_checkpoints
-from services.metrics.readmodel.models import ChangeEffect, StatusChange
+from services.metrics.readmodel.handlers import ChangeEffect
+from services.metrics.readmodel.models import StatusChange
 
 if TYPE_CHECKING:
     from jobcast.db import Connection

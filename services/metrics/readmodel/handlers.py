@@ -3,8 +3,8 @@ their effects) out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -12,8 +12,18 @@ from jobcast.kafka import RecordMeta
 from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
 from services.metrics.readmodel.materialise import apply_engagement, apply_results
-from services.metrics.readmodel.models import ChangeEffect, EngagementEffect, StatusChange
+from services.metrics.readmodel.models import StatusChange
 from services.metrics.readmodel.stream import notify
+
+if TYPE_CHECKING:
+    from jobcast.db import Connection
+
+
+ChangeEffect = Callable[["Connection", Sequence[StatusChange]], Awaitable[None]]
+"""Work that must commit together with the changes it follows from (NOTIFY, outboxes)."""
+
+EngagementEffect = Callable[["Connection", Sequence[dict[str, Any]]], Awaitable[None]]
+"""Work that commits with a batch of snapshots (given the posts whose latest moved)."""
 
 
 class ResultMaterialiser:

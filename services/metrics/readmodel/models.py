@@ -1,22 +1,18 @@
 """What the read model is made of, as values: the rows it takes from events (one per
-event, in the column order the live path and the rebuild share), the transitions it
-reports, and the shape of the work that commits with them."""
+event, in the column order the live path and the rebuild share), and the transitions it
+reports."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from schemas.engagement import EngagementCollected
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishAction, PublishCompleted, PublishStatus
 from services.metrics.readmodel.domain import METRIC_NAMES, STATUS_RANK
-
-if TYPE_CHECKING:
-    from jobcast.db import Connection
 
 # One row per event, in this order: what the live path passes as arrays and the rebuild
 # COPYs into its staging table.
@@ -194,10 +190,3 @@ def snapshot_row(event: EngagementCollected) -> EventRow:
         s.collected_at,
         *(getattr(m, name) for name in METRIC_NAMES),
     )
-
-
-ChangeEffect = Callable[["Connection", Sequence[StatusChange]], Awaitable[None]]
-"""Work that must commit together with the changes it follows from (NOTIFY, outboxes)."""
-
-EngagementEffect = Callable[["Connection", Sequence[dict[str, Any]]], Awaitable[None]]
-"""Work that commits with a batch of snapshots (given the posts whose latest moved)."""
