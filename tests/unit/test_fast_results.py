@@ -313,7 +313,7 @@ class _At(ContractModel):
     at: UtcDatetime
 
 
-_AT = msgspec.json.Decoder(struct_of(_At))
+_AT: msgspec.json.Decoder[Any] = msgspec.json.Decoder(struct_of(_At))
 
 
 def _by_contract(text: str) -> datetime | None:
@@ -420,7 +420,7 @@ def fast_values(raw: bytes) -> dict[str, Any] | None:
     ))  # fmt: skip
 
 
-def _plain_values(values: dict[str, Any]) -> dict[str, Any]:
+def _plain_values(values: dict[str, Any]) -> Any:
     return json.loads(json.dumps(values, default=str))
 
 
