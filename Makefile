@@ -43,7 +43,8 @@ unit: venv
 integration: venv
 	$(BIN)/pytest tests/integration
 
-## Benchmarks (numbers in .jobcast/bench/*.json). The publisher: 10,000 commands, 500 accounts,
+## Benchmarks (numbers in .jobcast/bench/*.json; with BENCH_RECORD=1 also in bench/results/,
+## see docs/performance.md). The publisher: 10,000 commands, 500 accounts,
 ## sandbox latency 200 ms; one run per platform.
 bench-publish: venv
 	$(BIN)/python -m bench.publish --platform facebook

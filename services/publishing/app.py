@@ -8,7 +8,6 @@ import httpx
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.graph.client import GraphClient
@@ -16,6 +15,7 @@ from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.http_edge import install_edge
 from jobcast.http_transport import LeanClient, LeanTransport
 from jobcast.kafka import (
+    ConcurrentConsumer,
     dead_letters_for,
     ensure_topics,
     make_broker,

@@ -73,6 +73,85 @@ def test_the_product_never_imports_the_development_tools() -> None:
     assert not found, "\n".join(found)
 
 
+# Readers of a topic's history by offset (no consumer group, no handler) and the
+# operator's dead-letter replay, which picks each record's partition itself: not the
+# product's consume or produce path. Named by file, so a move to a sub-package keeps them.
+RAW_KAFKA_CLIENTS_ALLOWED = {
+    "jobcast_cli/replay.py",  # moves a group's committed offsets
+    "jobcast_cli/dlq/reading.py",  # reads dead letters by offset
+    "jobcast_cli/dlq/replaying.py",  # sends a dead letter back to its own partition
+    "services/metrics/rebuild/load.py",  # reads results history by offset
+}
+_RAW_CLIENTS = {"AIOKafkaConsumer", "AIOKafkaProducer"}
+_RAW_MODULES = {"aiokafka.consumer", "aiokafka.producer"}
+
+
+def _raw_kafka_clients(tree: ast.Module) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.split(".")[0] == "aiokafka":
+                named = {a.name for a in node.names} & _RAW_CLIENTS
+                found += [(node.lineno, f"{node.module}.{name}") for name in sorted(named)]
+            if any(node.module.startswith(m) for m in _RAW_MODULES):
+                found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [
+                (node.lineno, a.name)
+                for a in node.names
+                if any(a.name.startswith(m) for m in _RAW_MODULES)
+            ]
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"publish", "publish_batch", "subscriber"}
+            and ast.unparse(node.func.value).lower().endswith("broker")
+        ):
+            found.append((node.lineno, f"{ast.unparse(node.func)}()"))
+    return found
+
+
+def _outside_the_kafka_package() -> list[str]:
+    root = SERVICES.parent
+    found = []
+    for package in ("jobcast", "jobcast_cli", "schemas", "services"):
+        for path in sorted((root / package).rglob("*.py")):
+            where = path.relative_to(root).as_posix()
+            if where.startswith("jobcast/kafka/"):
+                continue
+            if where in RAW_KAFKA_CLIENTS_ALLOWED or path.name in RAW_KAFKA_CLIENTS_ALLOWED:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            found += [f"{where}:{line} uses {what}" for line, what in _raw_kafka_clients(tree)]
+    return found
+
+
+def test_records_are_consumed_and_produced_only_through_jobcast_kafka() -> None:
+    found = _outside_the_kafka_package()
+    assert not found, (
+        "consume through jobcast.kafka (subscribe_validated*, ConcurrentConsumer) and "
+        "produce through jobcast.kafka.produce, so retries and dead letters stay one "
+        "mechanism:\n" + "\n".join(found)
+    )
+
+
+def test_the_kafka_client_check_sees_what_it_forbids() -> None:
+    tree = ast.parse(
+        "from aiokafka import AIOKafkaConsumer, errors\n"
+        "import aiokafka.producer\n"
+        "async def f(broker, self):\n"
+        "    await broker.publish(b'', topic='t')\n"
+        "    self._broker.subscriber('t')\n"
+        "    await other.publish(b'')\n"
+    )
+    assert sorted(what for _, what in _raw_kafka_clients(tree)) == [
+        "aiokafka.AIOKafkaConsumer",
+        "aiokafka.producer",
+        "broker.publish()",
+        "self._broker.subscriber()",
+    ]
+
+
 # A service's layers: wiring, handlers, pure domain, SQL, settings. Its domain modules are
 # `domain.py`, `models.py`, those of a `domain/` package, and every module but the wiring
 # (`app`, `effects`) that imports no I/O library; a SQL module is a `repo*.py` or one that

@@ -15,7 +15,7 @@ from jobcast.graph.client import GraphError
 from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
 from jobcast_cli.connections import describe
 from schemas.platforms import Platform
-from services.distributor.repo import Connection
+from services.distributor.models import Connection
 from services.distributor.verification import Health, VerifyOutcome, assess
 
 APP_SECRET = "s3cret-app"

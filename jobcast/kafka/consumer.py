@@ -7,17 +7,16 @@ consumer runs records concurrently *across lanes* (by default: the record key) a
 in offset order *within* a lane, while committing per partition only the watermark below
 which every record is done.
 
-A failing handler is retried in place while the failure is one of infrastructure
-(`jobcast.failures`: the database or broker away, a timeout, a deadlock): only its lane
-waits, a good record is never skipped, and a record failing so for longer than
-JOBCAST_STALL_SECONDS makes the consumer report itself stalled (`jobcast.stalls`, which
-`/readyz` reads). Any other failure would fail the same on every try and hold its lane
-and its partition's watermark forever: given an `on_poison` hook (in the services:
+What happens to a record whose handler fails is `jobcast.kafka.handling.settle`, as for
+every consumer: a failure of infrastructure is retried in place (only its lane waits, a good
+record is never skipped, and a record failing so for longer than JOBCAST_STALL_SECONDS
+makes the consumer report itself stalled); any other failure would hold its lane and its
+partition's watermark forever: given an `on_poison` hook (in the services:
 `jobcast.kafka.dead_letters_for`), the consumer hands that one record to it (to the
 dead-letter topic) and completes it, and the lane goes on.
 
-The bookkeeping (`OffsetWatermark`, `LaneScheduler`, `call_until_success`) is pure and tested
-without Kafka; `ConcurrentConsumer` wires it to aiokafka.
+The bookkeeping (`OffsetWatermark` in `watermark`, `LaneScheduler` in `lanes`) is pure and
+tested without Kafka; `ConcurrentConsumer` wires it to aiokafka.
 """
 
 from __future__ import annotations
@@ -25,11 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
-from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.abc import ConsumerRebalanceListener
@@ -37,18 +34,18 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
-from jobcast.failures import is_infrastructure
-from jobcast.record_headers import headers_of
+from jobcast.kafka.handling import settle
+from jobcast.kafka.lanes import LaneScheduler, lane_by_key
+from jobcast.kafka.records import ConsumedRecord, consumed_record
+from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
+from jobcast.kafka.watermark import OffsetWatermark
 from jobcast.stalls import STALLS
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 # A partition as (topic, partition); aiokafka's TopicPartition is a NamedTuple of the same
 # shape, so the two compare and hash equal and can key the same dicts.
 TP = tuple[str, int]
-
-DEFAULT_RETRY_DELAYS: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 IN_FLIGHT = Gauge(
     "jobcast_consumer_in_flight",
@@ -68,193 +65,6 @@ HANDLER_FAILURES = Counter(
     "Handler calls that raised and are retried in place",
     ["group", "topic"],
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumedRecord:
-    """One Kafka record as handed to a handler (value is b"" for a tombstone; a header's
-    value is None where the producer wrote a null one, which Kafka allows)."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes | None], ...]
-    timestamp_ms: int
-
-
-def lane_by_key(record: ConsumedRecord) -> str:
-    """Default lane: the record key (same key → sequential), else the record's partition."""
-    if record.key is not None:
-        return "k:" + record.key.hex()
-    return f"p:{record.topic}:{record.partition}"
-
-
-class OffsetWatermark:
-    """Which offsets of one partition are done, and how far it is safe to commit.
-
-    Offsets are added in increasing order (as fetched; gaps are fine) and completed in any
-    order. The watermark is the lowest added offset not yet completed, or last added + 1
-    when all are done: everything below it is handled, so committing it loses nothing.
-    """
-
-    __slots__ = ("_committed", "_next", "_order", "_outstanding")
-
-    def __init__(self) -> None:
-        self._order: deque[int] = deque()  # added offsets at or above the watermark
-        self._outstanding: set[int] = set()  # added, not completed
-        self._next: int | None = None  # last added + 1
-        self._committed: int | None = None
-
-    def add(self, offset: int) -> None:
-        """Track a fetched offset; must be greater than every offset added before."""
-        if self._next is not None and offset < self._next:
-            raise ValueError(f"offset {offset} added out of order (next is {self._next})")
-        if self._committed is None:
-            # Fetching resumed here, so the group's committed offset is (at most) this one:
-            # committing it again would be a wasted round trip.
-            self._committed = offset
-        self._order.append(offset)
-        self._outstanding.add(offset)
-        self._next = offset + 1
-
-    def complete(self, offset: int) -> None:
-        """Mark an added offset as handled (in any order)."""
-        try:
-            self._outstanding.remove(offset)
-        except KeyError:
-            raise ValueError(f"offset {offset} is not in flight") from None
-        order = self._order
-        while order and order[0] not in self._outstanding:
-            order.popleft()
-
-    @property
-    def watermark(self) -> int | None:
-        """Lowest offset not yet completed (None before the first add)."""
-        return self._order[0] if self._order else self._next
-
-    @property
-    def next_offset(self) -> int | None:
-        """Last added offset + 1: anything below it is already tracked."""
-        return self._next
-
-    @property
-    def in_flight(self) -> int:
-        """Offsets added and not yet completed."""
-        return len(self._outstanding)
-
-    @property
-    def committed(self) -> int | None:
-        """The last committed watermark (or where fetching started)."""
-        return self._committed
-
-    def to_commit(self) -> int | None:
-        """The watermark if it advanced past the last commit, else None."""
-        mark = self.watermark
-        if mark is None or (self._committed is not None and mark <= self._committed):
-            return None
-        return mark
-
-    def mark_committed(self, offset: int) -> None:
-        """Record a successful commit of `offset`."""
-        if self._committed is None or offset > self._committed:
-            self._committed = offset
-
-
-@dataclass(slots=True)
-class _Lane(Generic[T]):
-    running: int = 0
-    waiting: deque[T] = field(default_factory=deque)
-
-
-class LaneScheduler(Generic[T]):
-    """Admission per lane: at most `concurrency` items of a lane run at once, in submit order.
-
-    Pure bookkeeping: the caller starts an item when `submit` or `finish` says so and calls
-    `finish` exactly once for every started item.
-    """
-
-    def __init__(self, concurrency: int = 1) -> None:
-        if concurrency < 1:
-            raise ValueError("lane concurrency must be at least 1")
-        self._concurrency = concurrency
-        self._lanes: dict[str, _Lane[T]] = {}
-
-    def submit(self, lane: str, item: T) -> bool:
-        """Queue `item` on `lane`; True when it may start now (it then counts as running)."""
-        state = self._lanes.get(lane)
-        if state is None:
-            state = self._lanes[lane] = _Lane()
-        # Never overtake waiting items, or a lane would lose its order.
-        if state.running < self._concurrency and not state.waiting:
-            state.running += 1
-            return True
-        state.waiting.append(item)
-        return False
-
-    def finish(self, lane: str) -> T | None:
-        """A running item of `lane` ended; returns the next item to start, if any."""
-        state = self._lanes[lane]
-        if state.waiting:
-            return state.waiting.popleft()  # takes over the freed slot
-        state.running -= 1
-        if state.running == 0:
-            del self._lanes[lane]
-        return None
-
-    def drop(self, predicate: Callable[[T], bool]) -> list[T]:
-        """Remove and return waiting (never started) items matching `predicate`."""
-        dropped: list[T] = []
-        for state in self._lanes.values():
-            keep: deque[T] = deque()
-            for item in state.waiting:
-                (dropped if predicate(item) else keep).append(item)
-            state.waiting = keep
-        return dropped
-
-    @property
-    def running(self) -> int:
-        """Items started and not finished."""
-        return sum(state.running for state in self._lanes.values())
-
-    @property
-    def waiting(self) -> int:
-        """Items queued behind their lane."""
-        return sum(len(state.waiting) for state in self._lanes.values())
-
-
-async def call_until_success(
-    call: Callable[[], Awaitable[None]],
-    delays: Sequence[float],
-    *,
-    on_failure: Callable[[int, float], None],
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    retry_if: Callable[[Exception], bool] | None = None,
-) -> int:
-    """Await `call` until it returns; after each failure sleep the next delay (the last one
-    repeats forever). Returns the number of attempts. CancelledError propagates.
-    `on_failure` runs inside the `except` block (`sys.exception()` is the failure).
-
-    A good event must never be skipped, so there is no give-up on a failure `retry_if`
-    accepts (all of them by default): the lane waits instead. A failure it refuses is
-    raised at once, for the caller to isolate the record.
-    """
-    if not delays:
-        raise ValueError("at least one retry delay is needed")
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            await call()
-        except Exception as exc:  # CancelledError is a BaseException: it propagates
-            if retry_if is not None and not retry_if(exc):
-                raise
-            delay = delays[min(attempt, len(delays)) - 1]
-            on_failure(attempt, delay)
-            await sleep(delay)
-        else:
-            return attempt
 
 
 @dataclass(slots=True, eq=False)
@@ -328,7 +138,6 @@ class ConcurrentConsumer:
         self._retry_delays = tuple(retry_delays)
         self._revoke_timeout_s = revoke_timeout_s
         self._on_poison = on_poison
-        self._retry_if = is_infrastructure if on_poison is not None else None
 
         self._lanes: LaneScheduler[_Job] = LaneScheduler(lane_concurrency)
         self._trackers: dict[TP, OffsetWatermark] = {}
@@ -345,8 +154,9 @@ class ConcurrentConsumer:
         self._rotation = 0  # which partition takes its share first
         self._in_flight_gauge = IN_FLIGHT.labels(group=group_id)
         self._commits = COMMITS.labels(group=group_id)
-        for topic in self._topics:  # failure series exist at 0 from the start
-            HANDLER_FAILURES.labels(group=group_id, topic=topic)
+        # The failure series exist at 0 from the start.
+        self._failures = {t: HANDLER_FAILURES.labels(group=group_id, topic=t) for t in self._topics}
+        for topic in self._topics:
             STALLS.watch(group_id, topic)
 
     # ----------------------------------------------------------------- lifecycle
@@ -552,7 +362,7 @@ class ConcurrentConsumer:
                     consumer.seek(ktp, raw.offset)
                     break
                 try:
-                    self._dispatch(tp, tracker, _to_record(raw))
+                    self._dispatch(tp, tracker, consumed_record(raw))
                 except BaseException:
                     # Same reason: the rest of this batch must be fetched again, not lost
                     # (from past this record if it got tracked before the failure).
@@ -585,42 +395,33 @@ class ConcurrentConsumer:
         task.add_done_callback(self._on_done)
 
     async def _run(self, record: ConsumedRecord) -> None:
-        where = (record.partition, record.offset)
-
-        def on_failure(attempt: int, delay: float) -> None:
-            failure = sys.exception()
-            if failure is not None:
-                STALLS.failed(self._group_id, record.topic, where, failure)
-            HANDLER_FAILURES.labels(group=self._group_id, topic=record.topic).inc()
-            log.exception(
-                "handler failed; retrying in place",
-                extra={
-                    **_where(record),
-                    "group": self._group_id,
-                    "attempt": attempt,
-                    "retry_in_s": delay,
-                },
-            )
-
-        try:
-            await call_until_success(
-                lambda: self._handle(record),
-                self._retry_delays,
-                on_failure=on_failure,
-                retry_if=self._retry_if,
-            )
-        except Exception as exc:  # refused by retry_if: only with an on_poison hook
-            await self._isolate(record, exc, on_failure)
-
-    async def _isolate(
-        self, record: ConsumedRecord, exc: Exception, on_failure: Callable[[int, float], None]
-    ) -> None:
-        """Hand a record no retry can help to `on_poison`; retried until it succeeds (the
-        dead-letter topic may be away too), then the record counts as done."""
         on_poison = self._on_poison
-        assert on_poison is not None  # retry_if refuses nothing without it
-        await call_until_success(
-            lambda: on_poison(record, exc), self._retry_delays, on_failure=on_failure
+        isolate = None
+        if on_poison is not None:
+
+            async def isolate(exc: Exception) -> None:
+                # Retried until it succeeds (the dead-letter topic may be away too); then
+                # the record counts as done.
+                await self._settle(record, lambda: on_poison(record, exc), None)
+
+        await self._settle(record, lambda: self._handle(record), isolate)
+
+    def _settle(
+        self,
+        record: ConsumedRecord,
+        call: Callable[[], Awaitable[None]],
+        isolate: Callable[[Exception], Awaitable[None]] | None,
+    ) -> Awaitable[int]:
+        return settle(
+            call,
+            group_id=self._group_id,
+            topic=record.topic,
+            where=((record.partition, record.offset),),
+            retries=self._failures[record.topic],
+            delays=self._retry_delays,
+            attempts=None,  # in place until it succeeds: only this lane waits
+            isolate=isolate,
+            log_fields=lambda: _where(record),
         )
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
@@ -762,18 +563,6 @@ def holds_assignment(consumer: Any) -> bool:
         subscription is not None
         and subscription.assignment is not None
         and not state.reassignment_in_progress
-    )
-
-
-def _to_record(raw: Any) -> ConsumedRecord:
-    return ConsumedRecord(
-        topic=raw.topic,
-        partition=raw.partition,
-        offset=raw.offset,
-        key=raw.key,
-        value=raw.value or b"",
-        headers=tuple(headers_of(raw)),
-        timestamp_ms=raw.timestamp,
     )
 
 
