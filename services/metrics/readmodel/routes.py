@@ -19,9 +19,9 @@ from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import Tenant, identify
 from schemas.platforms import Platform
 from schemas.publish import PublishStatus
-from services.metrics import repo
-from services.metrics.domain import METRIC_NAMES, decode_cursor, encode_cursor, ratio
-from services.metrics.stream import StatusHub, live_events
+from services.metrics.readmodel import repo
+from services.metrics.readmodel.domain import METRIC_NAMES, decode_cursor, encode_cursor, ratio
+from services.metrics.readmodel.stream import StatusHub, live_events
 
 MAX_PAGE = 500
 MAX_ANALYTICS_DAYS = 366

@@ -1,11 +1,11 @@
 """The load step of `jobcast rebuild metrics`: read a group of partitions up to given
 offsets, validate each record like the live consumer (an invalid one is counted and
-skipped, as the live path dead-letters it; `fast_results` decodes the plainly written
+skipped, as the live path dead-letters it; `decoder` decodes the plainly written
 results at a third of the cost and leaves the rest to the contract model) and COPY the
 rows into the staging tables.
 
-Validation is CPU-bound Python, so `rebuild.py` runs one loader process per group of
-partitions (`python -m services.metrics.rebuild_load`, its `LoadJob` as JSON on stdin:
+Validation is CPU-bound Python, so `build` runs one loader process per group of
+partitions (`python -m services.metrics.rebuild.load`, its `LoadJob` as JSON on stdin:
 the database URL never shows in `ps`). A loader prints one JSON line of counts per chunk
 (`{"events": n, "invalid": k}`), then `{"peak_rss_mib": m}`, and exits 0.
 """
@@ -32,14 +32,14 @@ from pydantic import TypeAdapter, ValidationError
 from jobcast.topics import ENGAGEMENT_EVENTS, PUBLISH_RESULTS
 from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
-from services.metrics.fast_results import result_row_fast
-from services.metrics.readmodel import (
+from services.metrics.readmodel.models import (
     EVENT_COLUMN_NAMES,
     SNAPSHOT_COLUMN_NAMES,
     EventRow,
     result_row,
     snapshot_row,
 )
+from services.metrics.rebuild.decoder import result_row_fast
 
 FRESH = "metrics_rebuild"
 """The schema of the fresh tables and of the staging tables."""

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobcast.auth import CallerDependency
 from jobcast.crypto import TokenCipher
 from jobcast.tenancy import Caller
-from services.metrics.domain import acceptable_webhook_url
-from services.metrics.webhooks_out import (
+from services.metrics.webhooks.domain import acceptable_webhook_url
+from services.metrics.webhooks.repo import (
     endpoint_of,
     register_endpoint,
     remove_endpoint,

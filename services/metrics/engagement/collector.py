@@ -34,16 +34,16 @@ from schemas.engagement import EngagementCollected, EngagementMetrics, Engagemen
 from schemas.envelope import utcnow
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass
-from services.metrics import repo
-from services.metrics.domain import (
+from services.metrics.engagement import repo
+from services.metrics.engagement.domain import (
     FB_COUNT_FIELDS,
     FB_INSIGHTS,
     IG_INSIGHTS,
     facebook_engagement,
     insight_values,
     instagram_engagement,
-    next_try_in,
 )
+from services.metrics.retries import next_try_in
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Outbound lifecycle webhooks: registration, the outbox, and the dispatcher.
+"""Outbound lifecycle webhooks: the outbox and the dispatcher (registration: `repo`).
 
 A delivery row is written in the transaction of the change it announces (see `effects`),
 with an id derived from what caused it, so replays and the rebuild's tail never enqueue
@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from uuid import UUID, uuid5
@@ -41,14 +40,10 @@ from schemas.webhooks_out import (
     PostLifecycle,
     WebhookType,
 )
-from services.metrics.domain import (
-    METRIC_NAMES,
-    lifecycle_webhook,
-    new_webhook_secret,
-    next_try_in,
-    sign_webhook,
-)
-from services.metrics.readmodel import StatusChange
+from services.metrics.readmodel.domain import METRIC_NAMES
+from services.metrics.readmodel.models import StatusChange
+from services.metrics.retries import next_try_in
+from services.metrics.webhooks.domain import lifecycle_webhook, sign_webhook
 
 if TYPE_CHECKING:
     from jobcast.db import Connection
@@ -152,82 +147,6 @@ async def enqueue_engagement(conn: Connection, moved: Sequence[dict[str, Any]]) 
         if row["tenant_id"] in tenants
     ]
     await _enqueue(conn, hooks, [h.data.post_key for h in hooks])
-
-
-# --------------------------------------------------------------------------- endpoints
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    url: str
-    created_at: datetime
-    updated_at: datetime
-    pending: int
-    delivered: int
-    dead: int
-
-
-async def register_endpoint(
-    pool: asyncpg.Pool, cipher: TokenCipher, tenant_id: UUID, url: str
-) -> str:
-    """Set the tenant's URL with a fresh secret; returns the secret (the only time it is
-    shown). Registering again replaces both: deliveries from then on use the new secret."""
-    secret = new_webhook_secret()
-    await pool.execute(
-        """INSERT INTO metrics.webhook_endpoints (tenant_id, url, secret_ciphertext)
-           VALUES ($1, $2, $3)
-           ON CONFLICT (tenant_id) DO UPDATE SET url = EXCLUDED.url,
-               secret_ciphertext = EXCLUDED.secret_ciphertext, updated_at = now()""",
-        tenant_id,
-        url,
-        cipher.encrypt(secret),
-    )
-    return secret
-
-
-async def endpoint_of(pool: asyncpg.Pool, tenant_id: UUID) -> Endpoint | None:
-    """The tenant's URL and its deliveries by state (never the secret)."""
-    row = await pool.fetchrow(
-        """SELECT e.url, e.created_at, e.updated_at,
-                  count(*) FILTER (WHERE d.state = 'pending')::int AS pending,
-                  count(*) FILTER (WHERE d.state = 'delivered')::int AS delivered,
-                  count(*) FILTER (WHERE d.state = 'dead')::int AS dead
-           FROM metrics.webhook_endpoints e
-           LEFT JOIN metrics.webhook_deliveries d USING (tenant_id)
-           WHERE e.tenant_id = $1 GROUP BY e.url, e.created_at, e.updated_at""",
-        tenant_id,
-    )
-    return Endpoint(**dict(row)) if row else None
-
-
-async def remove_endpoint(pool: asyncpg.Pool, tenant_id: UUID) -> bool:
-    """Stop sending: the endpoint goes, and what was still pending is marked dead."""
-    async with pool.acquire() as conn, conn.transaction():
-        removed = await conn.fetchval(
-            "DELETE FROM metrics.webhook_endpoints WHERE tenant_id = $1 RETURNING true",
-            tenant_id,
-        )
-        await conn.execute(
-            """UPDATE metrics.webhook_deliveries SET state = 'dead',
-                   last_error = 'endpoint removed'
-               WHERE tenant_id = $1 AND state = 'pending'""",
-            tenant_id,
-        )
-    return bool(removed)
-
-
-async def replay_dead(pool: asyncpg.Pool, tenant_id: UUID, delivery_id: UUID | None = None) -> int:
-    """Send dead deliveries again (all of the tenant's, or one), as new tries from zero."""
-    result = await pool.execute(
-        """UPDATE metrics.webhook_deliveries
-           SET state = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL
-           WHERE tenant_id = $1 AND state = 'dead'
-             AND ($2::uuid IS NULL OR delivery_id = $2)
-             AND EXISTS (SELECT 1 FROM metrics.webhook_endpoints e WHERE e.tenant_id = $1)""",
-        tenant_id,
-        delivery_id,
-    )
-    return int(result.split()[-1])
 
 
 # --------------------------------------------------------------------------- dispatcher

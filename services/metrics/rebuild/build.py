@@ -4,11 +4,11 @@
    offsets seen at the start is validated like the live consumer does (invalid records
    are skipped, as the live path dead-letters them) and COPYed, in chunks, into unlogged
    staging tables (schema `metrics_rebuild`), by one loader process per group of
-   partitions (`rebuild_load`): validation is CPU-bound Python, so it gets every core,
-   and Postgres takes one chunk in while a loader validates the next.
+   partitions (`load`): validation is CPU-bound Python, so it gets every core, and
+   Postgres takes one chunk in while a loader validates the next.
 2. Build: each fresh table is filled by set-based statements using the live path's own
-   aggregate SQL (`readmodel`; job_posts in two parts by post key), then given the live
-   table's indexes under the same names; two connections take these steps from one
+   aggregate SQL (`readmodel.materialise`; job_posts in two parts by post key), then given
+   the live table's indexes under the same names; two connections take these steps from one
    queue, so Postgres uses two cores. An event id staged twice is found by the primary
    key of processed_events; then the copies are dropped and the tables built again.
 3. Swap: in one transaction the live tables are locked (in the order the materialisers
@@ -38,17 +38,15 @@ from jobcast.kafka import topic_partitions
 from jobcast.topics import ENGAGEMENT_EVENTS, PUBLISH_RESULTS
 from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
-from services.metrics.readmodel import (
-    EVENT_COLUMNS,
-    SNAPSHOT_COLUMNS,
-    StatusChange,
+from services.metrics.readmodel.materialise import (
     apply_engagement,
     apply_results,
     drop_duplicate_events,
     fill_from_staging,
 )
-from services.metrics.rebuild_load import FRESH, LoadJob, LogReader, split_spans
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.models import EVENT_COLUMNS, SNAPSHOT_COLUMNS, StatusChange
+from services.metrics.readmodel.repo import migrate_metrics
+from services.metrics.rebuild.load import FRESH, LoadJob, LogReader, split_spans
 
 if TYPE_CHECKING:
     from asyncio.subprocess import Process
@@ -193,7 +191,7 @@ async def _load(
 async def _spawn_loader() -> Process:
     """A loader process, waiting for its job on stdin."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.metrics.rebuild_load",
+        sys.executable, "-m", "services.metrics.rebuild.load",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -1,5 +1,5 @@
-"""The metrics subscribers: results, engagement snapshots and webhook comments in; read-model
-rows (and their effects) out."""
+"""The read model's subscribers: results and engagement snapshots in; read-model rows (and
+their effects) out."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ import asyncpg
 from jobcast.kafka import RecordMeta
 from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
-from schemas.webhooks import PlatformWebhookReceived
-from services.metrics.domain import webhook_comment
-from services.metrics.readmodel import StatusChange, apply_engagement, apply_results
-from services.metrics.repo import record_webhook_comments
-from services.metrics.stream import notify
+from services.metrics.readmodel.materialise import apply_engagement, apply_results
+from services.metrics.readmodel.models import StatusChange
+from services.metrics.readmodel.stream import notify
 
 if TYPE_CHECKING:
     from jobcast.db import Connection
 
+
 ChangeEffect = Callable[["Connection", Sequence[StatusChange]], Awaitable[None]]
 """Work that must commit together with the changes it follows from (NOTIFY, outboxes)."""
+
+EngagementEffect = Callable[["Connection", Sequence[dict[str, Any]]], Awaitable[None]]
+"""Work that commits with a batch of snapshots (given the posts whose latest moved)."""
 
 
 class ResultMaterialiser:
@@ -43,10 +45,6 @@ class ResultMaterialiser:
         return changes
 
 
-EngagementEffect = Callable[["Connection", Sequence[dict[str, Any]]], Awaitable[None]]
-"""Work that commits with a batch of snapshots (given the posts whose latest moved)."""
-
-
 class EngagementMaterialiser:
     """`engagement.events` → snapshots (history) and the latest view, once per event."""
 
@@ -63,23 +61,3 @@ class EngagementMaterialiser:
             for effect in self._effects:
                 await effect(conn, moved)
         return moved
-
-
-class WebhookComments:
-    """`platform.webhooks` → comments counted per platform post (by the platform's ids)."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
-
-    async def __call__(self, batch: list[tuple[PlatformWebhookReceived, RecordMeta]]) -> None:
-        comments: dict[tuple[str, str], tuple[str, str, str, bool]] = {}
-        for event, _ in batch:
-            change = event.payload
-            found = webhook_comment(change.object, change.field, change.value)
-            if found is None:
-                continue
-            key = (found[0], found[1])
-            earlier = comments.get(key)
-            # One row per comment per batch; a removal wins over an add.
-            comments[key] = found if earlier is None else (*found[:3], found[3] or earlier[3])
-        await record_webhook_comments(self._pool, list(comments.values()))

@@ -21,7 +21,7 @@ from uuid import UUID
 import asyncpg
 from fastapi.sse import ServerSentEvent
 
-from services.metrics.readmodel import StatusChange
+from services.metrics.readmodel.models import StatusChange
 
 if TYPE_CHECKING:
     from jobcast.db import Connection

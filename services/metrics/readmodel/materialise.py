@@ -18,47 +18,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from schemas.engagement import EngagementCollected
-from schemas.platforms import Platform
-from schemas.publish import ErrorClass, PublishAction, PublishCompleted, PublishStatus
-from services.metrics.domain import METRIC_NAMES, STATUS_RANK
+from schemas.publish import PublishCompleted
+from services.metrics.readmodel.models import (
+    EVENT_COLUMN_NAMES,
+    EVENT_COLUMNS,
+    SNAPSHOT_COLUMN_NAMES,
+    SNAPSHOT_COLUMNS,
+    EventRow,
+    StatusChange,
+    result_row,
+    snapshot_row,
+)
 
 if TYPE_CHECKING:
     from jobcast.db import Connection
-
-# One row per event, in this order: what the live path passes as arrays and the rebuild
-# COPYs into its staging table.
-EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "uuid"),
-    ("post_key", "text"),
-    ("tenant_id", "uuid"),
-    ("job_id", "text"),
-    ("connection_id", "uuid"),
-    ("platform", "text"),
-    ("action", "text"),
-    ("status", "text"),
-    ("status_rank", "smallint"),
-    ("attempt", "integer"),
-    ("platform_post_id", "text"),
-    ("permalink", "text"),
-    ("error_class", "text"),
-    ("error_code", "integer"),
-    ("error_subcode", "integer"),
-    ("error_message", "text"),
-    ("http_status", "integer"),
-    ("latency_ms", "integer"),
-    ("next_attempt_at", "timestamptz"),
-    ("completed_at", "timestamptz"),
-    ("requested_at", "timestamptz"),
-)
-EVENT_COLUMN_NAMES = tuple(name for name, _ in EVENT_COLUMNS)
-
-EventRow = tuple[Any, ...]
 
 # The order that decides which event is a post's current state.
 _ORDER = "status_rank DESC, attempt DESC, completed_at DESC, event_id DESC"
@@ -130,97 +108,6 @@ ATTEMPT_COLUMNS: tuple[str, ...] = (
 _ATTEMPT_SOURCE = ", ".join(
     {"outcome": "status", "occurred_at": "completed_at"}.get(c, c) for c in ATTEMPT_COLUMNS
 )
-
-
-class ResultFields(Protocol):
-    """What a row takes from a result as it was decoded (the contract model, or the
-    rebuild's fast decoder): the fields whose values need no conversion."""
-
-    @property
-    def post_key(self) -> str: ...
-    @property
-    def job_id(self) -> str: ...
-    @property
-    def connection_id(self) -> UUID: ...
-    @property
-    def platform(self) -> Platform: ...
-    @property
-    def action(self) -> PublishAction: ...
-    @property
-    def status(self) -> PublishStatus: ...
-    @property
-    def attempt(self) -> int: ...
-    @property
-    def platform_post_id(self) -> str | None: ...
-    @property
-    def http_status(self) -> int | None: ...
-    @property
-    def latency_ms(self) -> int | None: ...
-
-
-class ErrorFields(Protocol):
-    @property
-    def error_class(self) -> ErrorClass: ...
-    @property
-    def code(self) -> int | None: ...
-    @property
-    def subcode(self) -> int | None: ...
-    @property
-    def message(self) -> str: ...
-
-
-def event_row(
-    r: ResultFields,
-    e: ErrorFields | None,
-    *,
-    event_id: UUID,
-    tenant_id: UUID,
-    permalink: str | None,
-    next_attempt_at: datetime | None,
-    completed_at: datetime,
-    requested_at: datetime | None,
-) -> EventRow:
-    """A row of EVENT_COLUMNS; the keyword values already as stored (times in UTC). The
-    enums are StrEnums, stored as the strings they are (`.value` is a Python-level
-    property: four calls cost more than the rest of the row)."""
-    return (
-        event_id,
-        r.post_key,
-        tenant_id,
-        r.job_id,
-        r.connection_id,
-        r.platform,
-        r.action,
-        r.status,
-        STATUS_RANK[r.status],
-        r.attempt,
-        r.platform_post_id,
-        permalink,
-        e.error_class if e else None,
-        e.code if e else None,
-        e.subcode if e else None,
-        e.message if e else None,
-        r.http_status,
-        r.latency_ms,
-        next_attempt_at,
-        completed_at,
-        requested_at,
-    )
-
-
-def result_row(event: PublishCompleted) -> EventRow:
-    """An event as a row of EVENT_COLUMNS."""
-    r = event.payload
-    return event_row(
-        r,
-        r.error,
-        event_id=event.event_id,
-        tenant_id=event.tenant_id,
-        permalink=str(r.permalink) if r.permalink is not None else None,
-        next_attempt_at=r.next_attempt_at,
-        completed_at=r.completed_at,
-        requested_at=r.requested_at,
-    )
 
 
 def _post_ctes(src: str) -> str:
@@ -375,30 +262,6 @@ def drop_duplicate_events(staging: str) -> str:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """A post whose current state moved (status or attempt) because of a batch."""
-
-    post_key: str
-    tenant_id: UUID
-    job_id: str
-    connection_id: UUID
-    platform: str
-    action: str
-    status: str
-    attempt: int
-    previous_status: str | None
-    status_event_id: UUID
-    at: datetime
-    platform_post_id: str | None
-    permalink: str | None
-    error_class: str | None
-    error_code: int | None
-    error_message: str | None
-    posted_at: datetime | None
-    next_attempt_at: datetime | None
-
-
 async def apply_results(
     conn: Connection, events: Sequence[PublishCompleted], schema: str = "metrics"
 ) -> list[StatusChange]:
@@ -486,41 +349,10 @@ def _change(row: EventRow, previous_status: str | None, post: Any) -> StatusChan
 
 # --------------------------------------------------------------------------- engagement
 
-SNAPSHOT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("event_id", "uuid"),
-    ("post_key", "text"),
-    ("tenant_id", "uuid"),
-    ("job_id", "text"),
-    ("connection_id", "uuid"),
-    ("platform", "text"),
-    ("platform_post_id", "text"),
-    ("checkpoint_seconds", "integer"),
-    ("collected_at", "timestamptz"),
-    *((name, "bigint") for name in METRIC_NAMES),
-)
-SNAPSHOT_COLUMN_NAMES = tuple(name for name, _ in SNAPSHOT_COLUMNS)
 LATEST_COLUMNS = tuple("snapshot_event_id" if c == "event_id" else c for c in SNAPSHOT_COLUMN_NAMES)
 _LATEST_SOURCE = ", ".join(
     "event_id AS snapshot_event_id" if c == "event_id" else c for c in SNAPSHOT_COLUMN_NAMES
 )
-
-
-def snapshot_row(event: EngagementCollected) -> EventRow:
-    """An engagement event as a row of SNAPSHOT_COLUMNS."""
-    s = event.payload
-    m = s.metrics
-    return (
-        event.event_id,
-        s.post_key,
-        event.tenant_id,
-        s.job_id,
-        s.connection_id,
-        s.platform.value,
-        s.platform_post_id,
-        s.checkpoint_seconds,
-        s.collected_at,
-        *(getattr(m, name) for name in METRIC_NAMES),
-    )
 
 
 def _latest_ctes(src: str) -> str:
