@@ -33,8 +33,10 @@ lint: venv
 	$(BIN)/python -m jobcast_cli.settings_doc --check
 	$(BIN)/python -m jobcast_cli.asyncapi --check
 
-## Everything: lint, unit tests, and integration tests on real Kafka + Postgres.
+## Everything: lint, unit tests, and integration tests on real Kafka + Postgres (and the
+## console in headless Chromium, installed when missing: devtools/install_browser.sh).
 test: lint
+	devtools/install_browser.sh
 	$(BIN)/pytest
 
 unit: venv
@@ -43,7 +45,8 @@ unit: venv
 integration: venv
 	$(BIN)/pytest tests/integration
 
-## Benchmarks (numbers in .jobcast/bench/*.json). The publisher: 10,000 commands, 500 accounts,
+## Benchmarks (numbers in .jobcast/bench/*.json; with BENCH_RECORD=1 also in bench/results/,
+## see docs/performance.md). The publisher: 10,000 commands, 500 accounts,
 ## sandbox latency 200 ms; one run per platform.
 bench-publish: venv
 	$(BIN)/python -m bench.publish --platform facebook

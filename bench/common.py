@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.record import record_run, recording_asked
+
 RESULTS_DIR = Path(".jobcast/bench")
 
 
@@ -42,7 +44,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def report(name: str, rows: list[tuple[str, str, str]], data: dict[str, Any]) -> Path:
-    """Print a table (metric, value, target) and write the JSON next to earlier runs."""
+    """Print a table (metric, value, target) and write the JSON next to earlier runs; with
+    `BENCH_RECORD=1`, also into the repository's history (`bench.record`)."""
     width = max(len(r[0]) for r in rows)
     print(f"\n{name} — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores")
     for metric, value, target in rows:
@@ -52,9 +55,16 @@ def report(name: str, rows: list[tuple[str, str, str]], data: dict[str, Any]) ->
     data = {
         "benchmark": name,
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            # How busy the machine was as the run ended: a run beside other work is slower.
+            "load_average": os.getloadavg(),
+        },
         **data,
     }
     path.write_text(json.dumps(data, indent=2, default=str))
     print(f"  (JSON: {path})")
+    if recording_asked():
+        print(f"  (recorded: {record_run(json.loads(path.read_text()))})")
     return path

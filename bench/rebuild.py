@@ -37,8 +37,8 @@ from devtools.devstack.session import real_infra
 from jobcast.db import create_pool
 from jobcast.topics import PUBLISH_RESULTS
 from schemas.publish import PublishCompleted, make_post_key
-from services.metrics.rebuild_load import DECODER_ENV
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.repo import migrate_metrics
+from services.metrics.rebuild.load import DECODER_ENV
 
 TARGET_EVENTS_PER_SECOND = 50_000
 _T0 = datetime(2026, 6, 1, tzinfo=UTC)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +14,13 @@ from pydantic import SecretStr
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.tenancy import add_api_key, create_tenant, migrate_tenancy, tenant_by_name
+from jobcast.tenancy import (
+    KeyScope,
+    add_api_key,
+    create_tenant,
+    migrate_tenancy,
+    tenant_by_name,
+)
 from schemas.platforms import Platform
 from services.distributor.repo import active_connections, add_connection, migrate_distributor
 
@@ -125,3 +133,21 @@ async def _wait_for_posts(
         if len(rows) >= expected:
             return rows
         await asyncio.sleep(0.3)
+
+
+async def demo_console_key(endpoints: Endpoints, path: Path) -> None:
+    """A fresh operator-scope key of the demo tenant, written to `path` (mode 600) for the
+    console's demo sign-in: the key is shown by `cat`, never printed by `make up`."""
+    pool = await create_pool(endpoints.database_url, max_size=1)
+    try:
+        await migrate_tenancy(pool)
+        tenant = await tenant_by_name(pool, DEMO_TENANT)
+        if tenant is None:
+            tenant, _ = await create_tenant(pool, DEMO_TENANT)
+        api_key = await add_api_key(pool, tenant.tenant_id, KeyScope.OPERATOR)
+    finally:
+        await pool.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(api_key + "\n")

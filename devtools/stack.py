@@ -1,4 +1,5 @@
-"""The local stack: real Kafka, real Postgres, the Graph API sandbox and the five services.
+"""The local stack: real Kafka, real Postgres, the Graph API sandbox, the five services and the
+console.
 
 `jobcast stack up` starts what is down and keeps what runs; an endpoint given in the
 environment (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, GRAPH_API_URL) is used instead of the local
@@ -39,6 +40,9 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "publisher-instagram": ("services.publisher_instagram", "PUBLISHER_INSTAGRAM_PORT", 8084),
     "metrics": ("services.metrics", "METRICS_PORT", 8085),
 }
+# The web console: started with the services when its port is among the endpoints' ports
+# (`make up` and the test harness), not by pipelines that only move posts (benchmarks).
+CONSOLE: tuple[str, str, int] = ("services.console", "CONSOLE_PORT", 8086)
 KAFKA_PORTS = (19092, 19093)
 POSTGRES_PORT = 55432
 SANDBOX_PORT = 8090
@@ -56,6 +60,10 @@ class Endpoints:
     ports: dict[str, int] = field(default_factory=lambda: {n: s[2] for n, s in SERVICES.items()})
     extra: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def has_console(self) -> bool:
+        return "console" in self.ports
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
@@ -67,8 +75,11 @@ class Endpoints:
             "JOBCAST_SECRET_KEY": self.secret_key,
             "JOBCAST_INGEST_URL": self.url("ingest"),
             "JOBCAST_READ_API_URL": self.url("metrics"),
+            "JOBCAST_DISTRIBUTOR_URL": self.url("distributor"),
         }
-        values.update({SERVICES[name][1]: str(port) for name, port in self.ports.items()})
+        values.update({_spec(name)[1]: str(port) for name, port in self.ports.items()})
+        if self.has_console:
+            values["JOBCAST_CONSOLE_URL"] = self.url("console")
         # Facebook Login: the browser comes back to the distributor; against the sandbox the
         # consent dialog is the sandbox's own (Meta's lives on www.facebook.com).
         values["DISTRIBUTOR_PUBLIC_URL"] = self.url("distributor")
@@ -78,12 +89,15 @@ class Endpoints:
         return values
 
 
+def _spec(name: str) -> tuple[str, str, int]:
+    return CONSOLE if name == "console" else SERVICES[name]
+
+
 def service_processes(state_dir: Path, endpoints: Endpoints) -> list[ManagedProcess]:
-    """The five services as managed processes, configured for `endpoints`."""
-    return [
-        ManagedProcess(name, module, state_dir, env=endpoints.env())
-        for name, (module, _, _) in SERVICES.items()
-    ]
+    """The five services (and the console, when it has a port) as managed processes,
+    configured for `endpoints`."""
+    names = [*SERVICES, *(["console"] if endpoints.has_console else [])]
+    return [ManagedProcess(name, _spec(name)[0], state_dir, env=endpoints.env()) for name in names]
 
 
 def sandbox_process(
@@ -116,7 +130,7 @@ class LocalInfra:
     postgres_port: int = POSTGRES_PORT
     sandbox_port: int = SANDBOX_PORT
     service_ports: dict[str, int] = field(
-        default_factory=lambda: {n: s[2] for n, s in SERVICES.items()}
+        default_factory=lambda: {**{n: s[2] for n, s in SERVICES.items()}, "console": CONSOLE[2]}
     )
 
     @property
@@ -239,6 +253,10 @@ def bring_up(
     )
     endpoints.extra["JOBCAST_GRAPH_SANDBOX_URL"] = graph_api_url if sandbox_app else ""
     endpoints.extra.update(sandbox_app)
+    if endpoints.has_console:
+        # Facebook Login sends the browser back to the console, which hands the callback to
+        # the distributor and shows the person what was connected.
+        endpoints.extra["DISTRIBUTOR_PUBLIC_URL"] = endpoints.url("console")
     # Running services are left alone (`start` skips them); every one must answer ready.
     start_services(service_processes(state_dir, endpoints), endpoints)
     write_env_file(endpoints.env(), infra.env_file)

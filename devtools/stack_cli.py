@@ -21,12 +21,13 @@ stack = typer.Typer(
 def stack_up(
     demo: Annotated[bool, typer.Option(help="Send the demo jobs once the stack is up")] = True,
 ) -> None:
-    """Start Kafka, Postgres, the Graph API sandbox and the five services; run the demo.
+    """Start Kafka, Postgres, the Graph API sandbox, the five services and the console; run
+    the demo.
 
     Run again, it restarts only what is down and keeps the endpoints it recorded; it refuses
     other endpoints while the stack runs.
     """
-    from devtools.demo import run_demo
+    from devtools.demo import demo_console_key, run_demo
     from devtools.stack import bring_up
     from devtools.stack_plan import Source, StackConflictError, redact
     from jobcast_cli.envfile import ENV_FILE, STATE_DIR
@@ -60,6 +61,13 @@ def stack_up(
         for row in rows:
             where = row["permalink"] or (row["error"] or {}).get("message", "")
             typer.echo(f"  {row['job_id']:<34} {row['platform']:<9} {row['status']:<11} {where}")
+    if endpoints.has_console:
+        key_file = STATE_DIR / "console-key"
+        if not graph_given:
+            asyncio.run(demo_console_key(endpoints, key_file.resolve()))
+        typer.echo(f"console: {endpoints.url('console')}")
+        if key_file.exists():
+            typer.echo(f"  demo sign-in: the demo tenant's operator key, `cat {key_file}`")
 
 
 @stack.command("down")

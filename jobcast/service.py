@@ -45,7 +45,7 @@ from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from jobcast.consumer import LAG, holds_assignment
+from jobcast.kafka.consumer import LAG, holds_assignment
 from jobcast.logs import configure_logging
 from jobcast.stalls import STALLS, StallWatch
 

@@ -103,6 +103,13 @@ async def tenant_by_name(pool: asyncpg.Pool, name: str) -> Tenant | None:
     return Tenant(row["tenant_id"], row["name"]) if row else None
 
 
+async def tenant_exists(pool: asyncpg.Pool, tenant_id: UUID) -> bool:
+    """Whether a tenant with this id exists."""
+    return bool(
+        await pool.fetchval("SELECT true FROM tenancy.tenants WHERE tenant_id = $1", tenant_id)
+    )
+
+
 async def identify(pool: asyncpg.Pool, api_key: str) -> Caller | None:
     """The tenant and scope of a live (not revoked) key, or None."""
     row = await pool.fetchrow(

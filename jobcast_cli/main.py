@@ -21,6 +21,8 @@ from jobcast.tenancy import (
 from jobcast_cli.connections import connections
 from jobcast_cli.dlq.commands import dlq
 from jobcast_cli.envfile import load_env_defaults
+from jobcast_cli.exports import analytics, posts
+from jobcast_cli.jobs_import import jobs
 from jobcast_cli.ops import ops
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
 from jobcast_cli.profiles import profile
@@ -40,6 +42,9 @@ app.add_typer(replay, name="replay")
 app.add_typer(rebuild, name="rebuild")
 app.add_typer(webhooks, name="webhooks")
 app.add_typer(dlq, name="dlq")
+app.add_typer(jobs, name="jobs")
+app.add_typer(posts, name="posts")
+app.add_typer(analytics, name="analytics")
 
 
 def _dev_stack() -> typer.Typer | None:

@@ -11,13 +11,10 @@ from pydantic import ValidationError
 
 from jobcast.kafka import describe_validation_error
 from jobcast.settings import CommonSettings
-from services.distributor.profile import (
-    TenantProfile,
-    TenantProfileInput,
-    get_profile,
-    profile_to_json,
-    put_profile,
-)
+from jobcast_cli.pools import run_with_pool, tenant_or_exit
+from services.distributor.models import TenantProfile
+from services.distributor.profile import TenantProfileInput, profile_to_json
+from services.distributor.repo_profiles import get_profile, put_profile
 
 profile = typer.Typer(
     help="Tenants' content profiles: language, locale, hashtags, footer, default image, "
@@ -79,13 +76,12 @@ def _print(current: TenantProfile) -> None:
 @profile.command("show")
 def profile_show(tenant: Annotated[str, typer.Option(help="Tenant name")]) -> None:
     """Print the tenant's profile as JSON (the defaults when none is stored)."""
-    from jobcast_cli.main import _tenant, _with_pool
 
     async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
-        owner = await _tenant(pool, tenant)
+        owner = await tenant_or_exit(pool, tenant)
         _print(await get_profile(pool, owner.tenant_id))
 
-    _with_pool(work)
+    run_with_pool(CommonSettings(), work)
 
 
 @profile.command("set")
@@ -123,8 +119,6 @@ def profile_set(
     ] = None,
 ) -> None:
     """Change the given fields of the tenant's profile; the others keep their values."""
-    from jobcast_cli.main import _tenant, _with_pool
-
     changes: dict[str, object] = {}
     for field, value in (
         ("language", language),
@@ -151,7 +145,7 @@ def profile_set(
         raise typer.Exit(2)
 
     async def work(pool: asyncpg.Pool, _: CommonSettings) -> None:
-        owner = await _tenant(pool, tenant)
+        owner = await tenant_or_exit(pool, tenant)
         try:
             updated = apply_changes(await get_profile(pool, owner.tenant_id), changes)
         except ValidationError as exc:
@@ -160,4 +154,4 @@ def profile_set(
         await put_profile(pool, owner.tenant_id, updated)
         _print(updated)
 
-    _with_pool(work)
+    run_with_pool(CommonSettings(), work)

@@ -20,8 +20,8 @@ from rich.progress import (
 
 from jobcast.settings import CommonSettings
 from services.metrics.effects import ENGAGEMENT_EFFECTS, rebuild_tail_effects
-from services.metrics.rebuild import RebuildReport, rebuild_metrics
-from services.metrics.rebuild_load import peak_rss_mib
+from services.metrics.rebuild.build import RebuildReport, rebuild_metrics
+from services.metrics.rebuild.load import peak_rss_mib
 
 rebuild = typer.Typer(help="Rebuild read models from the event log.", no_args_is_help=True)
 

@@ -23,6 +23,7 @@ from pydantic_settings import BaseSettings
 
 from jobcast.settings import CommonSettings
 from jobcast_cli.generated import write_or_check
+from services.console.settings import ConsoleSettings
 from services.distributor.settings import DistributorSettings
 from services.ingest.settings import IngestSettings
 from services.metrics.settings import MetricsSettings
@@ -40,6 +41,7 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("publisher_facebook", FacebookPublisherSettings),
     ("publisher_instagram", InstagramPublisherSettings),
     ("metrics", MetricsSettings),
+    ("console", ConsoleSettings),
 ]
 
 PREAMBLE = """\

@@ -10,10 +10,10 @@ import typer
 
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
-from services.metrics.domain import acceptable_webhook_url
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.repo import migrate_metrics
 from services.metrics.settings import MetricsSettings
-from services.metrics.webhooks_out import (
+from services.metrics.webhooks.domain import acceptable_webhook_url
+from services.metrics.webhooks.repo import (
     endpoint_of,
     register_endpoint,
     remove_endpoint,

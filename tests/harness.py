@@ -80,9 +80,10 @@ class RunningPipeline:
 
 @contextlib.contextmanager
 def running_pipeline(infra: Infra) -> Iterator[RunningPipeline]:
-    """The sandbox and the five services as real processes, on free ports."""
+    """The sandbox, the five services and the console as real processes, on free ports."""
     state_dir = scratch_dir("jobcast-pipeline-")
-    sandbox_port, *ports = distinct_free_ports(1 + len(SERVICES))
+    names = [*SERVICES, "console"]
+    sandbox_port, *ports = distinct_free_ports(1 + len(names))
     sandbox = sandbox_process(
         state_dir,
         sandbox_port,
@@ -94,7 +95,7 @@ def running_pipeline(infra: Infra) -> Iterator[RunningPipeline]:
         infra.database_url,
         f"http://127.0.0.1:{sandbox_port}",
         generate_key(),
-        ports=dict(zip(SERVICES, ports, strict=True)),
+        ports=dict(zip(names, ports, strict=True)),
         extra=dict(FAST_TIMERS),
     )
     clock_offset_file = state_dir / "distributor-clock-offset"

@@ -24,8 +24,9 @@ from schemas.connections import (
     ConnectionStatusChanged,
 )
 from schemas.envelope import utcnow
+from services.distributor.models import Connection
 from services.distributor.oauth import NewConnection
-from services.distributor.repo import Connection, add_connection, remove_connection
+from services.distributor.repo import add_connection, remove_connection
 
 log = logging.getLogger(__name__)
 

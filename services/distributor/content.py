@@ -48,7 +48,7 @@ from schemas.jobs import JobPosting, Pay, PayPeriod
 from schemas.platforms import Platform
 from schemas.publish import MediaItem, MediaKind, PostContent
 from services.distributor import captions
-from services.distributor.profile import Language, TenantProfile
+from services.distributor.models import Language, TenantProfile
 
 DEFAULT_PROFILE = TenantProfile()
 # The longest URL a `PostContent.link` (pydantic `HttpUrl`) accepts.

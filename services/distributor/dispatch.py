@@ -26,7 +26,7 @@ from schemas.envelope import SCHEMA_VERSION, UtcDatetime
 from schemas.publish import PublishCommand, PublishRequested, PublishStatus
 from services.distributor import metrics
 from services.distributor.clock import Clock
-from services.distributor.posts import (
+from services.distributor.repo_posts import (
     paused_scopes,
     pending_counts,
     set_state,

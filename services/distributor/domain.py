@@ -9,8 +9,7 @@ from schemas.jobs import JobPosting
 from schemas.platforms import Platform
 from schemas.publish import PostContent, PublishCommand, make_post_key
 from services.distributor.content import DEFAULT_PROFILE, ContentWarning, image_for, render
-from services.distributor.profile import TenantProfile
-from services.distributor.repo import Connection
+from services.distributor.models import Connection, TenantProfile
 
 
 @dataclass(frozen=True, slots=True)

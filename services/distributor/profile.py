@@ -1,62 +1,27 @@
-"""A tenant's content profile: language, locale, hashtags, footer, default image, attribution.
+"""A tenant's content profile as sent and stored: validation and its JSON form. Pure: no I/O.
 
-`TenantProfile` is what the pure content code reads; its defaults are what a tenant with
-no stored profile gets. `TenantProfileInput` validates what an operator or an API client
-sends, with errors that name the field. Profiles are stored as JSONB, one row per tenant
-(`distributor.tenant_profiles`).
+`TenantProfile` (in `models`) is what the pure content code reads; its defaults are what
+a tenant with no stored profile gets. `TenantProfileInput` validates what an operator or
+an API client sends, with errors that name the field. Profiles are stored as this JSON
+(`repo_profiles`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Literal, Self
-from uuid import UUID
+from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import asyncpg
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from schemas.bounds import Text
 from schemas.platforms import Platform
 from services.distributor.captions import normalise_hashtags
-
-if TYPE_CHECKING:
-    from jobcast.db import Connection
-
-Language = Literal["en", "id"]
-UpdatePolicy = Literal["edit", "ignore"]
+from services.distributor.models import Language, TenantProfile, UpdatePolicy, default_utm
 
 MAX_PROFILE_HASHTAGS = 30
 MAX_FOOTER_LENGTH = 500
 MAX_UTM_PARAMS = 10
-
-
-def default_utm() -> dict[Platform, dict[str, str]]:
-    """Attribution added to apply links when a tenant sets none: source per platform."""
-    return {p: {"utm_source": p.value, "utm_medium": "social"} for p in Platform}
-
-
-@dataclass(frozen=True, slots=True)
-class TenantProfile:
-    """How a tenant's jobs are worded and linked. The defaults work for any tenant."""
-
-    language: Language = "en"
-    locale: str = "en_US"  # Babel locale: number, currency and date formats
-    hashtags: tuple[str, ...] = ()  # added to every post, before the job's own tags
-    footer: str = ""
-    default_image_url: str | None = None  # used on Instagram when the job has no image
-    # Query parameters added to the apply link per platform; a platform missing here, or
-    # mapped to {}, gets none. Never overrides a parameter the link already has.
-    utm: dict[Platform, dict[str, str]] = field(default_factory=default_utm)
-    require_approval: bool = False
-    update_policy: UpdatePolicy = "edit"  # what job.updated does to live posts
-    timezone: str = "UTC"  # IANA zone dates are shown in
-
-    def attribution(self, platform: Platform) -> dict[str, str]:
-        """The attribution parameters for `platform` (empty: none)."""
-        return dict(self.utm.get(platform, {}))
 
 
 UtmKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
@@ -157,28 +122,3 @@ def profile_to_json(profile: TenantProfile) -> dict[str, object]:
 def profile_from_json(data: object) -> TenantProfile:
     """A profile from JSON data; raises pydantic's `ValidationError` naming the field."""
     return TenantProfileInput.model_validate(data).to_profile()
-
-
-# --- storage (schema `distributor`, table created by migrations/003_tenant_profiles.sql) ---
-
-
-async def get_profile(db: asyncpg.Pool | Connection, tenant_id: UUID) -> TenantProfile:
-    """The tenant's profile, or the defaults when none is stored (pool or connection)."""
-    stored = await db.fetchval(
-        "SELECT profile::text FROM distributor.tenant_profiles WHERE tenant_id = $1", tenant_id
-    )
-    return TenantProfile() if stored is None else profile_from_json(json.loads(stored))
-
-
-async def put_profile(
-    db: asyncpg.Pool | Connection, tenant_id: UUID, profile: TenantProfile
-) -> None:
-    """Store (or replace) the tenant's profile; it is validated first."""
-    await db.execute(
-        """INSERT INTO distributor.tenant_profiles (tenant_id, profile, updated_at)
-           VALUES ($1, $2::jsonb, now())
-           ON CONFLICT (tenant_id) DO UPDATE
-              SET profile = EXCLUDED.profile, updated_at = EXCLUDED.updated_at""",
-        tenant_id,
-        json.dumps(profile_to_json(profile)),
-    )

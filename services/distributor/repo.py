@@ -1,4 +1,5 @@
-"""Connections storage (schema `distributor`): the only SQL of the distributor."""
+"""Connections' SQL (schema `distributor`): connected accounts, their encrypted tokens,
+OAuth nonces. Plans and posts are in `repo_posts`, tenant profiles in `repo_profiles`."""
 
 from __future__ import annotations
 
@@ -13,25 +14,10 @@ from cryptography.fernet import InvalidToken
 from jobcast.crypto import TokenCipher
 from jobcast.db import migrate, migrations_of
 from schemas.platforms import Platform
+from services.distributor.models import Connection
 
 if TYPE_CHECKING:
     from jobcast.db import Connection as DbConnection
-
-
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """A connected account, without its token."""
-
-    connection_id: UUID
-    tenant_id: UUID
-    platform: Platform
-    account_id: str
-    display_name: str
-    status: str
-    token_expires_at: datetime | None = None  # None: the token does not expire on a clock
-    last_verified_at: datetime | None = None
-    last_verify_error: str = ""
-    updated_at: datetime | None = None  # when status or token last changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +107,17 @@ async def list_connections(pool: asyncpg.Pool | DbConnection, tenant_id: UUID) -
         tenant_id,
     )
     return [_connection(r) for r in rows]
+
+
+# Connections that take part in planning: active ones get posts, the rest a skip with reason.
+PLANNED_STATUSES = frozenset({"active", "needs_reconnect"})
+
+
+async def planned_connections(
+    pool: asyncpg.Pool | DbConnection, tenant_id: UUID
+) -> list[Connection]:
+    """The connections a tenant's new jobs are planned for (also inside a transaction)."""
+    return [c for c in await list_connections(pool, tenant_id) if c.status in PLANNED_STATUSES]
 
 
 async def get_connection(

@@ -22,7 +22,9 @@ from schemas.publish import (
     PublishError,
     PublishResult,
     PublishStatus,
+    make_post_key,
 )
+from services.distributor.domain import Skip
 
 
 class PostIdentity(Protocol):
@@ -47,6 +49,18 @@ class PostRef:
     platform: Platform
     connection_id: UUID
     job_id: str
+
+
+def skipped_post(tenant_id: UUID, skip: Skip, job_id: str, revision: int) -> PostRef:
+    """The post a skipped connection would have had, for its `skipped` status."""
+    connection = skip.connection
+    return PostRef(
+        post_key=make_post_key(tenant_id, job_id, connection.connection_id, revision),
+        action=PublishAction.PUBLISH,
+        platform=connection.platform,
+        connection_id=connection.connection_id,
+        job_id=job_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

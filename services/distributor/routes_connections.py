@@ -22,6 +22,7 @@ from jobcast.graph.client import GraphError
 from jobcast.graph.login import FacebookGraph
 from jobcast.tenancy import Tenant
 from services.distributor.connections import Emit, connect_accounts, disconnect
+from services.distributor.models import Connection
 from services.distributor.oauth import (
     CALLBACK_PATH,
     InvalidStateError,
@@ -30,7 +31,7 @@ from services.distributor.oauth import (
     callback_url,
     connections_from_pages,
 )
-from services.distributor.repo import Connection, consume_oauth_nonce, list_connections
+from services.distributor.repo import consume_oauth_nonce, list_connections
 from services.distributor.settings import DistributorSettings
 
 

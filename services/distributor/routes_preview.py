@@ -18,8 +18,8 @@ from schemas.publish import PostContent
 from services.distributor.clock import Clock
 from services.distributor.content import format_datetime_local
 from services.distributor.domain import preview
-from services.distributor.profile import get_profile
 from services.distributor.repo import list_connections
+from services.distributor.repo_profiles import get_profile
 from services.distributor.schedule import resolve_due
 
 

@@ -24,8 +24,8 @@ from schemas.connections import ConnectionExpiring, ConnectionExpiry, Connection
 from schemas.envelope import utcnow
 from schemas.platforms import Platform
 from services.distributor.connections import Emit, status_event
+from services.distributor.models import Connection
 from services.distributor.repo import (
-    Connection,
     StoredCredential,
     claim_due_verifications,
     credentials_to_verify,

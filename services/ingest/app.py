@@ -14,10 +14,15 @@ from fastapi.telemetry import TelemetryConfig
 from starlette.types import Receive, Scope, Send
 
 from jobcast.auth import caller_from_bearer, failure_limiter, operator_only, tenant_from_bearer
-from jobcast.consumer import ConcurrentConsumer
 from jobcast.db import create_pool
 from jobcast.http_edge import BodyLimit, install_edge
-from jobcast.kafka import OrderedProducer, dead_letters_for, ensure_topics, make_broker
+from jobcast.kafka import (
+    ConcurrentConsumer,
+    OrderedProducer,
+    dead_letters_for,
+    ensure_topics,
+    make_broker,
+)
 from jobcast.metrics import observed
 from jobcast.rate_limits import RateLimiter
 from jobcast.service import Service, add_ops_routes
@@ -28,15 +33,17 @@ from services.ingest.incoming import GROUP_ID as INCOMING_GROUP
 from services.ingest.incoming import IncomingRelay
 from services.ingest.operator import OperatorDesk
 from services.ingest.operator_routes import operator_router
-from services.ingest.repo import migrate_ingest
+from services.ingest.repo import (
+    delivery_seen,
+    migrate_ingest,
+    prune_deliveries,
+    remember_delivery,
+)
 from services.ingest.routes import PATH, JobEventsEndpoint
 from services.ingest.settings import IngestSettings
 from services.ingest.webhooks import (
     WEBHOOK_PATH,
-    delivery_seen,
     kafka_deliver,
-    prune_deliveries,
-    remember_delivery,
     webhook_router,
 )
 

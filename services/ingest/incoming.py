@@ -18,6 +18,7 @@ from faststream.kafka import KafkaBroker
 
 from jobcast import metrics
 from jobcast.kafka import dead_letter
+from jobcast.tenancy import tenant_exists
 from schemas.bounds import MAX_EVENT_BYTES
 from services.ingest.accepting import JobEventAcceptor
 from services.ingest.domain import ForeignTenantError, SubmissionError, encoded, to_job_event
@@ -75,12 +76,10 @@ class IncomingRelay:
     async def _tenant_exists(self, tenant_id: UUID) -> bool:
         if self._tenants.get(tenant_id, 0.0) > time.monotonic():
             return True
-        found = await self._pool.fetchval(
-            "SELECT true FROM tenancy.tenants WHERE tenant_id = $1", tenant_id
-        )
+        found = await tenant_exists(self._pool, tenant_id)
         if found:
             self._tenants[tenant_id] = time.monotonic() + _TENANT_CACHE_SECONDS
-        return bool(found)
+        return found
 
     async def _reject(self, raw: Any, reason: str, kind: str) -> None:
         await dead_letter(self._broker, raw, group_id=GROUP_ID, reason=reason, kind=kind)

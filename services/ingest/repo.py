@@ -1,4 +1,5 @@
-"""Ingest's SQL: accepted event ids (idempotency at the front door), the operator audit."""
+"""Ingest's SQL: accepted event ids (idempotency at the front door), the operator audit,
+the digests of accepted Meta webhook deliveries."""
 
 from __future__ import annotations
 
@@ -103,3 +104,34 @@ async def operator_audit_page(
         limit,
         *before,
     )
+
+
+# --- Meta webhook deliveries (the `seen`/`remember` hooks of `webhooks.webhook_router`) ---
+
+
+async def delivery_seen(pool: asyncpg.Pool, digest: bytes) -> bool:
+    """Whether a delivery with this body digest was accepted before (the `seen` hook)."""
+    found = await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM ingest.webhook_deliveries WHERE digest = $1)", digest
+    )
+    return bool(found)
+
+
+async def remember_delivery(pool: asyncpg.Pool, digest: bytes) -> bool:
+    """Record an accepted delivery (the `remember` hook); True if it was already recorded."""
+    inserted = await pool.fetchval(
+        "INSERT INTO ingest.webhook_deliveries (digest) VALUES ($1)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        digest,
+    )
+    return inserted is None
+
+
+async def prune_deliveries(pool: asyncpg.Pool, older_than_hours: float = 72.0) -> int:
+    """Forget digests older than Meta's 36 h retry window (with margin); returns the count."""
+    status = await pool.execute(
+        "DELETE FROM ingest.webhook_deliveries"
+        " WHERE received_at < now() - make_interval(secs => $1)",
+        older_than_hours * 3600.0,
+    )
+    return int(status.split()[-1])  # "DELETE <n>"

@@ -25,7 +25,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID, uuid5
 
-import asyncpg
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
@@ -271,31 +270,3 @@ def kafka_deliver(broker: KafkaBroker) -> Deliver:
         await publish_first_event(broker, PLATFORM_WEBHOOKS, event, key=event.payload.entry_id)
 
     return deliver
-
-
-async def delivery_seen(pool: asyncpg.Pool, digest: bytes) -> bool:
-    """Whether a delivery with this body digest was accepted before (the `seen` hook)."""
-    found = await pool.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM ingest.webhook_deliveries WHERE digest = $1)", digest
-    )
-    return bool(found)
-
-
-async def remember_delivery(pool: asyncpg.Pool, digest: bytes) -> bool:
-    """Record an accepted delivery (the `remember` hook); True if it was already recorded."""
-    inserted = await pool.fetchval(
-        "INSERT INTO ingest.webhook_deliveries (digest) VALUES ($1)"
-        " ON CONFLICT DO NOTHING RETURNING true",
-        digest,
-    )
-    return inserted is None
-
-
-async def prune_deliveries(pool: asyncpg.Pool, older_than_hours: float = 72.0) -> int:
-    """Forget digests older than Meta's 36 h retry window (with margin); returns the count."""
-    status = await pool.execute(
-        "DELETE FROM ingest.webhook_deliveries"
-        " WHERE received_at < now() - make_interval(secs => $1)",
-        older_than_hours * 3600.0,
-    )
-    return int(status.split()[-1])  # "DELETE <n>"

@@ -38,14 +38,15 @@ from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
 from schemas.webhooks import PlatformWebhookReceived
 from services.metrics.effects import ENGAGEMENT_EFFECTS, live_effects
-from services.metrics.engagement import EngagementCollector
-from services.metrics.handlers import EngagementMaterialiser, ResultMaterialiser, WebhookComments
-from services.metrics.repo import migrate_metrics
-from services.metrics.routes import read_router
-from services.metrics.routes_webhooks import webhooks_router
+from services.metrics.engagement.collector import EngagementCollector
+from services.metrics.engagement.handlers import WebhookComments
+from services.metrics.readmodel.handlers import EngagementMaterialiser, ResultMaterialiser
+from services.metrics.readmodel.repo import migrate_metrics
+from services.metrics.readmodel.routes import read_router
+from services.metrics.readmodel.stream import StatusHub
 from services.metrics.settings import MetricsSettings
-from services.metrics.stream import StatusHub
-from services.metrics.webhooks_out import WebhookDispatcher
+from services.metrics.webhooks.delivery import WebhookDispatcher
+from services.metrics.webhooks.routes import webhooks_router
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ import asyncio
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from jobcast.consumer import ConcurrentConsumer
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.graph.client import GraphClient
@@ -15,6 +14,7 @@ from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
 from jobcast.kafka import (
+    ConcurrentConsumer,
     dead_letters_for,
     ensure_topics,
     make_broker,

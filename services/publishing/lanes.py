@@ -15,7 +15,7 @@ import re
 import zlib
 from collections.abc import Callable
 
-from jobcast.consumer import ConsumedRecord, lane_by_key
+from jobcast.kafka import ConsumedRecord, lane_by_key
 
 # The command's job id as serialised (the first "job_id" key: the payload's, since the
 # envelope has none). Inside a JSON string a quote is escaped, so text cannot fake it.

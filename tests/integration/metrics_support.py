@@ -25,7 +25,7 @@ from schemas import (
     PublishStatus,
     make_post_key,
 )
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.repo import migrate_metrics
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from jobcast.consumer import ConcurrentConsumer, ConsumedRecord
+from jobcast.kafka import ConcurrentConsumer, ConsumedRecord
 from tests.harness import Infra
 from tests.integration.helpers import committed
 

@@ -17,7 +17,8 @@ from aiokafka import AIOKafkaProducer
 from jobcast.topics import JOBS_EVENTS, OPERATOR_COMMANDS
 from schemas import Platform, PublishAction, PublishCompleted, PublishStatus
 from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued
-from services.distributor.profile import TenantProfile, put_profile
+from services.distributor.models import TenantProfile
+from services.distributor.repo_profiles import put_profile
 from tests.harness import RunningPipeline
 from tests.integration.helpers import (
     add_fault,

@@ -15,9 +15,8 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import REGISTRY
 from typer.testing import CliRunner, Result
 
-from jobcast.consumer import ConsumedRecord
 from jobcast.db import create_pool
-from jobcast.kafka import dead_letter, ensure_topics, make_broker, topic_partitions
+from jobcast.kafka import ConsumedRecord, dead_letter, ensure_topics, make_broker, topic_partitions
 from jobcast.topics import TopicSpec, dead_letter_topic
 from jobcast_cli.dlq.ledger import claim, mark_replayed, migrate_dlq, states_of
 from jobcast_cli.dlq.reading import read_dead_letters

@@ -18,7 +18,7 @@ from jobcast.auth import KEY_CACHE_SECONDS
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast_cli.main import app as cli
 from schemas import PublishStatus
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.repo import migrate_metrics
 from tests.integration.metrics_support import T0, eventually, produce_results, result
 from tests.integration.test_metrics_webhooks import operator_tenant, receiver
 

@@ -15,7 +15,7 @@ import pytest
 
 from devtools.stack import Endpoints
 from schemas import Platform, PublishCompleted, PublishStatus
-from services.metrics.handlers import ResultMaterialiser
+from services.metrics.readmodel.handlers import ResultMaterialiser
 from tests.integration.metrics_support import (
     T0,
     api_tenant,

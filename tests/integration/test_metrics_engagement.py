@@ -18,7 +18,7 @@ from schemas import Platform
 from schemas.engagement import EngagementCollected
 from services.distributor.repo import set_connection_status
 from services.ingest.webhooks import WEBHOOK_PATH, sign
-from services.metrics.domain import FB_COUNT_FIELDS, FB_INSIGHTS, IG_INSIGHTS
+from services.metrics.engagement.domain import FB_COUNT_FIELDS, FB_INSIGHTS, IG_INSIGHTS
 from tests.harness import FAST_TIMERS
 from tests.integration.helpers import add_fault, job_event, new_tenant
 from tests.integration.metrics_support import eventually, valid_records

@@ -20,8 +20,8 @@ from schemas import (
     PublishStatus,
     make_post_key,
 )
-from services.metrics.handlers import ResultMaterialiser
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.handlers import ResultMaterialiser
+from services.metrics.readmodel.repo import migrate_metrics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

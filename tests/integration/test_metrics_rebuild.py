@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 from devtools.stack import Endpoints
 from jobcast.topics import PUBLISH_RESULTS
 from schemas import Platform, PublishCompleted, PublishStatus
-from services.metrics.rebuild import REBUILT_TABLES, rebuild_metrics
-from services.metrics.stream import notify
+from services.metrics.readmodel.stream import notify
+from services.metrics.rebuild.build import REBUILT_TABLES, rebuild_metrics
 from tests.integration.helpers import add_fault, job_event, new_tenant
 from tests.integration.metrics_support import (
     T0,

@@ -28,8 +28,8 @@ from jobcast_cli.main import app as cli
 from schemas import PublishStatus
 from schemas.engagement import EngagementCollected, EngagementMetrics, EngagementSnapshot
 from schemas.webhooks_out import OutboundWebhook, PostLifecycle
-from services.metrics.domain import verify_webhook
-from services.metrics.repo import migrate_metrics
+from services.metrics.readmodel.repo import migrate_metrics
+from services.metrics.webhooks.domain import verify_webhook
 from tests.integration.metrics_support import (
     T0,
     eventually,

@@ -29,8 +29,8 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from pydantic import BaseModel, TypeAdapter
 
-from jobcast.consumer import ConcurrentConsumer
 from jobcast.kafka import (
+    ConcurrentConsumer,
     RecordMeta,
     dead_letters_for,
     make_broker,
@@ -300,7 +300,7 @@ async def test_readiness_fails_while_a_handler_keeps_failing_and_recovers(
     broker: KafkaBroker,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import jobcast.kafka as wiring
+    import jobcast.kafka.subscribe as wiring
 
     monkeypatch.setattr(STALLS, "stall_seconds", 2.0)
     monkeypatch.setattr(wiring, "_RETRY_DELAYS", (0.2, 0.2))  # redelivered every ~0.5 s

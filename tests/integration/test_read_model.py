@@ -17,7 +17,7 @@ from schemas import (
     PublishStatus,
     make_post_key,
 )
-from services.metrics.repo import apply_result, migrate_metrics
+from services.metrics.readmodel.repo import apply_result, migrate_metrics
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 

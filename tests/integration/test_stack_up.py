@@ -58,15 +58,16 @@ def stack() -> Iterator[tuple[LocalInfra, str]]:
     """A stack's state dir on free ports, and a Graph API of the user's own (a sandbox run
     outside the stack stands in for Meta's); everything is stopped afterwards."""
     state_dir = scratch_dir("jobcast-stack-")
+    names = [*SERVICES, "console"]
     k_port, k_ctl, pg_port, sandbox_port, user_graph_port, *ports = distinct_free_ports(
-        5 + len(SERVICES)
+        5 + len(names)
     )
     infra = LocalInfra(
         state_dir,
         kafka_ports=(k_port, k_ctl),
         postgres_port=pg_port,
         sandbox_port=sandbox_port,
-        service_ports=dict(zip(SERVICES, ports, strict=True)),
+        service_ports=dict(zip(names, ports, strict=True)),
     )
     user_graph = sandbox_process(state_dir / "user-graph", user_graph_port)
     try:
@@ -91,6 +92,11 @@ def test_stack_up_again_keeps_restarts_only_what_died_and_refuses_a_switch(
                                "kafka": Status.STARTED, "postgres": Status.STARTED,
                                "graph-api": Status.GIVEN}  # fmt: skip
     before = pids(infra)
+    assert before["console"] is not None
+    console = first.endpoints.env()["JOBCAST_CONSOLE_URL"]
+    assert console == f"http://127.0.0.1:{infra.service_ports['console']}"
+    # Facebook Login comes back through the console.
+    assert first.endpoints.env()["DISTRIBUTOR_PUBLIC_URL"] == console
     assert before["graph-sandbox"] is None
     assert all(pid is not None for name, pid in before.items() if name != "graph-sandbox")
 

@@ -14,8 +14,9 @@ import pytest
 
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas.platforms import Platform
-from services.distributor.profile import TenantProfile, get_profile, put_profile
+from services.distributor.models import TenantProfile
 from services.distributor.repo import migrate_distributor
+from services.distributor.repo_profiles import get_profile, put_profile
 from tests.harness import Infra
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

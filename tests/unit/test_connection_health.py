@@ -20,7 +20,7 @@ from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
 from jobcast.graph.session import graph_session
 from jobcast_cli.connections import describe
 from schemas.platforms import Platform
-from services.distributor.repo import Connection
+from services.distributor.models import Connection
 from services.distributor.verification import Health, VerifyOutcome, assess
 from tests.graph_stub import Handler, graph_stub
 

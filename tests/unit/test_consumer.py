@@ -22,14 +22,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from jobcast.consumer import (
+from jobcast.kafka import (
     ConcurrentConsumer,
     ConsumedRecord,
     LaneScheduler,
     OffsetWatermark,
-    call_until_success,
     lane_by_key,
 )
+from jobcast.kafka.retry import call_until_success
 
 TP = tuple[str, int]
 

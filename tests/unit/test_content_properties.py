@@ -26,8 +26,7 @@ from services.distributor.captions import (
 )
 from services.distributor.content import LABELS, _path_of, attributed_url, render
 from services.distributor.domain import Skip, plan_posts, preview
-from services.distributor.profile import TenantProfile
-from services.distributor.repo import Connection
+from services.distributor.models import Connection, TenantProfile
 
 FAMILY = "👨‍👩‍👧‍👦"
 # Emoji ZWJ sequences, flags, skin tones, combining marks, a lone joiner, a prepend

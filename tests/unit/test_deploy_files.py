@@ -24,8 +24,8 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
-import jobcast.consumer
 import jobcast.graph.metrics
+import jobcast.kafka.consumer
 import jobcast.metrics
 import jobcast.stalls
 import jobcast.status_gauges
@@ -42,7 +42,7 @@ RULES = DEPLOY / "prometheus" / "rules.yml"
 # Modules whose import registers jobcast's metrics (named so the imports above are used).
 METRIC_MODULES = (
     jobcast.metrics,
-    jobcast.consumer,
+    jobcast.kafka.consumer,
     jobcast.graph.metrics,
     jobcast.stalls,
     jobcast.status_gauges,

@@ -29,8 +29,7 @@ from services.distributor.content import (
     render,
 )
 from services.distributor.domain import Preview, Skip, plan_posts, preview
-from services.distributor.profile import TenantProfile
-from services.distributor.repo import Connection
+from services.distributor.models import Connection, TenantProfile
 
 TENANT = uuid4()
 NBSP = "\u00a0"

@@ -9,7 +9,7 @@ from schemas import JobPosting, Pay, PayPeriod, Platform, PostContent, PublishCo
 from services.distributor.captions import INSTAGRAM_CAPTION_LIMIT
 from services.distributor.content import format_pay, render
 from services.distributor.domain import Skip, plan_posts
-from services.distributor.repo import Connection
+from services.distributor.models import Connection
 
 TENANT = uuid4()
 

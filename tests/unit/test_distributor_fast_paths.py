@@ -23,10 +23,10 @@ from jobcast.kafka import (
 )
 from schemas.platforms import Platform
 from schemas.publish import MediaItem, MediaKind, PostContent, PublishCommand, PublishRequested
-from services.distributor import captions, handlers
+from services.distributor import bulk, captions
 from services.distributor.content import _suffix
 from services.distributor.dispatch import random_uuid_text, requested_json
-from services.distributor.posts import NewPost
+from services.distributor.repo_posts import NewPost
 from services.distributor.schedule import PostState
 from tests.unit.test_captions import PIECES, chunk, text
 
@@ -197,8 +197,8 @@ async def test_sent_commands_carry_exactly_the_stored_command() -> None:
         NewPost(waiting, PostState.SCHEDULED, now + timedelta(hours=1), "corr-2"),
     ]
     conn = StoringConnection()
-    writer = handlers._Writer(conn)  # type: ignore[arg-type]
-    events = await handlers._store_and_render(writer, {tenant_id: posts})
+    writer = bulk._Writer(conn)  # type: ignore[arg-type]
+    events = await bulk._store_and_render(writer, {tenant_id: posts})
     await writer.wait()
     assert conn.stored == [sent.model_dump_json(), waiting.model_dump_json()]
     assert len(events) == 1
@@ -222,7 +222,7 @@ def test_planned_posts_are_counted_per_kind() -> None:
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     before = {s: count(s) for s in (PostState.SENT, PostState.HELD)}
-    handlers._count_planned(
+    bulk._count_planned(
         [
             NewPost(command(), PostState.SENT, now, "c"),
             NewPost(command(), PostState.SENT, now, "c"),

@@ -9,7 +9,7 @@ from schemas.platforms import Platform
 from schemas.publish import PostContent, PublishAction, PublishCommand, make_post_key
 from services.distributor.domain import Skip
 from services.distributor.lifecycle import INSTAGRAM_NO_EDIT, PlannedPost, on_close, on_update
-from services.distributor.repo import Connection
+from services.distributor.models import Connection
 from services.distributor.schedule import PostState
 
 TENANT = uuid4()

@@ -16,8 +16,8 @@ from jobcast.auth import caller_from_bearer
 from jobcast.http_edge import install_edge
 from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import Tenant
-from services.metrics import repo as metrics_repo
-from services.metrics.routes import read_router
+from services.metrics.readmodel import repo as metrics_repo
+from services.metrics.readmodel.routes import read_router
 
 MARKER = "secret-marker-7f3a"
 LIMIT = 1_000

@@ -13,13 +13,9 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import BaseModel, TypeAdapter
 
-from jobcast.kafka import (
-    RecordMeta,
-    _meta,
-    _tolerant_parser,
-    subscribe_validated,
-    subscribe_validated_batch,
-)
+from jobcast.kafka import RecordMeta, subscribe_validated, subscribe_validated_batch
+from jobcast.kafka.records import record_meta as _meta
+from jobcast.kafka.subscribe import _tolerant_parser
 from schemas import headers as h
 
 
@@ -59,7 +55,7 @@ async def test_valid_to_handler_invalid_to_dead_letters() -> None:
 async def test_handler_errors_are_retried_then_redelivered_not_skipped(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import jobcast.kafka as wiring
+    import jobcast.kafka.subscribe as wiring
 
     monkeypatch.setattr(wiring, "_RETRY_DELAYS", (0.0, 0.0))
     broker = KafkaBroker()
@@ -150,7 +146,7 @@ async def test_a_batch_is_bisected_down_to_the_record_that_fails_and_keeps_order
 async def test_a_batch_failing_on_infrastructure_is_retried_whole_not_bisected(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import jobcast.kafka as wiring
+    import jobcast.kafka.subscribe as wiring
 
     monkeypatch.setattr(wiring, "_RETRY_DELAYS", (0.0, 0.0))
     broker = KafkaBroker()

@@ -13,24 +13,24 @@ import pytest
 from aiokafka.structs import TopicPartition
 
 from jobcast_cli.replay import Move, plan_moves
-from services.metrics.domain import (
-    acceptable_webhook_url,
-    decode_cursor,
+from services.metrics.engagement.domain import (
     due_checkpoints,
-    encode_cursor,
     facebook_engagement,
     insight_values,
     instagram_engagement,
-    lifecycle_webhook,
-    new_webhook_secret,
-    next_try_in,
-    ratio,
-    sign_webhook,
-    verify_webhook,
     webhook_comment,
 )
+from services.metrics.readmodel.domain import decode_cursor, encode_cursor, ratio
+from services.metrics.readmodel.stream import StatusHub
+from services.metrics.retries import next_try_in
 from services.metrics.settings import MetricsSettings
-from services.metrics.stream import StatusHub
+from services.metrics.webhooks.domain import (
+    acceptable_webhook_url,
+    lifecycle_webhook,
+    new_webhook_secret,
+    sign_webhook,
+    verify_webhook,
+)
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -13,10 +13,8 @@ import uuid
 import pytest
 
 from jobcast.topics import PUBLISH_RESULTS
-from services.metrics.readmodel import (
-    fill_from_staging,
-)
-from services.metrics.rebuild import (
+from services.metrics.readmodel.materialise import fill_from_staging
+from services.metrics.rebuild.build import (
     BuildStep,
     RebuildReport,
     StepRunner,
@@ -25,7 +23,7 @@ from services.metrics.rebuild import (
     run_all,
     run_steps,
 )
-from services.metrics.rebuild_load import (
+from services.metrics.rebuild.load import (
     _PARSERS,
     Span,
     cyclic_gc_paused,

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from jobcast.auth import tenant_from_bearer
 from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import hash_api_key
-from services.metrics.routes import read_router
-from services.metrics.stream import StatusHub, Subscription, live_events
+from services.metrics.readmodel.routes import read_router
+from services.metrics.readmodel.stream import StatusHub, Subscription, live_events
 
 pytestmark = pytest.mark.timeout(10)
 

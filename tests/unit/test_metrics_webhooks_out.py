@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.public_http import public_only_client
-from services.metrics.webhooks_out import WebhookDispatcher, _Due
+from services.metrics.webhooks.delivery import WebhookDispatcher, _Due
 from tests.unit.test_public_http import FakeNetwork, FakeResolver
 
 pytestmark = pytest.mark.timeout(10)

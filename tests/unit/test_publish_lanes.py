@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from jobcast.consumer import ConsumedRecord
+from jobcast.kafka import ConsumedRecord
 from schemas import Platform, PostContent, PublishCommand, PublishRequested, make_post_key
 from services.publishing.lanes import job_lanes
 

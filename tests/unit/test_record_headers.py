@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobcast import metrics
-from jobcast.consumer import _to_record
+from jobcast.kafka.records import consumed_record as _to_record
 from jobcast.record_headers import (
     DEAD_LETTER_MAX_TOTAL_CHARS,
     dead_letter_headers,

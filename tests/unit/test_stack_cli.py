@@ -114,3 +114,33 @@ def test_without_devtools_the_cli_has_every_operator_command_and_no_stack() -> N
 
 def test_from_a_checkout_the_cli_has_the_stack_commands() -> None:
     assert "stack" in {g.name for g in cli.app.registered_groups}
+
+
+def test_stack_up_prints_the_console_and_its_demo_sign_in_but_never_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    ports = {**Endpoints("", "", "", "").ports, "console": 8086}
+    up = StackUp(Endpoints("127.0.0.1:19092", "postgresql://db/j", "http://127.0.0.1:8090", "k",
+                           ports=ports), [])  # fmt: skip
+    monkeypatch.setattr(stack, "bring_up", lambda _state_dir: up)
+    key = "jc_demo-operator-key-0123456789"
+
+    async def console_key(endpoints: Endpoints, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(key + "\n")
+
+    async def demo(endpoints: Endpoints) -> list[dict[str, object]]:
+        return []
+
+    monkeypatch.setattr("devtools.demo.demo_console_key", console_key)
+    monkeypatch.setattr("devtools.demo.run_demo", demo)
+    result = CliRunner().invoke(cli.app, ["stack", "up"])
+    assert result.exit_code == 0, result.output
+    assert "JOBCAST_CONSOLE_URL=http://127.0.0.1:8086" in result.output
+    assert "console: http://127.0.0.1:8086" in result.output
+    assert "demo sign-in: the demo tenant's operator key, `cat .jobcast/console-key`" in (
+        result.output
+    )
+    assert key not in result.output
+    assert (tmp_path / ".jobcast" / "console-key").read_text().strip() == key

@@ -8,13 +8,8 @@ from pydantic import ValidationError
 from jobcast.kafka import describe_validation_error
 from jobcast_cli.profiles import ProfileOptionError, apply_changes, parse_utm
 from schemas.platforms import Platform
-from services.distributor.profile import (
-    TenantProfile,
-    TenantProfileInput,
-    default_utm,
-    profile_from_json,
-    profile_to_json,
-)
+from services.distributor.models import TenantProfile, default_utm
+from services.distributor.profile import TenantProfileInput, profile_from_json, profile_to_json
 
 
 def error_fields(data: dict[str, object]) -> set[str]:

@@ -1,0 +1,31 @@
+"""Reading jobcast's own HTTP answers as a client (the CLI, the console): how long a 429
+asks to wait, and the reason a refusal gives."""
+
+from __future__ import annotations
+
+import math
+
+import httpx
+
+MAX_RETRY_AFTER = 60.0
+"""The longest single wait for a 429, in seconds: a longer Retry-After is waited in steps."""
+
+
+def retry_after_seconds(response: httpx.Response) -> float:
+    """The answer's Retry-After in seconds (whole seconds, as jobcast sends it), bounded to
+    [0.1, MAX_RETRY_AFTER]; 1 when it is missing or not a number."""
+    try:
+        wait = float(response.headers.get("Retry-After", "1"))
+    except ValueError:
+        return 1.0
+    return min(max(wait, 0.1), MAX_RETRY_AFTER) if math.isfinite(wait) else 1.0
+
+
+def refusal_reason(response: httpx.Response) -> str:
+    """The `detail` of a jobcast error answer (shortened), else the status's phrase."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return str(detail)[:300] if detail else response.reason_phrase

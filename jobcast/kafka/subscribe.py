@@ -1,0 +1,236 @@
+"""faststream subscribers: records through `validating` and `settle` (see
+`jobcast.kafka.handling`), one at a time or a poll's worth at once.
+
+Offsets are committed only after a record was handled, so a crash at any point means
+redelivery, never loss; handlers are written to be idempotent for that reason. A record
+still failing on infrastructure after its tries in place is NACKed: faststream fetches it
+again, and the consumer keeps polling (a group member that stops polling is dropped).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter
+
+from jobcast import metrics
+from jobcast.failures import describe_failure
+from jobcast.kafka.dead_letters import dead_letter_failed, dead_letters_for
+from jobcast.kafka.handling import settle, validate_or_dead_letter, validating
+from jobcast.kafka.records import RecordMeta, record_meta
+from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
+from jobcast.logs import log_context
+from jobcast.record_headers import headers_of, readable_headers
+from jobcast.stalls import STALLS
+
+log = logging.getLogger(__name__)
+EventT = TypeVar("EventT")
+
+# Tries in place before a NACK: read when a record fails, so tests can shorten them.
+_RETRY_DELAYS = DEFAULT_RETRY_DELAYS
+
+
+def subscribe_validated(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    adapter: TypeAdapter[EventT],
+    handle: Callable[[EventT, RecordMeta], Awaitable[None]],
+) -> None:
+    """Consume `topic` one record at a time through `validating` and `settle`: a record
+    failing on infrastructure is retried in place, then redelivered (NACK); one failing
+    in any other way goes to the dead-letter topic (kind `handler_failed`) and the next
+    one is handled."""
+    route = validating(broker, group_id, adapter, handle)
+    retries = metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    STALLS.watch(group_id, topic)
+
+    async def on_record(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
+
+        async def park(exc: Exception) -> None:
+            await dead_letter_failed(broker, group_id, raw, exc)
+
+        await settle(
+            lambda: route(raw),
+            group_id=group_id,
+            topic=raw.topic,
+            where=(raw.partition,),
+            retries=retries,
+            delays=_RETRY_DELAYS,
+            attempts=len(_RETRY_DELAYS) + 1,
+            isolate=park,
+            log_fields=lambda: {"topic": raw.topic, "offset": raw.offset},
+        )
+        STALLS.recovered(group_id, raw.topic, raw.partition)
+
+    _subscribe(broker, topic, group_id, on_record)
+
+
+def subscribe_validated_batch(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    adapter: TypeAdapter[EventT],
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    *,
+    max_records: int = 500,
+) -> None:
+    """Like `subscribe_validated`, but the handler gets every valid record of a poll at once.
+
+    For handlers that do per-batch database work (one transaction, set-based statements):
+    invalid records are dead-lettered one by one first, then the valid ones are handled
+    together, retried in place as a whole on infrastructure failures (then NACKed and
+    redelivered), and offsets are committed after the batch.
+
+    A failure of any other kind means one or more records the handler cannot take: the
+    batch is handled again in halves, the left one first (so each key keeps its order),
+    down to the records that fail alone, which are dead-lettered (`handler_failed`); all
+    the others are handled. Handlers must be idempotent (they are, for redeliveries):
+    a half may run again after part of it was applied.
+    """
+
+    metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+    STALLS.watch(group_id, topic)
+    park = dead_letters_for(broker, group_id)
+
+    async def on_batch(message: KafkaMessage) -> None:
+        raws = message.raw_message
+        assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
+        valid: list[_Valid[EventT]] = []
+        for raw in raws:
+            event = await validate_or_dead_letter(broker, group_id, adapter, raw)
+            if event is not None:
+                valid.append((event, record_meta(raw), raw))
+        if valid:
+            started = time.perf_counter()
+            in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
+            in_progress.inc(len(valid))
+            try:
+                parked = await _handle_isolating(handle, valid, topic, group_id, park)
+            finally:
+                in_progress.dec(len(valid))
+            metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid) - parked)
+            metrics.HANDLER_SECONDS.labels(topic=topic).observe(
+                (time.perf_counter() - started) / len(valid)
+            )
+        for partition in {raw.partition for raw in raws}:
+            STALLS.recovered(group_id, topic, partition)
+
+    _subscribe(broker, topic, group_id, on_batch, batch=True, max_records=max_records)
+
+
+def _subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    group_id: str,
+    handler: Callable[[KafkaMessage], Awaitable[None]],
+    **options: Any,
+) -> None:
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        auto_offset_reset="earliest",
+        parser=_tolerant_parser,
+        decoder=_undecoded,
+        **options,
+    )(handler)
+
+
+# A valid record of a batch: its event, where it came from, and the record itself (for a
+# dead letter).
+_Valid = tuple[EventT, RecordMeta, Any]
+
+
+async def _handle_isolating(
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    items: list[_Valid[EventT]],
+    topic: str,
+    group_id: str,
+    park: Callable[[Any, BaseException], Awaitable[None]],
+) -> int:
+    """Handle `items`, isolating records that fail deterministically; returns how many
+    were parked. Infrastructure failures propagate (after retries in place): NACK."""
+    parked = 0
+
+    async def handle_all() -> None:
+        with log_context(topic=topic, records=len(items)):
+            await handle([(event, meta) for event, meta, _ in items])
+
+    async def isolate(exc: Exception) -> None:
+        nonlocal parked
+        if len(items) == 1:
+            await park(items[0][2], exc)
+            parked = 1
+            return
+        log.warning(
+            "batch handler failed on a record no retry can change; isolating it by halves",
+            extra={"topic": topic, "records": len(items), "error": describe_failure(exc)},
+        )
+        half = len(items) // 2
+        parked = await _handle_isolating(handle, items[:half], topic, group_id, park)
+        parked += await _handle_isolating(handle, items[half:], topic, group_id, park)
+
+    await settle(
+        handle_all,
+        group_id=group_id,
+        topic=topic,
+        where={meta.partition for _, meta, _ in items},
+        retries=metrics.child(metrics.HANDLER_RETRIES, topic),
+        delays=_RETRY_DELAYS,
+        attempts=len(_RETRY_DELAYS) + 1,
+        isolate=isolate,
+        log_fields=lambda: {"topic": topic, "records": len(items)},
+    )
+    return parked
+
+
+def _readable_headers(record: Any) -> Any:
+    """The record, with header values faststream's parser can decode strictly: a null
+    value made empty, bytes that are not UTF-8 replaced (U+FFFD)."""
+    for _, value in record.headers or ():
+        if not isinstance(value, bytes) or not value.isascii():
+            break
+    else:
+        return record  # the common case, checked without decoding anything
+    try:
+        for _, value in record.headers:
+            value.decode()
+    except (AttributeError, UnicodeDecodeError):
+        return dataclasses.replace(record, headers=readable_headers(headers_of(record)))
+    return record
+
+
+async def _tolerant_parser(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """faststream's parser decodes every header value as strict UTF-8: a value that is not
+    (anyone may produce such a header) made it drop the record silently or stop the
+    subscriber for good, and a null value (legal in Kafka) raised on every redelivery.
+    It parses a readable copy instead; the handler (and a dead letter) still gets the
+    record as it came, so the record reaches `validating` whatever its headers hold."""
+    if isinstance(message, (tuple, list)):  # a batch (faststream's test broker: a list)
+        message = tuple(message)
+        parsed = await original(tuple(_readable_headers(m) for m in message))
+    else:
+        parsed = await original(_readable_headers(message))
+    parsed.raw_message = message
+    return parsed
+
+
+async def _undecoded(message: Any) -> Any:
+    """Hand the body over as it came: our handlers parse and validate raw bytes themselves.
+
+    faststream would otherwise json.loads every record before the handler runs (a second
+    parse), and raise on some bodies (nested too deep; a `content-type` header promising
+    JSON or text the bytes are not) before `validating` can dead-letter them: a NACK, the
+    same record again, forever.
+    """
+    return message.body

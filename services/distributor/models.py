@@ -1,0 +1,57 @@
+"""What the distributor's pure code and its SQL both speak of: a tenant's connected
+account and a tenant's content profile. Plain data, no I/O: the domain modules import
+these, never the SQL modules that load them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from schemas.platforms import Platform
+
+Language = Literal["en", "id"]
+UpdatePolicy = Literal["edit", "ignore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A connected account, without its token."""
+
+    connection_id: UUID
+    tenant_id: UUID
+    platform: Platform
+    account_id: str
+    display_name: str
+    status: str
+    token_expires_at: datetime | None = None  # None: the token does not expire on a clock
+    last_verified_at: datetime | None = None
+    last_verify_error: str = ""
+    updated_at: datetime | None = None  # when status or token last changed
+
+
+def default_utm() -> dict[Platform, dict[str, str]]:
+    """Attribution added to apply links when a tenant sets none: source per platform."""
+    return {p: {"utm_source": p.value, "utm_medium": "social"} for p in Platform}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantProfile:
+    """How a tenant's jobs are worded and linked. The defaults work for any tenant."""
+
+    language: Language = "en"
+    locale: str = "en_US"  # Babel locale: number, currency and date formats
+    hashtags: tuple[str, ...] = ()  # added to every post, before the job's own tags
+    footer: str = ""
+    default_image_url: str | None = None  # used on Instagram when the job has no image
+    # Query parameters added to the apply link per platform; a platform missing here, or
+    # mapped to {}, gets none. Never overrides a parameter the link already has.
+    utm: dict[Platform, dict[str, str]] = field(default_factory=default_utm)
+    require_approval: bool = False
+    update_policy: UpdatePolicy = "edit"  # what job.updated does to live posts
+    timezone: str = "UTC"  # IANA zone dates are shown in
+
+    def attribution(self, platform: Platform) -> dict[str, str]:
+        """The attribution parameters for `platform` (empty: none)."""
+        return dict(self.utm.get(platform, {}))

@@ -1,0 +1,189 @@
+"""The engagement collector: reads each posted post's insights at its checkpoints.
+
+Why a collector in the metrics service, and not the publishers: the read model is where
+a post is first known to be posted (the schedule rows are written in that transaction),
+and reading insights is a different workload from publishing (slow, low priority, days
+later) that must never delay or throttle a publish. It reuses the publishers' Graph
+client, their usage-header pacing (`Throttle`) and their token cache, which reports a
+connection needing reconnect as unusable.
+
+Each due checkpoint is a durable timer row (`metrics.engagement_schedule`), leased with
+SKIP LOCKED so instances share them. A snapshot is emitted on `engagement.events` and
+the row closed after that, so a crash in between means the snapshot is read and emitted
+once more (history keeps both; the latest view takes the newest).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from prometheus_client import Counter
+
+from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.credentials import CredentialCache, Unusable
+from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, classify_graph_error
+from jobcast.graph.pacing import Throttle
+from jobcast.kafka import publish_event
+from jobcast.topics import ENGAGEMENT_EVENTS
+from schemas.engagement import EngagementCollected, EngagementMetrics, EngagementSnapshot
+from schemas.envelope import utcnow
+from schemas.platforms import Platform
+from schemas.publish import ErrorClass
+from services.metrics.engagement import repo
+from services.metrics.engagement.domain import (
+    FB_COUNT_FIELDS,
+    FB_INSIGHTS,
+    IG_INSIGHTS,
+    facebook_engagement,
+    insight_values,
+    instagram_engagement,
+)
+from services.metrics.retries import next_try_in
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = Counter(
+    "jobcast_engagement_checkpoints_total",
+    "Engagement checkpoints by outcome (collected, retried, paced, skipped, failed)",
+    ["platform", "outcome"],
+)
+
+
+class EngagementCollector:
+    """Fires due checkpoints: read insights, emit `engagement.collected`, close the row."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        broker: KafkaBroker,
+        graph: GraphClient,
+        credentials: CredentialCache,
+        throttle: Throttle,
+        retry_delays: Sequence[float] = (60.0, 300.0, 900.0, 3600.0),
+        lease_seconds: float = 120.0,
+        batch: int = 50,
+    ) -> None:
+        self._pool = pool
+        self._broker = broker
+        self._graph = graph
+        self._credentials = credentials
+        self._throttle = throttle
+        self._retry_delays = tuple(retry_delays)
+        self._lease = lease_seconds
+        self._batch = batch
+
+    async def run(self, stop: asyncio.Event, poll_seconds: float = 5.0) -> None:
+        """Fire due checkpoints until `stop`."""
+        while not stop.is_set():
+            try:
+                due = await repo.take_due_checkpoints(self._pool, self._batch, self._lease)
+                await asyncio.gather(*(self.collect(d) for d in due))
+            except (OSError, asyncpg.PostgresError):
+                log.exception("engagement pass failed; trying again")
+                due = []
+            if not due:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+
+    async def collect(self, due: repo.DueCheckpoint) -> None:
+        """One checkpoint, start to end; every way out leaves the row decided or rescheduled
+        (or, on an unexpected error, leased: it is due again when the lease runs out)."""
+        try:
+            outcome = await self._collect(due)
+        except Exception:
+            log.exception("engagement checkpoint failed", extra={"post_key": due.post_key})
+            outcome = "error"
+        CHECKPOINTS.labels(platform=due.platform, outcome=outcome).inc()
+
+    async def _collect(self, due: repo.DueCheckpoint) -> str:
+        credentials = await self._credentials.get(due.tenant_id, due.connection_id)
+        if isinstance(credentials, Unusable):
+            await repo.finish_checkpoint(self._pool, due, "skipped", credentials.reason)
+            return "skipped"
+        if await repo.post_was_deleted(self._pool, due.platform_post_id):
+            await repo.finish_checkpoint(self._pool, due, "skipped", "the post was deleted")
+            return "skipped"
+        wait = self._throttle.wait_seconds(credentials.account_id)
+        if wait > 0:
+            await repo.retry_checkpoint(
+                self._pool, due, wait, "account paced to stay inside Meta's rate limits",
+                count_try=False,
+            )  # fmt: skip
+            return "paced"
+        try:
+            metrics, raw = await self._read(due, credentials.token)
+        except GraphError as exc:
+            return await self._after_error(due, credentials.account_id, exc)
+        except AmbiguousOutcomeError as exc:
+            return await self._retry_or_fail(due, f"no clear answer: {exc}")
+        event = EngagementCollected(
+            tenant_id=due.tenant_id,
+            payload=EngagementSnapshot(
+                post_key=due.post_key,
+                platform=Platform(due.platform),
+                connection_id=due.connection_id,
+                job_id=due.job_id,
+                platform_post_id=due.platform_post_id,
+                posted_at=due.posted_at,
+                checkpoint_seconds=due.checkpoint_seconds,
+                collected_at=utcnow(),
+                metrics=metrics,
+                raw=raw,
+            ),
+        )
+        await publish_event(
+            self._broker, ENGAGEMENT_EVENTS, event, key=due.post_key,
+            correlation_id=str(event.event_id), event_type=event.event_type,
+        )  # fmt: skip
+        await repo.finish_checkpoint(self._pool, due, "done")
+        return "collected"
+
+    async def _read(
+        self, due: repo.DueCheckpoint, token: str
+    ) -> tuple[EngagementMetrics, dict[str, int]]:
+        post = due.platform_post_id
+        names = IG_INSIGHTS if due.platform == Platform.INSTAGRAM.value else FB_INSIGHTS
+        insights = await self._graph.call(
+            "GET", f"{post}/insights", token, params={"metric": ",".join(names)}
+        )
+        values = insight_values(insights)
+        if due.platform == Platform.INSTAGRAM.value:
+            return instagram_engagement(values)
+        fields = await self._graph.call("GET", post, token, params={"fields": FB_COUNT_FIELDS})
+        return facebook_engagement(values, fields)
+
+    async def _after_error(self, due: repo.DueCheckpoint, account_id: str, exc: GraphError) -> str:
+        verdict = classify_graph_error(exc.code, exc.subcode)
+        if verdict.error_class is ErrorClass.RATE_LIMITED:
+            self._throttle.rate_limited(
+                account_id,
+                app_wide=exc.code in APP_WIDE_RATE_LIMIT_CODES and exc.subcode is None,
+                regain_seconds=exc.regain_seconds,
+            )
+            await repo.retry_checkpoint(
+                self._pool, due, self._throttle.wait_seconds(account_id), exc.message,
+                count_try=False,
+            )  # fmt: skip
+            return "paced"
+        if verdict.error_class is ErrorClass.AUTH:
+            await repo.finish_checkpoint(self._pool, due, "skipped", exc.message)
+            self._credentials.forget(due.tenant_id, due.connection_id)
+            return "skipped"
+        if verdict.error_class is ErrorClass.TRANSIENT:
+            return await self._retry_or_fail(due, exc.message)
+        await repo.finish_checkpoint(self._pool, due, "failed", exc.message)
+        return "failed"
+
+    async def _retry_or_fail(self, due: repo.DueCheckpoint, reason: str) -> str:
+        delay = next_try_in(due.tries, self._retry_delays)
+        if delay is None:
+            await repo.finish_checkpoint(self._pool, due, "failed", reason)
+            return "failed"
+        await repo.retry_checkpoint(self._pool, due, delay, reason, count_try=True)
+        return "retried"
