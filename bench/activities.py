@@ -1,15 +1,16 @@
 """What a service spends its CPU on: py-spy's collapsed stacks sorted into activities.
 
 A sample's activity is decided twice over:
-- by the asyncio task it ran in (the stack's first frame past the event loop): a task
-  started by the service's own code that is not a consumer or an HTTP request is a
-  background loop, and everything it does counts as `loop: <its function>`;
+- by the asyncio task it ran in (the stack's first frame past the event loop): a
+  background loop counts as a whole, whatever it calls, to `loop: <its function>`;
 - otherwise by its leaf-most frame that belongs to a known part: Postgres client, Kafka
   producing or consuming, the Graph (HTTP) client, the HTTP server, logging, the service's
   own handling, the event loop itself.
 
-Without `--idle`, py-spy keeps only samples of threads on a CPU, so shares of samples are
-shares of the process's CPU time.
+Without `--idle`, py-spy keeps mostly samples of threads on a CPU, so shares of samples
+are shares of the process's CPU time. It cannot tell uvloop's own C code from its waits
+(neither has a Python frame past the loop): those samples are left out, and the loop's
+own work is spread over the activities in proportion.
 """
 
 from __future__ import annotations
@@ -31,13 +32,35 @@ class Frame:
         return any(self.file.startswith(p) or f"/{p}" in self.file for p in prefixes)
 
 
-# The event loop and interpreter start-up, between the process's root and a task's frames.
-_LOOP_MACHINERY = ("asyncio/", "uvloop/", "selectors.py", "runpy.py", "threading.py")
-# Tasks whose frames are the pipeline's main work, classified by their leaves.
-_CONSUMER_TASKS = ("jobcast/kafka/", "aiokafka/", "faststream/")
+# The interpreter's start-up, the service runner and the event loop: the frames between a
+# process's root and the coroutine of the task (or the thread) that is running.
+_ROOT_CHAIN = (
+    "asyncio/",
+    "uvloop/",
+    "selectors.py",
+    "<frozen runpy>",
+    "threading.py",
+    "__main__.py",
+)
+_RUNNER = ("jobcast/service.py",)
+_RUNNER_FUNCTIONS = ("<module>", "main", "serve", "run_service")
+# The services' background loops (`Service.background`, and the lag gauge run_service adds),
+# by the function a loop's task starts in. Each counts as a whole, whatever it calls, to
+# `loop: <name>`; every other task is classified by its leaves.
+BACKGROUND_LOOPS = (
+    "Dispatcher.run", "watch_pending", "VerificationLoop.run",  # distributor
+    "relay_incoming", "prune_webhook_digests",  # ingest
+    "StatusHub.run", "StatusGauges.run", "collect", "dispatch",  # metrics
+    "timers",  # publishers
+    "report_subscriber_lag",  # every service with a faststream consumer
+)  # fmt: skip
 _HTTP_SERVER = ("uvicorn/", "starlette/", "fastapi/", "h11/", "httptools/", "anyio/")
 _PRODUCER = ("aiokafka/producer/", "jobcast/kafka/producer", "jobcast/kafka/produce")
-# Leaf-most match wins; order matters only for a frame two rules would both match.
+# Blocking calls a sample may catch a thread in while py-spy still counts it as running.
+_WAITS = (("threading.py", "Condition.wait"), ("queue.py", "Queue.get"), ("selectors.py", ""))
+# Leaf-most match wins; order matters only for a frame two rules would both match. asyncio's
+# own frames (streams, futures, timeouts) count to whoever called them; only a task with no
+# other known frame is `event loop`.
 _LEAF_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("logging", ("logging/", "jobcast/logs.py", "pythonjsonlogger/", "structlog/")),
     ("gc", ("gc.py",)),
@@ -48,8 +71,10 @@ _LEAF_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("http server", _HTTP_SERVER),
     ("metrics export", ("prometheus_client/",)),
     ("handling", ("services/", "jobcast/", "schemas/")),
-    ("event loop", _LOOP_MACHINERY),
 )  # fmt: skip
+# A stack with nothing past the event loop: uvloop's own C code, or a wait py-spy did not
+# recognise as one (uvloop polls without a Python frame). It is left out of the shares.
+LOOP_ONLY = "loop only"
 
 
 def parse_frame(text: str) -> Frame:
@@ -70,15 +95,19 @@ def parse_collapsed(text: str) -> list[tuple[list[Frame], int]]:
 
 
 def task_root(frames: Sequence[Frame]) -> Frame | None:
-    """The first frame past the event loop: the coroutine its task was started with."""
+    """The first frame past the event loop and the service runner: the coroutine its task
+    was started with (or a thread's target); None when the loop itself was sampled."""
+    start = _task_start(frames)
+    return frames[start] if start is not None else None
+
+
+def _task_start(frames: Sequence[Frame]) -> int | None:
     for n, frame in enumerate(frames):
-        if frame.within(("asyncio/events.py", "asyncio/tasks.py")) and frame.function in (
-            "Handle._run",
-            "Task.__step",
-            "Task.__step_run_and_handle_result",
-        ):
-            rest = [f for f in frames[n + 1 :] if not f.within(_LOOP_MACHINERY)]
-            return rest[0] if rest else None
+        if frame.within(_ROOT_CHAIN) or frame.function == "<module>":
+            continue
+        if frame.within(_RUNNER) and frame.function in _RUNNER_FUNCTIONS:
+            continue
+        return n
     return None
 
 
@@ -90,20 +119,22 @@ def _leaf_activity(frames: Sequence[Frame]) -> str:
                     return activity
                 producing = any(f.within(_PRODUCER) for f in frames)
                 return "producing" if producing else "consuming"
-    return "other"
+    return "event loop" if any(f.within(("asyncio/", "uvloop/")) for f in frames) else "other"
 
 
 def classify(frames: Sequence[Frame]) -> str:
     """The activity one sampled stack belongs to."""
-    root = task_root(frames)
-    if (
-        root is not None
-        and root.within(("services/", "jobcast/"))
-        and not root.within(_CONSUMER_TASKS)
-        and root.function != "run_service"
-    ):
-        return f"loop: {root.function}"
-    return _leaf_activity(frames)
+    start = _task_start(frames)
+    if start is None:
+        return LOOP_ONLY
+    root, leaf = frames[start], frames[-1]
+    if any(leaf.within((file,)) and leaf.function.startswith(f) for file, f in _WAITS):
+        return LOOP_ONLY
+    name = root.function.rsplit("<locals>.", 1)[-1]
+    if root.within(("services/", "jobcast/")) and name in BACKGROUND_LOOPS:
+        return f"loop: {name}"
+    # The runner's frames below the task are everyone's; only the task's own count.
+    return _leaf_activity(frames[start:])
 
 
 def activity_samples(stacks: Iterable[tuple[list[Frame], int]]) -> Counter[str]:
@@ -113,8 +144,10 @@ def activity_samples(stacks: Iterable[tuple[list[Frame], int]]) -> Counter[str]:
     return counts
 
 
-def activity_shares(collapsed: str) -> dict[str, float]:
-    """Each activity's share of a process's sampled CPU (empty if nothing was sampled)."""
+def activity_shares(collapsed: str) -> tuple[dict[str, float], int]:
+    """Each activity's share of a process's sampled work (empty if nothing was sampled),
+    and the number of samples those shares are of (the loop-only ones left out)."""
     counts = activity_samples(parse_collapsed(collapsed))
+    counts.pop(LOOP_ONLY, None)
     total = sum(counts.values())
-    return {name: n / total for name, n in counts.most_common()} if total else {}
+    return ({name: n / total for name, n in counts.most_common()} if total else {}), total

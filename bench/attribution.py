@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import re
 import shutil
 import signal
 import subprocess
@@ -123,15 +125,17 @@ class Profile:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         return cls(name, process, output)
 
-    def stop(self) -> tuple[float, dict[str, float]]:
-        """The profiler's own CPU seconds, and the activity shares it sampled."""
+    def stop(self) -> tuple[float, dict[str, float], int]:
+        """The profiler's own CPU seconds, the activity shares it sampled, and of how many
+        samples."""
         stat = read_stat(self.process.pid)
+        spent = stat.seconds if stat else 0.0
         self.process.send_signal(signal.SIGINT)
         _, errors = self.process.communicate(timeout=60)
         if not self.output.exists():
             print(f"  py-spy on {self.name} wrote nothing: {errors.decode()[-300:]}")
-            return (stat.seconds if stat else 0.0), {}
-        return (stat.seconds if stat else 0.0), activity_shares(self.output.read_text())
+            return spent, {}, 0
+        return spent, *activity_shares(self.output.read_text())
 
 
 def py_spy() -> str:
@@ -148,6 +152,8 @@ class PhaseCost:
     seconds: float
     cpu: dict[str, float]
     activities: dict[str, dict[str, float]]
+    # Seconds py-spy sampled each service at work: near its `cpu`, the shares are sound.
+    sampled: dict[str, float] = field(default_factory=dict)
 
     def per_job_ms(self) -> dict[str, float]:
         return {k: v * 1000 / self.jobs for k, v in self.cpu.items()} if self.jobs else {}
@@ -182,12 +188,14 @@ async def attributed(stack: Stack, name: str, result: list[PhaseCost]) -> AsyncI
     """Measure the body as a phase; the caller sets the job count on the appended cost
     (`with_jobs`). The phase's CPU includes the profilers' own, reported apart."""
     loop = asyncio.get_running_loop()
+    # Kept after the run: the stacks behind each share, for a flame graph or a closer look.
+    out_dir = stack.out_dir / f"{len(result) + 1}-{re.sub(r'[^a-z0-9]+', '-', name).strip('-')}"
+    out_dir.mkdir(parents=True, exist_ok=True)
     profiles = [
-        Profile.start(service, pid, stack.out_dir, stack.profile_rate)
+        Profile.start(service, pid, out_dir, stack.profile_rate)
         for service, pid in stack.profiled.items()
         if stack.profile_rate > 0
     ]
-    stack.out_dir.mkdir(parents=True, exist_ok=True)
     sampler = BackendSampler(stack.postmaster, stack.pool) if stack.postmaster else None
     if sampler is not None:
         await sampler.sample(first=True)
@@ -204,10 +212,12 @@ async def attributed(stack: Stack, name: str, result: list[PhaseCost]) -> AsyncI
         cpu[n] = (end.seconds - start.seconds) if end and start else 0.0
     activities: dict[str, dict[str, float]] = {}
     profiler_cpu = 0.0
+    sampled: dict[str, float] = {}
     for profile in profiles:
-        spent, shares = profile.stop()
+        spent, shares, samples = profile.stop()
         profiler_cpu += spent
         activities[profile.name] = shares
+        sampled[profile.name] = samples / stack.profile_rate
     cpu[PROFILER] = profiler_cpu
     if sampler is not None and sampling is not None:
         sampler.stop()
@@ -215,13 +225,13 @@ async def attributed(stack: Stack, name: str, result: list[PhaseCost]) -> AsyncI
         cpu.update(sampler.groups(postgres_label(stack.program_of)))
     cpu[REST] = max(0.0, machine - sum(cpu.values()))
     cpu[MACHINE] = machine
-    result.append(PhaseCost(name, 0, seconds, cpu, activities))
+    result.append(PhaseCost(name, 0, seconds, cpu, activities, sampled))
 
 
 def with_jobs(costs: list[PhaseCost], jobs: int) -> None:
     """Set the job count of the phase just measured."""
     last = costs[-1]
-    costs[-1] = PhaseCost(last.name, jobs, last.seconds, last.cpu, last.activities)
+    costs[-1] = dataclasses.replace(last, jobs=jobs)
 
 
 def attribution_rows(costs: list[PhaseCost], top: int = 12) -> list[tuple[str, str, str]]:
@@ -247,6 +257,12 @@ def attribution_rows(costs: list[PhaseCost], top: int = 12) -> list[tuple[str, s
     idle_top = [n for c in idle for n in busiest(c.activity_cpu())[:5]]
     names = dict.fromkeys([*busiest(first.activity_cpu())[:top], *idle_top])
     rows += [row(name, PhaseCost.activity_cpu) for name in names]
+    rows.append(("py-spy's coverage", " / ".join(c.name for c in costs), ""))
+    for service in first.sampled:
+        coverage = [c.sampled.get(service, 0.0) / max(c.cpu.get(service, 0.0), 1e-9) for c in costs]
+        rows.append(
+            (f"  {service}: sampled ÷ measured", " / ".join(f"{v:.0%}" for v in coverage), "")
+        )
     return rows
 
 

@@ -36,7 +36,14 @@ from pydantic import SecretStr
 
 from bench.attribution import PhaseCost, Stack, attributed, attribution_rows, with_jobs
 from bench.baselines import BrokerLimit, RelayResult, broker_limit, raw_relay
-from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
+from bench.common import (
+    RESULTS_DIR,
+    cpu_seconds,
+    machine_cpu_seconds,
+    peak_rss_mb,
+    percentile,
+    report,
+)
 from bench.proc_cpu import pid_listening_on
 from devtools.devstack.session import Infra, real_infra
 from devtools.stack import SERVICES
@@ -246,7 +253,7 @@ def attribution_stack(pipeline: Pipeline, pool: asyncpg.Pool, profile_rate: int)
     programs[program_name()] = LOAD_GENERATOR
     return Stack(
         processes, services, pid_listening_on(database_port), programs, pool,
-        pipeline.state_dir / "profiles", profile_rate,
+        RESULTS_DIR / "e2e-profiles", profile_rate,
     )  # fmt: skip
 
 

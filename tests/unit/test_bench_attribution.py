@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from bench.activities import activity_shares, classify, parse_collapsed, task_root
+from bench.activities import (
+    BACKGROUND_LOOPS,
+    LOOP_ONLY,
+    activity_shares,
+    classify,
+    parse_collapsed,
+    task_root,
+)
 from bench.attribution import (
     SHARED_POSTGRES,
     BackendTicks,
@@ -19,7 +27,8 @@ from bench.proc_cpu import listening_inodes, parse_stat, read_stat
 
 # The event loop's frames above every task, as py-spy prints them.
 LOOP = (
-    "<module> (services/ingest/__main__.py:4);main (jobcast/service.py:300);"
+    "_run_module_as_main (<frozen runpy>:198);<module> (services/ingest/__main__.py:4);"
+    "main (jobcast/service.py:300);"
     "run (asyncio/runners.py:190);Runner.run (asyncio/runners.py:118);"
     "BaseEventLoop.run_until_complete (asyncio/base_events.py:640);"
     "BaseEventLoop.run_forever (asyncio/base_events.py:607);"
@@ -110,7 +119,8 @@ class TestActivities:
             ),
             (
                 "Fetcher.fetched_records (aiokafka/consumer/fetcher.py:1000);"
-                "AIOKafkaConnection.send (aiokafka/conn.py:400)",
+                "AIOKafkaConnection.send (aiokafka/conn.py:400);"
+                "StreamWriter.write (asyncio/streams.py:300)",
                 "consuming",
             ),
             (
@@ -132,11 +142,28 @@ class TestActivities:
 
     def test_a_background_loop_counts_all_it_does_to_itself(self) -> None:
         text = (
-            f"{LOOP};run_timers (services/publishing/worker.py:127);"
+            f"{LOOP};build.<locals>.timers (services/publishing/app.py:134);"
             "Connection.fetch (asyncpg/connection.py:690) 3"
         )
         ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "loop: run_timers"
+        assert classify(frames) == "loop: timers"
+
+    def test_a_helper_task_of_a_handler_is_split_by_its_leaves(self) -> None:
+        text = (
+            f"{LOOP};insert_posts (services/distributor/repo_posts.py:20);"
+            "Connection.executemany (asyncpg/connection.py:1) 1"
+        )
+        ((frames, _),) = parse_collapsed(text)
+        assert classify(frames) == "postgres client"
+
+    @pytest.mark.parametrize("name", BACKGROUND_LOOPS)
+    def test_each_background_loop_is_a_function_of_the_code(self, name: str) -> None:
+        # A renamed loop would silently fall back to its leaves.
+        *owner, function = name.split(".")
+        sources = [p.read_text() for d in ("services", "jobcast") for p in Path(d).rglob("*.py")]
+        assert any(f"def {function}(" in text for text in sources)
+        if owner:
+            assert any(f"class {owner[0]}" in text for text in sources)
 
     def test_an_http_request_is_split_by_its_leaves(self) -> None:
         text = (
@@ -146,12 +173,43 @@ class TestActivities:
         ((frames, _),) = parse_collapsed(text)
         assert classify(frames) == "handling"
 
-    def test_event_loop_wait_outside_any_task(self) -> None:
-        text = stack(
+    @pytest.mark.parametrize(
+        "text",
+        [
+            # uvloop: nothing past the loop's entry (its C code, or a wait)
+            "<module> (services/ingest/__main__.py:4);serve (jobcast/service.py:290);"
+            "run (uvloop/__init__.py:92);Runner.run (asyncio/runners.py:118) 5",
             "<module> (services/ingest/__main__.py:4);run (asyncio/runners.py:190);"
             "BaseEventLoop._run_once (asyncio/base_events.py:1884);"
-            "EpollSelector.select (selectors.py:468) 5"
+            "EpollSelector.select (selectors.py:468) 5",
+            "Thread._bootstrap (threading.py:1002);WorkerThread.run (anyio/_backends/x.py:9);"
+            "Condition.wait (threading.py:320) 5",
+        ],
+    )
+    def test_the_loop_alone_or_a_wait_is_left_out(self, text: str) -> None:
+        ((frames, _),) = parse_collapsed(text)
+        assert classify(frames) == LOOP_ONLY
+
+    def test_uvloop_tasks_have_roots_too(self) -> None:
+        text = (
+            "<module> (services/metrics/__main__.py:4);serve (jobcast/service.py:290);"
+            "run (uvloop/__init__.py:92);Runner.run (asyncio/runners.py:118);"
+            "StatusGauges.run (jobcast/status_gauges.py:116);"
+            "Connection.fetch (asyncpg/connection.py:690) 1"
         )
+        ((frames, _),) = parse_collapsed(text)
+        assert classify(frames) == "loop: StatusGauges.run"
+
+    def test_a_batcher_task_is_split_by_its_leaves(self) -> None:
+        text = (
+            f"{LOOP};MicroBatcher._run (jobcast/batching.py:90);"
+            "write (services/ingest/repo.py:30);Connection.executemany (asyncpg/connection.py:1) 1"
+        )
+        ((frames, _),) = parse_collapsed(text)
+        assert classify(frames) == "postgres client"
+
+    def test_a_task_in_asyncio_alone_is_the_event_loop(self) -> None:
+        text = f"{LOOP};worker (somelib/x.py:1);sleep (asyncio/tasks.py:649) 1"
         ((frames, _),) = parse_collapsed(text)
         assert classify(frames) == "event loop"
 
@@ -164,18 +222,17 @@ class TestActivities:
             [
                 f"{CONSUMER};handle (services/metrics/handlers.py:1) 6",
                 f"{CONSUMER};Connection.fetch (asyncpg/connection.py:690) 2",
-                f"{LOOP};run (jobcast/status_gauges.py:116) 2",
+                f"{LOOP};StatusGauges.run (jobcast/status_gauges.py:116) 2",
+                f"{LOOP} 30",
                 "garbage line",
             ]
         )
-        assert activity_shares(text) == {
-            "handling": 0.6,
-            "postgres client": 0.2,
-            "loop: run": 0.2,
-        }
+        shares, samples = activity_shares(text)
+        assert samples == 10
+        assert shares == {"handling": 0.6, "postgres client": 0.2, "loop: StatusGauges.run": 0.2}
 
     def test_nothing_sampled_is_no_shares(self) -> None:
-        assert activity_shares("") == {}
+        assert activity_shares("") == ({}, 0)
 
 
 def test_the_table_gives_ms_per_job_and_idle_ms_per_second() -> None:
@@ -185,6 +242,7 @@ def test_the_table_gives_ms_per_job_and_idle_ms_per_second() -> None:
         10.0,
         {"ingest": 0.5, "kafka": 0.2},
         {"ingest": {"handling": 0.5, "logging": 0.5}},
+        {"ingest": 0.25},
     )
     idle = PhaseCost(
         "idle", 0, 20.0, {"ingest": 0.1, "kafka": 0.4}, {"ingest": {"loop: timers": 1.0}}
@@ -196,3 +254,6 @@ def test_the_table_gives_ms_per_job_and_idle_ms_per_second() -> None:
     assert rows["kafka"] == ("2.00", "20.00")
     assert rows["ingest: handling"] == ("2.50", "0.00")
     assert rows["ingest: loop: timers"] == ("0.00", "5.00")
+    assert rows["ingest"] == ("5.00", "5.00")
+    assert rows["ingest"] != rows["kafka"]
+    assert rows["ingest: sampled ÷ measured"] == ("50% / 0%", "")
