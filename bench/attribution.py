@@ -140,7 +140,10 @@ class Profile:
 
 def py_spy() -> str:
     beside = Path(sys.executable).parent / "py-spy"
-    return str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")
+    found = str(beside) if beside.exists() else shutil.which("py-spy")
+    if found is None:
+        raise RuntimeError("py-spy not found: install the dev extras, or pass --profile-rate 0")
+    return found
 
 
 @dataclass(frozen=True)
