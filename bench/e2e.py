@@ -7,7 +7,10 @@
 2. Latency at 20% of that rate: single events, open loop, for `--latency-seconds`; per
    post, accepted (ingest.accepted_events) → publish call (the publisher's claim, taken
    just before it calls the Graph API).
-3. Baselines on the same broker, same run (bench/baselines.py): Kafka's own producer and
+3. Attribution (bench/attribution.py): machine CPU per job by process and, within each
+   service, by activity (py-spy samples) at three load levels — the burst of step 1, an
+   open loop at 50% of its rate, and 5 jobs/s — and CPU per second with no jobs at all.
+4. Baselines on the same broker, same run (bench/baselines.py): Kafka's own producer and
    consumer perf tools at the same record size, and a raw aiokafka relay with the same
    Kafka hops and fan-out. Printed as ratios.
 
@@ -19,21 +22,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 from pydantic import SecretStr
 
+from bench.attribution import PhaseCost, Stack, attributed, attribution_rows, with_jobs
 from bench.baselines import BrokerLimit, RelayResult, broker_limit, raw_relay
-from bench.common import cpu_seconds, machine_cpu_seconds, peak_rss_mb, percentile, report
+from bench.common import (
+    RESULTS_DIR,
+    cpu_seconds,
+    machine_cpu_seconds,
+    peak_rss_mb,
+    percentile,
+    report,
+)
+from bench.proc_cpu import pid_listening_on
 from devtools.devstack.session import Infra, real_infra
+from devtools.stack import SERVICES
 from jobcast.crypto import TokenCipher
-from jobcast.db import create_pool
+from jobcast.db import create_pool, program_name
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import JobCreated, JobPosting, Platform
 from services.distributor.repo import add_connection, migrate_distributor
@@ -220,31 +236,91 @@ async def latency(
     return found
 
 
+LOAD_GENERATOR = "load generator"
+
+
+def attribution_stack(pipeline: Pipeline, pool: asyncpg.Pool, profile_rate: int) -> Stack:
+    """The private stack's processes: Kafka and the postmaster found by their ports (none
+    when they run elsewhere, e.g. in containers)."""
+    services = {name: p.pid for name, p in pipeline.services.items() if p.pid}
+    processes = {**services, LOAD_GENERATOR: os.getpid()}
+    if pipeline.sandbox.pid:
+        processes["graph-sandbox"] = pipeline.sandbox.pid
+    kafka_port = int(pipeline.endpoints.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+    if (kafka := pid_listening_on(kafka_port)) is not None:
+        processes["kafka"] = kafka
+    database_port = urlsplit(pipeline.endpoints.database_url).port or 5432
+    programs = {module: name for name, (module, _, _) in SERVICES.items()}
+    programs[program_name()] = LOAD_GENERATOR
+    profiles = RESULTS_DIR / "e2e-profiles"
+    shutil.rmtree(profiles, ignore_errors=True)  # this run's stacks only
+    return Stack(
+        processes, services, pid_listening_on(database_port), programs, pool,
+        profiles, profile_rate,
+    )  # fmt: skip
+
+
+async def open_loop_phase(
+    pipeline: Pipeline, pool: asyncpg.Pool, lanes: Sequence[Lane], rate: float, seconds: float
+) -> int:
+    """Single events at `rate` for `seconds`, until all are posted; the job count."""
+    await latency(pipeline, pool, lanes, rate, seconds)
+    return max(1, int(rate * seconds))  # as many as `latency` sends
+
+
+@dataclass(frozen=True)
+class Phases:
+    """What `measure` found: the burst, the latency run and the attribution."""
+
+    result: Throughput
+    found: dict[str, list[float]]
+    rate: float
+    costs: list[PhaseCost]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--lanes", type=int, default=250, help="tenants, each with 2 accounts")
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--rate-seconds", type=float, default=30,
+                        help="length of the 50%%-rate and 5 jobs/s phases")  # fmt: skip
+    parser.add_argument("--idle-seconds", type=float, default=20)
+    parser.add_argument("--profile-rate", type=int, default=100,
+                        help="py-spy samples per second per service; 0: no activities")  # fmt: skip
     parser.add_argument("--baseline-records", type=int, default=200_000)
     parser.add_argument("--relay-jobs", type=int, default=20_000)
     args = parser.parse_args()
     size = len(job_record())
 
-    async def measure(pipeline: Pipeline) -> tuple[Throughput, dict[str, list[float]], float]:
+    async def measure(pipeline: Pipeline) -> Phases:
         pool = await create_pool(pipeline.endpoints.database_url, max_size=4)
         try:
             lanes = await make_lanes(pool, pipeline.endpoints.secret_key, args.lanes)
             await throughput(pipeline, pool, lanes, min(200, args.jobs))  # warm-up
-            result = await throughput(pipeline, pool, lanes, args.jobs)
+            stack = attribution_stack(pipeline, pool, args.profile_rate)
+            costs: list[PhaseCost] = []
+            async with attributed(stack, "burst", costs):
+                result = await throughput(pipeline, pool, lanes, args.jobs)
+            with_jobs(costs, result.jobs)
+            half = 0.5 * result.jobs_per_second
+            async with attributed(stack, f"{half:,.0f}/s (50%)", costs):
+                jobs = await open_loop_phase(pipeline, pool, lanes, half, args.rate_seconds)
+            with_jobs(costs, jobs)
+            async with attributed(stack, "5/s", costs):
+                jobs = await open_loop_phase(pipeline, pool, lanes, 5, args.rate_seconds)
+            with_jobs(costs, jobs)
+            async with attributed(stack, "idle", costs):
+                await asyncio.sleep(args.idle_seconds)
             rate = 0.2 * result.jobs_per_second
             found = await latency(pipeline, pool, lanes, rate, args.latency_seconds)
-            return result, found, rate
+            return Phases(result, found, rate, costs)
         finally:
             await pool.close()
 
     with bench_pipeline("jobcast-bench-e2e-") as (infra, pipeline):
         print(f"e2e: {args.jobs} jobs over {args.lanes} tenants (2 posts each) ...")
-        result, found, rate = asyncio.run(measure(pipeline))
+        phases = asyncio.run(measure(pipeline))
         rss = {name: peak_rss_mb(p.pid) for name, p in pipeline.services.items() if p.pid}
         print("e2e: baselines (broker perf tools, raw relay) ...")
         pipeline.stop_services()  # the baselines get the cores to themselves
@@ -252,7 +328,10 @@ def main() -> None:
         relay = raw_relay(
             infra.kafka_bootstrap_servers, job_record(), args.relay_jobs, pipeline.state_dir
         )
-    print_report(Measured(args.lanes, size, result, found, rate, rss, limit, relay, infra.how))
+    print_report(
+        Measured(args.lanes, size, phases.result, phases.found, phases.rate, rss, limit, relay,
+                 infra.how, phases.costs)
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -266,6 +345,7 @@ class Measured:
     limit: BrokerLimit
     relay: RelayResult
     how: str
+    costs: list[PhaseCost]
 
 
 def print_report(m: Measured) -> None:
@@ -290,6 +370,7 @@ def print_report(m: Measured) -> None:
         *((f"peak RSS {name}", f"{mib:,.0f} MiB", "") for name, mib in sorted(m.rss.items())),
         *((f"CPU per job: {name}", f"{ms:,.2f} ms", "") for name, ms
           in sorted(m.result.cpu_ms_per_job.items())),
+        *attribution_rows(m.costs),
     ]  # fmt: skip
     report("e2e", rows, {
         "jobs": m.result.jobs, "lanes": m.lanes, "record_size": m.size,
@@ -302,6 +383,12 @@ def print_report(m: Measured) -> None:
                   "steady_jobs_per_second": m.relay.steady_jobs_per_second},
         "ratio_relay": e2e / relay, "ratio_broker": e2e / limit.produce_per_second,
         "peak_rss_mib": m.rss, "cpu_ms_per_job": m.result.cpu_ms_per_job, "infra": m.how,
+        "attribution": [
+            {"phase": c.name, "jobs": c.jobs, "seconds": c.seconds, "cpu_seconds": c.cpu,
+             "cpu_ms_per_job": c.per_job_ms(), "cpu_per_second": c.per_second(),
+             "activity_shares": c.activities}
+            for c in m.costs
+        ],
     })  # fmt: skip
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
@@ -37,10 +39,24 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
+def program_name() -> str:
+    """The module this process runs (`services.ingest` for `python -m services.ingest`):
+    Postgres shows it per backend in pg_stat_activity, so a database's load can be told
+    apart by the service it serves."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = spec.name.removesuffix(".__main__") if spec is not None else Path(sys.argv[0]).stem
+    return name[:63]  # Postgres's NAMEDATALEN
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A connection pool; fails fast if the database does not answer."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, timeout=10, reset=_keep_session
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=10,
+        reset=_keep_session,
+        server_settings={"application_name": program_name()},
     )
     assert pool is not None  # create_pool only returns None when not awaited
     return pool
