@@ -22,10 +22,13 @@ def retry_after_seconds(response: httpx.Response) -> float:
 
 
 def refusal_reason(response: httpx.Response) -> str:
-    """The `detail` of a jobcast error answer (shortened), else the status's phrase."""
+    """The `detail` of a jobcast error answer (shortened; a 422's list of field errors as
+    their messages), else the status's phrase."""
     try:
         body = response.json()
     except ValueError:
         body = None
     detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
     return str(detail)[:300] if detail else response.reason_phrase

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
+from jobcast.http_answers import refusal_reason
 from jobcast.job_files import JobRow
 from jobcast.job_import import MAX_BATCH_SIZE, RowOutcome, import_rows
 from services.console.sessions import Role
@@ -36,17 +37,6 @@ class Endpoints:
     ingest: str
     read_api: str
     distributor: str
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, list):
-        return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
-    return str(detail or body)[:300]
 
 
 class Apis:
@@ -76,7 +66,7 @@ class Apis:
         except httpx.HTTPError as exc:
             raise ApiError(502, f"the API did not answer ({type(exc).__name__})") from None
         if response.status_code >= 400:
-            raise ApiError(response.status_code, _detail(response))
+            raise ApiError(response.status_code, refusal_reason(response))
         return response.json() if response.content else {}
 
     async def role_of(self, api_key: str) -> Role | None:

@@ -51,3 +51,5 @@ def test_retry_after_and_refusal_reason() -> None:
         "`from` must be before"
     )
     assert refusal_reason(httpx.Response(502, text="<html>")) == "Bad Gateway"
+    field_errors = {"detail": [{"loc": ["body", "title"], "msg": "too long"}, "other"]}
+    assert refusal_reason(httpx.Response(422, json=field_errors)) == "too long; other"
