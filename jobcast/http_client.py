@@ -18,6 +18,9 @@ from typing import Any
 import aiohttp
 
 MAX_ANSWER_BYTES = 10 * 1024 * 1024
+# Below the common 5 s server keep-alive, so an idle connection is never reused just as
+# the server closes it (a request lost to a reset).
+KEEPALIVE_SECONDS = 4.0
 Params = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
@@ -163,6 +166,8 @@ def http_client(
     No cookies (calls made with different keys share nothing) and no proxy or netrc from
     the environment.
     """
+    if connector is None:
+        connector = aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS)
     session = aiohttp.ClientSession(
         connector=connector,
         timeout=phase_timeouts(timeout_seconds),

@@ -31,7 +31,7 @@ from jobcast.destinations import (
     parse_resolved,
     resolved_problem,
 )
-from jobcast.http_client import HttpClient, NoAnswerError, http_client
+from jobcast.http_client import KEEPALIVE_SECONDS, HttpClient, NoAnswerError, http_client
 
 # What a receiver answers is not read beyond its status: bounded, so that a tenant's
 # server cannot fill jobcast's memory.
@@ -136,6 +136,7 @@ def public_only_client(
     connector = aiohttp.TCPConnector(
         resolver=PublicOnlyResolver(allow_loopback=allow_loopback, resolver=resolver),
         use_dns_cache=False,
+        keepalive_timeout=KEEPALIVE_SECONDS,
         ssl=ssl_context if ssl_context is not None else True,
         socket_factory=socket_factory,
     )
