@@ -57,7 +57,9 @@ async def test_an_answer_is_read_whole(server: BaseTestServer, http: HttpClient)
     assert answer.json() == {"seen": "a b"}
 
 
-async def test_a_redirect_is_answered_not_followed(server: BaseTestServer, http: HttpClient) -> None:
+async def test_a_redirect_is_answered_not_followed(
+    server: BaseTestServer, http: HttpClient
+) -> None:
     answer = await http.exchange("GET", str(server.make_url("/moved")))
     assert answer.status == 302
     assert answer.headers["Location"] == "/json"
