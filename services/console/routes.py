@@ -328,13 +328,13 @@ def tools_router(apis: Apis) -> APIRouter:
             upstream = await context.__aenter__()
         except ApiError:
             return Response(status_code=503)  # EventSource tries again later
-        if upstream.status_code != 200:
+        if upstream.status != 200:
             await context.__aexit__(None, None, None)
             return Response(status_code=204)  # EventSource stops reconnecting on 204
 
         async def relay() -> AsyncIterator[bytes]:
             try:
-                async for chunk in upstream.aiter_raw():
+                async for chunk in upstream.content.iter_any():
                     yield chunk
             finally:
                 await context.__aexit__(None, None, None)
