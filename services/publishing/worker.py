@@ -380,7 +380,9 @@ class PublishWorker:
             child(metrics.PUBLISH_DELAY, self._platform.value).observe(
                 max(0.0, (now - claim.event.occurred_at).total_seconds())
             )
-        if decision.needs_reconnect:
+        # A comment refused for lack of a permission (code 10, 200-299) says nothing about the
+        # token its post just used: only a post's failure marks the connection.
+        if decision.needs_reconnect and claim.kind is repo.Kind.POST:
             self._credentials.forget(claim.event.tenant_id, command.connection_id)
             await self._report_dead_connection(claim, decision)
 

@@ -282,7 +282,10 @@ class _Credentials:
 
 
 async def run_comment(
-    monkeypatch: pytest.MonkeyPatch, poster: _Poster, resume: repo.Resume = repo.Resume.FRESH
+    monkeypatch: pytest.MonkeyPatch,
+    poster: _Poster,
+    resume: repo.Resume = repo.Resume.FRESH,
+    topics: list[str] | None = None,
 ) -> repo.Outcome:
     recorded: list[repo.Outcome] = []
 
@@ -294,7 +297,8 @@ async def run_comment(
         return [None] * len(sent)
 
     async def fake_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
-        return None
+        if topics is not None:
+            topics.append(topic)
 
     monkeypatch.setattr(repo, "record_many", fake_record)
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
@@ -352,6 +356,18 @@ async def test_a_permanent_comment_error_fails_the_comment_only(
     assert first(outcome).status is FirstCommentStatus.FAILED
     assert first(outcome).error is not None
     assert first(outcome).error.message == "comments are off"  # type: ignore[union-attr]
+
+
+async def test_a_comment_refused_for_a_permission_fails_without_marking_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    error = GraphError("(#10) Requires instagram_manage_comments", code=10, subcode=None,
+                       http_status=403)  # fmt: skip
+    topics: list[str] = []
+    outcome = await run_comment(monkeypatch, _Poster(error, made=False), topics=topics)
+    assert first(outcome).status is FirstCommentStatus.FAILED
+    assert first(outcome).error.error_class is ErrorClass.AUTH  # type: ignore[union-attr]
+    assert topics == ["publish.results"]  # no connection.status_changed
 
 
 async def test_a_comment_taken_over_after_a_crash_looks_before_commenting(
