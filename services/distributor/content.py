@@ -296,7 +296,7 @@ def first_comment_for(
             comment, hashtags, limit=FIRST_COMMENT_LIMIT[platform],
             max_tags=captions.INSTAGRAM_MAX_HASHTAGS,
         )  # fmt: skip
-    return comment.strip() or None if comment else None
+    return (comment or "").strip() or None
 
 
 def image_for(job: JobPosting, platform: Platform, profile: TenantProfile) -> str | None:
