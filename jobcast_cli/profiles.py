@@ -110,6 +110,10 @@ def profile_set(
         str | None, typer.Option(help="What job.updated does to live posts: edit or ignore")
     ] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone dates are shown in")] = None,
+    instagram_hashtags_in_first_comment: Annotated[
+        bool | None,
+        typer.Option(help="Move Instagram captions' hashtags into the post's first comment"),
+    ] = None,
     utm: Annotated[
         list[str] | None,
         typer.Option(
@@ -127,6 +131,7 @@ def profile_set(
         ("require_approval", require_approval),
         ("update_policy", update_policy),
         ("timezone", timezone),
+        ("instagram_hashtags_in_first_comment", instagram_hashtags_in_first_comment),
     ):
         if value is not None:
             changes[field] = value

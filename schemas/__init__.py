@@ -21,6 +21,8 @@ from schemas.jobs import (
 from schemas.platforms import Platform
 from schemas.publish import (
     ErrorClass,
+    FirstComment,
+    FirstCommentStatus,
     MediaItem,
     MediaKind,
     PostContent,
@@ -42,6 +44,8 @@ __all__ = [
     "EmploymentType",
     "Envelope",
     "ErrorClass",
+    "FirstComment",
+    "FirstCommentStatus",
     "JobClosed",
     "JobClosure",
     "JobCreated",

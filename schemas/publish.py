@@ -11,7 +11,7 @@ from pydantic import Field, HttpUrl
 
 from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
-from schemas.jobs import JobId
+from schemas.jobs import FIRST_COMMENT_LIMIT, JobId
 from schemas.platforms import Platform
 
 PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
@@ -57,6 +57,9 @@ class PostContent(ContractModel):
     text: Annotated[Text, Field(max_length=63_206)]
     link: HttpUrl | None = None
     media: Annotated[list[MediaItem], Field(max_length=10)] = []
+    first_comment: Annotated[
+        Text | None, Field(min_length=1, max_length=max(FIRST_COMMENT_LIMIT.values()))
+    ] = Field(default=None, description="Commented on the post once it is live.")
 
 
 class PublishCommand(ContractModel):
@@ -112,6 +115,24 @@ class PublishError(ContractModel):
     message: Annotated[Text, Field(max_length=2_000)] = ""
 
 
+class FirstCommentStatus(StrEnum):
+    PENDING = "pending"  # the post is live; the comment is claimed and due
+    RETRY_SCHEDULED = "retry_scheduled"
+    UNCONFIRMED = "unconfirmed"  # the call may have commented; being confirmed, never repeated
+    POSTED = "posted"
+    FAILED = "failed"  # final; the post stays posted
+
+
+class FirstComment(ContractModel):
+    """Where a post's first comment stands (it never changes the post's own status)."""
+
+    status: FirstCommentStatus
+    comment_id: Annotated[Text | None, Field(max_length=128)] = None
+    attempts: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
+    error: PublishError | None = None
+    next_attempt_at: UtcDatetime | None = None
+
+
 class PublishResult(ContractModel):
     """What happened to one post key at one attempt."""
 
@@ -136,6 +157,11 @@ class PublishResult(ContractModel):
     )
     latency_ms: Annotated[int | None, Field(ge=0, le=MAX_INT)] = Field(
         default=None, description="How long the attempt took, platform calls included."
+    )
+    first_comment: FirstComment | None = Field(
+        default=None,
+        description="The post's first comment. A result about the comment alone has attempt 0"
+        " (it is no attempt of the post).",
     )
 
 

@@ -44,7 +44,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_currency
 from pydantic import HttpUrl, ValidationError
 
-from schemas.jobs import JobPosting, Pay, PayPeriod
+from schemas.jobs import FIRST_COMMENT_LIMIT, JobPosting, Pay, PayPeriod
 from schemas.platforms import Platform
 from schemas.publish import MediaItem, MediaKind, PostContent
 from services.distributor import captions
@@ -284,6 +284,21 @@ def hashtags_for(job: JobPosting, platform: Platform, profile: TenantProfile) ->
     return captions.normalise_hashtags([*profile.hashtags, *job.tags, *extra])
 
 
+def first_comment_for(
+    job: JobPosting, platform: Platform, profile: TenantProfile, hashtags: list[str]
+) -> str | None:
+    """The post's first comment: the job's for this platform and, on Instagram when the
+    tenant's profile asks for it, the caption's hashtags after it (within Meta's limits)."""
+    settings = job.platform_settings.get(platform)
+    comment = settings.first_comment if settings else None
+    if platform is Platform.INSTAGRAM and profile.instagram_hashtags_in_first_comment:
+        return captions.comment_with_hashtags(
+            comment, hashtags, limit=FIRST_COMMENT_LIMIT[platform],
+            max_tags=captions.INSTAGRAM_MAX_HASHTAGS,
+        )  # fmt: skip
+    return (comment or "").strip() or None
+
+
 def image_for(job: JobPosting, platform: Platform, profile: TenantProfile) -> str | None:
     """The image a post shows: the job's; on Instagram the tenant's default when it has none."""
     if job.image_url is not None:
@@ -325,6 +340,9 @@ def render(
     image = image_for(job, platform, profile)
     media = [_image_item(image)] if image else []
     hashtags = hashtags_for(job, platform, profile)
+    first_comment = first_comment_for(job, platform, profile, hashtags)
+    if platform is Platform.INSTAGRAM and profile.instagram_hashtags_in_first_comment:
+        hashtags = []  # they are in the first comment
 
     if platform is Platform.FACEBOOK:
         fitted = captions.fit_facebook_message(
@@ -336,7 +354,7 @@ def render(
             apply_label=labels.apply_facebook,
         )
         limit = captions.FACEBOOK_MESSAGE_LIMIT
-        content = PostContent(text=fitted.text, link=link, media=media)
+        content = PostContent(text=fitted.text, link=link, media=media, first_comment=first_comment)
     else:
         if image is None:
             raise ValueError("Instagram needs an image")
@@ -350,7 +368,7 @@ def render(
             footer=profile.footer,
         )
         limit = captions.INSTAGRAM_CAPTION_LIMIT
-        content = PostContent(text=fitted.text, media=media)
+        content = PostContent(text=fitted.text, media=media, first_comment=first_comment)
         if job.image_url is None:
             warnings.append(
                 ContentWarning("default_image", "job has no image: the tenant's default is used")

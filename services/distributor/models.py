@@ -51,6 +51,8 @@ class TenantProfile:
     require_approval: bool = False
     update_policy: UpdatePolicy = "edit"  # what job.updated does to live posts
     timezone: str = "UTC"  # IANA zone dates are shown in
+    # Instagram captions carry no hashtags: they go to the post's first comment instead.
+    instagram_hashtags_in_first_comment: bool = False
 
     def attribution(self, platform: Platform) -> dict[str, str]:
         """The attribution parameters for `platform` (empty: none)."""

@@ -49,6 +49,7 @@ class TenantProfileInput(BaseModel):
     require_approval: bool = False
     update_policy: UpdatePolicy = "edit"
     timezone: str = "UTC"
+    instagram_hashtags_in_first_comment: bool = False
 
     @field_validator("locale")
     @classmethod
@@ -94,6 +95,7 @@ class TenantProfileInput(BaseModel):
             require_approval=self.require_approval,
             update_policy=self.update_policy,
             timezone=self.timezone,
+            instagram_hashtags_in_first_comment=self.instagram_hashtags_in_first_comment,
         )
 
     @classmethod
@@ -110,6 +112,9 @@ class TenantProfileInput(BaseModel):
                 "require_approval": profile.require_approval,
                 "update_policy": profile.update_policy,
                 "timezone": profile.timezone,
+                "instagram_hashtags_in_first_comment": (
+                    profile.instagram_hashtags_in_first_comment
+                ),
             }
         )
 
