@@ -12,7 +12,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from jobcast.topics import JOBS_EVENTS, OPERATOR_COMMANDS
 from schemas import Platform, PublishAction, PublishCompleted, PublishStatus
@@ -27,6 +26,7 @@ from tests.integration.helpers import (
     new_tenant,
     read_topic,
     results_of,
+    send_raw,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -69,14 +69,11 @@ async def operator(running: RunningPipeline, tenant: Tenant, **fields: Any) -> N
     event = OperatorCommandIssued(
         tenant_id=tenant.tenant_id, payload=OperatorCommand(actor="test-operator", **fields)
     )
-    producer = AIOKafkaProducer(bootstrap_servers=running.endpoints.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            OPERATOR_COMMANDS, event.model_dump_json().encode(), key=str(tenant.tenant_id).encode()
-        )
-    finally:
-        await producer.stop()
+    await send_raw(
+        running.endpoints.kafka_bootstrap_servers,
+        OPERATOR_COMMANDS,
+        [(str(tenant.tenant_id).encode(), event.model_dump_json().encode())],
+    )
 
 
 def statuses(*wanted: tuple[PublishStatus, int]) -> Callable[[list[PublishCompleted]], bool]:
@@ -362,13 +359,12 @@ async def test_replaying_job_events_posts_nothing_twice(
             lambda r: r if job_id.encode() in (r.value or b"") else None,
             until=lambda kept: len(kept) >= 2,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=running.endpoints.kafka_bootstrap_servers)
-        await producer.start()
-        try:
-            for record in records:  # the same bytes again, as a replay would deliver them
-                await producer.send_and_wait(JOBS_EVENTS, record.value, key=record.key)
-        finally:
-            await producer.stop()
+        # The same bytes again, as a replay would deliver them.
+        await send_raw(
+            running.endpoints.kafka_bootstrap_servers,
+            JOBS_EVENTS,
+            [(record.key, record.value) for record in records],
+        )
         await asyncio.sleep(3.0)
         assert len(await ledger(http, running.endpoints, tenant.fb)) == 1
         assert len(await ledger(http, running.endpoints, tenant.ig)) == 1
