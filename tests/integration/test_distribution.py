@@ -105,6 +105,14 @@ async def schedule(
     return job_id
 
 
+async def post_now(http: httpx.AsyncClient, running: RunningPipeline, tenant: Tenant) -> str:
+    """A new job due now, once both its posts are reported posted; its id."""
+    job_id = f"job-{uuid.uuid4().hex[:10]}"
+    await send(http, running, tenant, job_event(job_id))
+    await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
+    return job_id
+
+
 async def eventually(check: Callable[[], Any], seconds: float = 30.0) -> None:
     async with asyncio.timeout(seconds):
         while not await check():
@@ -249,10 +257,8 @@ async def test_update_edits_live_posts_and_close_takes_them_down(
     db: asyncpg.Pool, running: RunningPipeline
 ) -> None:
     tenant = await make_tenant(db, running)
-    job_id = f"job-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(timeout=10) as http:
-        await send(http, running, tenant, job_event(job_id))
-        await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
+        job_id = await post_now(http, running, tenant)
         await send(http, running, tenant, updated(job_id, 2, title=f"Head chef {job_id}"))
         results = await results_of(
             running.endpoints,
@@ -341,12 +347,10 @@ async def test_replaying_job_events_posts_nothing_twice(
     db: asyncpg.Pool, running: RunningPipeline
 ) -> None:
     tenant = await make_tenant(db, running)
-    job_id = f"job-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(timeout=10) as http:
-        await send(http, running, tenant, job_event(job_id))
         # Out first: an update that finds the posts not yet sent replaces them instead of
         # editing them (see the next test), and this one is about edits being replayed.
-        await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
+        job_id = await post_now(http, running, tenant)
         await send(http, running, tenant, updated(job_id, 2, title=f"Waiter {job_id}"))
         await results_of(
             running.endpoints,
