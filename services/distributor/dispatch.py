@@ -27,6 +27,7 @@ from schemas.publish import PublishCommand, PublishRequested, PublishStatus
 from services.distributor import metrics
 from services.distributor.clock import Clock
 from services.distributor.repo_posts import (
+    next_due,
     paused_scopes,
     pending_counts,
     set_state,
@@ -49,12 +50,14 @@ class Dispatcher:
         *,
         batch_size: int = 1000,
         poll_seconds: float = 0.2,
+        idle_seconds: float = 1.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._clock = clock
         self._batch_size = batch_size
         self._poll = poll_seconds
+        self._idle = max(idle_seconds, poll_seconds)
         self._wake = asyncio.Event()
 
     def kick(self) -> None:
@@ -64,8 +67,11 @@ class Dispatcher:
         """Fire due posts until `stop` is set; a failed pass is logged and retried."""
         while not stop.is_set():
             self._wake.clear()
+            due: datetime | None = None
             try:
-                fired = await self.fire_due()
+                # One cheap read first: a pass with nothing due opens no transaction.
+                due = await next_due(self._pool)
+                fired = await self.fire_due() if due is not None and due <= self._clock.now() else 0
             except Exception:
                 log.exception("timer pass failed; retrying")
                 fired = 0
@@ -73,8 +79,20 @@ class Dispatcher:
             if fired >= self._batch_size:
                 continue  # more may be due: no sleep
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
+                async with asyncio.timeout(self._pause(due, fired)):
                     await _first_of(stop, self._wake)
+
+    def _pause(self, due: datetime | None, fired: int) -> float:
+        """How long to sleep before the next pass: until the next timer is due, at least
+        `poll_seconds` (so a stream of timers fires in batches) and at most `idle_seconds`
+        (this instance learns of timers another instance or an operator set, and of a
+        moved clock, only by looking). A kick ends the sleep early."""
+        if fired:
+            return self._poll  # the next timer is not known yet
+        if due is None:
+            return self._idle
+        until = (due - self._clock.now()).total_seconds()
+        return min(max(until, self._poll), self._idle)
 
     async def fire_due(self) -> int:
         """One pass: send (or hold) up to a batch of due posts; returns how many."""
