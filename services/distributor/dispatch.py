@@ -65,30 +65,33 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire due posts until `stop` is set; a failed pass is logged and retried."""
+        known_due = False  # kicked, or a full batch went: a pass is due without asking
         while not stop.is_set():
             self._wake.clear()
             due: datetime | None = None
             try:
-                # One cheap read first: a pass with nothing due opens no transaction.
-                due = await next_due(self._pool)
-                fired = await self.fire_due() if due is not None and due <= self._clock.now() else 0
+                if not known_due:
+                    # One cheap read: a pass with nothing due opens no transaction.
+                    due = await next_due(self._pool)
+                    known_due = due is not None and due <= self._clock.now()
+                fired = await self.fire_due() if known_due else 0
             except Exception:
                 log.exception("timer pass failed; retrying")
                 fired = 0
                 await asyncio.sleep(1.0)
             if fired >= self._batch_size:
                 continue  # more may be due: no sleep
+            pause = self._poll if known_due else self._pause(due)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._pause(due, fired)):
+                async with asyncio.timeout(pause):
                     await _first_of(stop, self._wake)
+            known_due = self._wake.is_set()
 
-    def _pause(self, due: datetime | None, fired: int) -> float:
-        """How long to sleep before the next pass: until the next timer is due, at least
+    def _pause(self, due: datetime | None) -> float:
+        """How long to sleep when nothing was due: until the next timer is due, at least
         `poll_seconds` (so a stream of timers fires in batches) and at most `idle_seconds`
-        (this instance learns of timers another instance or an operator set, and of a
-        moved clock, only by looking). A kick ends the sleep early."""
-        if fired:
-            return self._poll  # the next timer is not known yet
+        (this instance learns of timers another instance set, and of a moved clock, only
+        by looking). A kick ends the sleep early."""
         if due is None:
             return self._idle
         until = (due - self._clock.now()).total_seconds()
