@@ -269,6 +269,10 @@ class LocalKafka:
             # Two cores: fewer threads than the defaults (3 network, 8 io) is plenty.
             "num.network.threads": "2",
             "num.io.threads": "4",
+            # The controller appends a no-op record to the metadata log this often so that
+            # readers can tell the log is live (default 500 ms); each one is written, read
+            # back and applied by this same node, a cost an idle broker paid all the time.
+            "metadata.max.idle.interval.ms": "5000",
         }
         text = "".join(f"{k}={v}\n" for k, v in props.items())
         self._props.write_text("# written by devtools.devstack.kafka; edits are lost\n" + text)

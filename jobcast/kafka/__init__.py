@@ -8,7 +8,8 @@
   redelivered; anything else: isolated in `dead_letters`);
 - `subscribe`: faststream subscribers through `handling`, a record or a poll at a time;
 - `consumer`: `ConcurrentConsumer`, many lanes (`lanes`) at once, committing a
-  watermark (`watermark`), through the same `handling`.
+  watermark (`watermark`), through the same `handling`;
+- `polling`: how long every consumer of ours waits on the broker and between idle passes.
 """
 
 from jobcast.kafka.admin import ensure_topics, topic_partitions

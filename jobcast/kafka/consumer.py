@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge
 
 from jobcast.kafka.handling import settle
 from jobcast.kafka.lanes import LaneScheduler, lane_by_key
+from jobcast.kafka.polling import FETCH_MAX_WAIT_MS, consumer_waits
 from jobcast.kafka.records import ConsumedRecord, consumed_record
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
 from jobcast.kafka.watermark import OffsetWatermark
@@ -172,6 +173,7 @@ class ConcurrentConsumer:
             # The group waits this long for members to rejoin; our revoke callback drains
             # in-flight records first, so it must outlast that drain.
             rebalance_timeout_ms=int((self._revoke_timeout_s + 20) * 1000),
+            **consumer_waits(),
         )
 
     async def start(self) -> None:
@@ -274,8 +276,9 @@ class ConcurrentConsumer:
                     # take up to one quota from whichever partition has data (so a lone
                     # busy partition still gets the whole budget, a quota at a time).
                     quota = self._quota(len(consumer.assignment()))
+                    # Any record ends the wait; the timeout only bounds an idle pass.
                     batches = await consumer.getmany(
-                        timeout_ms=500, max_records=min(room, quota, 500)
+                        timeout_ms=FETCH_MAX_WAIT_MS, max_records=min(room, quota, 500)
                     )
                     self._accept(batches)
             except ConsumerStoppedError:

@@ -24,6 +24,7 @@ from jobcast import metrics
 from jobcast.failures import describe_failure
 from jobcast.kafka.dead_letters import dead_letter_failed, dead_letters_for
 from jobcast.kafka.handling import settle, validate_or_dead_letter, validating
+from jobcast.kafka.polling import consumer_waits
 from jobcast.kafka.records import RecordMeta, record_meta
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
 from jobcast.logs import log_context
@@ -142,6 +143,7 @@ def _subscribe(
         auto_offset_reset="earliest",
         parser=_tolerant_parser,
         decoder=_undecoded,
+        **consumer_waits(),
         **options,
     )(handler)
 

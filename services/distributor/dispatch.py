@@ -27,6 +27,7 @@ from schemas.publish import PublishCommand, PublishRequested, PublishStatus
 from services.distributor import metrics
 from services.distributor.clock import Clock
 from services.distributor.repo_posts import (
+    next_due,
     paused_scopes,
     pending_counts,
     set_state,
@@ -49,12 +50,14 @@ class Dispatcher:
         *,
         batch_size: int = 1000,
         poll_seconds: float = 0.2,
+        idle_seconds: float = 1.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._clock = clock
         self._batch_size = batch_size
         self._poll = poll_seconds
+        self._idle = max(idle_seconds, poll_seconds)
         self._wake = asyncio.Event()
 
     def kick(self) -> None:
@@ -62,19 +65,37 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fire due posts until `stop` is set; a failed pass is logged and retried."""
+        known_due = False  # kicked, or a full batch went: a pass is due without asking
         while not stop.is_set():
             self._wake.clear()
+            due: datetime | None = None
             try:
-                fired = await self.fire_due()
+                if not known_due:
+                    # One cheap read: a pass with nothing due opens no transaction.
+                    due = await next_due(self._pool)
+                    known_due = due is not None and due <= self._clock.now()
+                fired = await self.fire_due() if known_due else 0
             except Exception:
                 log.exception("timer pass failed; retrying")
                 fired = 0
                 await asyncio.sleep(1.0)
             if fired >= self._batch_size:
                 continue  # more may be due: no sleep
+            pause = self._poll if known_due else self._pause(due)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
+                async with asyncio.timeout(pause):
                     await _first_of(stop, self._wake)
+            known_due = self._wake.is_set()
+
+    def _pause(self, due: datetime | None) -> float:
+        """How long to sleep when nothing was due: until the next timer is due, at least
+        `poll_seconds` (so a stream of timers fires in batches) and at most `idle_seconds`
+        (this instance learns of timers another instance set, and of a moved clock, only
+        by looking). A kick ends the sleep early."""
+        if due is None:
+            return self._idle
+        until = (due - self._clock.now()).total_seconds()
+        return min(max(until, self._poll), self._idle)
 
     async def fire_due(self) -> int:
         """One pass: send (or hold) up to a batch of due posts; returns how many."""

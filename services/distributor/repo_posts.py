@@ -231,6 +231,14 @@ async def take_due(conn: Connection, now: datetime, limit: int) -> list[StoredPo
     return [_stored(r) for r in rows]
 
 
+async def next_due(pool: asyncpg.Pool) -> datetime | None:
+    """When the earliest scheduled post is due (None: no timer is set)."""
+    due: datetime | None = await pool.fetchval(
+        "SELECT min(due_at) FROM distributor.posts WHERE state = 'scheduled'"
+    )
+    return due
+
+
 async def set_state(
     conn: Connection, post_keys: Sequence[str], state: PostState, *, sent_at: datetime | None
 ) -> None:

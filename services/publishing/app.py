@@ -91,7 +91,7 @@ async def build_publisher(
         OPERATOR_COMMANDS,
         f"{name}-operator",
         TypeAdapter(OperatorCommandIssued),
-        OperatorRetries(pool, platform),
+        OperatorRetries(pool, platform, worker.wake_timers),
     )
 
     async def consume(stop: asyncio.Event) -> None:

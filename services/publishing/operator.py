@@ -8,6 +8,7 @@ action belongs to the distributor and is skipped here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import asyncpg
 
@@ -19,12 +20,19 @@ from services.publishing import repo
 log = logging.getLogger(__name__)
 
 
+def _nothing() -> None:
+    pass
+
+
 class OperatorRetries:
     """Handles `operator.commands` for one platform's publisher (idempotent)."""
 
-    def __init__(self, pool: asyncpg.Pool, platform: Platform) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, platform: Platform, on_reopened: Callable[[], None] = _nothing
+    ) -> None:
         self._pool = pool
         self._platform = platform
+        self._on_reopened = on_reopened  # the timer loop's wake-up: the retry is due now
 
     async def __call__(self, event: OperatorCommandIssued, meta: RecordMeta) -> None:
         command = event.payload
@@ -43,6 +51,7 @@ class OperatorRetries:
             "actor": command.actor,
         }
         if isinstance(outcome, repo.Reopened):
+            self._on_reopened()
             log.info("operator retry: post reopened", extra={**details, "attempt": outcome.attempt})
         elif outcome is not repo.RetryRefused.OTHER_PLATFORM:  # the other publisher's to log
             log.info("operator retry ignored", extra={**details, "reason": outcome.value})

@@ -179,6 +179,20 @@ async def claim_many(
     )
 
 
+async def seconds_to_next_timer(pool: asyncpg.Pool, platform: str) -> float | None:
+    """Seconds until the platform's next retry, confirmation check or lease runs out, as
+    `take_due` counts them (0 or less: due now; None: no timer)."""
+    seconds: float | None = await pool.fetchval(
+        """SELECT extract(epoch FROM least(
+                      (SELECT min(next_attempt_at) FROM publishing.post_claims
+                       WHERE platform = $1 AND state IN ('retry_scheduled', 'unconfirmed')),
+                      (SELECT min(lease_until) FROM publishing.post_claims
+                       WHERE platform = $1 AND state = 'in_progress')) - now())::float8""",
+        platform,
+    )
+    return seconds
+
+
 async def take_due(
     pool: asyncpg.Pool, platform: str, limit: int, lease_seconds: float
 ) -> list[Claim]:

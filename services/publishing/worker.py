@@ -108,6 +108,7 @@ class PublishWorker:
         )
         # A stored result not acknowledged by Kafka this long after is sent again.
         self._resend_after = resend_after_seconds
+        self._timer_set = asyncio.Event()  # a timer may be due sooner than the loop thinks
 
     async def __call__(self, event: PublishRequested, meta: RecordMeta) -> None:
         """A command from Kafka: run it if the key is free, re-emit if it is done."""
@@ -120,17 +121,39 @@ class PublishWorker:
             await self.run(outcome, from_record=True)
         # Held: a timer or another worker owns the key; it will report the outcome.
 
-    async def run_timers(self, stop: asyncio.Event, poll_seconds: float = 0.5) -> None:
+    def wake_timers(self) -> None:
+        """A timer was set or moved (here or by an operator's retry): the timer loop looks
+        again after at most its poll interval instead of its idle wait."""
+        self._timer_set.set()
+
+    async def run_timers(
+        self, stop: asyncio.Event, poll_seconds: float = 0.5, idle_seconds: float = 5.0
+    ) -> None:
         """Fire due retries and confirmations, take over abandoned leases, and send stored
-        results that never reached Kafka, until stop."""
+        results that never reached Kafka, until stop.
+
+        Between passes it sleeps until the next timer is due (as Postgres sees it), at least
+        `poll_seconds` and at most `idle_seconds`: a timer another instance set, or a lease
+        of one that died, is seen within that."""
         loop = asyncio.get_running_loop()
         next_resend = loop.time() + self._resend_after
         while not stop.is_set():
+            self._timer_set.clear()
+            wait = poll_seconds
             try:
-                due = await repo.take_due(
-                    self._pool, self._platform.value, self._timer_batch, self._lease
-                )
-                await asyncio.gather(*(self.run(claim) for claim in due))
+                until = await repo.seconds_to_next_timer(self._pool, self._platform.value)
+                due = []
+                if until is not None and until <= 0:
+                    due = await repo.take_due(
+                        self._pool, self._platform.value, self._timer_batch, self._lease
+                    )
+                    await asyncio.gather(*(self.run(claim) for claim in due))
+                else:
+                    wait = (
+                        idle_seconds
+                        if until is None
+                        else min(max(until, poll_seconds), idle_seconds)
+                    )
                 if loop.time() >= next_resend:
                     next_resend = loop.time() + self._resend_after
                     await self.resend_unsent()
@@ -138,8 +161,7 @@ class PublishWorker:
                 log.exception("timer pass failed; trying again")
                 due = []
             if not due:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+                await _sleep(stop, self._timer_set, poll_seconds, wait)
 
     async def run(self, claim: repo.Claim, *, from_record: bool = False) -> None:
         """One attempt for a claimed key, bounded well inside its lease.
@@ -164,6 +186,8 @@ class PublishWorker:
         # if we die before Kafka has it: no resend timer, no "sent" write afterwards.
         pending = not (from_record and decision.state == decisions.DONE)
         await self._conclude(claim, decision, progress, latency_ms, pending=pending)
+        if decision.state != decisions.DONE:
+            self.wake_timers()
 
     async def _attempt(self, claim: repo.Claim, progress: dict[str, Any]) -> Decision:
         command = claim.event.payload
@@ -441,3 +465,18 @@ class PublishWorker:
         if unsent:
             log.warning("sent stored results again", extra={"count": len(unsent)})
         return len(unsent)
+
+
+async def _sleep(stop: asyncio.Event, woken: asyncio.Event, least: float, most: float) -> None:
+    """Sleep `most` seconds, or `least` if `woken` is set by then or during; `stop` ends
+    it at once."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=least)
+    if most <= least or stop.is_set() or woken.is_set():
+        return
+    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(woken.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=most - least, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
