@@ -386,6 +386,8 @@ class PublishWorker:
             pending=pending, key=command.post_key, follow_up=follow_up,
         )  # fmt: skip
         await self._outcomes.submit(outcome)
+        if follow_up is not None:
+            self.wake_timers()  # the first comment's claim is due at once
         # Sent as the bytes just stored: the result is serialised once.
         await self._emit(
             completed, claim.correlation_id, mark_sent=pending, rendered=outcome.rendered,
