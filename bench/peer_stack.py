@@ -35,9 +35,9 @@ def check_peer(directory: Path) -> Path:
     """The peer's directory, resolved; PeerMissingError says what is absent and how to fix it."""
     missing = [name for name in SCRIPTS if not (directory / name).is_file()]
     if not directory.is_dir() or missing:
-        what = "the directory" if not directory.is_dir() else ", ".join(missing)
+        what = "no such directory" if not directory.is_dir() else ", ".join(missing) + " missing"
         raise PeerMissingError(
-            f"the Celery peer is not at {directory} ({what} missing): pass --peer-dir "
+            f"the Celery peer is not at {directory} ({what}): pass --peer-dir "
             "(make bench-peer PEER_DIR=...) with the path of shared/peers/celery_peer"
         )
     return directory.resolve()

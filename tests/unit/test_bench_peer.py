@@ -99,7 +99,8 @@ class TestPeerFiles:
     def test_a_missing_peer_says_where_it_looked_and_which_flag_to_pass(
         self, tmp_path: Path
     ) -> None:
-        with pytest.raises(PeerMissingError, match=r"not at .*nowhere.*--peer-dir"):
+        absent = r"not at .*nowhere \(no such directory\).*--peer-dir"
+        with pytest.raises(PeerMissingError, match=absent):
             check_peer(tmp_path / "nowhere")
         (tmp_path / "run.sh").write_text("")
         with pytest.raises(PeerMissingError, match=r"setup\.sh, stop\.sh missing"):
