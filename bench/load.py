@@ -37,6 +37,25 @@ def tenant_accounts(count: int, prefix: str = "bench") -> list[TenantAccounts]:
 
 
 @dataclass(frozen=True)
+class Jobs:
+    """Job ids that share a prefix no other load has: a database finds them with a cheap
+    `LIKE` (matching a list of thousands of ids, polled, costs more than the work)."""
+
+    prefix: str
+    ids: tuple[str, ...]
+
+    @classmethod
+    def new(cls, count: int, tag: str) -> Jobs:
+        prefix = f"{tag}-{uuid.uuid4().hex[:10]}-"
+        return cls(prefix, tuple(f"{prefix}{n}" for n in range(count)))
+
+    @property
+    def pattern(self) -> str:
+        """`LIKE` pattern of these jobs' ids (the prefix holds no `%` or `_`)."""
+        return f"{self.prefix}%"
+
+
+@dataclass(frozen=True)
 class Batch:
     """One request: jobs for one tenant (an index into the tenants)."""
 

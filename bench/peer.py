@@ -28,7 +28,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ import httpx
 
 from bench.common import cpu_seconds, machine_cpu_seconds, report
 from bench.e2e import bench_pipeline, connect_tenants, infra_pids, job, post_batch
-from bench.load import Batch, TenantAccounts, batch_plan, send_batches, tenant_accounts
+from bench.load import Batch, Jobs, TenantAccounts, batch_plan, send_batches, tenant_accounts
 from bench.peer_stack import (
     PeerMissingError,
     check_peer,
@@ -168,29 +167,25 @@ class System:
 
     name: str
     send: Callable[[Batch], Awaitable[None]]
-    statuses: Callable[[Sequence[str]], Awaitable[dict[str, int]]]
-    latencies: Callable[[Sequence[str]], Awaitable[list[float]]]
+    statuses: Callable[[Jobs], Awaitable[dict[str, int]]]
+    latencies: Callable[[Jobs], Awaitable[list[float]]]
     roots: dict[str, int]  # its processes (trees) by name: services, workers, brokers, Postgres
 
 
-async def wait_final(system: System, job_ids: Sequence[str], seconds: float) -> dict[str, int]:
+async def wait_final(system: System, jobs: Jobs, seconds: float) -> dict[str, int]:
     """Poll until every post of the jobs is final (or `seconds` passed); the statuses then."""
-    want = 2 * len(job_ids)
+    want = 2 * len(jobs.ids)
     deadline = time.monotonic() + seconds
     while True:
-        statuses = await system.statuses(job_ids)
+        statuses = await system.statuses(jobs)
         final = sum(n for s, n in statuses.items() if s in FINAL[system.name])
         if final >= want or time.monotonic() > deadline:
             return statuses
         await asyncio.sleep(0.2)
 
 
-def new_jobs(count: int, tag: str) -> list[str]:
-    return [f"{tag}-{uuid.uuid4().hex[:10]}-{n}" for n in range(count)]
-
-
-async def send_load(system: System, load: Load, job_ids: Sequence[str]) -> None:
-    await send_batches(batch_plan(job_ids, load.tenants, load.batch), system.send, load.in_flight)
+async def send_load(system: System, load: Load, jobs: Jobs) -> None:
+    await send_batches(batch_plan(jobs.ids, load.tenants, load.batch), system.send, load.in_flight)
 
 
 async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> RunFigures:
@@ -198,17 +193,17 @@ async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> R
     graph = sandbox_url(sandbox)
     sandbox_pid = sandbox.pid
     assert sandbox_pid is not None
-    warmup = new_jobs(load.warmup_jobs, "warmup")
-    if warmup:
+    warmup = Jobs.new(load.warmup_jobs, "warmup")
+    if warmup.ids:
         await send_load(system, load, warmup)
         await wait_final(system, warmup, load.timeout_seconds)
-    job_ids = new_jobs(load.jobs, "peer-bench")
+    jobs = Jobs.new(load.jobs, "peer-bench")
     async with httpx.AsyncClient(timeout=60) as http:
         seq = await last_call(http, graph)
         before = read_cpu(sandbox_pid, system.roots.values())
         started = time.monotonic()
-        await send_load(system, load, job_ids)
-        statuses = await wait_final(system, job_ids, load.timeout_seconds)
+        await send_load(system, load, jobs)
+        statuses = await wait_final(system, jobs, load.timeout_seconds)
         seconds = time.monotonic() - started
         after = read_cpu(sandbox_pid, system.roots.values())
         calls = await last_call(http, graph) - seq
@@ -218,7 +213,7 @@ async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> R
         machine_cpu=after.machine - before.machine, sandbox_cpu=after.sandbox - before.sandbox,
         stack_cpu=(after.stack_ticks - before.stack_ticks) / CLOCK_TICKS,
         load_generator_cpu=after.load_generator - before.load_generator,
-        latencies_ms=await system.latencies(job_ids), graph_calls=calls,
+        latencies_ms=await system.latencies(jobs), graph_calls=calls,
         statuses=statuses, load_average=os.getloadavg()[0], graph_operations=operations,
         processes=sorted(system.roots),
     )  # fmt: skip
@@ -251,23 +246,22 @@ async def peer_run(load: Load, peer_dir: Path, venv: Path) -> RunFigures:
                 await pool.close()
 
 
-async def jobcast_statuses(pool: asyncpg.Pool, job_ids: Sequence[str]) -> dict[str, int]:
+async def jobcast_statuses(pool: asyncpg.Pool, jobs: Jobs) -> dict[str, int]:
     rows = await pool.fetch(
-        "SELECT status, count(*) AS n FROM metrics.job_posts WHERE job_id = ANY($1::text[])"
-        " GROUP BY 1",
-        job_ids,
+        "SELECT status, count(*) AS n FROM metrics.job_posts WHERE job_id LIKE $1 GROUP BY 1",
+        jobs.pattern,
     )
     return {r["status"]: r["n"] for r in rows}
 
 
-async def jobcast_latencies(pool: asyncpg.Pool, job_ids: Sequence[str]) -> list[float]:
+async def jobcast_latencies(pool: asyncpg.Pool, jobs: Jobs) -> list[float]:
     """Accepted at ingest → posted in the read model, ms, per posted post."""
     rows = await pool.fetch(
         """SELECT extract(epoch FROM p.posted_at - a.accepted_at) * 1000 AS ms
            FROM metrics.job_posts p
            JOIN ingest.accepted_events a ON a.tenant_id = p.tenant_id AND a.job_id = p.job_id
-           WHERE p.job_id = ANY($1::text[]) AND p.status = 'posted'""",
-        job_ids,
+           WHERE p.job_id LIKE $1 AND p.status = 'posted'""",
+        jobs.pattern,
     )
     return [float(r["ms"]) for r in rows]
 

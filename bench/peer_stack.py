@@ -18,7 +18,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.load import TenantAccounts
+from bench.load import Jobs, TenantAccounts
 from devtools.devstack.session import distinct_free_ports, scratch_dir
 
 SCRIPTS = ("setup.sh", "run.sh", "stop.sh")
@@ -135,19 +135,19 @@ def peer_jobs(tenant: str, jobs: Sequence[dict[str, str]]) -> dict[str, object]:
     return {"tenant": tenant, "jobs": [{f: job[f] for f in fields} for job in jobs]}
 
 
-_OF_JOBS = "FROM posts p JOIN jobs j ON j.id = p.job_pk WHERE j.job_id = ANY($1::text[])"
+_OF_JOBS = "FROM posts p JOIN jobs j ON j.id = p.job_pk WHERE j.job_id LIKE $1"
 
 
-async def peer_statuses(pool: asyncpg.Pool, job_ids: Sequence[str]) -> dict[str, int]:
-    rows = await pool.fetch(f"SELECT p.status, count(*) AS n {_OF_JOBS} GROUP BY 1", job_ids)
+async def peer_statuses(pool: asyncpg.Pool, jobs: Jobs) -> dict[str, int]:
+    rows = await pool.fetch(f"SELECT p.status, count(*) AS n {_OF_JOBS} GROUP BY 1", jobs.pattern)
     return {r["status"]: r["n"] for r in rows}
 
 
-async def peer_latencies(pool: asyncpg.Pool, job_ids: Sequence[str]) -> list[float]:
+async def peer_latencies(pool: asyncpg.Pool, jobs: Jobs) -> list[float]:
     """Accepted (the intake's transaction) → posted, ms, per posted post."""
     rows = await pool.fetch(
         "SELECT extract(epoch FROM p.finished_at - p.created_at) * 1000 AS ms"
         f" {_OF_JOBS} AND p.status = 'posted'",
-        job_ids,
+        jobs.pattern,
     )
     return [float(r["ms"]) for r in rows]

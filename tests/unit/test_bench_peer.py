@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.load import Batch, batch_plan, send_batches, tenant_accounts
+from bench.load import Batch, Jobs, batch_plan, send_batches, tenant_accounts
 from bench.peer_stack import PeerMissingError, check_peer, peer_jobs, read_pids, script_env
 from bench.peer_summary import (
     JOBCAST,
@@ -42,6 +42,15 @@ class TestLoadPlan:
     def test_refuses_an_empty_plan(self, tenants: int, size: int) -> None:
         with pytest.raises(ValueError, match="positive"):
             batch_plan(["j"], tenants, size)
+
+    def test_each_load_has_a_prefix_of_its_own_that_a_like_pattern_finds(self) -> None:
+        warmup, measured = Jobs.new(3, "warmup"), Jobs.new(3, "warmup")
+        assert warmup.prefix != measured.prefix
+        assert len(set(warmup.ids)) == 3
+        assert all(j.startswith(warmup.prefix) for j in warmup.ids)
+        assert not any(j.startswith(warmup.prefix) for j in measured.ids)
+        assert warmup.pattern == f"{warmup.prefix}%"
+        assert not set(warmup.prefix) & {"%", "_", "\\"}  # nothing LIKE would read as a wildcard
 
     def test_tenants_have_distinct_accounts_and_the_page_token(self) -> None:
         tenants = tenant_accounts(10, "peer")
