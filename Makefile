@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: up down venv lint test unit integration schemas clean bench bench-publish bench-ingest \
-	bench-distributor prometheus bench-rebuild bench-e2e soak chaos fuzz-e2e bench-instructions docs bench-contract
+	bench-distributor prometheus bench-rebuild bench-e2e soak chaos fuzz-e2e bench-instructions docs bench-contract \
+	bench-peer
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +84,14 @@ bench-e2e: venv
 	$(BIN)/python -m bench.e2e
 
 bench: bench-ingest bench-distributor bench-publish bench-rebuild bench-e2e
+
+## Side by side with the Celery peer (FastAPI + Postgres + Redis + Celery prefork x4 + httpx), run
+## from PEER_DIR by its own scripts, on the same Graph sandbox: 2,000 jobs from 10 tenants (a Page
+## and an IG account each), peer and jobcast alternated twice; jobs/s, CPU per job, p99, Graph
+## calls per job and the ratios. PEER_ARGS="--jobs 200 --runs 1" shrinks it.
+PEER_DIR ?= ../shared/peers/celery_peer
+bench-peer: venv
+	$(BIN)/python -m bench.peer --peer-dir $(PEER_DIR) $(PEER_ARGS)
 
 ## Steady load for SOAK_MINUTES (default 30) at 1,000 jobs/s or what the machine sustains
 ## (SOAK_RATE=auto); samples RSS and consumer lag and says whether both stayed flat.

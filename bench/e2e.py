@@ -45,6 +45,7 @@ from bench.common import (
     percentile,
     report,
 )
+from bench.load import Batch, TenantAccounts, batch_plan, send_batches, tenant_accounts
 from bench.proc_cpu import pid_listening_on
 from devtools.devstack.session import Infra, real_infra
 from devtools.stack import SERVICES
@@ -65,14 +66,16 @@ BENCH_ENV = {
 
 
 @contextlib.contextmanager
-def bench_pipeline(prefix: str) -> Iterator[tuple[Infra, Pipeline]]:
+def bench_pipeline(
+    prefix: str, sandbox_args: Sequence[str] = UNLIMITED_SANDBOX
+) -> Iterator[tuple[Infra, Pipeline]]:
     """Kafka and Postgres (`real_infra`), and the whole pipeline on them at full speed:
     no ingest rate limit, the sandbox at latency 0 with no budgets."""
     with (
         real_infra() as infra,
         running_pipeline(
             infra.kafka_bootstrap_servers, infra.database_url, env=BENCH_ENV,
-            sandbox_args=UNLIMITED_SANDBOX, prefix=prefix,
+            sandbox_args=sandbox_args, prefix=prefix,
         ) as pipeline,
     ):  # fmt: skip
         yield infra, pipeline
@@ -107,23 +110,35 @@ def job_record() -> bytes:
 
 async def make_lanes(pool: asyncpg.Pool, secret_key: str, count: int) -> list[Lane]:
     """Tenants with a Page and an IG account each: more tenants, more parallel lanes."""
+    return await connect_tenants(pool, secret_key, tenant_accounts(count))
+
+
+async def connect_tenants(
+    pool: asyncpg.Pool, secret_key: str, tenants: Sequence[TenantAccounts]
+) -> list[Lane]:
+    """A jobcast tenant per entry, with its Page and IG account connected (its Page token)."""
     await migrate_tenancy(pool)
     await migrate_distributor(pool)
     cipher = TokenCipher(SecretStr(secret_key))
     lanes = []
-    for _ in range(count):
-        tenant, key = await create_tenant(pool, f"bench-{uuid.uuid4().hex[:8]}")
-        for platform in (Platform.FACEBOOK, Platform.INSTAGRAM):
-            account = str(uuid.uuid4().int)[:15]
+    for accounts in tenants:
+        tenant, key = await create_tenant(pool, accounts.name)
+        for platform, account in (
+            (Platform.FACEBOOK, accounts.page_id), (Platform.INSTAGRAM, accounts.instagram_id),
+        ):  # fmt: skip
             await add_connection(pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
-                                 account_id=account, token=f"bench-{account}")  # fmt: skip
+                                 account_id=account, token=accounts.token)  # fmt: skip
         lanes.append(Lane(tenant.tenant_id, key))
     return lanes
 
 
 def batch_lanes(lanes: Sequence[Lane], job_ids: Sequence[str]) -> list[Lane]:
     """The lane each job goes out under in `post_batches`: batches of BATCH take turns."""
-    return [lanes[(n // BATCH) % len(lanes)] for n in range(len(job_ids))]
+    return [
+        lanes[batch.tenant]
+        for batch in batch_plan(job_ids, len(lanes), BATCH)
+        for _ in batch.job_ids
+    ]
 
 
 def single_lanes(lanes: Sequence[Lane], job_ids: Sequence[str]) -> list[Lane]:
@@ -131,25 +146,25 @@ def single_lanes(lanes: Sequence[Lane], job_ids: Sequence[str]) -> list[Lane]:
     return [lanes[n % len(lanes)] for n in range(len(job_ids))]
 
 
+async def post_batch(http: httpx.AsyncClient, url: str, lane: Lane, job_ids: Sequence[str]) -> None:
+    """One request to ingest: the jobs as a batch of job events for the lane's tenant."""
+    response = await http.post(
+        url, json={"events": [job(j) for j in job_ids]},
+        headers={"Authorization": f"Bearer {lane.api_key}"},
+    )  # fmt: skip
+    response.raise_for_status()
+
+
 async def post_batches(
-    url: str, lanes: Sequence[Lane], job_ids: Sequence[str], clients: int
+    url: str, lanes: Sequence[Lane], job_ids: Sequence[str], clients: int, size: int = BATCH
 ) -> None:
-    """Send the jobs in batches of BATCH, lanes taking turns, from `clients` senders."""
-    queue: asyncio.Queue[tuple[Lane, list[str]]] = asyncio.Queue()
-    for n, start in enumerate(range(0, len(job_ids), BATCH)):
-        queue.put_nowait((lanes[n % len(lanes)], list(job_ids[start : start + BATCH])))
-
-    async def sender(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            lane, batch = queue.get_nowait()
-            response = await http.post(
-                url, json={"events": [job(j) for j in batch]},
-                headers={"Authorization": f"Bearer {lane.api_key}"},
-            )  # fmt: skip
-            response.raise_for_status()
-
+    """Send the jobs in batches of `size`, lanes taking turns, from `clients` senders."""
     async with httpx.AsyncClient(timeout=60) as http:
-        await asyncio.gather(*(sender(http) for _ in range(clients)))
+
+        async def send(batch: Batch) -> None:
+            await post_batch(http, url, lanes[batch.tenant], batch.job_ids)
+
+        await send_batches(batch_plan(job_ids, len(lanes), size), send, clients)
 
 
 async def wait_posted(
@@ -263,23 +278,29 @@ async def latency(
 LOAD_GENERATOR = "load generator"
 
 
+def infra_pids(pipeline: Pipeline) -> tuple[int | None, int | None]:
+    """Kafka's JVM and the postmaster, found by the ports they listen on (None when they
+    run elsewhere, e.g. in containers)."""
+    kafka_port = int(pipeline.endpoints.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
+    database_port = urlsplit(pipeline.endpoints.database_url).port or 5432
+    return pid_listening_on(kafka_port), pid_listening_on(database_port)
+
+
 def attribution_stack(pipeline: Pipeline, pool: asyncpg.Pool, profile_rate: int) -> Stack:
-    """The private stack's processes: Kafka and the postmaster found by their ports (none
-    when they run elsewhere, e.g. in containers)."""
+    """The private stack's processes (`infra_pids` for Kafka and the postmaster)."""
     services = {name: p.pid for name, p in pipeline.services.items() if p.pid}
     processes = {**services, LOAD_GENERATOR: os.getpid()}
     if pipeline.sandbox.pid:
         processes["graph-sandbox"] = pipeline.sandbox.pid
-    kafka_port = int(pipeline.endpoints.kafka_bootstrap_servers.split(",")[0].rsplit(":", 1)[1])
-    if (kafka := pid_listening_on(kafka_port)) is not None:
+    kafka, postmaster = infra_pids(pipeline)
+    if kafka is not None:
         processes["kafka"] = kafka
-    database_port = urlsplit(pipeline.endpoints.database_url).port or 5432
     programs = {module: name for name, (module, _, _) in SERVICES.items()}
     programs[program_name()] = LOAD_GENERATOR
     profiles = RESULTS_DIR / "e2e-profiles"
     shutil.rmtree(profiles, ignore_errors=True)  # this run's stacks only
     return Stack(
-        processes, services, pid_listening_on(database_port), programs, pool,
+        processes, services, postmaster, programs, pool,
         profiles, profile_rate,
     )  # fmt: skip
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,3 +96,22 @@ def _open_files(pid: int) -> set[str]:
             with contextlib.suppress(OSError):  # closed while we look
                 found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
     return found
+
+
+def tree_ticks(roots: Iterable[int], stats: Iterable[ProcStat]) -> int:
+    """CPU ticks of the process trees under `roots`: each process's own and its waited-for
+    children's. A child that exits moves its ticks into its parent's child ticks, so the sum
+    only grows while the trees live, and two readings give their CPU in between (Postgres
+    backends and prefork children included; not a process that left the tree)."""
+    by_pid = {s.pid: s for s in stats}
+    children: dict[int, list[int]] = {}
+    for stat in by_pid.values():
+        children.setdefault(stat.ppid, []).append(stat.pid)
+    seen: set[int] = set()
+    todo = [pid for pid in roots if pid in by_pid]
+    while todo:
+        pid = todo.pop()
+        if pid not in seen:
+            seen.add(pid)
+            todo.extend(children.get(pid, ()))
+    return sum(by_pid[pid].ticks + by_pid[pid].child_ticks for pid in seen)
