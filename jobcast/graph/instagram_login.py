@@ -187,6 +187,8 @@ class InstagramLogin:
         secrets: Iterable[str] = (),
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if self._app_secret is not None:  # whatever the call, never echoed back
+            secrets = (*secrets, self._app_secret.get_secret_value())
         failure = ""
         try:
             async with self._http.request(
