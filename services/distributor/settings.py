@@ -70,12 +70,13 @@ class DistributorSettings(CommonSettings, GraphSettings):
     )
     # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
-    # Token health: each connection is checked with debug_token this often, and an expiry
-    # closer than the warning window is announced (once) on `connections.events`.
+    # Token health: each connection is refreshed when due and checked (debug_token; /me for
+    # Instagram Login) this often, and an expiry closer than the warning window is announced
+    # (once) on `connections.events`.
     verify_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
     # (see DISTRIBUTOR_VERIFY_INTERVAL_SECONDS)
     expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)
-    # A token that can be refreshed (Instagram Login: at least 24 h old; a Facebook user
-    # token: re-exchanged) is refreshed by the check once it expires within this window,
-    # before any expiry warning would be due.
+    # A token that can be refreshed (Instagram Login: at least 24 h old; a short-lived
+    # Facebook user token: exchanged for a long-lived one) is refreshed by the check once it
+    # expires within this window, before any expiry warning would be due.
     refresh_before_seconds: float = Field(default=30 * 86400.0, ge=0)

@@ -59,11 +59,13 @@ async def test_code_exchange_long_lived_and_profile_on_their_hosts() -> None:
     exchange, swap, me = seen
     assert exchange.method == "POST"
     form = parse_qs(exchange.content.decode())
-    assert form["grant_type"] == ["authorization_code"] and form["code"] == ["the-code"]
+    assert form["grant_type"] == ["authorization_code"]
+    assert form["code"] == ["the-code"]
     assert swap.url.params["grant_type"] == "ig_exchange_token"
     assert me.url.path == "/instagram-graph/v26.0/me"
     assert me.headers["authorization"] == "Bearer long-tok"
-    assert "long-tok" not in repr(long_lived) and "short-tok" not in repr(grant)
+    assert "long-tok" not in repr(long_lived)
+    assert "short-tok" not in repr(grant)
 
 
 @pytest.mark.parametrize(

@@ -56,14 +56,15 @@ def test_instagram_login_refresh(issued_ago: timedelta, expires_in: timedelta, d
     )
 
 
-def test_facebook_tokens_refresh_only_when_they_expire_on_a_clock() -> None:
-    page_token = refresh_due(
-        LoginKind.FACEBOOK, issued_at=NOW, expires_at=None, now=NOW, refresh_before=MONTH
-    )
-    user_token = refresh_due(
-        LoginKind.FACEBOOK, issued_at=NOW, expires_at=NOW + 3 * DAY, now=NOW, refresh_before=MONTH
-    )
-    assert (page_token, user_token) == (False, True)
+def test_facebook_tokens_refresh_only_when_short_lived() -> None:
+    def due(expires_at: datetime | None) -> bool:
+        return refresh_due(
+            LoginKind.FACEBOOK, issued_at=NOW, expires_at=expires_at, now=NOW,
+            refresh_before=MONTH,
+        )  # fmt: skip
+
+    # A Page token never; a short-lived user token yes; a long-lived one cannot be extended.
+    assert (due(None), due(NOW + timedelta(hours=2)), due(NOW + 3 * DAY)) == (False, True, False)
 
 
 def test_instagram_login_scopes_are_judged_by_their_own_names() -> None:

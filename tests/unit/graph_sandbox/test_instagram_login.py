@@ -38,7 +38,8 @@ async def connect(client: httpx.AsyncClient) -> tuple[str, dict[str, Any]]:
     )  # fmt: skip
     assert dialog.status_code == 302
     location = dialog.headers["location"]
-    assert location.startswith(f"{REDIRECT}?") and location.endswith("#_")
+    assert location.startswith(f"{REDIRECT}?")
+    assert location.endswith("#_")
     query = parse_qs(urlsplit(location.split("#", 1)[0]).query)
     assert query["state"] == ["st-1"]
     exchanged = await client.post(
@@ -73,7 +74,7 @@ async def test_code_exchange_gives_the_account_and_permissions_once(
     assert entry["user_id"] == IG_ACCOUNT
     assert entry["permissions"] == "instagram_business_basic,instagram_business_content_publish"
     assert short.startswith("IGAA")
-    calls = (await client.get("/_sandbox/calls", params={"operation": "ig_login.code_exchange"}))
+    calls = await client.get("/_sandbox/calls", params={"operation": "ig_login.code_exchange"})
     assert [c["status"] for c in calls.json()["calls"]] == [200]
 
 
