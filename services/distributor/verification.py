@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -76,8 +76,10 @@ class Health:
     missing_scopes: tuple[str, ...]
     expiring: bool  # valid, but expires within the warning window
     problem: str  # '' when all is well
-    expired: bool = False  # it ran out (a kind of invalid)
-    scopes: tuple[str, ...] = ()
+    # What the token grants, and whether it ran out (a kind of invalid): details a reader
+    # asks for, left out of comparing two judgements.
+    expired: bool = field(default=False, compare=False)
+    scopes: tuple[str, ...] = field(default=(), compare=False)
 
 
 def assess(
