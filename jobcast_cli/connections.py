@@ -16,6 +16,7 @@ import asyncpg
 import typer
 
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
+from jobcast.graph.hosts import LoginKind
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
 from schemas.platforms import Platform
@@ -67,7 +68,12 @@ def connections_add(
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
     ],
+    *,
     name: Annotated[str, typer.Option(help="Display name")] = "",
+    login: Annotated[
+        LoginKind,
+        typer.Option(help="facebook (a Page token) or instagram (an Instagram Login token)"),
+    ] = LoginKind.FACEBOOK,
 ) -> None:
     """Connect an account by hand; the token is encrypted before it is stored."""
 
@@ -81,6 +87,7 @@ def connections_add(
             account_id=account_id,
             token=token,
             display_name=name,
+            login=login,
         )
         typer.echo(f"connection_id={connection.connection_id}")
 
