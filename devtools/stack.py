@@ -85,7 +85,20 @@ class Endpoints:
         values["DISTRIBUTOR_PUBLIC_URL"] = self.url("distributor")
         if self.graph_api_url and "graph.facebook.com" not in self.graph_api_url:
             values["DISTRIBUTOR_OAUTH_DIALOG_URL"] = f"{self.graph_api_url}/dialog/oauth"
+            # Instagram Login's three hosts are the sandbox's too, under path prefixes.
+            values["GRAPH_INSTAGRAM_URL"] = f"{self.graph_api_url}/instagram-graph"
+            values["DISTRIBUTOR_INSTAGRAM_API_URL"] = f"{self.graph_api_url}/instagram-api"
+            values["DISTRIBUTOR_INSTAGRAM_DIALOG_URL"] = (
+                f"{self.graph_api_url}/instagram-www/oauth/authorize"
+            )
         values.update(self.extra)
+        # The sandbox plays both apps: the Instagram app is the Meta app unless set apart.
+        for graph_name, instagram_name in (
+            ("GRAPH_APP_ID", "INSTAGRAM_APP_ID"),
+            ("GRAPH_APP_SECRET", "INSTAGRAM_APP_SECRET"),
+        ):
+            if values.get(graph_name) and instagram_name not in values:
+                values[instagram_name] = values[graph_name]
         return values
 
 

@@ -60,7 +60,7 @@ FLOWS: dict[str, Flow] = {
     CONNECTIONS_EVENTS: Flow(
         "connections.events",
         ("distributor", "publisher_facebook", "publisher_instagram"),
-        ("distributor",),
+        ("distributor", "metrics"),
     ),
     OPERATOR_COMMANDS: Flow(
         "operator.commands",

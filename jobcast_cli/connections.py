@@ -16,18 +16,19 @@ import asyncpg
 import typer
 
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
+from jobcast.graph.hosts import LoginKind
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
 from schemas.platforms import Platform
 from services.distributor.connections import Emit, broker_emitter, disconnect
-from services.distributor.connections_wiring import facebook_graph
+from services.distributor.connections_wiring import meta_logins
 from services.distributor.repo import (
     add_connection,
     list_connections,
     rotate_tokens,
 )
 from services.distributor.settings import DistributorSettings
-from services.distributor.verification import VerifyOutcome, verify_once
+from services.distributor.verification import VerifyOutcome, Windows, verify_once
 
 connections = typer.Typer(help="Connected social accounts.", no_args_is_help=True)
 
@@ -67,7 +68,12 @@ def connections_add(
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
     ],
+    *,
     name: Annotated[str, typer.Option(help="Display name")] = "",
+    login: Annotated[
+        LoginKind,
+        typer.Option(help="facebook (a Page token) or instagram (an Instagram Login token)"),
+    ] = LoginKind.FACEBOOK,
 ) -> None:
     """Connect an account by hand; the token is encrypted before it is stored."""
 
@@ -81,6 +87,7 @@ def connections_add(
             account_id=account_id,
             token=token,
             display_name=name,
+            login=login,
         )
         typer.echo(f"connection_id={connection.connection_id}")
 
@@ -96,7 +103,7 @@ def connections_list(tenant: TenantOption) -> None:
         for c in await list_connections(pool, owner.tenant_id):
             typer.echo(
                 f"{c.connection_id}  {c.platform.value:<9}  {c.account_id:<20}  "
-                f"{c.status:<15}  {c.display_name}"
+                f"{c.status:<15}  {c.login.value}-login  {c.display_name}"
             )
 
     _run(work)
@@ -119,6 +126,8 @@ def describe(outcome: VerifyOutcome) -> str:
         parts.append(health.problem)
     if outcome.marked_needs_reconnect:
         parts.append("-> needs_reconnect")
+    if outcome.refreshed:
+        parts.append("-> token refreshed")
     if outcome.warned_expiring:
         parts.append("-> expiry warning sent")
     return "  ".join(parts)
@@ -138,20 +147,23 @@ def connections_verify(
 
     async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> list[VerifyOutcome]:
         owner = await tenant_or_exit(pool, tenant)
-        graph, http = facebook_graph(settings)
+        logins, http = meta_logins(settings)
         try:
-            if not graph.configured:
+            if not logins.facebook.configured:
                 typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
                 raise typer.Exit(2)
             async with _events(settings) as emit:
                 return await verify_once(
                     pool,
                     _cipher(settings),
-                    graph,
+                    logins,
                     emit,
                     tenant_id=owner.tenant_id,
                     connection_id=connection,
-                    warning=timedelta(seconds=settings.expiry_warning_seconds),
+                    warning=Windows(
+                        timedelta(seconds=settings.expiry_warning_seconds),
+                        timedelta(seconds=settings.refresh_before_seconds),
+                    ),
                 )
         finally:
             await http.close()

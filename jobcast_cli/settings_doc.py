@@ -21,6 +21,7 @@ from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from jobcast.graph.settings import GraphSettings
 from jobcast.settings import CommonSettings
 from jobcast_cli.generated import write_or_check
 from services.console.settings import ConsoleSettings
@@ -35,6 +36,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
 SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("Every service", CommonSettings),
+    ("Every service that calls the Graph API", GraphSettings),
     ("ingest", IngestSettings),
     ("distributor", DistributorSettings),
     ("Both publishers", PublisherSettings),

@@ -36,7 +36,8 @@ class ConnectionStatusChanged(Envelope):
 
 
 class ConnectionExpiry(ContractModel):
-    """A connection's token stops working at `expires_at` unless the tenant reconnects."""
+    """A connection's token stops (or stopped) working at `expires_at`, unless it is
+    refreshed or the tenant reconnects."""
 
     connection_id: UUID
     platform: Platform
@@ -51,7 +52,16 @@ class ConnectionExpiring(Envelope):
     payload: ConnectionExpiry
 
 
+class ConnectionExpired(Envelope):
+    """The token stopped working at `expires_at` (the connection needs reconnecting; its
+    `connection.status_changed` to `needs_reconnect` follows)."""
+
+    event_type: Literal["connection.expired"] = "connection.expired"
+    payload: ConnectionExpiry
+
+
 ConnectionEvent = Annotated[
-    ConnectionStatusChanged | ConnectionExpiring, Field(discriminator="event_type")
+    ConnectionStatusChanged | ConnectionExpiring | ConnectionExpired,
+    Field(discriminator="event_type"),
 ]
 """Any record on `connections.events`."""

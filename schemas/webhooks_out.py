@@ -3,7 +3,7 @@
 Each request carries one `OutboundWebhook` as its JSON body and these headers:
 
 - `X-Jobcast-Event`: the type (`post.scheduled`, `post.posted`, `post.failed`,
-  `post.unconfirmed`, `engagement.updated`);
+  `post.unconfirmed`, `engagement.updated`, `connection.expiring`, `connection.expired`);
 - `X-Jobcast-Delivery`: the delivery id (= body `id`; a redelivery repeats it, so a
   receiver can deduplicate on it);
 - `X-Jobcast-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
@@ -38,6 +38,8 @@ class WebhookType(StrEnum):
     POST_FAILED = "post.failed"
     POST_UNCONFIRMED = "post.unconfirmed"
     ENGAGEMENT_UPDATED = "engagement.updated"
+    CONNECTION_EXPIRING = "connection.expiring"
+    CONNECTION_EXPIRED = "connection.expired"
 
 
 class PostLifecycle(ContractModel):
@@ -75,9 +77,23 @@ class EngagementUpdate(ContractModel):
     metrics: EngagementMetrics
 
 
+class ConnectionLifecycle(ContractModel):
+    """A connected account's token expires soon (refresh failed or impossible: reconnect it)
+    or has expired (nothing more is posted to it until it is reconnected)."""
+
+    kind: Literal["connection"] = "connection"
+    connection_id: UUID
+    platform: Platform
+    account_id: str
+    expires_at: datetime
+    occurred_at: datetime
+
+
 class OutboundWebhook(ContractModel):
     id: UUID
     type: WebhookType
     created_at: UtcDatetime
     tenant_id: TenantId
-    data: Annotated[PostLifecycle | EngagementUpdate, Field(discriminator="kind")]
+    data: Annotated[
+        PostLifecycle | EngagementUpdate | ConnectionLifecycle, Field(discriminator="kind")
+    ]

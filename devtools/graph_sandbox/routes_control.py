@@ -9,6 +9,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
 from .faults import FaultRule
+from .instagram_login import OPERATIONS as INSTAGRAM_LOGIN_OPERATIONS
+from .instagram_login import age_tokens
 from .ledger import build_ledger
 from .models import Account
 from .routing import OPERATIONS
@@ -65,6 +67,18 @@ class SettingsPatch(BaseModel):
     consenting_user_id: str | None = None
     oauth_deny: bool | None = None
     user_token_ttl_s: int | None = Field(default=None, gt=0)
+    consenting_instagram_id: str | None = None
+    ig_login_token_ttl_s: int | None = Field(default=None, gt=0)
+
+
+class TokenAging(BaseModel):
+    """Body of ``POST /_sandbox/instagram/tokens/age``: an account's Instagram Login tokens
+    become `seconds` older (issued and expiring that much earlier)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str = Field(min_length=1)
+    seconds: float = Field(ge=0)
 
 
 class ClockAdvance(BaseModel):
@@ -104,7 +118,7 @@ def build_control_router(state: SandboxState) -> APIRouter:
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
-        return {"ok": True, "operations": list(OPERATIONS)}
+        return {"ok": True, "operations": [*OPERATIONS, *INSTAGRAM_LOGIN_OPERATIONS]}
 
     @router.get("/ledger")
     async def ledger(
@@ -201,6 +215,10 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/clock/advance")
     async def advance_clock(body: ClockAdvance) -> dict[str, Any]:
         return {"offset_s": state.advance_clock(body.seconds), "now": state.now()}
+
+    @router.post("/instagram/tokens/age")
+    async def age_instagram_tokens(body: TokenAging) -> dict[str, Any]:
+        return {"aged": age_tokens(state, body.account_id, body.seconds)}
 
     @router.post("/tokens/revoke")
     async def revoke_token(body: RevokeIn) -> dict[str, Any]:

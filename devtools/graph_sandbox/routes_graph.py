@@ -10,6 +10,7 @@ import asyncio
 import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
+from . import instagram_login
 from .auth import authorize, dialog_redirect, verify_appsecret_proof
 from .call import Call
 from .errors import GraphError, JSONDict, invalid_param, missing_token, new_trace_id
@@ -149,6 +151,7 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
         await asyncio.sleep(latency_ms / 1000.0)
     method = request.method
     parts = [part for part in request.path.split("/") if part]
+    site = instagram_login.site_of(parts)  # None: the Facebook host
     version = parts.pop(0) if parts and _VERSION.match(parts[0]) else ""
     segments = tuple(parts)
     path = "/" + "/".join(segments)
@@ -175,23 +178,21 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
             if token in path:
                 entry["path"] = path.replace(token, _REDACTED)
         call = Call(method, version, path, segments, Params(data), token)
-        if method == "GET" and segments == ("dialog", "oauth"):
-            entry["operation"] = "oauth.dialog"
-            location = dialog_redirect(state, call)
+        dialog = _dialog_of(site, method, segments)
+        if dialog is not None:
+            entry["operation"] = dialog[0]
+            location = dialog[1](state, call)
             entry["status"] = 302
             state.log_call(entry)
             return GraphResponse(302, b"", [(b"location", location.encode())])
-        route, route_error = _resolve(state, method, segments)
+        route, route_error = _resolve(state, site, method, segments)
         if route is not None:
             call.operation = entry["operation"] = route.operation
             call.account_id = entry["account_id"] = route.account_id
             call.target_id = route.target_id
         snapshot = state.record_call(call.account_id, route.platform if route else None)
         if route is None or route.needs_token:
-            if not token:
-                raise missing_token()
-            verify_appsecret_proof(state, token, None if proof is None else str(proof))
-            authorize(state, token, call.account_id)
+            _check_token(state, site, route, token, proof)
         if route is None:
             assert route_error is not None
             raise route_error
@@ -206,13 +207,48 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
             )
         return _success(state, route.handler(state, call), snapshot, entry)
     except GraphError as err:
+        if site == instagram_login.API:
+            return _api_failure(state, err, entry)
         return _failure(state, err, snapshot, entry)
 
 
+def _dialog_of(
+    site: str | None, method: str, segments: tuple[str, ...]
+) -> tuple[str, Callable[[SandboxState, Call], str]] | None:
+    """The consent dialog a browser asks for (Facebook's or Instagram's), if it is one."""
+    if method != "GET":
+        return None
+    if site is None and segments == ("dialog", "oauth"):
+        return "oauth.dialog", dialog_redirect
+    if site == instagram_login.WWW and segments == ("oauth", "authorize"):
+        return "ig_login.dialog", instagram_login.dialog_redirect
+    return None
+
+
+def _api_failure(state: SandboxState, err: GraphError, entry: dict[str, Any]) -> GraphResponse:
+    entry.update(status=err.http_status, error_code=err.code, error_subcode=err.subcode)
+    state.log_call(entry)
+    return GraphResponse(err.http_status, _dumps(instagram_login.api_error_body(err)))
+
+
+def _check_token(
+    state: SandboxState, site: str | None, route: Route | None, token: str | None, proof: Any
+) -> None:
+    if not token:
+        raise missing_token()
+    if site is None:
+        verify_appsecret_proof(state, token, None if proof is None else str(proof))
+        authorize(state, token, route.account_id if route is not None else None)
+    else:
+        instagram_login.authorize(state, route, token)
+
+
 def _resolve(
-    state: SandboxState, method: str, segments: tuple[str, ...]
+    state: SandboxState, site: str | None, method: str, segments: tuple[str, ...]
 ) -> tuple[Route | None, GraphError | None]:
     # Resolution errors are answered only after the token check, as Meta checks tokens first.
+    if site is not None:
+        return instagram_login.resolve_on(state, site, method, segments)
     try:
         return resolve(state, method, segments), None
     except GraphError as err:

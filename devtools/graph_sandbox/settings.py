@@ -49,6 +49,11 @@ class SandboxSettings:
     """Make the OAuth dialog redirect with ``error=access_denied`` instead of a code."""
     user_token_ttl_s: int = 5_184_000
     """Lifetime of user tokens issued by ``/oauth/access_token`` (60 days)."""
+    consenting_instagram_id: str | None = None
+    """The Instagram account that consents in Instagram Login's dialog; defaults to the
+    Instagram account registered last."""
+    ig_login_token_ttl_s: int = 5_184_000
+    """Lifetime of long-lived Instagram Login tokens (exchanged or refreshed: 60 days)."""
 
     def copy(self) -> SandboxSettings:
         """Return an independent copy (used to restore start-up settings on reset)."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from .errors import GraphError
 from .faults import FaultBook
+from .ig_login_models import IgLoginStore
 from .models import (
     Account,
     AuthCode,
@@ -85,6 +86,7 @@ class SandboxState:
         self.account_usage: dict[str, RollingCounter] = {}
         self.app_usage = RollingCounter()
         self.faults = FaultBook()
+        self.ig_login = IgLoginStore()  # Instagram Login's codes and tokens
         self.calls: deque[dict[str, Any]] = deque(maxlen=max(1, self.settings.call_log_size))
         self._call_seq = itertools.count(1)
 

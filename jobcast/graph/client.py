@@ -83,8 +83,12 @@ class GraphClient:
         observe_usage: UsageObserver | None = None,
         *,
         platform: str = "",
+        base_url: str | None = None,
     ) -> None:
         self._http = http
+        # Another host than the session's (graph.instagram.com beside graph.facebook.com):
+        # one session, one pool of connections, whichever host a call is for.
+        self._base = URL(base_url.rstrip("/") + "/") if base_url else None
         self._version = version
         self._app_secret = app_secret
         self._observe_usage = observe_usage
@@ -110,6 +114,8 @@ class GraphClient:
         token = token or ""
         # Relative to the session's base URL; the path is percent-encoded by yarl.
         url = URL.build(path=f"{self._version}/{path.lstrip('/')}", query=query or None)
+        if self._base is not None:
+            url = self._base.join(url)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         form = None
         if data is not None:

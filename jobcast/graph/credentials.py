@@ -15,15 +15,17 @@ from uuid import UUID
 import asyncpg
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
+from jobcast.graph.hosts import LoginKind
 
 
 @dataclass(frozen=True, slots=True)
 class Usable:
     account_id: str
     token: str
+    login: LoginKind = LoginKind.FACEBOOK  # which host the token works on (`GraphHosts`)
 
     def __repr__(self) -> str:  # keeps the token out of tracebacks and debug output
-        return f"Usable(account_id={self.account_id!r}, token=[redacted])"
+        return f"Usable(account_id={self.account_id!r}, login={self.login}, token=[redacted])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,8 @@ class CredentialCache:
             self._entries.pop(key, None)
             return Unusable("connection missing or needs reconnect")
         try:
-            usable = Usable(stored.account_id, self._cipher.decrypt(stored.token_ciphertext))
+            token = self._cipher.decrypt(stored.token_ciphertext)
+            usable = Usable(stored.account_id, token, stored.login)
         except TokenDecryptError as exc:
             return Unusable(str(exc))
         self._entries[key] = (self._clock() + self._ttl, usable)
@@ -74,6 +77,7 @@ class Credentials:
     account_id: str
     status: str
     token_ciphertext: bytes
+    login: LoginKind = LoginKind.FACEBOOK
 
 
 async def load_credentials(
@@ -81,11 +85,16 @@ async def load_credentials(
 ) -> Credentials | None:
     """The encrypted token of a tenant's connection (the distributor owns the table)."""
     row = await pool.fetchrow(
-        """SELECT account_id, status, token_ciphertext FROM distributor.connections
+        """SELECT account_id, status, token_ciphertext, login FROM distributor.connections
            WHERE connection_id = $1 AND tenant_id = $2""",
         connection_id,
         tenant_id,
     )
     if row is None:
         return None
-    return Credentials(row["account_id"], row["status"], bytes(row["token_ciphertext"]))
+    return Credentials(
+        row["account_id"],
+        row["status"],
+        bytes(row["token_ciphertext"]),
+        LoginKind(row["login"]),
+    )

@@ -22,6 +22,7 @@ Json = dict[str, Any]
 # Where Facebook Login sends the browser back (the distributor's path, which the console
 # serves too when DISTRIBUTOR_PUBLIC_URL is the console's URL).
 CALLBACK_PATH = "/v1/connections/facebook/callback"
+INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
 
 
 class ApiError(Exception):
@@ -118,15 +119,19 @@ class Apis:
     async def connections(self, api_key: str) -> Json:
         return await self._call("GET", f"{self._to.distributor}/v1/connections", api_key)
 
-    async def facebook_login_url(self, api_key: str) -> str:
-        url = f"{self._to.distributor}/v1/connections/facebook/start"
+    async def facebook_login_url(self, api_key: str, login: str = "facebook") -> str:
+        """The consent dialog of Facebook Login, or of Instagram Login (`login="instagram"`)."""
+        url = f"{self._to.distributor}/v1/connections/{login}/start"
         answer = await self._call("GET", url, api_key, params={"redirect": "false"})
         return str(answer["authorize_url"])
 
-    async def facebook_login_callback(self, query: str) -> tuple[int, Json]:
-        """Hand Facebook's redirect (code and state, or the refusal) to the distributor: the
-        signed state, not a key, says whose it is. Its status and answer, as they are."""
-        url = f"{self._to.distributor}{CALLBACK_PATH}?{query}"
+    async def facebook_login_callback(
+        self, query: str, path: str = CALLBACK_PATH
+    ) -> tuple[int, Json]:
+        """Hand Facebook's (or Instagram's, at `path`) redirect (code and state, or the
+        refusal) to the distributor: the signed state, not a key, says whose it is. Its
+        status and answer, as they are."""
+        url = f"{self._to.distributor}{path}?{query}"
         try:
             response = await self._http.exchange("GET", url)
         except NoAnswerError as exc:
@@ -136,6 +141,10 @@ class Apis:
         except ValueError:
             body = {"detail": response.text[:300]}
         return response.status, body if isinstance(body, dict) else {"detail": str(body)}
+
+    async def verify(self, api_key: str, connection_id: str) -> Json:
+        url = f"{self._to.distributor}/v1/connections/{quote(connection_id, safe='')}/verify"
+        return await self._call("GET", url, api_key)
 
     async def disconnect(self, api_key: str, connection_id: str) -> Json:
         url = f"{self._to.distributor}/v1/connections/{quote(connection_id, safe='')}"

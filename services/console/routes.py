@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from jobcast.rate_limits import RateLimiter
 from schemas.operator import OperatorAction
 from services.console import views
-from services.console.apis import CALLBACK_PATH, ApiError, Apis
+from services.console.apis import CALLBACK_PATH, INSTAGRAM_CALLBACK_PATH, ApiError, Apis
 from services.console.params import Checked, Filters, Signed, Text
 from services.console.routes_bulk import bulk_router
 from services.console.sessions import Session
@@ -236,20 +236,25 @@ def connections_router(apis: Apis) -> APIRouter:
         return render(request, "connections.html", session, rows=rows)
 
     @router.post("/connections/connect")
-    async def connect(request: Request, session: Checked) -> Response:
-        """Facebook Login: Pages, and the Instagram accounts linked to them, in one dialog."""
+    async def connect(request: Request, session: Checked, login: str = "facebook") -> Response:
+        """Facebook Login: Pages, and the Instagram accounts linked to them, in one dialog;
+        `?login=instagram`: Instagram Login, for an account without a Facebook Page."""
         try:
-            url = await apis.facebook_login_url(session.api_key)
+            url = await apis.facebook_login_url(
+                session.api_key, "instagram" if login == "instagram" else "facebook"
+            )
         except ApiError as exc:
             session.flash.append(("error", f"Could not start the connection: {exc.detail}"))
             return back_to("/connections")
         return RedirectResponse(url, status_code=303)
 
     @router.get(CALLBACK_PATH)
+    @router.get(INSTAGRAM_CALLBACK_PATH)
     async def facebook_login_callback(request: Request) -> Response:
-        """Facebook Login's way back: the distributor connects the accounts; a person is
-        shown what happened, any other client gets the distributor's answer as it is."""
-        status, answer = await apis.facebook_login_callback(request.url.query)
+        """Facebook (or Instagram) Login's way back: the distributor connects the accounts;
+        a person is shown what happened, any other client gets the distributor's answer as
+        it is."""
+        status, answer = await apis.facebook_login_callback(request.url.query, request.url.path)
         if "text/html" not in request.headers.get("accept", ""):
             return JSONResponse(answer, status_code=status)
         session = store(request).get(request.cookies.get(COOKIE))
@@ -259,6 +264,17 @@ def connections_router(apis: Apis) -> APIRouter:
         if session is None:
             return render(request, "connected.html", None, names=names)
         session.flash.append(("ok", f"Connected: {names}."))
+        return back_to("/connections")
+
+    @router.post("/connections/{connection_id}/verify")
+    async def verify(request: Request, session: Checked, connection_id: str) -> Response:
+        """Verify now: the distributor checks (and refreshes when due) the token with Meta."""
+        try:
+            answer = await apis.verify(session.api_key, connection_id)
+        except ApiError as exc:
+            session.flash.append(("error", f"Not verified: {exc.detail}"))
+        else:
+            session.flash.append(views.verification_flash(answer))
         return back_to("/connections")
 
     @router.post("/connections/{connection_id}/disconnect")

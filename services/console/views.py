@@ -299,6 +299,20 @@ def connection_row(connection: Json) -> ConnectionRow:
     )
 
 
+def verification_flash(answer: Json) -> tuple[str, str]:
+    """What a person is told after "Verify now" (never a token: the answer holds none)."""
+    name = (answer.get("connection") or {}).get("display_name") or "the account"
+    if not answer.get("checked"):
+        return "error", f"Could not verify {name} now: {answer.get('error') or 'no answer'}"
+    if not answer.get("valid"):
+        return "error", f"{name}: access no longer works ({answer.get('problem')}); reconnect it."
+    expires = when(answer.get("expires_at")) or "does not expire"
+    refreshed = " Access was renewed." if answer.get("refreshed") else ""
+    missing = answer.get("missing_scopes") or []
+    lacking = f" Missing permissions: {', '.join(missing)}." if missing else ""
+    return "ok", f"{name}: access works (expires: {expires}).{refreshed}{lacking}"
+
+
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 
 

@@ -1,5 +1,6 @@
 """What happens to a connection, in one place for the HTTP API and the `jobcast` command:
-connected through Facebook Login, removed by its tenant, and the events that say so.
+connected through Facebook Login or Instagram Login, removed by its tenant, and the events
+that say so.
 
 Each change is written to Postgres first, then announced on `connections.events` with the
 row's own change time as `occurred_at`, so a consumer can tell a stale event from a new one.
@@ -18,6 +19,7 @@ from jobcast.crypto import TokenCipher
 from jobcast.kafka import publish_event
 from jobcast.topics import CONNECTIONS_EVENTS
 from schemas.connections import (
+    ConnectionExpired,
     ConnectionExpiring,
     ConnectionStatus,
     ConnectionStatusChange,
@@ -30,7 +32,7 @@ from services.distributor.repo import add_connection, remove_connection
 
 log = logging.getLogger(__name__)
 
-ConnectionEventOut = ConnectionStatusChanged | ConnectionExpiring
+ConnectionEventOut = ConnectionStatusChanged | ConnectionExpiring | ConnectionExpired
 Emit = Callable[[ConnectionEventOut], Awaitable[None]]
 """Publishes one connection event (a broker in services, a list in tests)."""
 
@@ -89,6 +91,9 @@ async def connect_accounts(
             account_id=account.account_id,
             token=account.token,
             display_name=account.display_name,
+            token_expires_at=account.expires_at,
+            login=account.login,
+            token_scopes=account.scopes,
         )
         stored.append(connection)
     for connection in stored:

@@ -12,13 +12,15 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
+from jobcast.graph.instagram_login import InstagramLogin
 from jobcast.graph.login import FacebookGraph
 from jobcast.graph.session import graph_session
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
 from services.distributor.routes_connections import connections_router
+from services.distributor.routes_instagram import instagram_login_router
 from services.distributor.settings import DistributorSettings
-from services.distributor.verification import VerificationLoop
+from services.distributor.verification import Logins, VerificationLoop
 
 log = logging.getLogger(__name__)
 
@@ -30,19 +32,25 @@ class ConnectionsPart:
     cleanups: list[Cleanup] = field(default_factory=list)
 
 
-def facebook_graph(
-    settings: DistributorSettings,
-) -> tuple[FacebookGraph, aiohttp.ClientSession]:
-    """The Graph client for the connections flow, and the HTTP session to close after
-    (made here, so call it inside the event loop)."""
+def meta_logins(settings: DistributorSettings) -> tuple[Logins, aiohttp.ClientSession]:
+    """The token calls of both logins for the connections flow, and the HTTP session to
+    close after (made here, so call it inside the event loop)."""
     http = graph_session(settings.graph_api_url, timeout_seconds=settings.graph_timeout_seconds)
-    graph = FacebookGraph(
+    facebook = FacebookGraph(
         http,
         version=settings.graph_api_version,
         app_id=settings.graph_app_id,
         app_secret=settings.graph_app_secret,
     )
-    return graph, http
+    instagram = InstagramLogin(
+        http,
+        graph_url=settings.graph_instagram_url,
+        token_url=settings.instagram_api_url,
+        version=settings.graph_api_version,
+        app_id=settings.instagram_app_id,
+        app_secret=settings.instagram_app_secret,
+    )
+    return Logins(facebook, instagram), http
 
 
 def connections_part(
@@ -57,27 +65,28 @@ def connections_part(
     except SecretKeyMissingError as exc:
         log.warning("connections API unavailable", extra={"reason": str(exc)})
         cipher = None
-    graph, http = facebook_graph(settings)
+    logins, http = meta_logins(settings)
     emit = broker_emitter(broker)
-    part = ConnectionsPart(
-        connections_router(
-            settings,
-            pool,
-            cipher=cipher,
-            graph=graph,
-            emit=emit,
+    router = connections_router(
+        settings, pool, cipher=cipher, logins=logins, emit=emit,
+        tenant_dependency=tenant_dependency,
+    )  # fmt: skip
+    router.include_router(
+        instagram_login_router(
+            settings, pool, cipher=cipher, logins=logins, emit=emit,
             tenant_dependency=tenant_dependency,
-        ),
-        cleanups=[http.close],
-    )
+        )
+    )  # fmt: skip
+    part = ConnectionsPart(router, cleanups=[http.close])
     if cipher is not None:
         loop = VerificationLoop(
             pool,
             cipher,
-            graph,
+            logins,
             emit,
             interval_seconds=settings.verify_interval_seconds,
             warning_seconds=settings.expiry_warning_seconds,
+            refresh_before_seconds=settings.refresh_before_seconds,
         )
         part.background.append(loop.run)
     return part

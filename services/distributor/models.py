@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from jobcast.graph.hosts import LoginKind
 from schemas.platforms import Platform
 
 Language = Literal["en", "id"]
@@ -29,6 +30,9 @@ class Connection:
     last_verified_at: datetime | None = None
     last_verify_error: str = ""
     updated_at: datetime | None = None  # when status or token last changed
+    login: LoginKind = LoginKind.FACEBOOK  # how it was connected: its host and token rules
+    token_issued_at: datetime | None = None  # None: not known (stored before it was kept)
+    token_scopes: tuple[str, ...] = ()  # granted at connect, where Meta reports no scopes later
 
 
 def default_utm() -> dict[Platform, dict[str, str]]:

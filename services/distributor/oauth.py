@@ -1,4 +1,5 @@
-"""Facebook Login, the pure parts: the signed `state`, the dialog URL, what to connect.
+"""Facebook Login and Instagram Login, the pure parts: the signed `state`, the dialog
+URLs, what to connect.
 
 The `state` carries the tenant through the browser round trip. It is
 `v1.<tenant>.<nonce>.<expiry>.<signature>`, the signature an HMAC-SHA256 keyed with a key
@@ -23,10 +24,12 @@ from uuid import UUID
 from pydantic import SecretStr
 
 from jobcast.crypto import SecretKeyMissingError
+from jobcast.graph.hosts import LoginKind
 from jobcast.graph.login import PageGrant
 from schemas.platforms import Platform
 
 CALLBACK_PATH = "/v1/connections/facebook/callback"
+INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
 _VERSION = "v1"
 _KEY_LABEL = b"jobcast/oauth-state/v1"
 
@@ -96,9 +99,9 @@ class StateSigner:
         return _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
 
 
-def callback_url(public_url: str) -> str:
+def callback_url(public_url: str, path: str = CALLBACK_PATH) -> str:
     """The redirect_uri registered with the app: where the dialog sends the browser back."""
-    return public_url.rstrip("/") + CALLBACK_PATH
+    return public_url.rstrip("/") + path
 
 
 def authorize_url(
@@ -124,12 +127,31 @@ def authorize_url(
     return f"{base}{'&' if '?' in base else '?'}{query}"
 
 
+def instagram_authorize_url(
+    dialog_url: str, *, app_id: str, redirect_uri: str, state: str, scopes: Sequence[str]
+) -> str:
+    """Instagram's Business Login dialog address for one attempt (not versioned)."""
+    query = urlencode(
+        {
+            "client_id": app_id,
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "scope": ",".join(scopes),
+            "state": state,
+        }
+    )
+    return f"{dialog_url}{'&' if '?' in dialog_url else '?'}{query}"
+
+
 @dataclass(frozen=True, slots=True)
 class NewConnection:
     platform: Platform
     account_id: str
     display_name: str
     token: str
+    login: LoginKind = LoginKind.FACEBOOK
+    expires_at: datetime | None = None  # None: does not expire on a clock (Page tokens)
+    scopes: tuple[str, ...] = ()  # kept only where Meta cannot be asked later
 
     def __repr__(self) -> str:
         return f"NewConnection({self.platform.value}, {self.account_id!r})"

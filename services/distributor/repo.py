@@ -13,6 +13,7 @@ from cryptography.fernet import InvalidToken
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import migrate, migrations_of
+from jobcast.graph.hosts import LoginKind
 from schemas.platforms import Platform
 from services.distributor.models import Connection
 
@@ -36,7 +37,8 @@ class RotationCounts:
 
 _COLUMNS = (
     "connection_id, tenant_id, platform, account_id, display_name, status,"
-    " token_expires_at, last_verified_at, last_verify_error, updated_at"
+    " token_expires_at, last_verified_at, last_verify_error, updated_at,"
+    " login, token_issued_at, token_scopes"
 )
 
 
@@ -52,6 +54,9 @@ def _connection(row: asyncpg.Record) -> Connection:
         row["last_verified_at"],
         row["last_verify_error"],
         row["updated_at"],
+        LoginKind(row["login"]),
+        row["token_issued_at"],
+        tuple(row["token_scopes"]),
     )
 
 
@@ -70,20 +75,26 @@ async def add_connection(
     token: str,
     display_name: str = "",
     token_expires_at: datetime | None = None,
+    login: LoginKind = LoginKind.FACEBOOK,
+    token_scopes: tuple[str, ...] = (),
 ) -> Connection:
     """Store a connection (or replace the token of an existing one) and reactivate it.
 
     A new token starts with a clean bill of health: the next verification looks at it.
+    The same account connected again, through either login, takes the newest login's token
+    and host.
     """
     row = await pool.fetchrow(
         f"""INSERT INTO distributor.connections
                (connection_id, tenant_id, platform, account_id, display_name, token_ciphertext,
-                token_expires_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+                token_expires_at, login, token_issued_at, token_scopes)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
             ON CONFLICT (tenant_id, platform, account_id) DO UPDATE
                SET token_ciphertext = EXCLUDED.token_ciphertext,
                    display_name = EXCLUDED.display_name,
                    token_expires_at = EXCLUDED.token_expires_at,
+                   login = EXCLUDED.login, token_issued_at = EXCLUDED.token_issued_at,
+                   token_scopes = EXCLUDED.token_scopes,
                    last_verified_at = NULL, last_verify_error = '', expiry_warned_for = NULL,
                    status = 'active', updated_at = now()
             RETURNING {_COLUMNS}""",
@@ -94,6 +105,8 @@ async def add_connection(
         display_name,
         cipher.encrypt(token),
         token_expires_at,
+        login.value,
+        list(token_scopes),
     )
     assert row is not None
     return _connection(row)
@@ -238,6 +251,35 @@ async def record_verification(
         expires_at,
         error[:500],
     )
+
+
+async def store_refreshed_token(
+    pool: asyncpg.Pool,
+    cipher: TokenCipher,
+    connection_id: UUID,
+    *,
+    old_ciphertext: bytes,
+    token: str,
+    expires_at: datetime | None,
+) -> bool:
+    """Replace a refreshed token (encrypted), its expiry and issue time; False when the
+    row no longer holds the token that was refreshed (a reconnect or removal meanwhile).
+
+    Not a status change: `updated_at` stays. The expiry warned about is forgotten, so a
+    later expiry is announced again.
+    """
+    swapped = await pool.fetchval(
+        """UPDATE distributor.connections
+              SET token_ciphertext = $3, token_expires_at = $4, token_issued_at = now(),
+                  expiry_warned_for = NULL
+            WHERE connection_id = $1 AND token_ciphertext = $2 AND status <> 'removed'
+           RETURNING true""",
+        connection_id,
+        old_ciphertext,
+        cipher.encrypt(token),
+        expires_at,
+    )
+    return bool(swapped)
 
 
 async def mark_needs_reconnect(pool: asyncpg.Pool, connection_id: UUID) -> Connection | None:

@@ -1,14 +1,15 @@
-"""HTTP routes for connections: Facebook Login (start + callback), list, remove.
+"""HTTP routes for connections: Facebook Login and Instagram Login (start + callback),
+list, verify, remove.
 
-`start` and the tenant routes authenticate with the tenant's API key; the callback is
-reached by the user's browser coming back from Facebook, so the signed, single-use `state`
-is what proves which tenant it is for. No answer ever contains a token.
+`start` and the tenant routes authenticate with the tenant's API key; a callback is
+reached by the user's browser coming back from Facebook or Instagram, so the signed,
+single-use `state` is what proves which tenant it is for. No answer ever contains a token.
 """
 
 # No `from __future__ import annotations` here: FastAPI must see the real annotations of
 # routes whose dependency is a closure.
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,20 +20,23 @@ from pydantic import BaseModel
 
 from jobcast.crypto import TokenCipher
 from jobcast.graph.client import GraphError
-from jobcast.graph.login import FacebookGraph
 from jobcast.tenancy import Tenant
+from schemas.envelope import utcnow
 from services.distributor.connections import Emit, connect_accounts, disconnect
 from services.distributor.models import Connection
 from services.distributor.oauth import (
     CALLBACK_PATH,
     InvalidStateError,
+    OAuthState,
     StateSigner,
     authorize_url,
     callback_url,
     connections_from_pages,
 )
-from services.distributor.repo import consume_oauth_nonce, list_connections
+from services.distributor.repo import consume_oauth_nonce, get_connection, list_connections
 from services.distributor.settings import DistributorSettings
+from services.distributor.token_lifecycle import expiry_state
+from services.distributor.verification import Logins, Windows, verify_once
 
 
 class ConnectionOut(BaseModel):
@@ -40,6 +44,7 @@ class ConnectionOut(BaseModel):
 
     connection_id: UUID
     platform: str
+    login: str  # facebook or instagram: which login made it (and which host it posts to)
     account_id: str
     display_name: str
     status: str
@@ -52,6 +57,7 @@ class ConnectionOut(BaseModel):
         return cls(
             connection_id=connection.connection_id,
             platform=connection.platform.value,
+            login=connection.login.value,
             account_id=connection.account_id,
             display_name=connection.display_name,
             status=connection.status,
@@ -78,19 +84,69 @@ class Removed(BaseModel):
     connection: ConnectionOut
 
 
+class Verification(BaseModel):
+    """A connection's token, checked with Meta just now (refreshed first when due)."""
+
+    connection: ConnectionOut
+    checked: bool  # false: Meta could not be asked (`error` says why); nothing changed
+    valid: bool | None
+    expires_at: datetime | None  # null: does not expire on a clock
+    expiry: str  # never, fine, expiring (within the warning window) or expired
+    scopes: list[str]
+    missing_scopes: list[str]
+    problem: str
+    refreshed: bool  # a new token (with a new expiry) was obtained by this check
+    refresh_error: str
+    error: str
+
+
+async def redeem_state(
+    pool: asyncpg.Pool,
+    state_signer: StateSigner,
+    code: str | None,
+    state: str | None,
+    *,
+    error: str | None,
+    error_description: str | None,
+    platform_name: str,
+) -> tuple[OAuthState, str]:
+    """The tenant a callback is for and its code, once its state is checked and used up."""
+    if error:
+        why = f"{error}: {error_description}" if error_description else error
+        raise HTTPException(
+            400,
+            f"{platform_name} Login was declined ({why[:200]}); nothing was connected. "
+            "Start again and accept the permissions to connect your accounts.",
+        )
+    if not code or not state:
+        raise HTTPException(400, "the callback needs both `code` and `state`")
+    try:
+        verified = state_signer.verify(state)
+    except InvalidStateError as exc:
+        raise HTTPException(400, f"invalid OAuth state: {exc}") from None
+    if not await consume_oauth_nonce(pool, verified.nonce, verified.tenant_id, verified.expires_at):
+        raise HTTPException(400, "OAuth state already used: start the connection again")
+    return verified, code
+
+
 def connections_router(
     settings: DistributorSettings,
     pool: asyncpg.Pool,
     *,
     cipher: TokenCipher | None,
-    graph: FacebookGraph,
+    logins: Logins,
     emit: Emit,
     tenant_dependency: Any,
 ) -> APIRouter:
-    """The connections API; Facebook Login answers 503 until the app and key are set."""
+    """The connections API; each login answers 503 until its app and the key are set."""
     router = APIRouter(tags=["connections"])
     signer = StateSigner(settings.secret_key, settings.oauth_state_ttl_seconds) if cipher else None
     redirect_uri = callback_url(settings.public_url)
+    graph = logins.facebook
+    windows = Windows(
+        timedelta(seconds=settings.expiry_warning_seconds),
+        timedelta(seconds=settings.refresh_before_seconds),
+    )
 
     def login_ready() -> tuple[StateSigner, TokenCipher]:
         if signer is None or cipher is None:
@@ -137,23 +193,10 @@ def connections_router(
         error_description: str | None = None,
     ) -> Connected:
         state_signer, token_cipher = login_ready()
-        if error:
-            why = f"{error}: {error_description}" if error_description else error
-            raise HTTPException(
-                400,
-                f"Facebook Login was declined ({why[:200]}); nothing was connected. "
-                "Start again and accept the permissions to connect your Pages.",
-            )
-        if not code or not state:
-            raise HTTPException(400, "the callback needs both `code` and `state`")
-        try:
-            verified = state_signer.verify(state)
-        except InvalidStateError as exc:
-            raise HTTPException(400, f"invalid OAuth state: {exc}") from None
-        if not await consume_oauth_nonce(
-            pool, verified.nonce, verified.tenant_id, verified.expires_at
-        ):
-            raise HTTPException(400, "OAuth state already used: start the connection again")
+        verified, code = await redeem_state(
+            pool, state_signer, code, state,
+            error=error, error_description=error_description, platform_name="Facebook",
+        )  # fmt: skip
         try:
             short_lived = await graph.exchange_code(code, redirect_uri)
             user_token = await graph.long_lived_user_token(short_lived)
@@ -170,6 +213,43 @@ def connections_router(
         )
         return Connected(
             tenant_id=verified.tenant_id, connections=[ConnectionOut.of(c) for c in stored]
+        )
+
+    @router.get(
+        "/v1/connections/{connection_id}/verify",
+        summary="Check a connection's token with Meta now (refreshing it first when due): "
+        "validity, scopes, expiry",
+        response_model=Verification,
+        responses={401: {}, 404: {}, 503: {}},
+    )
+    async def verify_connection(
+        connection_id: UUID, tenant: Annotated[Tenant, Depends(tenant_dependency)]
+    ) -> Verification:
+        if cipher is None:
+            raise HTTPException(503, "connections are unavailable: JOBCAST_SECRET_KEY is not set")
+        outcomes = await verify_once(
+            pool, cipher, logins, emit,
+            tenant_id=tenant.tenant_id, connection_id=connection_id, warning=windows,
+        )  # fmt: skip
+        if not outcomes:
+            raise HTTPException(404, "no such connection")
+        outcome = outcomes[0]
+        connection = await get_connection(pool, tenant.tenant_id, connection_id)
+        connection = connection or outcome.connection
+        health = outcome.health
+        expires_at = health.expires_at if health else connection.token_expires_at
+        return Verification(
+            connection=ConnectionOut.of(connection),
+            checked=health is not None,
+            valid=health.valid if health else None,
+            expires_at=expires_at,
+            expiry=expiry_state(expires_at, now=utcnow(), warning=windows.warning).value,
+            scopes=list(health.scopes) if health else list(connection.token_scopes),
+            missing_scopes=list(health.missing_scopes) if health else [],
+            problem=health.problem if health else "",
+            refreshed=outcome.refreshed,
+            refresh_error=outcome.refresh_error,
+            error=outcome.error,
         )
 
     @router.get(

@@ -5,10 +5,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from jobcast.graph.settings import GraphSettings
 from jobcast.settings import CommonSettings
 
 
-class DistributorSettings(CommonSettings):
+class DistributorSettings(CommonSettings, GraphSettings):
     model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", frozen=True, extra="ignore")
 
     # HTTP port: preview, connections and OAuth, and the ops endpoints.
@@ -29,8 +30,6 @@ class DistributorSettings(CommonSettings):
     graph_api_url: str = Field(
         default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
     )
-    # The Graph API version in every call's path.
-    graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
     # The Meta app's id: Facebook Login (OAuth) needs it with GRAPH_APP_SECRET.
     graph_app_id: str | None = Field(default=None, validation_alias="GRAPH_APP_ID")
     # The Meta app's secret: OAuth code exchange, appsecret_proof on every call.
@@ -51,10 +50,33 @@ class DistributorSettings(CommonSettings):
         "instagram_content_publish",
         "business_management",
     )
+    # Instagram Login (accounts without a Facebook Page): the Instagram app's id, shown in
+    # the App Dashboard under Instagram > API setup with Instagram login (not the Meta app's).
+    instagram_app_id: str | None = Field(default=None, validation_alias="INSTAGRAM_APP_ID")
+    # The Instagram app's secret: the code exchange and the long-lived token exchange.
+    instagram_app_secret: SecretStr | None = Field(
+        default=None, validation_alias="INSTAGRAM_APP_SECRET"
+    )
+    # Where the browser is sent to consent with Instagram. The local stack points it at the
+    # sandbox's `/instagram-www/oauth/authorize`.
+    instagram_dialog_url: str = "https://www.instagram.com/oauth/authorize"
+    # Where an Instagram authorization code is exchanged (`/oauth/access_token` below it).
+    # The local stack points it at the sandbox's `/instagram-api`.
+    instagram_api_url: str = "https://api.instagram.com"
+    # The permissions Instagram Login asks for.
+    instagram_oauth_scopes: tuple[str, ...] = (
+        "instagram_business_basic",
+        "instagram_business_content_publish",
+    )
     # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
-    # Token health: each connection is checked with debug_token this often, and an expiry
-    # closer than the warning window is announced (once) on `connections.events`.
+    # Token health: each connection is refreshed when due and checked (debug_token; /me for
+    # Instagram Login) this often, and an expiry closer than the warning window is announced
+    # (once) on `connections.events`.
     verify_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
     # (see DISTRIBUTOR_VERIFY_INTERVAL_SECONDS)
     expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)
+    # A token that can be refreshed (Instagram Login: at least 24 h old; a short-lived
+    # Facebook user token: exchanged for a long-lived one) is refreshed by the check once it
+    # expires within this window, before any expiry warning would be due.
+    refresh_before_seconds: float = Field(default=30 * 86400.0, ge=0)

@@ -16,8 +16,8 @@ from pydantic import TypeAdapter
 from jobcast.auth import caller_from_bearer, failure_limiter, operator_only, tenant_from_bearer
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.db import create_pool
-from jobcast.graph.client import GraphClient
 from jobcast.graph.credentials import CredentialCache
+from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import Throttle
 from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
@@ -33,7 +33,13 @@ from jobcast.service import (
 )
 from jobcast.status_gauges import StatusGauges
 from jobcast.tenancy import migrate_tenancy
-from jobcast.topics import ENGAGEMENT_EVENTS, PLATFORM_WEBHOOKS, PUBLISH_RESULTS
+from jobcast.topics import (
+    CONNECTIONS_EVENTS,
+    ENGAGEMENT_EVENTS,
+    PLATFORM_WEBHOOKS,
+    PUBLISH_RESULTS,
+)
+from schemas.connections import ConnectionEvent
 from schemas.engagement import EngagementCollected
 from schemas.publish import PublishCompleted
 from schemas.webhooks import PlatformWebhookReceived
@@ -45,6 +51,7 @@ from services.metrics.readmodel.repo import migrate_metrics
 from services.metrics.readmodel.routes import read_router
 from services.metrics.readmodel.stream import StatusHub
 from services.metrics.settings import MetricsSettings
+from services.metrics.webhooks.connections import ConnectionWebhooks
 from services.metrics.webhooks.delivery import WebhookDispatcher
 from services.metrics.webhooks.routes import webhooks_router
 
@@ -72,6 +79,10 @@ async def build(settings: MetricsSettings) -> Service:
     subscribe_validated_batch(
         broker, PLATFORM_WEBHOOKS, f"{GROUP_ID}-webhooks", TypeAdapter(PlatformWebhookReceived),
         WebhookComments(pool), max_records=settings.batch_size,
+    )  # fmt: skip
+    subscribe_validated_batch(
+        broker, CONNECTIONS_EVENTS, f"{GROUP_ID}-connections", TypeAdapter(ConnectionEvent),
+        ConnectionWebhooks(pool), max_records=settings.batch_size,
     )  # fmt: skip
     hub = StatusHub(dsn, capacity=settings.sse_client_buffer)
     background: list[BackgroundLoop] = [hub.run, StatusGauges(pool).run]  # ops gauges
@@ -145,9 +156,10 @@ def _collector(
     http = graph_session(settings.graph_api_url, timeout_seconds=settings.graph_timeout_seconds)
     cleanups.append(http.close)
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
-    graph = GraphClient(
-        http, settings.graph_api_version, settings.graph_app_secret, throttle.observe
-    )
+    graph = GraphHosts(
+        http, settings.graph_api_version, settings.graph_app_secret,
+        instagram_url=settings.graph_instagram_url, observe_usage=throttle.observe,
+    )  # fmt: skip
     return EngagementCollector(
         pool=pool,
         broker=broker,

@@ -4,10 +4,11 @@ publishers)."""
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from jobcast.graph.settings import GraphSettings
 from jobcast.settings import CommonSettings
 
 
-class MetricsSettings(CommonSettings):
+class MetricsSettings(CommonSettings, GraphSettings):
     model_config = SettingsConfigDict(env_prefix="METRICS_", frozen=True, extra="ignore")
 
     # HTTP port: the read API, SSE, webhook registration and the ops endpoints.
@@ -53,8 +54,6 @@ class MetricsSettings(CommonSettings):
     graph_api_url: str = Field(
         default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
     )
-    # (as for the publishers)
-    graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
     # (as for the publishers)
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
     # (as for the publishers)

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.graph.client import GraphClient
+from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
@@ -50,11 +50,12 @@ async def build_publisher(
         max_connections=settings.graph_max_connections,
     )
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
-    graph = GraphClient(
+    graph = GraphHosts(
         http,
         settings.graph_api_version,
         settings.graph_app_secret,
-        throttle.observe,
+        instagram_url=settings.graph_instagram_url,
+        observe_usage=throttle.observe,
         platform=platform.value,
     )
     metrics.export_zero_series(platform.value)

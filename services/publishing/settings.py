@@ -2,16 +2,15 @@
 
 from pydantic import Field, SecretStr
 
+from jobcast.graph.settings import GraphSettings
 from jobcast.settings import CommonSettings
 
 
-class PublisherSettings(CommonSettings):
+class PublisherSettings(CommonSettings, GraphSettings):
     # The Graph API's base URL (the local sandbox under make up and in tests).
     graph_api_url: str = Field(
         default="https://graph.facebook.com", validation_alias="GRAPH_API_URL"
     )
-    # The Graph API version in every call's path.
-    graph_api_version: str = Field(default="v24.0", validation_alias="GRAPH_API_VERSION")
     # When set, every call carries appsecret_proof.
     graph_app_secret: SecretStr | None = Field(default=None, validation_alias="GRAPH_APP_SECRET")
     # How long one Graph call may take; past it the outcome is ambiguous and reconciled.

@@ -31,9 +31,10 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import AmbiguousOutcomeError, GraphError
 from jobcast.graph.credentials import CredentialCache, Unusable
 from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, Verdict, classify_graph_error
+from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.kafka import RecordMeta, RenderedEvent, publish_event
 from jobcast.metrics import child
@@ -69,7 +70,7 @@ class PublishWorker:
         platform: Platform,
         pool: asyncpg.Pool,
         broker: KafkaBroker,
-        graph: GraphClient,
+        graph: GraphHosts,
         cipher: TokenCipher,
         poster: Poster,
         throttle: Throttle,
@@ -211,7 +212,8 @@ class PublishWorker:
         async def checkpoint() -> None:
             await self._checkpoints.submit(repo.Progress(command.post_key, attempt.progress))
 
-        attempt = Attempt(self._graph, command, token, progress, claim.claimed_at, checkpoint)
+        graph = self._graph.for_login(credentials.login)
+        attempt = Attempt(graph, command, token, progress, claim.claimed_at, checkpoint)
         return await self._act(claim, attempt)
 
     async def _act(self, claim: repo.Claim, attempt: Attempt) -> Decision:

@@ -112,6 +112,13 @@ class _Credentials:
         return Usable("1", "token")
 
 
+class _Hosts:
+    """The poster here never calls Meta: no client is needed for either login."""
+
+    def for_login(self, login: Any) -> Any:
+        return None
+
+
 @pytest.mark.parametrize(
     ("from_record", "fail", "pending"),
     [
@@ -143,7 +150,7 @@ async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
-        platform=Platform.FACEBOOK, pool=None, broker=None, graph=None,  # type: ignore[arg-type]
+        platform=Platform.FACEBOOK, pool=None, broker=None, graph=_Hosts(),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=_Poster(fail),
         throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2),
     )  # fmt: skip

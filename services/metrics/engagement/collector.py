@@ -28,6 +28,7 @@ from jobcast.due_work import work_through_due
 from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
 from jobcast.graph.credentials import CredentialCache, Unusable
 from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, classify_graph_error
+from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import Throttle
 from jobcast.kafka import publish_event
 from jobcast.topics import ENGAGEMENT_EVENTS
@@ -63,7 +64,7 @@ class EngagementCollector:
         *,
         pool: asyncpg.Pool,
         broker: KafkaBroker,
-        graph: GraphClient,
+        graph: GraphHosts,
         credentials: CredentialCache,
         throttle: Throttle,
         retry_delays: Sequence[float] = (60.0, 300.0, 900.0, 3600.0),
@@ -116,7 +117,8 @@ class EngagementCollector:
             )  # fmt: skip
             return "paced"
         try:
-            metrics, raw = await self._read(due, credentials.token)
+            graph = self._graph.for_login(credentials.login)
+            metrics, raw = await self._read(graph, due, credentials.token)
         except GraphError as exc:
             return await self._after_error(due, credentials.account_id, exc)
         except AmbiguousOutcomeError as exc:
@@ -144,17 +146,17 @@ class EngagementCollector:
         return "collected"
 
     async def _read(
-        self, due: repo.DueCheckpoint, token: str
+        self, graph: GraphClient, due: repo.DueCheckpoint, token: str
     ) -> tuple[EngagementMetrics, dict[str, int]]:
         post = due.platform_post_id
         names = IG_INSIGHTS if due.platform == Platform.INSTAGRAM.value else FB_INSIGHTS
-        insights = await self._graph.call(
+        insights = await graph.call(
             "GET", f"{post}/insights", token, params={"metric": ",".join(names)}
         )
         values = insight_values(insights)
         if due.platform == Platform.INSTAGRAM.value:
             return instagram_engagement(values)
-        fields = await self._graph.call("GET", post, token, params={"fields": FB_COUNT_FIELDS})
+        fields = await graph.call("GET", post, token, params={"fields": FB_COUNT_FIELDS})
         return facebook_engagement(values, fields)
 
     async def _after_error(self, due: repo.DueCheckpoint, account_id: str, exc: GraphError) -> str:

@@ -28,6 +28,7 @@ from prometheus_client import Counter
 from jobcast.crypto import TokenCipher, TokenDecryptError
 from jobcast.http_client import HttpClient, NoAnswerError
 from jobcast.public_http import DestinationRefusedError
+from schemas.connections import ConnectionExpired, ConnectionExpiring
 from schemas.engagement import EngagementMetrics
 from schemas.envelope import utcnow
 from schemas.platforms import Platform
@@ -35,6 +36,7 @@ from schemas.webhooks_out import (
     DELIVERY_HEADER,
     EVENT_HEADER,
     SIGNATURE_HEADER,
+    ConnectionLifecycle,
     EngagementUpdate,
     OutboundWebhook,
     PostLifecycle,
@@ -75,7 +77,9 @@ async def _tenants_with_endpoint(conn: Connection, tenants: set[UUID]) -> set[UU
     return {r["tenant_id"] for r in rows}
 
 
-async def _enqueue(conn: Connection, hooks: list[OutboundWebhook], post_keys: list[str]) -> None:
+async def _enqueue(
+    conn: Connection, hooks: list[OutboundWebhook], post_keys: Sequence[str | None]
+) -> None:
     if hooks:
         await conn.execute(
             _ENQUEUE,
@@ -85,6 +89,10 @@ async def _enqueue(conn: Connection, hooks: list[OutboundWebhook], post_keys: li
             post_keys,
             [h.model_dump_json() for h in hooks],
         )
+
+
+def _post_key(hook: OutboundWebhook) -> str | None:
+    return None if isinstance(hook.data, ConnectionLifecycle) else hook.data.post_key
 
 
 async def enqueue_lifecycle(conn: Connection, changes: Sequence[StatusChange]) -> None:
@@ -121,7 +129,7 @@ async def enqueue_lifecycle(conn: Connection, changes: Sequence[StatusChange]) -
         for change, kind in wanted
         if change.tenant_id in tenants
     ]
-    await _enqueue(conn, hooks, [h.data.post_key for h in hooks])
+    await _enqueue(conn, hooks, [_post_key(h) for h in hooks])
 
 
 async def enqueue_engagement(conn: Connection, moved: Sequence[dict[str, Any]]) -> None:
@@ -146,7 +154,36 @@ async def enqueue_engagement(conn: Connection, moved: Sequence[dict[str, Any]]) 
         for row in moved
         if row["tenant_id"] in tenants
     ]
-    await _enqueue(conn, hooks, [h.data.post_key for h in hooks])
+    await _enqueue(conn, hooks, [_post_key(h) for h in hooks])
+
+
+async def enqueue_connection_webhooks(
+    pool: asyncpg.Pool, events: Sequence[ConnectionExpiring | ConnectionExpired]
+) -> None:
+    """Outbox rows for tokens expiring or expired, for tenants that registered a URL.
+
+    The delivery id is the event's own, so a redelivered event enqueues nothing new.
+    """
+    async with pool.acquire() as conn:
+        tenants = await _tenants_with_endpoint(conn, {e.tenant_id for e in events})
+        hooks = [
+            OutboundWebhook(
+                id=uuid5(_NAMESPACE, f"{event.event_type}:{event.event_id}"),
+                type=WebhookType(event.event_type),
+                created_at=event.occurred_at,
+                tenant_id=event.tenant_id,
+                data=ConnectionLifecycle(
+                    connection_id=event.payload.connection_id,
+                    platform=event.payload.platform,
+                    account_id=event.payload.account_id,
+                    expires_at=event.payload.expires_at,
+                    occurred_at=event.occurred_at,
+                ),
+            )
+            for event in events
+            if event.tenant_id in tenants
+        ]
+        await _enqueue(conn, hooks, [None] * len(hooks))
 
 
 # --------------------------------------------------------------------------- dispatcher
