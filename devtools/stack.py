@@ -19,7 +19,7 @@ from pathlib import Path
 
 from devtools.devstack.kafka import LocalKafka
 from devtools.devstack.postgres import LocalPostgres
-from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.processes import ManagedProcess, stop_all
 from devtools.stack_plan import (
     Choice,
     Recorded,
@@ -284,10 +284,13 @@ def bring_down(state_dir: Path, infra: LocalInfra | None = None) -> list[str]:
     infra = infra or LocalInfra(state_dir)
     stopped: list[str] = []
     endpoints = Endpoints("", "", "", "", ports=infra.service_ports)
-    for process in [*service_processes(state_dir, endpoints), sandbox_process(state_dir, 0)]:
-        if process.pid is not None:
-            process.stop()
-            stopped.append(process.name)
+    running = [
+        process
+        for process in [*service_processes(state_dir, endpoints), sandbox_process(state_dir, 0)]
+        if process.pid is not None
+    ]
+    stop_all(running)
+    stopped.extend(process.name for process in running)
     if infra.kafka.is_running():
         infra.kafka.stop()
         stopped.append("kafka")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.devstack.processes import ManagedProcess
+from devtools.devstack.processes import ManagedProcess, stop_all
 from devtools.devstack.session import Infra, distinct_free_ports, real_infra, scratch_dir
 from devtools.stack import (
     SERVICES,
@@ -110,8 +110,7 @@ def running_pipeline(infra: Infra) -> Iterator[RunningPipeline]:
             endpoints, {p.name: p for p in [*services, sandbox]}, clock_offset_file
         )
     finally:
-        for process in [*services, sandbox]:
-            process.stop()
+        stop_all([*services, sandbox])
         if os.environ.get("JOBCAST_KEEP_TEST_LOGS"):
             print(f"pipeline logs kept in {state_dir / 'logs'}")
         else:

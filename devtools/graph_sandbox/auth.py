@@ -26,8 +26,10 @@ DEFAULT_SCOPES = (
     "pages_show_list",
     "pages_manage_posts",
     "pages_read_engagement",
+    "pages_manage_engagement",
     "instagram_basic",
     "instagram_content_publish",
+    "instagram_manage_comments",
     "business_management",
 )
 _PAGE_TASKS = ["ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE"]

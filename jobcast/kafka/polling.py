@@ -1,11 +1,11 @@
-"""How every consumer of ours waits for records: long fetches, few wake-ups when idle.
+"""How every consumer of ours waits for records.
 
-A fetch with nothing to return waits on the broker for up to `FETCH_MAX_WAIT_MS` and
-answers as soon as a record arrives, so a longer wait costs no latency; with the client's
-default (500 ms) each idle consumer sent two fetches a second, which the broker and the
-client both paid for. aiokafka sends one fetch per broker at a time, so a partition that
-becomes fetchable while a fetch is out (a seek back after a NACK or over the in-flight
-cap, a resumed partition) waits for that fetch to return: the wait stays a few seconds.
+A fetch with nothing to return waits on the broker for up to `FETCH_MAX_WAIT_MS`. A longer
+wait would mean fewer idle fetches, but aiokafka sends one fetch per broker at a time, and a
+partition becomes fetchable again only after its records are handled: at a trickle, the
+next record of that partition waits for the outstanding fetch of the others to return.
+So the wait stays at the client's default, and it also bounds how long a stopping consumer
+waits for its last fetch.
 
 aiokafka's fetch task also wakes every `consumer_timeout_ms` to look for work it is
 otherwise told about (fetch answers, records consumed, assignment and metadata changes);
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FETCH_MAX_WAIT_MS = 3000
+FETCH_MAX_WAIT_MS = 500
 FETCHER_WAKE_MS = 1000
 
 
