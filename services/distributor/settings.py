@@ -46,8 +46,10 @@ class DistributorSettings(CommonSettings, GraphSettings):
         "pages_show_list",
         "pages_manage_posts",
         "pages_read_engagement",
+        "pages_manage_engagement",  # first comments on Page posts
         "instagram_basic",
         "instagram_content_publish",
+        "instagram_manage_comments",  # first comments on IG media
         "business_management",
     )
     # Instagram Login (accounts without a Facebook Page): the Instagram app's id, shown in
@@ -67,6 +69,7 @@ class DistributorSettings(CommonSettings, GraphSettings):
     instagram_oauth_scopes: tuple[str, ...] = (
         "instagram_business_basic",
         "instagram_business_content_publish",
+        "instagram_business_manage_comments",  # first comments
     )
     # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)

@@ -105,7 +105,10 @@ async def test_instagram_login_connects_posts_refreshes_and_verifies_per_tenant(
         query = parse_qs(dialog.query)
         assert query["client_id"] == [FAST_TIMERS["GRAPH_APP_ID"]]
         assert query["redirect_uri"] == [f"{distributor}{CALLBACK}"]
-        assert query["scope"] == ["instagram_business_basic,instagram_business_content_publish"]
+        assert query["scope"] == [
+            "instagram_business_basic,instagram_business_content_publish,"
+            "instagram_business_manage_comments"
+        ]
 
         connected, callback = await connect(http, pipeline, auth)
         assert connected.status_code == 200, connected.text
@@ -122,6 +125,7 @@ async def test_instagram_login_connects_posts_refreshes_and_verifies_per_tenant(
         assert abs((expires - datetime.now(UTC)) - timedelta(days=60)) < timedelta(minutes=5)
         assert set(stored["token_scopes"]) == {
             "instagram_business_basic", "instagram_business_content_publish",
+            "instagram_business_manage_comments",
         }  # fmt: skip
         assert (await http.get(callback)).status_code == 400  # a state is good once
 
