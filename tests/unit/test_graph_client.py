@@ -12,9 +12,11 @@ from urllib.parse import parse_qs, urlencode
 import aiohttp
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError, _form_encoded
 from tests.graph_stub import Handler, graph_stub
 
 TOKEN = "EAAB-secret-page-token"
@@ -133,8 +135,8 @@ CAPTION = "Dicari Barista 🍹 di Canggu — Rp 150.000/hari! #BaliJobs ~ 100% a
 
 
 async def test_query_and_form_are_urlencoded_with_graphs_spelling_of_values() -> None:
-    # aiohttp's own encoding (urlencode for forms, yarl for queries); values spelled as
-    # before: true/false for booleans, empty for None.
+    # urlencode's spelling for both; values spelled as before: true/false for booleans,
+    # empty for None.
     seen: list[httpx.Request] = []
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -149,3 +151,21 @@ async def test_query_and_form_are_urlencoded_with_graphs_spelling_of_values() ->
     assert parse_qs(seen[0].url.query.decode(), keep_blank_values=True) == {
         key: [value] for key, value in spelled.items()
     }
+
+
+@given(st.dictionaries(st.text(), st.text(st.characters(codec="utf-8"))))
+def test_the_encoding_is_urlencodes_byte_for_byte(pairs: dict[str, str]) -> None:
+    assert _form_encoded(pairs.items()) == urlencode(pairs)
+
+
+async def test_a_path_is_percent_encoded_and_read_back_as_given() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "1"})
+
+    async with client(answer) as graph:
+        await graph.call("GET", "/1/a b%2F?é#x", TOKEN, params={"q": "1&2=3"})
+    assert seen[0].url.path == "/v24.0/1/a b%2F?é#x"
+    assert seen[0].url.params["q"] == "1&2=3"
