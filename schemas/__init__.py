@@ -18,11 +18,11 @@ from schemas.jobs import (
     PayPeriod,
     PlatformSettings,
 )
+from schemas.media import JobMedia, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import (
     ErrorClass,
     MediaItem,
-    MediaKind,
     PostContent,
     PublishAction,
     PublishCommand,
@@ -46,6 +46,7 @@ __all__ = [
     "JobClosure",
     "JobCreated",
     "JobEvent",
+    "JobMedia",
     "JobPosting",
     "JobUpdated",
     "MediaItem",
@@ -55,6 +56,8 @@ __all__ = [
     "Platform",
     "PlatformSettings",
     "PostContent",
+    "PostFormat",
+    "PostedMedia",
     "PublishAction",
     "PublishCommand",
     "PublishCompleted",

@@ -12,6 +12,7 @@ from pydantic import Field, HttpUrl
 from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.jobs import JobId
+from schemas.media import MAX_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 
 PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
@@ -41,14 +42,10 @@ def make_post_key(
     return "pk_" + hashlib.sha256(material).hexdigest()[:32]
 
 
-class MediaKind(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"
-
-
 class MediaItem(ContractModel):
     kind: MediaKind
     url: HttpUrl
+    alt_text: AltText | None = None
 
 
 class PostContent(ContractModel):
@@ -56,7 +53,10 @@ class PostContent(ContractModel):
 
     text: Annotated[Text, Field(max_length=63_206)]
     link: HttpUrl | None = None
-    media: Annotated[list[MediaItem], Field(max_length=10)] = []
+    media: Annotated[list[MediaItem], Field(max_length=MAX_MEDIA)] = []
+    format: PostFormat | None = Field(
+        default=None, description="What to make of the media; absent: read from the media."
+    )
 
 
 class PublishCommand(ContractModel):
@@ -137,6 +137,7 @@ class PublishResult(ContractModel):
     latency_ms: Annotated[int | None, Field(ge=0, le=MAX_INT)] = Field(
         default=None, description="How long the attempt took, platform calls included."
     )
+    media: PostedMedia | None = Field(default=None, description="What a post was made of.")
 
 
 class PublishRequested(Envelope):

@@ -11,7 +11,7 @@ from jobcast.graph.client import (
     permalink_of,
     read_permalink,
 )
-from schemas.publish import MediaKind
+from schemas.media import MediaKind
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
 # Meta's clock and ours may differ a little; a post made just before the claim was

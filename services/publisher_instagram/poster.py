@@ -19,7 +19,8 @@ from jobcast.graph.client import (
     read_permalink,
 )
 from jobcast.graph.errors import classify_graph_error
-from schemas.publish import ErrorClass, MediaItem, MediaKind
+from schemas.media import MediaKind
+from schemas.publish import ErrorClass, MediaItem
 from services.publishing.posting import (
     Absent,
     Attempt,
