@@ -85,6 +85,7 @@ class Endpoints:
         values["DISTRIBUTOR_PUBLIC_URL"] = self.url("distributor")
         if self.graph_api_url and "graph.facebook.com" not in self.graph_api_url:
             values["DISTRIBUTOR_OAUTH_DIALOG_URL"] = f"{self.graph_api_url}/dialog/oauth"
+            values["FACEBOOK_RUPLOAD_URL"] = self.graph_api_url  # the sandbox takes uploads too
         values.update(self.extra)
         return values
 

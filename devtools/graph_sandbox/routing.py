@@ -38,6 +38,7 @@ _PAGE_EDGES: dict[tuple[str, str], tuple[str, Handler]] = {
     ("GET", "scheduled_posts"): ("fb.scheduled_posts", facebook.list_scheduled_posts),
     ("POST", "photos"): ("fb.photos", facebook.create_photo),
     ("POST", "videos"): ("fb.videos", facebook.create_video),
+    ("POST", "video_reels"): ("fb.video_reels", facebook.start_reel_or_finish),
 }
 _IG_EDGES: dict[tuple[str, str], tuple[str, Handler]] = {
     ("POST", "media"): ("ig.media", instagram.create_container),
@@ -59,6 +60,7 @@ OPERATIONS: tuple[str, ...] = (
     "fb.photo.delete",
     "fb.video.get",
     "fb.video.delete",
+    "fb.reel_upload",
     "fb.page.get",
     "fb.insights",
     "ig.container_status",
@@ -93,6 +95,8 @@ def resolve(state: SandboxState, method: str, segments: tuple[str, ...]) -> Rout
         return _object_route(state, method, segments[0])
     if len(segments) == 2:
         return _edge_of(state, method, segments[0], segments[1])
+    if method == "POST" and len(segments) == 3 and segments[0] == "video-upload":
+        return _reel_upload(state, segments[2])  # the upload host's path (rupload)
     raise unknown_path("/" + "/".join(segments))
 
 
@@ -107,6 +111,13 @@ def _edge_of(state: SandboxState, method: str, head: str, edge: str) -> Route:
     if node is not None:
         raise nonexisting_field(edge, node)
     raise unknown_path(f"/{head}/{edge}")
+
+
+def _reel_upload(state: SandboxState, video_id: str) -> Route:
+    video = state.videos.get(video_id)
+    if video is None or not video.is_reel or video.deleted_at is not None:
+        raise unsupported_request("POST", f"video-upload/{video_id}")
+    return Route("fb.reel_upload", facebook.upload_reel, video.page_id, "facebook", video_id)
 
 
 def _node_type(state: SandboxState, object_id: str) -> str | None:

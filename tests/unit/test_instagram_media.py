@@ -12,7 +12,7 @@ from jobcast.graph.errors import classify_graph_error
 from schemas import ErrorClass, MediaItem, MediaKind
 from services.publisher_instagram.poster import ContainerFailedError, InstagramPoster
 from services.publishing.posting import NotReadyError
-from tests.unit.test_instagram_poster import FAST, QUOTA, attempt_for
+from tests.unit.test_instagram_poster import FAST, QUOTA, ScriptedGraph, attempt_for
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -24,12 +24,12 @@ def photo(n: int, alt: str | None = None) -> MediaItem:
 CLIP = MediaItem(kind=MediaKind.VIDEO, url="https://cdn.example.com/clip.mp4")
 
 
-class CarouselGraph:
+class CarouselGraph(ScriptedGraph):
     """Containers numbered in creation order; each answers its scripted states in turn."""
 
     def __init__(self, states: dict[str, list[dict[str, str]]]) -> None:
+        super().__init__(container_states=[])
         self.states = states
-        self.calls: list[str] = []
         self.created: list[dict[str, list[str]]] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
