@@ -59,6 +59,29 @@ class PostContent(ContractModel):
     )
 
 
+def post_format(platform: Platform, content: PostContent) -> PostFormat:
+    """What `content` makes on `platform`: the distributor's format, or, for a command
+    written before formats existed, what the media made then."""
+    if content.format is not None:
+        return content.format
+    kinds = [item.kind for item in content.media]
+    if not kinds:
+        return PostFormat.LINK
+    if MediaKind.VIDEO in kinds and (platform is Platform.FACEBOOK or len(kinds) == 1):
+        return PostFormat.VIDEO if platform is Platform.FACEBOOK else PostFormat.REEL
+    if len(kinds) == 1:
+        return PostFormat.IMAGE
+    return PostFormat.CAROUSEL if platform is Platform.INSTAGRAM else PostFormat.IMAGES
+
+
+def posted_media(platform: Platform, content: PostContent) -> PostedMedia:
+    """What a post of `content` on `platform` is made of (results carry it)."""
+    post = post_format(platform, content)
+    items = content.media[:1] if post in (PostFormat.VIDEO, PostFormat.REEL) else content.media
+    videos = sum(1 for item in items if item.kind is MediaKind.VIDEO)
+    return PostedMedia(format=post, images=len(items) - videos, videos=videos)
+
+
 class PublishCommand(ContractModel):
     """One post to make (or change) on one connected account. Never carries a token."""
 

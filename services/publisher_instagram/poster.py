@@ -21,7 +21,9 @@ from jobcast.graph.client import (
 )
 from jobcast.graph.errors import classify_graph_error
 from schemas.media import MediaKind, PostFormat
-from schemas.publish import ErrorClass, MediaItem, PostContent
+from schemas.platforms import Platform
+from schemas.publish import ErrorClass, MediaItem
+from schemas.publish import post_format as post_format_of
 from services.publishing.posting import (
     Absent,
     Attempt,
@@ -74,7 +76,7 @@ class InstagramPoster:
         FINISHED before the carousel container is made (Meta refuses one otherwise).
         """
         graph, token = attempt.graph, attempt.token
-        post_format = format_of(attempt.command.content)
+        post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
         fresh = False
         if "container_id" not in attempt.progress:
             # Over quota a container would only expire unpublished: look before making one.
@@ -261,17 +263,6 @@ class InstagramPoster:
                 )
                 return Posted(media_id, permalink)
         return Undecided("container published but its media was not found")
-
-
-def format_of(content: PostContent) -> PostFormat:
-    """The command's format; an older command without one: read from its media."""
-    if content.format is not None:
-        return content.format
-    if len(content.media) >= 2:
-        return PostFormat.CAROUSEL
-    if content.media and content.media[0].kind is MediaKind.VIDEO:
-        return PostFormat.REEL
-    return PostFormat.IMAGE
 
 
 def _failed(

@@ -49,6 +49,7 @@ from schemas.publish import (
     PublishRequested,
     PublishResult,
     PublishStatus,
+    posted_media,
 )
 from services.publishing import decisions, metrics, repo
 from services.publishing.decisions import Decision
@@ -348,6 +349,12 @@ class PublishWorker:
                 requested_at=claim.event.occurred_at,
                 http_status=decision.http_status,
                 latency_ms=latency_ms,
+                media=(
+                    posted_media(command.platform, command.content)
+                    if decision.status is PublishStatus.POSTED
+                    and command.action is PublishAction.PUBLISH
+                    else None
+                ),
             ),
         )
         outcome = repo.Outcome(

@@ -38,6 +38,9 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("next_attempt_at", "timestamptz"),
     ("completed_at", "timestamptz"),
     ("requested_at", "timestamptz"),
+    ("media_format", "text"),
+    ("media_images", "smallint"),
+    ("media_videos", "smallint"),
 )
 EVENT_COLUMN_NAMES = tuple(name for name, _ in EVENT_COLUMNS)
 
@@ -70,6 +73,15 @@ class ResultFields(Protocol):
     def latency_ms(self) -> int | None: ...
 
 
+class MediaFields(Protocol):
+    @property
+    def format(self) -> str: ...
+    @property
+    def images(self) -> int: ...
+    @property
+    def videos(self) -> int: ...
+
+
 class ErrorFields(Protocol):
     @property
     def error_class(self) -> ErrorClass: ...
@@ -91,6 +103,7 @@ def event_row(
     next_attempt_at: datetime | None,
     completed_at: datetime,
     requested_at: datetime | None,
+    media: MediaFields | None = None,
 ) -> EventRow:
     """A row of EVENT_COLUMNS; the keyword values already as stored (times in UTC). The
     enums are StrEnums, stored as the strings they are (`.value` is a Python-level
@@ -117,6 +130,9 @@ def event_row(
         next_attempt_at,
         completed_at,
         requested_at,
+        media.format if media else None,
+        media.images if media else None,
+        media.videos if media else None,
     )
 
 
@@ -132,6 +148,7 @@ def result_row(event: PublishCompleted) -> EventRow:
         next_attempt_at=r.next_attempt_at,
         completed_at=r.completed_at,
         requested_at=r.requested_at,
+        media=r.media,
     )
 
 
