@@ -581,6 +581,23 @@ def get_video(state: SandboxState, call: Call) -> JSONDict:
     return render_fields(state, video, fields, _VIDEO_NODE, video.id)
 
 
+def edit_video(state: SandboxState, call: Call) -> JSONDict:
+    """``POST /{video-id}`` with a new ``description`` (its post's message follows)."""
+    video = state.videos.get(call.target_id or "")
+    if video is None or video.deleted_at is not None:
+        raise unsupported_request("POST", call.target_id or "")
+    _require_write(state, video.page_id)
+    description = call.params.get_str("description")
+    if description is None:
+        raise invalid_param("The parameter description is required")
+    video.description = description
+    post = state.posts.get(video.post_id or "")
+    if post is not None:
+        post.message = description
+        post.updated_at = state.now()
+    return {"success": True}
+
+
 def delete_video(state: SandboxState, call: Call) -> JSONDict:
     """``DELETE /{video-id}`` (removes its post too)."""
     video = state.videos.get(call.target_id or "")

@@ -59,6 +59,7 @@ OPERATIONS: tuple[str, ...] = (
     "fb.photo.get",
     "fb.photo.delete",
     "fb.video.get",
+    "fb.video.edit",
     "fb.video.delete",
     "fb.reel_upload",
     "fb.page.get",
@@ -174,6 +175,7 @@ _PHOTO_OPS: dict[str, tuple[str, Handler]] = {
 }
 _VIDEO_OPS: dict[str, tuple[str, Handler]] = {
     "GET": ("fb.video.get", facebook.get_video),
+    "POST": ("fb.video.edit", facebook.edit_video),
     "DELETE": ("fb.video.delete", facebook.delete_video),
 }
 _CONTAINER_OPS: dict[str, tuple[str, Handler]] = {

@@ -169,9 +169,13 @@ class FacebookPoster:
         return Undecided(f"more than {_MAX_PAGES * _RECENT_POSTS} posts since the claim")
 
     async def edit(self, attempt: Attempt, post_id: str) -> bool:
-        """Facebook edits a post's message in place."""
+        """Facebook edits a post's message in place; a video's (or Reel's) description.
+
+        A video post is known by its id: a video id is bare, a feed or photo post's id is
+        `{page}_{post}`."""
+        field = "message" if "_" in post_id else "description"
         await attempt.graph.call(
-            "POST", post_id, attempt.token, data={"message": attempt.command.content.text}
+            "POST", post_id, attempt.token, data={field: attempt.command.content.text}
         )
         return True
 

@@ -162,3 +162,24 @@ async def test_an_upload_host_refusal_is_a_graph_error_without_the_token() -> No
             await poster.publish(attempt)
     assert "page-token" not in str(failed.value)
     assert "POST video_reels finish" not in meta.calls
+
+
+async def test_a_video_post_is_edited_through_its_description() -> None:
+    seen: list[tuple[str, dict[str, list[str]]]] = []
+
+    def graph(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.path.rsplit("/", 1)[-1], parse_qs(request.content.decode())))
+        return httpx.Response(200, json={"success": True})
+
+    async with AsyncExitStack() as stack:
+        _, attempt, _ = await reel_attempt(Meta(), stack)
+        attempt.graph = GraphClient(
+            await stack.enter_async_context(graph_stub(graph)), "v24.0", None
+        )
+        poster = FacebookPoster()
+        assert await poster.edit(attempt, "v1")
+        assert await poster.edit(attempt, f"{PAGE}_99")
+    assert seen == [
+        ("v1", {"description": ["Cook wanted"]}),
+        (f"{PAGE}_99", {"message": ["Cook wanted"]}),
+    ]

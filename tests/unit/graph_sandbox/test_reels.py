@@ -118,3 +118,19 @@ async def test_alt_text_of_carousel_items_is_stored_and_readable(
     first = entry["children"][0]["id"]
     read = await get(client, f"/{first}", fields="alt_text")
     assert read.json()["alt_text"] == "photo 0"
+
+
+async def test_a_videos_description_is_edited_and_its_post_follows(
+    client: httpx.AsyncClient,
+) -> None:
+    video_id = (await start(client))["video_id"]
+    await upload(client, video_id, VIDEO)
+    await post(
+        client, f"/{PAGE}/video_reels", upload_phase="finish", video_id=video_id,
+        video_state="PUBLISHED", description="Cook wanted",
+    )  # fmt: skip
+    edited = await post(client, f"/{video_id}", description="Cook wanted (filled)")
+    assert edited.json() == {"success": True}
+    [entry] = (await ledger(client, account_id=PAGE))["fb_posts"]
+    assert entry["message"] == "Cook wanted (filled)"
+    assert error_of(await post(client, f"/{video_id}"))["code"] == 100
