@@ -15,7 +15,7 @@ from tests.harness import RunningPipeline
 from tests.integration.helpers import job_event, results_of, wait_for_posts
 from tests.integration.test_distribution import Tenant, make_tenant, send
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]  # the first test starts Kafka
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 CDN = "https://cdn.example.com"
 
