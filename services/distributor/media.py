@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from schemas.jobs import JobPosting
-from schemas.media import JobMedia, MediaKind, PostFormat
+from schemas.media import MediaKind, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import MediaItem
 from services.distributor.models import ContentWarning, TenantProfile
@@ -70,16 +70,20 @@ class MediaPlan:
     warnings: tuple[ContentWarning, ...] = ()
 
 
-def source_media(job: JobPosting, platform: Platform) -> list[JobMedia] | None:
-    """The job's media for `platform` before platform rules; None: the job gave none."""
+Source = tuple[tuple[MediaKind, str, str | None], ...]
+"""Media as (kind, URL, alt text), before platform rules."""
+
+
+def source_media(job: JobPosting, platform: Platform) -> Source:
+    """The job's media for `platform` before platform rules (empty: none given)."""
     settings = job.platform_settings.get(platform)
-    if settings is not None and settings.media is not None:
-        return settings.media
-    if job.media:
-        return job.media
-    if job.image_url is not None:
-        return [JobMedia(kind=MediaKind.IMAGE, url=job.image_url)]
-    return None
+    given = settings.media if settings is not None and settings.media is not None else job.media
+    if given:
+        return tuple((m.kind, str(m.url), m.alt_text) for m in given)
+    if job.image_url is not None and (settings is None or settings.media is None):
+        # The shorthand, read without building a JobMedia (the hot path: most jobs).
+        return ((MediaKind.IMAGE, str(job.image_url), None),)
+    return ()
 
 
 def has_media(job: JobPosting, platform: Platform, profile: TenantProfile) -> bool:
@@ -91,8 +95,7 @@ def plan_media(job: JobPosting, platform: Platform, profile: TenantProfile) -> M
     """The media and format of `job`'s post on `platform` (see the module docstring).
 
     Raises `ValueError` on Instagram when there is no media at all (the caller skips)."""
-    given = source_media(job, platform) or []
-    items = tuple(_item(m.kind, str(m.url), m.alt_text) for m in given)
+    items = tuple(_item(*given) for given in source_media(job, platform))
     if platform is Platform.INSTAGRAM:
         return _instagram(items, profile)
     return _facebook(items, profile)
