@@ -16,6 +16,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from schemas.engagement import EngagementMetrics
 from schemas.publish import PublishStatus
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -59,15 +60,7 @@ POST_COLUMNS = (
 
 ENGAGEMENT_COLUMNS = (
     "posts_measured",
-    "views",
-    "reach",
-    "reactions",
-    "likes",
-    "comments",
-    "shares",
-    "clicks",
-    "saved",
-    "total_interactions",
+    *EngagementMetrics.model_fields,
     "webhook_comments",
     "engagement_rate",
 )

@@ -11,7 +11,7 @@ this module:
   forms of such addresses), `localhost` and other special-use names, single-label names
   (`kafka`), with or without a trailing dot;
 - at connect time, `resolved_problem` checks EVERY address the name resolved to, and
-  the caller connects only to those checked addresses (see `jobcast.guarded_http`).
+  the caller connects only to those checked addresses (see `jobcast.public_http`).
 
 Pure: no I/O, no resolver. The address table is explicit (IANA special-purpose
 registries) rather than `ipaddress.is_global`, whose answers changed between Python
@@ -182,7 +182,7 @@ def host_problem(host: str, *, allow_loopback: bool = False) -> str | None:
 def _name_problem(host: str, *, allow_loopback: bool) -> str | None:
     name = host.removesuffix(".")
     labels = name.split(".")
-    if _ends_in_a_number(labels[-1]):
+    if ends_in_a_number(name):
         # What a browser would read as an IPv4 address; not one inet_aton accepts either.
         return f"{host} is not a valid address"
     if not all(_LABEL.fullmatch(label) for label in labels):
@@ -195,8 +195,10 @@ def _name_problem(host: str, *, allow_loopback: bool) -> str | None:
     return None
 
 
-def _ends_in_a_number(label: str) -> bool:
-    # WHATWG URL "ends in a number": all digits, or 0x followed by hex digits.
+def ends_in_a_number(host: str) -> bool:
+    """WHATWG URL "ends in a number": the last label is all digits, or 0x followed by hex
+    digits. Such a host is an IPv4 address to a URL parser, or no valid host at all."""
+    label = host.removesuffix(".").rsplit(".", 1)[-1]
     return (label.isascii() and label.isdigit()) or bool(_HEX_NUMBER.fullmatch(label))
 
 

@@ -16,14 +16,15 @@ import aiohttp
 import asyncpg
 import asyncpg.exceptions as pg
 import asyncpg.exceptions._base as pg_client
-import httpx
 from aiokafka import errors as kafka_errors
 
+from jobcast.http_client import NoAnswerError
 from jobcast.logs import redact_text
 
-# No answer from an HTTP peer (refused, reset, timed out, cut off mid-body), in either client.
+# No answer from an HTTP peer (refused, reset, timed out, cut off mid-body): aiohttp's
+# exceptions, and ours that stand for them (`jobcast.http_client`).
 _HTTP_TRANSIENT = (
-    httpx.TransportError,
+    NoAnswerError,
     aiohttp.ClientConnectionError,
     aiohttp.ClientPayloadError,
 )

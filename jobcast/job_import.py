@@ -18,9 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
-
 from jobcast.http_answers import refusal_reason, retry_after_seconds
+from jobcast.http_client import Answer, HttpClient, NoAnswerError
 from jobcast.job_files import JobRow, job_event
 
 MAX_BATCH_SIZE = 500
@@ -59,7 +58,7 @@ class _StopImport(Exception):  # noqa: N818 - a signal inside this module, not a
 
 
 async def import_rows(
-    http: httpx.AsyncClient,
+    http: HttpClient,
     ingest_url: str,
     api_key: str,
     rows: Sequence[JobRow],
@@ -106,7 +105,7 @@ async def import_rows(
 
 class _Sender:
     def __init__(
-        self, http: httpx.AsyncClient, url: str, api_key: str, sleep: Callable[[float], Any]
+        self, http: HttpClient, url: str, api_key: str, sleep: Callable[[float], Any]
     ) -> None:
         self._http = http
         self._url = url
@@ -116,33 +115,33 @@ class _Sender:
     async def send(self, batch: list[JobRow]) -> list[RowOutcome]:
         """The batch's outcomes; a batch too large for the API is sent in halves."""
         response = await self._post([job_event(row.payload or {}) for row in batch])
-        if response.status_code == 202:
+        if response.status == 202:
             return _outcomes(batch, response.json())
-        if response.status_code == 413 and len(batch) > 1:
+        if response.status == 413 and len(batch) > 1:
             half = len(batch) // 2
             return [*await self.send(batch[:half]), *await self.send(batch[half:])]
-        if response.status_code in (401, 403):
-            raise _StopImport(f"the ingest API refused the key ({response.status_code})")
-        why = f"the ingest API answered {response.status_code}: {refusal_reason(response)}"
+        if response.status in (401, 403):
+            raise _StopImport(f"the ingest API refused the key ({response.status})")
+        why = f"the ingest API answered {response.status}: {refusal_reason(response)}"
         return [RowOutcome(row.line, "rejected", reason=why) for row in batch]
 
-    async def _post(self, events: list[dict[str, object]]) -> httpx.Response:
+    async def _post(self, events: list[dict[str, object]]) -> Answer:
         failures = rate_limited = 0
         while True:
             try:
-                response = await self._http.post(
-                    self._url, json={"events": events}, headers=self._headers
+                response = await self._http.exchange(
+                    "POST", self._url, json={"events": events}, headers=self._headers
                 )
-            except httpx.TransportError as exc:
-                why = f"the ingest API could not be reached ({type(exc).__name__})"
+            except NoAnswerError as exc:
+                why = f"the ingest API could not be reached ({exc.kind})"
             else:
-                if response.status_code == 429 and rate_limited < _MAX_RATE_LIMIT_WAITS:
+                if response.status == 429 and rate_limited < _MAX_RATE_LIMIT_WAITS:
                     rate_limited += 1
                     await self._sleep(retry_after_seconds(response))
                     continue
-                if response.status_code < 500:
+                if response.status < 500:
                     return response
-                why = f"the ingest API answered {response.status_code}"
+                why = f"the ingest API answered {response.status}"
             if failures == len(_RETRY_DELAYS):
                 raise _StopImport(why)
             await self._sleep(_RETRY_DELAYS[failures])

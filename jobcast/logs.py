@@ -199,8 +199,8 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # aiokafka, httpx and uvicorn are chatty at INFO about every connection and request.
-    for noisy in ("aiokafka", "httpx", "httpcore", "uvicorn.access", "faststream.access"):
+    # aiokafka and uvicorn are chatty at INFO about every connection and request.
+    for noisy in ("aiokafka", "uvicorn.access", "faststream.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # faststream gives its loggers their own plain-text handlers; route them through ours.
     for name in list(logging.root.manager.loggerDict):

@@ -1,41 +1,55 @@
-"""An httpx client for tenant-chosen URLs that connects to public addresses only.
+"""An HTTP client for tenant-chosen URLs that connects to public addresses only.
 
 Checking a URL's host and then letting the HTTP client connect by name leaves a gap: the
 client resolves the name again, and a DNS answer that changed meanwhile (rebinding), or
 that holds a private address beside a public one, reaches inside jobcast's network. So
-the check sits where the connection is made: httpcore hands its network backend the
-host, `PublicOnlyBackend` resolves it once, refuses the connection if ANY address is not
-public (`jobcast.destinations`), and connects to a checked address by number. httpcore
-still sends `Host` and does TLS (SNI and certificate verification) for the URL's name,
-since both come from the request's origin, not from the socket.
+the check sits where aiohttp resolves: its connector asks `PublicOnlyResolver` for the
+host's addresses, which resolves once, refuses the connection if ANY address is not
+public (`jobcast.destinations`), and hands back only the checked addresses, which the
+connector connects to by number. aiohttp still sends `Host` and does TLS (SNI and
+certificate verification) for the URL's name, since both come from the request's URL.
+
+aiohttp does not ask a resolver about an address literal, so a middleware refuses a URL
+whose host is a non-public address (in any spelling) before any connection is made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-import typing
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
 
-import httpcore
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.connector import SocketFactoryType
 
-from jobcast.destinations import IPAddress, parse_ip_literal, parse_resolved, resolved_problem
+from jobcast.destinations import (
+    IPAddress,
+    address_problem,
+    parse_ip_literal,
+    parse_resolved,
+    resolved_problem,
+)
+from jobcast.http_client import KEEPALIVE_SECONDS, HttpClient, NoAnswerError, http_client
+
+# What a receiver answers is not read beyond its status: bounded, so that a tenant's
+# server cannot fill jobcast's memory.
+MAX_ANSWER_BYTES = 1024 * 1024
 
 # (host, port) -> the addresses it resolves to, as text.
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
-SocketOption = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-)
-# httpx's own defaults.
-_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 
 
-class DestinationRefusedError(httpx.ConnectError):
+class DestinationRefusedError(NoAnswerError):
     """The URL's host is, or resolves to, an address jobcast must not connect to.
 
     Deterministic (the same DNS answer is refused again), unlike other connect errors.
+    Its message names the host and address only, never the URL's path or query.
     """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"refused: {problem}")
 
 
 async def system_resolver(host: str, port: int) -> list[str]:
@@ -44,118 +58,91 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network backend, resolving and checking before every connection."""
+class PublicOnlyResolver(AbstractResolver):
+    """aiohttp's resolver, answering only names whose every address is public.
 
-    def __init__(
-        self,
-        *,
-        allow_loopback: bool = False,
-        resolver: Resolver = system_resolver,
-        inner: httpcore.AsyncNetworkBackend | None = None,
-    ) -> None:
+    Resolution failures are `OSError`s (aiohttp reports them as connect errors); a refusal
+    is `DestinationRefusedError`, which aiohttp passes through as it is.
+    """
+
+    def __init__(self, *, allow_loopback: bool = False, resolver: Resolver = system_resolver):
         self._allow_loopback = allow_loopback
         self._resolve = resolver
-        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        addresses = await self._addresses(host, port, timeout)
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._addresses(host, port)
         problem = resolved_problem(host, addresses, allow_loopback=self._allow_loopback)
         if problem is not None:
-            raise DestinationRefusedError(f"refused: {problem}")
-        # By number, and only the addresses just checked: no second lookup to rebind.
-        error: Exception | None = None
-        for address in addresses:
-            left = None if timeout is None else max(0.0, timeout - (loop.time() - started))
-            try:
-                return await self._inner.connect_tcp(
-                    str(address), port, left, local_address, socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                error = exc
-        assert error is not None
-        raise error
+            raise DestinationRefusedError(problem)
+        # Numbers, and only those just checked: nothing resolves the name again.
+        return [
+            ResolveResult(
+                hostname=host,
+                host=str(address),
+                port=port,
+                family=socket.AF_INET6 if address.version == 6 else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            )
+            for address in addresses
+        ]
 
-    async def _addresses(self, host: str, port: int, seconds: float | None) -> list[IPAddress]:
+    async def _addresses(self, host: str, port: int) -> list[IPAddress]:
         literal = parse_ip_literal(host)
         if literal is not None:
             return [literal]
-        try:
-            async with asyncio.timeout(seconds):
-                answers = await self._resolve(host, port)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out resolving {host}") from None
-        except OSError as exc:  # socket.gaierror
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        answers = await self._resolve(host, port)  # aiohttp's connect timeout bounds it
         try:
             return [parse_resolved(answer) for answer in answers]
         except ValueError:
-            raise httpcore.ConnectError(f"{host} resolved to something not an address") from None
+            raise OSError(f"{host} resolved to something not an address") from None
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's signature)
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise DestinationRefusedError("refused: a unix socket is not a public destination")
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
+    async def close(self) -> None:
+        pass
 
 
-class PublicOnlyTransport(httpx.AsyncHTTPTransport):
-    """`httpx.AsyncHTTPTransport` whose connections go through `PublicOnlyBackend`.
+def _refuse_non_public_literals(allow_loopback: bool) -> aiohttp.ClientMiddlewareType:
+    async def refuse(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        literal = parse_ip_literal(request.url.raw_host or "")
+        if literal is not None:
+            problem = address_problem(literal, allow_loopback=allow_loopback)
+            if problem is not None:
+                raise DestinationRefusedError(problem)
+        return await handler(request)
 
-    httpx takes no network backend, so the httpcore pool it builds is replaced by one
-    that has ours; the constructor fails loudly if httpx stops keeping its pool where
-    this expects, rather than sending through an unchecked one.
-    """
-
-    def __init__(
-        self,
-        *,
-        allow_loopback: bool = False,
-        resolver: Resolver = system_resolver,
-        network_backend: httpcore.AsyncNetworkBackend | None = None,
-        limits: httpx.Limits = _LIMITS,
-    ) -> None:
-        super().__init__(trust_env=False, limits=limits)
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("httpx.AsyncHTTPTransport no longer keeps its pool in _pool")
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=PublicOnlyBackend(
-                allow_loopback=allow_loopback, resolver=resolver, inner=network_backend
-            ),
-        )
+    return refuse
 
 
 def public_only_client(
     *,
+    timeout_seconds: float = 10.0,
     allow_loopback: bool = False,
     resolver: Resolver = system_resolver,
-    network_backend: httpcore.AsyncNetworkBackend | None = None,
-    **kwargs: typing.Any,
-) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` that reaches public addresses only and follows no redirect.
+    ssl_context: ssl.SSLContext | None = None,
+    socket_factory: SocketFactoryType | None = None,
+) -> HttpClient:
+    """A client that reaches public addresses only and follows no redirect (none of its
+    exchanges do); call inside the event loop that will use it.
 
-    Environment proxies are ignored (`trust_env=False`): a proxy would make the connection
-    in our place, to an address we never checked.
+    Environment proxies are ignored: a proxy would make the connection in our place, to
+    an address we never checked. Each new connection resolves anew (no DNS cache), so
+    every connection is checked by its own lookup. `socket_factory` (aiohttp's) creates
+    the socket for a checked address: tests give one that connects nowhere.
     """
-    transport = PublicOnlyTransport(
-        allow_loopback=allow_loopback, resolver=resolver, network_backend=network_backend
+    connector = aiohttp.TCPConnector(
+        resolver=PublicOnlyResolver(allow_loopback=allow_loopback, resolver=resolver),
+        use_dns_cache=False,
+        keepalive_timeout=KEEPALIVE_SECONDS,
+        ssl=ssl_context if ssl_context is not None else True,
+        socket_factory=socket_factory,
     )
-    return httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, **kwargs)
+    return http_client(
+        timeout_seconds=timeout_seconds,
+        connector=connector,
+        middlewares=(_refuse_non_public_literals(allow_loopback),),
+        max_answer_bytes=MAX_ANSWER_BYTES,
+    )

@@ -3,17 +3,17 @@ standard output (`jobcast.csv_export`), the posts paged through with the API's c
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import httpx
 import typer
 
 from jobcast.csv_export import analytics_csv, posts_csv
 from jobcast.http_answers import refusal_reason, retry_after_seconds
-from jobcast_cli.api_access import HTTP_TIMEOUT_SECONDS, ApiKeyOption, ReadApiUrlOption
+from jobcast.http_client import HttpClient, NoAnswerError
+from jobcast_cli.api_access import ApiKeyOption, ReadApiUrlOption, with_api_client
 from schemas.platforms import Platform
 from schemas.publish import PublishStatus
 
@@ -58,12 +58,16 @@ def posts_export(
     """Write the tenant's posts as CSV to standard output, newest first (`> posts.csv`)."""
     query = {"status": status, "platform": platform, "since": since, "until": until}
     params = {k: str(v) for k, v in query.items() if v is not None}
-    with _client(read_api_url, api_key) as http:
+    read_api = _ReadApi(read_api_url, api_key)
+
+    async def export(http: HttpClient) -> None:
         header = True
-        for page in _pages(http, params, page_size):
+        async for page in read_api.pages(http, params, page_size):
             for line in posts_csv(page, header=header):
                 typer.echo(line, nl=False)
             header = False
+
+    with_api_client(export)
 
 
 @analytics.command("export")
@@ -86,56 +90,56 @@ def analytics_export(
         **({"from": from_} if from_ else {}),
         **({"to": to} if to else {}),
     }
-    with _client(read_api_url, api_key) as http:
-        body = _get(http, "/v1/analytics", params)
+    read_api = _ReadApi(read_api_url, api_key)
+    body = with_api_client(lambda http: read_api.get(http, "/v1/analytics", params))
     for line in analytics_csv(body):
         typer.echo(line, nl=False)
 
 
-def _client(base_url: str, api_key: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=base_url,
-        headers={"Authorization": f"Bearer {api_key}"},
-        timeout=HTTP_TIMEOUT_SECONDS,
-    )
+class _ReadApi:
+    """The read API at `base_url`, asked with `api_key`."""
 
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {api_key}"}
 
-def _pages(
-    http: httpx.Client, params: dict[str, str], page_size: int
-) -> Iterator[list[dict[str, Any]]]:
-    cursor: str | None = None
-    while True:
-        query = {**params, "limit": str(page_size), **({"cursor": cursor} if cursor else {})}
-        page = _get(http, "/v1/posts", query)
-        yield page["posts"]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return
+    async def pages(
+        self, http: HttpClient, params: dict[str, str], page_size: int
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        cursor: str | None = None
+        while True:
+            query = {**params, "limit": str(page_size), **({"cursor": cursor} if cursor else {})}
+            page = await self.get(http, "/v1/posts", query)
+            yield page["posts"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
 
-
-def _get(http: httpx.Client, path: str, params: dict[str, str]) -> dict[str, Any]:
-    """The answer's JSON; waits out 429s, retries 5xx and broken connections a few times,
-    and exits with the API's reason on any other refusal."""
-    failures = 0
-    while True:
-        try:
-            response = http.get(path, params=params)
-        except httpx.TransportError as exc:
-            why = f"the read API could not be reached ({type(exc).__name__})"
-        else:
-            if response.status_code == 200:
-                body: dict[str, Any] = response.json()
-                return body
-            if response.status_code == 429:
-                time.sleep(retry_after_seconds(response))
-                continue
-            if response.status_code < 500:
-                why = f"{response.status_code} {refusal_reason(response)}"
-                typer.echo(f"the read API refused: {why}", err=True)
-                raise typer.Exit(2)
-            why = f"the read API answered {response.status_code}"
-        if failures == len(_RETRY_DELAYS):
-            typer.echo(f"{why}; the export is incomplete", err=True)
-            raise typer.Exit(1)
-        time.sleep(_RETRY_DELAYS[failures])
-        failures += 1
+    async def get(self, http: HttpClient, path: str, params: dict[str, str]) -> dict[str, Any]:
+        """The answer's JSON; waits out 429s, retries 5xx and broken connections a few
+        times, and exits with the API's reason on any other refusal."""
+        failures = 0
+        while True:
+            try:
+                response = await http.exchange(
+                    "GET", self._base_url + path, params=params, headers=self._headers
+                )
+            except NoAnswerError as exc:
+                why = f"the read API could not be reached ({exc.kind})"
+            else:
+                if response.status == 200:
+                    body: dict[str, Any] = response.json()
+                    return body
+                if response.status == 429:
+                    await asyncio.sleep(retry_after_seconds(response))
+                    continue
+                if response.status < 500:
+                    why = f"{response.status} {refusal_reason(response)}"
+                    typer.echo(f"the read API refused: {why}", err=True)
+                    raise typer.Exit(2)
+                why = f"the read API answered {response.status}"
+            if failures == len(_RETRY_DELAYS):
+                typer.echo(f"{why}; the export is incomplete", err=True)
+                raise typer.Exit(1)
+            await asyncio.sleep(_RETRY_DELAYS[failures])
+            failures += 1

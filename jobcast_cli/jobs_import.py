@@ -3,13 +3,10 @@ ingest API in batches, with each failed row's line and reason and a summary."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +20,7 @@ from jobcast.job_files import (
     parse_job_file,
 )
 from jobcast.job_import import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, RowOutcome, import_rows
-from jobcast_cli.api_access import HTTP_TIMEOUT_SECONDS, ApiKeyOption, IngestUrlOption
+from jobcast_cli.api_access import ApiKeyOption, IngestUrlOption, with_api_client
 
 jobs = typer.Typer(help="Jobs: import postings from a file.", no_args_is_help=True)
 
@@ -53,9 +50,12 @@ def jobs_import(
         console=errors, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("rows", total=len(rows))
-        outcomes = asyncio.run(
-            _send(rows, ingest_url, api_key, batch_size, lambda n: progress.advance(task, n))
-        )
+        outcomes = with_api_client(
+            lambda http: import_rows(
+                http, ingest_url, api_key, rows, batch_size=batch_size,
+                progress=lambda n: progress.advance(task, n),
+            )
+        )  # fmt: skip
     for outcome in outcomes:
         if outcome.failed:
             what = "not sent" if outcome.status == "not_sent" else "rejected"
@@ -77,19 +77,6 @@ def _read_rows(file: Path, fmt: JobFileFormat | None) -> list[JobRow]:
         typer.echo(f"{file}: no rows", err=True)
         raise typer.Exit(2)
     return rows
-
-
-async def _send(
-    rows: list[JobRow],
-    ingest_url: str,
-    api_key: str,
-    batch_size: int,
-    advance: Callable[[int], None],
-) -> list[RowOutcome]:
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as http:
-        return await import_rows(
-            http, ingest_url, api_key, rows, batch_size=batch_size, progress=advance
-        )
 
 
 def _summary(outcomes: list[RowOutcome]) -> str:

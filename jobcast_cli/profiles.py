@@ -113,6 +113,10 @@ def profile_set(
     facebook_video_as_reel: Annotated[
         bool | None, typer.Option(help="Post a job's video to Facebook as a Page Reel")
     ] = None,
+    instagram_hashtags_in_first_comment: Annotated[
+        bool | None,
+        typer.Option(help="Move Instagram captions' hashtags into the post's first comment"),
+    ] = None,
     utm: Annotated[
         list[str] | None,
         typer.Option(
@@ -131,6 +135,7 @@ def profile_set(
         ("update_policy", update_policy),
         ("timezone", timezone),
         ("facebook_video_as_reel", facebook_video_as_reel),
+        ("instagram_hashtags_in_first_comment", instagram_hashtags_in_first_comment),
     ):
         if value is not None:
             changes[field] = value

@@ -22,6 +22,8 @@ from schemas.media import JobMedia, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import (
     ErrorClass,
+    FirstComment,
+    FirstCommentStatus,
     MediaItem,
     PostContent,
     PublishAction,
@@ -42,6 +44,8 @@ __all__ = [
     "EmploymentType",
     "Envelope",
     "ErrorClass",
+    "FirstComment",
+    "FirstCommentStatus",
     "JobClosed",
     "JobClosure",
     "JobCreated",

@@ -26,6 +26,9 @@ Tag = Annotated[Text, Field(min_length=1, max_length=50)]
 Hashtag = Annotated[Text, Field(min_length=1, max_length=100)]
 JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
+# Meta's limits on a comment's text: Instagram 2,200 characters, a Facebook comment 8,000.
+FIRST_COMMENT_LIMIT = {Platform.FACEBOOK: 8_000, Platform.INSTAGRAM: 2_200}
+
 
 class EmploymentType(StrEnum):
     FULL_TIME = "full_time"
@@ -70,6 +73,15 @@ class PlatformSettings(ContractModel):
     media: MediaList | None = Field(
         default=None, description="This platform's media instead of the job's (`[]`: none)."
     )
+    first_comment: Annotated[
+        Text | None,
+        Field(
+            min_length=1,
+            max_length=max(FIRST_COMMENT_LIMIT.values()),
+            description="Posted as the first comment once the post is live"
+            " (Instagram: at most 2,200 characters).",
+        ),
+    ] = None
 
 
 class JobPosting(ContractModel):
@@ -110,6 +122,20 @@ class JobPosting(ContractModel):
         default=None, description="IANA time zone, e.g. Asia/Makassar"
     )
     platform_settings: dict[Platform, PlatformSettings] = {}
+
+    @field_validator("platform_settings")
+    @classmethod
+    def _first_comment_fits(
+        cls, value: dict[Platform, PlatformSettings]
+    ) -> dict[Platform, PlatformSettings]:
+        for platform, settings in value.items():
+            limit = FIRST_COMMENT_LIMIT[platform]
+            if settings.first_comment is not None and len(settings.first_comment) > limit:
+                raise ValueError(
+                    f"{platform.value}.first_comment: at most {limit:,} characters"
+                    f" ({len(settings.first_comment):,} given)"
+                )
+        return value
 
     @field_validator("publish_at")
     @classmethod

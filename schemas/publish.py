@@ -11,7 +11,7 @@ from pydantic import Field, HttpUrl
 
 from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
-from schemas.jobs import JobId
+from schemas.jobs import FIRST_COMMENT_LIMIT, JobId
 from schemas.media import MAX_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 
@@ -57,6 +57,10 @@ class PostContent(ContractModel):
     format: PostFormat | None = Field(
         default=None, description="What to make of the media; absent: read from the media."
     )
+
+    first_comment: Annotated[
+        Text | None, Field(min_length=1, max_length=max(FIRST_COMMENT_LIMIT.values()))
+    ] = Field(default=None, description="Commented on the post once it is live.")
 
 
 def post_format(platform: Platform, content: PostContent) -> PostFormat:
@@ -135,6 +139,24 @@ class PublishError(ContractModel):
     message: Annotated[Text, Field(max_length=2_000)] = ""
 
 
+class FirstCommentStatus(StrEnum):
+    PENDING = "pending"  # the post is live; the comment is claimed and due
+    RETRY_SCHEDULED = "retry_scheduled"
+    UNCONFIRMED = "unconfirmed"  # the call may have commented; being confirmed, never repeated
+    POSTED = "posted"
+    FAILED = "failed"  # final; the post stays posted
+
+
+class FirstComment(ContractModel):
+    """Where a post's first comment stands (it never changes the post's own status)."""
+
+    status: FirstCommentStatus
+    comment_id: Annotated[Text | None, Field(max_length=128)] = None
+    attempts: Annotated[int, Field(ge=0, le=MAX_INT)] = 0
+    error: PublishError | None = None
+    next_attempt_at: UtcDatetime | None = None
+
+
 class PublishResult(ContractModel):
     """What happened to one post key at one attempt."""
 
@@ -161,6 +183,11 @@ class PublishResult(ContractModel):
         default=None, description="How long the attempt took, platform calls included."
     )
     media: PostedMedia | None = Field(default=None, description="What a post was made of.")
+    first_comment: FirstComment | None = Field(
+        default=None,
+        description="The post's first comment. A result about the comment alone has attempt 0"
+        " (it is no attempt of the post).",
+    )
 
 
 class PublishRequested(Envelope):

@@ -142,3 +142,15 @@ class IgMedia:
     is_child: bool = False
     deleted_at: float | None = None
     user_index: int = 0  # position in the user's media list (for pagination cursors)
+
+
+@dataclass(slots=True)
+class Comment:
+    """A top-level comment by the account that owns the object (a Page post, IG media)."""
+
+    id: str
+    object_id: str
+    account_id: str
+    platform: Platform
+    message: str
+    created_at: float

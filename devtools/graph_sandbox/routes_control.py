@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException
@@ -116,6 +117,16 @@ def build_control_router(state: SandboxState) -> APIRouter:
             return build_ledger(state, account_id, kind, contains, include_deleted)
         except ValueError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc
+
+    @router.get("/comments")
+    async def list_comments(object_id: str | None = None) -> dict[str, Any]:
+        """Every comment made (on `object_id` only, if given), oldest first."""
+        found = (
+            state.comments.get(object_id, [])
+            if object_id is not None
+            else [c for listed in state.comments.values() for c in listed]
+        )
+        return {"comments": [dataclasses.asdict(c) for c in found]}
 
     @router.get("/calls")
     async def calls(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import auth, facebook, instagram
+from . import auth, comments, facebook, instagram
 from .call import Call
 from .errors import JSONDict, nonexisting_field, unknown_path, unsupported_request
 from .models import Platform
@@ -53,6 +53,10 @@ _NODE_TYPE: dict[str, str] = {"facebook": "Page", "instagram": "IGUser"}
 
 OPERATIONS: tuple[str, ...] = (
     *sorted({op for op, _ in _PAGE_EDGES.values()} | {op for op, _ in _IG_EDGES.values()}),
+    "fb.comments",
+    "fb.comments_list",
+    "ig.comments",
+    "ig.comments_list",
     "fb.post.get",
     "fb.post.edit",
     "fb.post.delete",
@@ -104,6 +108,8 @@ def resolve(state: SandboxState, method: str, segments: tuple[str, ...]) -> Rout
 def _edge_of(state: SandboxState, method: str, head: str, edge: str) -> Route:
     if method == "GET" and edge == "insights":
         return _insights_route(state, head)
+    if edge == "comments" and method in ("GET", "POST"):
+        return _comments_route(state, method, head)
     if (method, edge) in _PAGE_EDGES:
         return _edge_route(state, head, edge, "facebook", _PAGE_EDGES[method, edge])
     if (method, edge) in _IG_EDGES:
@@ -162,6 +168,17 @@ def _insights_route(state: SandboxState, object_id: str) -> Route:
             "ig.insights", instagram.media_insights, media.ig_user_id, "instagram", object_id
         )
     raise unsupported_request("GET", object_id)
+
+
+def _comments_route(state: SandboxState, method: str, object_id: str) -> Route:
+    owner = comments.owner_of(state, object_id)
+    if owner is None:
+        raise unsupported_request(method, object_id)
+    account_id, platform = owner
+    prefix = "fb" if platform == "facebook" else "ig"
+    if method == "POST":
+        return Route(f"{prefix}.comments", comments.create_comment, account_id, platform, object_id)
+    return Route(f"{prefix}.comments_list", comments.list_comments, account_id, platform, object_id)
 
 
 _POST_OPS: dict[str, tuple[str, Handler]] = {

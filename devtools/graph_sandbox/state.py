@@ -18,6 +18,7 @@ from .faults import FaultBook
 from .models import (
     Account,
     AuthCode,
+    Comment,
     FbPhoto,
     FbPost,
     FbVideo,
@@ -78,6 +79,7 @@ class SandboxState:
         self.videos: dict[str, FbVideo] = {}
         self.containers: dict[str, IgContainer] = {}
         self.media: dict[str, IgMedia] = {}
+        self.comments: dict[str, list[Comment]] = {}  # by the commented object's id
         self.media_by_user: dict[str, list[IgMedia]] = {}
         self.publish_windows: dict[str, PublishWindow] = {}
         self.account_usage: dict[str, RollingCounter] = {}

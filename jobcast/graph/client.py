@@ -16,6 +16,7 @@ from yarl import URL
 
 from jobcast.graph import metrics
 from jobcast.graph.pacing import Usage, parse_app_usage, parse_business_usage
+from jobcast.http_client import read_capped
 from jobcast.metrics import child
 
 _USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage")
@@ -124,7 +125,7 @@ class GraphClient:
             ) as response:
                 status = response.status
                 usage = {name: _joined(response, name) for name in _USAGE_HEADERS}
-                content = await _read_capped(response)
+                content = await read_capped(response, MAX_BODY_BYTES)
         except (aiohttp.ClientError, TimeoutError) as exc:
             failure = type(exc).__name__
         if failure:
@@ -181,22 +182,6 @@ def _joined(response: aiohttp.ClientResponse, name: str) -> str | None:
     """A header's value, repeated ones joined by ", " (one list, as RFC 9110 reads them)."""
     values = response.headers.getall(name, ())
     return ", ".join(values) if values else None
-
-
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    length = response.content_length
-    if length is not None:
-        if length > MAX_BODY_BYTES:
-            raise aiohttp.ClientPayloadError("response body too large")
-        return await response.read()
-    chunks = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise aiohttp.ClientPayloadError("response body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def read_permalink(

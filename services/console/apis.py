@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+import aiohttp
 
 from jobcast.http_answers import refusal_reason
+from jobcast.http_client import HttpClient, NoAnswerError
 from jobcast.job_files import JobRow
 from jobcast.job_import import MAX_BATCH_SIZE, RowOutcome, import_rows
 from services.console.sessions import Role
@@ -42,7 +43,7 @@ class Endpoints:
 class Apis:
     """One shared HTTP client; every call names the key it is made with."""
 
-    def __init__(self, endpoints: Endpoints, http: httpx.AsyncClient) -> None:
+    def __init__(self, endpoints: Endpoints, http: HttpClient) -> None:
         self._to = endpoints
         self._http = http
 
@@ -56,18 +57,19 @@ class Apis:
         json: Any = None,
     ) -> Json:
         try:
-            response = await self._http.request(
+            response = await self._http.exchange(
                 method,
                 url,
-                params={k: v for k, v in (params or {}).items() if v not in (None, "")},
+                params={k: str(v) for k, v in (params or {}).items() if v not in (None, "")},
                 json=json,
                 headers={"Authorization": f"Bearer {api_key}"},
             )
-        except httpx.HTTPError as exc:
-            raise ApiError(502, f"the API did not answer ({type(exc).__name__})") from None
-        if response.status_code >= 400:
-            raise ApiError(response.status_code, refusal_reason(response))
-        return response.json() if response.content else {}
+        except NoAnswerError as exc:
+            raise ApiError(502, f"the API did not answer ({exc.kind})") from None
+        if response.status >= 400:
+            raise ApiError(response.status, refusal_reason(response))
+        answer: Json = response.json() if response.body else {}
+        return answer
 
     async def role_of(self, api_key: str) -> Role | None:
         """Which kind of key this is (None: unknown or revoked). An operator-scope key may
@@ -96,22 +98,21 @@ class Apis:
         return await self._call("GET", url, api_key, params=query)
 
     @asynccontextmanager
-    async def stream(self, api_key: str) -> AsyncIterator[httpx.Response]:
+    async def stream(self, api_key: str) -> AsyncIterator[aiohttp.ClientResponse]:
         """The read API's SSE stream, opened with the key (the browser never sees it)."""
-        request = self._http.build_request(
-            "GET",
+        opened = self._http.stream(
             f"{self._to.read_api}/v1/stream",
             headers={"Authorization": f"Bearer {api_key}", "Accept": "text/event-stream"},
-            timeout=httpx.Timeout(10.0, read=None),
+            connect_seconds=10.0,
         )
         try:
-            response = await self._http.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise ApiError(502, f"the read API did not answer ({type(exc).__name__})") from None
+            response = await opened.__aenter__()
+        except NoAnswerError as exc:
+            raise ApiError(502, f"the read API did not answer ({exc.kind})") from None
         try:
             yield response
         finally:
-            await response.aclose()
+            await opened.__aexit__(None, None, None)
 
     # The distributor
     async def connections(self, api_key: str) -> Json:
@@ -127,14 +128,14 @@ class Apis:
         signed state, not a key, says whose it is. Its status and answer, as they are."""
         url = f"{self._to.distributor}{CALLBACK_PATH}?{query}"
         try:
-            response = await self._http.get(url)
-        except httpx.HTTPError as exc:
-            raise ApiError(502, f"the API did not answer ({type(exc).__name__})") from None
+            response = await self._http.exchange("GET", url)
+        except NoAnswerError as exc:
+            raise ApiError(502, f"the API did not answer ({exc.kind})") from None
         try:
             body = response.json()
         except ValueError:
             body = {"detail": response.text[:300]}
-        return response.status_code, body if isinstance(body, dict) else {"detail": str(body)}
+        return response.status, body if isinstance(body, dict) else {"detail": str(body)}
 
     async def disconnect(self, api_key: str, connection_id: str) -> Json:
         url = f"{self._to.distributor}/v1/connections/{quote(connection_id, safe='')}"

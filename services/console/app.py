@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from jobcast.auth import failure_limiter
+from jobcast.http_client import HttpClient, http_client
 from jobcast.http_edge import install_edge
 from jobcast.service import Service, add_ops_routes
 from services.console.apis import ApiError, Apis, Endpoints
@@ -27,7 +27,7 @@ from services.console.web import (
 HEADINGS = {403: "Refused", 404: "Not found", 413: "Too large", 429: "Slow down"}
 
 
-def console_app(settings: ConsoleSettings, http: httpx.AsyncClient) -> FastAPI:
+def console_app(settings: ConsoleSettings, http: HttpClient) -> FastAPI:
     """The console's pages over the APIs at the settings' URLs (reached with `http`)."""
     app = FastAPI(title="jobcast console", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None)  # fmt: skip
@@ -79,13 +79,13 @@ def console_app(settings: ConsoleSettings, http: httpx.AsyncClient) -> FastAPI:
 
 async def build(settings: ConsoleSettings) -> Service:
     """The console as a service: one HTTP client for the APIs, closed on shutdown."""
-    http = httpx.AsyncClient(timeout=settings.api_timeout_seconds)
+    http = http_client(timeout_seconds=settings.api_timeout_seconds)
     app = console_app(settings, http)
 
     async def apis_answer() -> bool:
         # Ready when the read API answers: without it no page can be shown.
-        response = await http.get(f"{settings.read_api_url.rstrip('/')}/healthz", timeout=2.0)
-        return response.status_code == 200
+        url = f"{settings.read_api_url.rstrip('/')}/healthz"
+        return (await http.exchange("GET", url, timeout_seconds=2.0)).status == 200
 
     add_ops_routes(app, {"read_api": apis_answer})
-    return Service("console", app, cleanups=[http.aclose])
+    return Service("console", app, cleanups=[http.close])

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from jobcast.rate_limits import RateLimiter
 from schemas.operator import OperatorAction
 from services.console import views
 from services.console.apis import CALLBACK_PATH, ApiError, Apis
+from services.console.params import Checked, Filters, Signed, Text
 from services.console.routes_bulk import bulk_router
 from services.console.sessions import Session
 from services.console.web import (
@@ -24,17 +25,12 @@ from services.console.web import (
     SIGNIN_COOKIE,
     PageError,
     back_to,
-    checked,
     render,
     set_cookie,
-    signed_in,
     store,
 )
 
 PAGE_SIZE = 25
-Text = Annotated[str, Query(max_length=200)]
-Signed = Annotated[Session, Depends(signed_in)]
-Checked = Annotated[Session, Depends(checked)]
 PostKey = Annotated[str, Path(pattern=r"^pk_[0-9a-f]{32}$")]
 POST_ACTIONS = {a.value for a in (OperatorAction.RETRY, OperatorAction.CANCEL,
                                   OperatorAction.APPROVE, OperatorAction.REJECT)}  # fmt: skip
@@ -125,16 +121,12 @@ def posts_router(apis: Apis) -> APIRouter:
         request: Request,
         *,
         session: Signed,
-        status: Text = "",
-        platform: Text = "",
-        since: Text = "",
-        until: Text = "",
+        filters: Filters,
         cursor: Text = "",
         job: Text = "",
     ) -> Response:
         if job.strip():
             return back_to(f"/jobs/{_path(job.strip())}")
-        filters = views.post_filters(status, platform, since, until)
         page = await apis.posts(
             session.api_key, **filters.query(), cursor=cursor or None, limit=PAGE_SIZE
         )
@@ -328,13 +320,13 @@ def tools_router(apis: Apis) -> APIRouter:
             upstream = await context.__aenter__()
         except ApiError:
             return Response(status_code=503)  # EventSource tries again later
-        if upstream.status_code != 200:
+        if upstream.status != 200:
             await context.__aexit__(None, None, None)
             return Response(status_code=204)  # EventSource stops reconnecting on 204
 
         async def relay() -> AsyncIterator[bytes]:
             try:
-                async for chunk in upstream.aiter_raw():
+                async for chunk in upstream.content.iter_any():
                     yield chunk
             finally:
                 await context.__aexit__(None, None, None)

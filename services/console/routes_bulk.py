@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import UploadFile
 
@@ -17,13 +17,11 @@ from jobcast.job_files import JobFileError, format_of, parse_job_file
 from services.console import views
 from services.console.analytics import analytics_charts
 from services.console.apis import Apis
+from services.console.params import Checked, Filters, Signed
 from services.console.sessions import Session
-from services.console.web import PageError, checked, render, signed_in
+from services.console.web import PageError, render
 
 EXPORT_PAGE = 500  # the read API's largest page
-Text = Annotated[str, Query(max_length=200)]
-Signed = Annotated[Session, Depends(signed_in)]
-Checked = Annotated[Session, Depends(checked)]
 
 
 def bulk_router(apis: Apis, max_upload_bytes: int) -> APIRouter:
@@ -59,12 +57,8 @@ def bulk_router(apis: Apis, max_upload_bytes: int) -> APIRouter:
         request: Request,
         *,
         session: Signed,
-        status: Text = "",
-        platform: Text = "",
-        since: Text = "",
-        until: Text = "",
+        filters: Filters,
     ) -> Response:
-        filters = views.post_filters(status, platform, since, until)
         first = await apis.posts(session.api_key, **filters.query(), limit=EXPORT_PAGE)
 
         async def lines() -> AsyncIterator[str]:

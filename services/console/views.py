@@ -117,6 +117,22 @@ class PostRow:
     can_approve: bool
     can_retry: bool
     can_cancel: bool
+    first_comment: str = ""  # in words; empty when the post has none
+
+
+def first_comment_words(comment: Json | None) -> str:
+    """A post's first comment as the job page states it."""
+    if not comment:
+        return ""
+    status = str(comment.get("status") or "")
+    attempts = int(comment.get("attempts") or 0)
+    words = status.replace("_", " ").capitalize()
+    if attempts:
+        words += f" ({attempts} attempt{'s' if attempts != 1 else ''})"
+    error = comment.get("error") or {}
+    if status == "failed" and error.get("message"):
+        words += f": {error['message']}"
+    return words
 
 
 def post_row(post: Json) -> PostRow:
@@ -143,6 +159,7 @@ def post_row(post: Json) -> PostRow:
         can_retry=status == PublishStatus.FAILED,
         can_cancel=status
         in (PublishStatus.SCHEDULED, PublishStatus.AWAITING_APPROVAL, PublishStatus.HELD),
+        first_comment=first_comment_words(post.get("first_comment")),
     )
 
 

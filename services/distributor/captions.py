@@ -653,3 +653,22 @@ def facebook_message(
         footer=footer,
         apply_label=apply_label,
     ).text
+
+
+def comment_with_hashtags(
+    comment: str | None, hashtags: Iterable[str], *, limit: int, max_tags: int
+) -> str | None:
+    """`comment` with a line of `hashtags` appended (the job's own first comment, if any,
+    comes first and is never cut): tags it already holds are not repeated, and tags go from
+    the end when the line would pass `limit` characters or the comment `max_tags` hashtags.
+    None when there is neither a comment nor a tag."""
+    text = (comment or "").strip()
+    taken = _hashtag_keys(text)
+    tags = [tag for tag in normalise_hashtags(hashtags) if _tag_key(tag) not in taken]
+    tags = tags[: max(max_tags - count_hashtags(text), 0)]
+    sep = _BLOCK_SEP if text else ""
+    while tags and _measure(text + sep + " ".join(tags)) > limit:
+        tags.pop()
+    if tags:
+        text = text + sep + " ".join(tags)
+    return text or None

@@ -38,7 +38,7 @@ from babel.dates import format_datetime
 from babel.numbers import format_currency
 from pydantic import HttpUrl, ValidationError
 
-from schemas.jobs import JobPosting, Pay, PayPeriod
+from schemas.jobs import FIRST_COMMENT_LIMIT, JobPosting, Pay, PayPeriod
 from schemas.platforms import Platform
 from schemas.publish import PostContent
 from services.distributor import captions
@@ -230,6 +230,21 @@ def hashtags_for(job: JobPosting, platform: Platform, profile: TenantProfile) ->
     return captions.normalise_hashtags([*profile.hashtags, *job.tags, *extra])
 
 
+def first_comment_for(
+    job: JobPosting, platform: Platform, profile: TenantProfile, hashtags: list[str]
+) -> str | None:
+    """The post's first comment: the job's for this platform and, on Instagram when the
+    tenant's profile asks for it, the caption's hashtags after it (within Meta's limits)."""
+    settings = job.platform_settings.get(platform)
+    comment = settings.first_comment if settings else None
+    if platform is Platform.INSTAGRAM and profile.instagram_hashtags_in_first_comment:
+        return captions.comment_with_hashtags(
+            comment, hashtags, limit=FIRST_COMMENT_LIMIT[platform],
+            max_tags=captions.INSTAGRAM_MAX_HASHTAGS,
+        )  # fmt: skip
+    return (comment or "").strip() or None
+
+
 # --- rendering --------------------------------------------------------------------------------
 
 
@@ -263,6 +278,9 @@ def render(
     warnings.extend(media.warnings)
     items = list(media.items)
     hashtags = hashtags_for(job, platform, profile)
+    first_comment = first_comment_for(job, platform, profile, hashtags)
+    if platform is Platform.INSTAGRAM and profile.instagram_hashtags_in_first_comment:
+        hashtags = []  # they are in the first comment
 
     if platform is Platform.FACEBOOK:
         fitted = captions.fit_facebook_message(
@@ -274,7 +292,10 @@ def render(
             apply_label=labels.apply_facebook,
         )
         limit = captions.FACEBOOK_MESSAGE_LIMIT
-        content = PostContent(text=fitted.text, link=link, media=items, format=media.format)
+        content = PostContent(
+            text=fitted.text, link=link, media=items, format=media.format,
+            first_comment=first_comment,
+        )  # fmt: skip
     else:
         fitted = captions.fit_instagram_caption(
             headline=headline,
@@ -286,7 +307,9 @@ def render(
             footer=profile.footer,
         )
         limit = captions.INSTAGRAM_CAPTION_LIMIT
-        content = PostContent(text=fitted.text, media=items, format=media.format)
+        content = PostContent(
+            text=fitted.text, media=items, format=media.format, first_comment=first_comment
+        )
     warnings.extend(
         cut_warnings(fitted.cuts, platform, limit, body_name="caption" if custom else "description")
     )

@@ -60,6 +60,8 @@ class TenantProfile:
     update_policy: UpdatePolicy = "edit"  # what job.updated does to live posts
     timezone: str = "UTC"  # IANA zone dates are shown in
     facebook_video_as_reel: bool = False  # a job's video goes to Facebook as a Page Reel
+    # Instagram captions carry no hashtags: they go to the post's first comment instead.
+    instagram_hashtags_in_first_comment: bool = False
 
     def attribution(self, platform: Platform) -> dict[str, str]:
         """The attribution parameters for `platform` (empty: none)."""

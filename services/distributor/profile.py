@@ -50,6 +50,7 @@ class TenantProfileInput(BaseModel):
     update_policy: UpdatePolicy = "edit"
     timezone: str = "UTC"
     facebook_video_as_reel: bool = False
+    instagram_hashtags_in_first_comment: bool = False
 
     @field_validator("locale")
     @classmethod
@@ -96,6 +97,7 @@ class TenantProfileInput(BaseModel):
             update_policy=self.update_policy,
             timezone=self.timezone,
             facebook_video_as_reel=self.facebook_video_as_reel,
+            instagram_hashtags_in_first_comment=self.instagram_hashtags_in_first_comment,
         )
 
     @classmethod
@@ -113,6 +115,9 @@ class TenantProfileInput(BaseModel):
                 "update_policy": profile.update_policy,
                 "timezone": profile.timezone,
                 "facebook_video_as_reel": profile.facebook_video_as_reel,
+                "instagram_hashtags_in_first_comment": (
+                    profile.instagram_hashtags_in_first_comment
+                ),
             }
         )
 

@@ -86,8 +86,11 @@ async def build(settings: MetricsSettings) -> Service:
         cipher = None
     if cipher is not None:
         collector = _collector(settings, pool, broker, cipher, cleanups)
-        outbound = public_only_client(allow_loopback=settings.webhook_allow_loopback)
-        cleanups.append(outbound.aclose)
+        outbound = public_only_client(
+            timeout_seconds=settings.webhook_timeout_seconds,
+            allow_loopback=settings.webhook_allow_loopback,
+        )
+        cleanups.append(outbound.close)
         dispatcher = WebhookDispatcher(
             pool=pool, cipher=cipher, http=outbound,
             retry_delays=settings.webhook_retry_delays,

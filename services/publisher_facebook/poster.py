@@ -16,6 +16,7 @@ from jobcast.graph.client import (
 )
 from schemas.media import MediaKind, PostFormat
 from services.publisher_facebook.reels import ReelUploader
+from services.publishing.comments import find_comment, make_comment
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
 # Meta's clock and ours may differ a little; a post made just before the claim was
@@ -178,6 +179,14 @@ class FacebookPoster:
             "POST", post_id, attempt.token, data={field: attempt.command.content.text}
         )
         return True
+
+    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+        """The first comment on a live post."""
+        return await make_comment(attempt, post_id, text)
+
+    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+        """Our comment among the post's comments (a comment's text is its `message`)."""
+        return await find_comment(attempt, post_id, text, text_field="message")
 
     async def delete(self, attempt: Attempt, post_id: str) -> bool:
         """Delete the post; one already gone counts as deleted (deletes get retried)."""

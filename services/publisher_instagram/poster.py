@@ -24,6 +24,7 @@ from schemas.media import MediaKind, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, MediaItem
 from schemas.publish import post_format as post_format_of
+from services.publishing.comments import find_comment, make_comment
 from services.publishing.posting import (
     Absent,
     Attempt,
@@ -161,6 +162,14 @@ class InstagramPoster:
     async def edit(self, attempt: Attempt, post_id: str) -> bool:
         """The Graph API cannot change a published caption."""
         return False
+
+    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+        """The first comment on a live media."""
+        return await make_comment(attempt, post_id, text)
+
+    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+        """Our comment among the media's comments (a comment's text is its `text`)."""
+        return await find_comment(attempt, post_id, text, text_field="text")
 
     async def delete(self, attempt: Attempt, post_id: str) -> bool:
         """Delete works for Facebook-Login accounts with `instagram_manage_contents`;

@@ -11,6 +11,11 @@ OUTCOMES = Counter(
     "Publish attempts by platform, resulting status and error class",
     ["platform", "status", "error_class"],
 )
+FIRST_COMMENTS = Counter(
+    "jobcast_first_comment_outcomes_total",
+    "First-comment attempts by platform, resulting status and error class",
+    ["platform", "status", "error_class"],
+)
 GRAPH_ERRORS = Counter(
     "jobcast_graph_errors_total", "Graph API errors by class", ["platform", "error_class"]
 )
@@ -42,6 +47,7 @@ def export_zero_series(platform: str) -> None:
         )
     for status in (PublishStatus.POSTED, PublishStatus.UNCONFIRMED, PublishStatus.RETRY_SCHEDULED):
         OUTCOMES.labels(platform=platform, status=status.value, error_class="")
+        FIRST_COMMENTS.labels(platform=platform, status=status.value, error_class="")
     for reason in PAUSE_REASONS:
         PACED.labels(platform=platform, reason=reason)
     graph_metrics.export_zero_series(platform)

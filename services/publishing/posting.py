@@ -78,3 +78,11 @@ class Poster(Protocol):
     async def delete(self, attempt: Attempt, post_id: str) -> bool:
         """Take the post down; False if the platform cannot delete it."""
         ...
+
+    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+        """Comment `text` on the live post; the comment's id."""
+        ...
+
+    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+        """Whether an earlier, ambiguous try already made the comment."""
+        ...

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -22,12 +22,22 @@ import asyncpg
 from jobcast.db import migrate, migrations_of
 from schemas.publish import PublishCompleted, PublishRequested
 
+if TYPE_CHECKING:
+    from jobcast.db import Connection
+
 T = TypeVar("T")
 
 
 async def migrate_publishing(pool: asyncpg.Pool) -> None:
     """Create or update the claims table."""
     await migrate(pool, "publishing", migrations_of("services.publishing"))
+
+
+class Kind(StrEnum):
+    """What a claim row stands for."""
+
+    POST = "post"
+    FIRST_COMMENT = "first_comment"  # a post's first comment (see comments.py)
 
 
 class Resume(StrEnum):
@@ -50,6 +60,7 @@ class Claim:
     confirm_checks: int
     resume: Resume
     series_start: int = 1  # first attempt of the current series (an operator retry starts one)
+    kind: Kind = Kind.POST
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +78,8 @@ class Finished:
 
 
 _CLAIM_COLUMNS = (
-    "command_event, correlation_id, attempt, progress, claimed_at, confirm_checks, series_start"
+    "command_event, correlation_id, attempt, progress, claimed_at, confirm_checks, series_start,"
+    " kind"
 )
 
 
@@ -81,6 +93,7 @@ def _claim(row: asyncpg.Record, resume: Resume) -> Claim:
         confirm_checks=row["confirm_checks"],
         resume=resume,
         series_start=row["series_start"],
+        kind=Kind(row["kind"]),
     )
 
 
@@ -233,6 +246,16 @@ def _distinct_rounds(items: Sequence[T], key: Callable[[T], str]) -> list[list[T
 
 
 @dataclass(frozen=True, slots=True)
+class NewClaim:
+    """A claim row born with an outcome (a post's first comment), due at once."""
+
+    event: PublishRequested
+    correlation_id: str | None
+    kind: Kind
+    progress: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """One stored outcome (a batch item of `record_many`)."""
 
@@ -245,38 +268,81 @@ class Outcome:
     # from Kafka needs no resend: the command's record is redelivered if we die before
     # emitting, and finds the stored result (see `_claim_taken`).
     pending: bool = True
+    # The claim row's key, when it is not the result's post key (a first comment's outcome
+    # is a result about its post).
+    key: str = ""
+    follow_up: NewClaim | None = None  # stored in the same transaction
     # `result` as JSON, serialised once: stored here and sent to Kafka as the same bytes.
     rendered: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rendered", self.result.model_dump_json())
+        if not self.key:
+            object.__setattr__(self, "key", self.result.payload.post_key)
 
 
 async def record_many(pool: asyncpg.Pool, outcomes: Sequence[Outcome]) -> list[None]:
     """Store outcomes with each key's next state (and timer), before they are emitted."""
-    for batch in _distinct_rounds(outcomes, lambda o: o.result.payload.post_key):
-        payloads = [o.result.payload for o in batch]
-        await pool.execute(
-            """UPDATE publishing.post_claims c
-               SET state = u.s, attempt = u.a, result_event = u.r::jsonb, progress = u.g::jsonb,
-                   result_pending = u.p,
-                   next_attempt_at = u.n, confirm_checks = u.cc, lease_until = NULL,
-                   platform_post_id = COALESCE(u.i, c.platform_post_id), updated_at = now()
-               FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
-                           $6::timestamptz[], $7::int[], $8::text[], $9::bool[])
-                    AS u(k, s, a, r, g, n, cc, i, p)
-               WHERE c.post_key = u.k""",
-            [p.post_key for p in payloads],
-            [o.state for o in batch],
-            [o.attempt for o in batch],
-            [o.rendered for o in batch],
-            [json.dumps(o.progress) for o in batch],
-            [p.next_attempt_at for p in payloads],
-            [o.confirm_checks for o in batch],
-            [p.platform_post_id for p in payloads],
-            [o.pending for o in batch],
-        )
+    rounds = _distinct_rounds(outcomes, lambda o: o.key)
+    follow_ups = [o.follow_up for o in outcomes if o.follow_up is not None]
+    if not follow_ups:
+        for batch in rounds:
+            await _record(pool, batch)
+        return [None] * len(outcomes)
+    # A post's outcome and the claims it brings commit together, or neither does.
+    async with pool.acquire() as conn, conn.transaction():
+        for batch in rounds:
+            await _record(conn, batch)
+        await _insert_claims(conn, follow_ups)
     return [None] * len(outcomes)
+
+
+async def _record(db: asyncpg.Pool | Connection, batch: Sequence[Outcome]) -> None:
+    payloads = [o.result.payload for o in batch]
+    await db.execute(
+        """UPDATE publishing.post_claims c
+           SET state = u.s, attempt = u.a, result_event = u.r::jsonb, progress = u.g::jsonb,
+               result_pending = u.p,
+               next_attempt_at = u.n, confirm_checks = u.cc, lease_until = NULL,
+               platform_post_id = COALESCE(u.i, c.platform_post_id), updated_at = now()
+           FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[],
+                       $6::timestamptz[], $7::int[], $8::text[], $9::bool[])
+                AS u(k, s, a, r, g, n, cc, i, p)
+           WHERE c.post_key = u.k""",
+        [o.key for o in batch],
+        [o.state for o in batch],
+        [o.attempt for o in batch],
+        [o.rendered for o in batch],
+        [json.dumps(o.progress) for o in batch],
+        [p.next_attempt_at for p in payloads],
+        [o.confirm_checks for o in batch],
+        [p.platform_post_id for p in payloads],
+        [o.pending for o in batch],
+    )
+
+
+async def _insert_claims(conn: Connection, claims: Sequence[NewClaim]) -> None:
+    """New claim rows, due now; a key that exists already (a stored outcome written again)
+    keeps its row."""
+    commands = [c.event.payload for c in claims]
+    await conn.execute(
+        """INSERT INTO publishing.post_claims
+               (post_key, platform, tenant_id, connection_id, job_id, state, attempt, kind,
+                command_event, correlation_id, progress, next_attempt_at)
+           SELECT k, p, t, c, j, 'retry_scheduled', 1, kd, e::jsonb, r, g::jsonb, now()
+           FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[],
+                       $7::text[], $8::text[], $9::text[]) AS u(k, p, t, c, j, kd, e, r, g)
+           ON CONFLICT (post_key) DO NOTHING""",
+        [c.post_key for c in commands],
+        [c.platform.value for c in commands],
+        [n.event.tenant_id for n in claims],
+        [c.connection_id for c in commands],
+        [c.job_id for c in commands],
+        [n.kind.value for n in claims],
+        [n.event.model_dump_json() for n in claims],
+        [n.correlation_id for n in claims],
+        [json.dumps(n.progress) for n in claims],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +370,7 @@ async def mark_sent_many(pool: asyncpg.Pool, sent: Sequence[Sent]) -> list[None]
 class Unsent:
     result: PublishCompleted
     correlation_id: str | None
+    key: str = ""  # the claim row's, when not the result's post key
 
 
 async def unsent_results(
@@ -312,7 +379,7 @@ async def unsent_results(
     """Stored results still not on Kafka after `older_than_seconds` (their sender died or
     Kafka refused them): to be sent again. Sending one twice is harmless (same event id)."""
     rows = await pool.fetch(
-        """SELECT result_event, correlation_id FROM publishing.post_claims
+        """SELECT post_key, result_event, correlation_id FROM publishing.post_claims
            WHERE platform = $1 AND result_pending
              AND updated_at < now() - make_interval(secs => $2)
            ORDER BY updated_at LIMIT $3""",
@@ -321,7 +388,11 @@ async def unsent_results(
         limit,
     )
     return [
-        Unsent(PublishCompleted.model_validate_json(r["result_event"]), r["correlation_id"])
+        Unsent(
+            PublishCompleted.model_validate_json(r["result_event"]),
+            r["correlation_id"],
+            r["post_key"],
+        )
         for r in rows
     ]
 

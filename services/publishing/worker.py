@@ -51,7 +51,7 @@ from schemas.publish import (
     PublishStatus,
     posted_media,
 )
-from services.publishing import decisions, metrics, repo
+from services.publishing import comments, decisions, metrics, repo
 from services.publishing.decisions import Decision
 from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, Poster, Undecided
 
@@ -86,6 +86,7 @@ class PublishWorker:
         self._graph = graph
         self._credentials = CredentialCache(pool, cipher)
         self._poster = poster
+        self._comments = comments.CommentPoster(poster)
         self._throttle = throttle
         self._retry = retry_policy
         self._confirm_delays = tuple(confirm_delays)
@@ -251,7 +252,7 @@ class PublishWorker:
 
     async def _publish(self, claim: repo.Claim, attempt: Attempt) -> Decision:
         if claim.resume is not repo.Resume.FRESH:
-            found = await self._poster.reconcile(attempt)
+            found = await self._poster_of(claim).reconcile(attempt)
             if isinstance(found, Posted):
                 return self._posted(claim.attempt, found)
             if isinstance(found, Undecided):
@@ -259,7 +260,10 @@ class PublishWorker:
                     claim.attempt, claim.confirm_checks, self._confirm_delays, found.reason
                 )
             # Absent: proven not on the platform, so publishing now cannot double it.
-        return self._posted(claim.attempt, await self._poster.publish(attempt))
+        return self._posted(claim.attempt, await self._poster_of(claim).publish(attempt))
+
+    def _poster_of(self, claim: repo.Claim) -> Poster | comments.CommentPoster:
+        return self._comments if claim.kind is repo.Kind.FIRST_COMMENT else self._poster
 
     async def _after_graph_error(
         self, claim: repo.Claim, attempt: Attempt, exc: GraphError
@@ -295,7 +299,7 @@ class PublishWorker:
                 RETRYABLE, claim.attempt, self._retry, code=None, subcode=None, message=reason,
                 series_start=claim.series_start,
             )  # fmt: skip
-        found = await self._poster.reconcile(attempt)
+        found = await self._poster_of(claim).reconcile(attempt)
         if isinstance(found, Posted):
             return self._posted(claim.attempt, found)
         if isinstance(found, Absent):
@@ -331,9 +335,11 @@ class PublishWorker:
             if decision.delay_seconds is not None
             else None
         )
-        completed = PublishCompleted(
-            tenant_id=claim.event.tenant_id,
-            payload=PublishResult(
+        follow_up = comments.follow_up(claim, decision)
+        if claim.kind is repo.Kind.FIRST_COMMENT:
+            result = comments.result_of(claim, decision, now, next_at)
+        else:
+            result = PublishResult(
                 post_key=command.post_key,
                 action=command.action,
                 platform=command.platform,
@@ -355,24 +361,35 @@ class PublishWorker:
                     and command.action is PublishAction.PUBLISH
                     else None
                 ),
-            ),
-        )
+                first_comment=comments.pending() if follow_up else None,
+            )
+        completed = PublishCompleted(tenant_id=claim.event.tenant_id, payload=result)
         outcome = repo.Outcome(
             completed, decision.state, decision.attempt, progress, decision.confirm_checks,
-            pending=pending,
+            pending=pending, key=command.post_key, follow_up=follow_up,
         )  # fmt: skip
         await self._outcomes.submit(outcome)
         # Sent as the bytes just stored: the result is serialised once.
         await self._emit(
-            completed, claim.correlation_id, mark_sent=pending, rendered=outcome.rendered
-        )
+            completed, claim.correlation_id, mark_sent=pending, rendered=outcome.rendered,
+            key=command.post_key,
+        )  # fmt: skip
         error_class = decision.error.error_class.value if decision.error else ""
-        child(metrics.OUTCOMES, self._platform.value, decision.status.value, error_class).inc()
-        if decision.status is PublishStatus.POSTED and command.action is PublishAction.PUBLISH:
+        outcomes = (
+            metrics.FIRST_COMMENTS if claim.kind is repo.Kind.FIRST_COMMENT else metrics.OUTCOMES
+        )
+        child(outcomes, self._platform.value, decision.status.value, error_class).inc()
+        if (
+            decision.status is PublishStatus.POSTED
+            and command.action is PublishAction.PUBLISH
+            and claim.kind is repo.Kind.POST
+        ):
             child(metrics.PUBLISH_DELAY, self._platform.value).observe(
                 max(0.0, (now - claim.event.occurred_at).total_seconds())
             )
-        if decision.needs_reconnect:
+        # A comment refused for lack of a permission (code 10, 200-299) says nothing about the
+        # token its post just used: only a post's failure marks the connection.
+        if decision.needs_reconnect and claim.kind is repo.Kind.POST:
             self._credentials.forget(claim.event.tenant_id, command.connection_id)
             await self._report_dead_connection(claim, decision)
 
@@ -400,6 +417,7 @@ class PublishWorker:
         *,
         mark_sent: bool = True,
         rendered: str | None = None,
+        key: str | None = None,
     ) -> None:
         log.info(
             "publish outcome",
@@ -416,7 +434,9 @@ class PublishWorker:
             correlation_id=correlation_id, event_type=completed.event_type,
         )  # fmt: skip
         if mark_sent:
-            await self._sent.submit(repo.Sent(completed.payload.post_key, completed.event_id))
+            # `key`: the claim row's, when not the result's post (a first comment's).
+            row = key or completed.payload.post_key
+            await self._sent.submit(repo.Sent(row, completed.event_id))
 
     async def resend_unsent(self) -> int:
         """Send results stored a while ago and still not acknowledged by Kafka: their sender
@@ -424,7 +444,7 @@ class PublishWorker:
         unsent = await repo.unsent_results(
             self._pool, self._platform.value, self._resend_after, self._timer_batch
         )
-        await asyncio.gather(*(self._emit(u.result, u.correlation_id) for u in unsent))
+        await asyncio.gather(*(self._emit(u.result, u.correlation_id, key=u.key) for u in unsent))
         if unsent:
             log.warning("sent stored results again", extra={"count": len(unsent)})
         return len(unsent)

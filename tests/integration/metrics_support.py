@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel, ValidationError
 
 from jobcast.kafka import topic_partitions
@@ -26,6 +26,7 @@ from schemas import (
     make_post_key,
 )
 from services.metrics.readmodel.repo import migrate_metrics
+from tests.integration.helpers import send_raw
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -82,15 +83,9 @@ async def produce(
     bootstrap: str, topic: str, events: Sequence[BaseModel], key: Callable[[Any], str]
 ) -> None:
     """Write `events` in this order (same key, same partition: the order is kept)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(
-                topic, event.model_dump_json().encode(), key=key(event).encode()
-            )
-    finally:
-        await producer.stop()
+    await send_raw(
+        bootstrap, topic, [(key(e).encode(), e.model_dump_json().encode()) for e in events]
+    )
 
 
 async def produce_results(bootstrap: str, events: Sequence[PublishCompleted]) -> None:

@@ -7,12 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from devtools.stack import Endpoints
 from jobcast.topics import JOBS_EVENTS, PUBLISH_RESULTS, dead_letter_topic
 from schemas import headers as h
-from tests.integration.helpers import read_topic
+from tests.integration.helpers import read_topic, send_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -43,13 +42,7 @@ async def test_invalid_records_are_dead_lettered_with_reason(
     pipeline: Endpoints, topic: str
 ) -> None:
     marker = f"garbage-{uuid.uuid4()}".encode()
-    producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        for value in GARBAGE:
-            await producer.send_and_wait(topic, value, key=marker)
-    finally:
-        await producer.stop()
+    await send_raw(pipeline.kafka_bootstrap_servers, topic, [(marker, v) for v in GARBAGE])
     letters = await dead_letters(pipeline.kafka_bootstrap_servers, topic, marker, len(GARBAGE))
     assert len(letters) == len(GARBAGE)
     for letter in letters:

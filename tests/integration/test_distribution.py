@@ -12,7 +12,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from jobcast.topics import JOBS_EVENTS, OPERATOR_COMMANDS
 from schemas import Platform, PublishAction, PublishCompleted, PublishStatus
@@ -27,6 +26,7 @@ from tests.integration.helpers import (
     new_tenant,
     read_topic,
     results_of,
+    send_raw,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -69,14 +69,11 @@ async def operator(running: RunningPipeline, tenant: Tenant, **fields: Any) -> N
     event = OperatorCommandIssued(
         tenant_id=tenant.tenant_id, payload=OperatorCommand(actor="test-operator", **fields)
     )
-    producer = AIOKafkaProducer(bootstrap_servers=running.endpoints.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            OPERATOR_COMMANDS, event.model_dump_json().encode(), key=str(tenant.tenant_id).encode()
-        )
-    finally:
-        await producer.stop()
+    await send_raw(
+        running.endpoints.kafka_bootstrap_servers,
+        OPERATOR_COMMANDS,
+        [(str(tenant.tenant_id).encode(), event.model_dump_json().encode())],
+    )
 
 
 def statuses(*wanted: tuple[PublishStatus, int]) -> Callable[[list[PublishCompleted]], bool]:
@@ -105,6 +102,14 @@ async def schedule(
     job_id = f"job-{uuid.uuid4().hex[:10]}"
     await send(http, running, tenant, job_event(job_id, publish_at=due.isoformat()))
     await results_of(running.endpoints, job_id, statuses((PublishStatus.SCHEDULED, 2)))
+    return job_id
+
+
+async def post_now(http: httpx.AsyncClient, running: RunningPipeline, tenant: Tenant) -> str:
+    """A new job due now, once both its posts are reported posted; its id."""
+    job_id = f"job-{uuid.uuid4().hex[:10]}"
+    await send(http, running, tenant, job_event(job_id))
+    await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
     return job_id
 
 
@@ -252,10 +257,8 @@ async def test_update_edits_live_posts_and_close_takes_them_down(
     db: asyncpg.Pool, running: RunningPipeline
 ) -> None:
     tenant = await make_tenant(db, running)
-    job_id = f"job-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(timeout=10) as http:
-        await send(http, running, tenant, job_event(job_id))
-        await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
+        job_id = await post_now(http, running, tenant)
         await send(http, running, tenant, updated(job_id, 2, title=f"Head chef {job_id}"))
         results = await results_of(
             running.endpoints,
@@ -344,12 +347,10 @@ async def test_replaying_job_events_posts_nothing_twice(
     db: asyncpg.Pool, running: RunningPipeline
 ) -> None:
     tenant = await make_tenant(db, running)
-    job_id = f"job-{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(timeout=10) as http:
-        await send(http, running, tenant, job_event(job_id))
         # Out first: an update that finds the posts not yet sent replaces them instead of
         # editing them (see the next test), and this one is about edits being replayed.
-        await results_of(running.endpoints, job_id, statuses((PublishStatus.POSTED, 2)))
+        job_id = await post_now(http, running, tenant)
         await send(http, running, tenant, updated(job_id, 2, title=f"Waiter {job_id}"))
         await results_of(
             running.endpoints,
@@ -362,13 +363,12 @@ async def test_replaying_job_events_posts_nothing_twice(
             lambda r: r if job_id.encode() in (r.value or b"") else None,
             until=lambda kept: len(kept) >= 2,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=running.endpoints.kafka_bootstrap_servers)
-        await producer.start()
-        try:
-            for record in records:  # the same bytes again, as a replay would deliver them
-                await producer.send_and_wait(JOBS_EVENTS, record.value, key=record.key)
-        finally:
-            await producer.stop()
+        # The same bytes again, as a replay would deliver them.
+        await send_raw(
+            running.endpoints.kafka_bootstrap_servers,
+            JOBS_EVENTS,
+            [(record.key, record.value) for record in records],
+        )
         await asyncio.sleep(3.0)
         assert len(await ledger(http, running.endpoints, tenant.fb)) == 1
         assert len(await ledger(http, running.endpoints, tenant.ig)) == 1

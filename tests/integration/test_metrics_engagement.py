@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -50,7 +51,13 @@ async def graph(http: httpx.AsyncClient, pipeline: Endpoints, path: str, **param
     return response.json()
 
 
-def values(body: dict[str, Any]) -> dict[str, Any]:
+async def insights(
+    http: httpx.AsyncClient, pipeline: Endpoints, post: str, metrics: Sequence[str], token: str
+) -> dict[str, Any]:
+    """A post's insights as the sandbox gives them now: metric name → value."""
+    body = await graph(
+        http, pipeline, f"{post}/insights", metric=",".join(metrics), access_token=token
+    )
     return {item["name"]: item["values"][0]["value"] for item in body["data"]}
 
 
@@ -79,16 +86,13 @@ async def test_insights_at_each_checkpoint(db: asyncpg.Pool, pipeline: Endpoints
 
         fb_post = by_platform["facebook"]["platform_post_id"]
         fb_token = f"token-{fb_account}"
-        insights = values(
-            await graph(http, pipeline, f"{fb_post}/insights",
-                        metric=",".join(FB_INSIGHTS), access_token=fb_token)
-        )  # fmt: skip
+        fb_insights = await insights(http, pipeline, fb_post, FB_INSIGHTS, fb_token)
         counts = await graph(http, pipeline, fb_post, fields=FB_COUNT_FIELDS, access_token=fb_token)
         facebook = found["facebook"]["engagement"]
         assert [s["checkpoint_seconds"] for s in facebook["history"]] == [1, 3]
-        assert facebook["views"] == insights["post_total_media_view_unique"]
-        assert facebook["clicks"] == insights["post_clicks"]
-        assert facebook["reactions"] == sum(insights["post_reactions_by_type_total"].values())
+        assert facebook["views"] == fb_insights["post_total_media_view_unique"]
+        assert facebook["clicks"] == fb_insights["post_clicks"]
+        assert facebook["reactions"] == sum(fb_insights["post_reactions_by_type_total"].values())
         assert facebook["comments"] == counts["comments"]["summary"]["total_count"]
         assert facebook["shares"] == counts.get("shares", {}).get("count", 0)
         assert facebook["total_interactions"] == (
@@ -98,10 +102,7 @@ async def test_insights_at_each_checkpoint(db: asyncpg.Pool, pipeline: Endpoints
 
         ig_post = by_platform["instagram"]["platform_post_id"]
         ig_token = f"token-{accounts[Platform.INSTAGRAM]}"
-        ig_insights = values(
-            await graph(http, pipeline, f"{ig_post}/insights",
-                        metric=",".join(IG_INSIGHTS), access_token=ig_token)
-        )  # fmt: skip
+        ig_insights = await insights(http, pipeline, ig_post, IG_INSIGHTS, ig_token)
         instagram = found["instagram"]["engagement"]
         assert {k: instagram[k] for k in IG_INSIGHTS} == ig_insights
         assert instagram["clicks"] is None

@@ -10,14 +10,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from devtools.stack import Endpoints
 from jobcast.topics import PUBLISH_RESULTS
 from schemas import Platform, PublishCompleted, PublishStatus
 from services.metrics.readmodel.stream import notify
 from services.metrics.rebuild.build import REBUILT_TABLES, rebuild_metrics
-from tests.integration.helpers import add_fault, job_event, new_tenant
+from tests.integration.helpers import add_fault, job_event, new_tenant, send_raw
 from tests.integration.metrics_support import (
     T0,
     eventually,
@@ -139,12 +138,7 @@ async def test_rebuild_equals_the_live_read_model(db: asyncpg.Pool, pipeline: En
     posted = result(other, job_x, connection, S.POSTED, attempt=2, at=T0 + minutes(1))
     scheduled = result(other, job_x, connection, S.SCHEDULED, attempt=0, at=T0 - minutes(9))
     await produce_results(pipeline.kafka_bootstrap_servers, [posted, retry, posted, scheduled])
-    producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(PUBLISH_RESULTS, b"{not an event", key=b"junk")
-    finally:
-        await producer.stop()
+    await send_raw(pipeline.kafka_bootstrap_servers, PUBLISH_RESULTS, [(b"junk", b"{not an event")])
 
     async def applied() -> bool | None:
         row = await db.fetchrow(

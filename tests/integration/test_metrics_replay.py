@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 from typer.testing import CliRunner
 
@@ -18,19 +17,10 @@ from jobcast.topics import TopicSpec
 from jobcast_cli.main import app
 from jobcast_cli.replay import GroupActiveError, reset_group
 from tests.harness import Infra
+from tests.suites.offsets import committed
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 BASE_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-
-
-async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items()}
 
 
 async def topic_with_records(bootstrap: str) -> str:

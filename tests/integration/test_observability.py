@@ -40,7 +40,6 @@ import asyncpg
 import httpx
 import pytest
 import yaml
-from aiokafka import AIOKafkaProducer
 from pydantic import SecretStr
 
 from devtools.devstack.session import distinct_free_ports, scratch_dir
@@ -50,7 +49,7 @@ from jobcast.topics import JOBS_INCOMING
 from schemas import Platform
 from services.distributor.repo import add_connection
 from tests.harness import FAST_TIMERS, RunningPipeline
-from tests.integration.helpers import add_fault, job_event, new_tenant, wait_for_posts
+from tests.integration.helpers import add_fault, job_event, new_tenant, send_raw, wait_for_posts
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -355,12 +354,7 @@ async def workload(db: asyncpg.Pool, pipeline: Endpoints, http: httpx.AsyncClien
     ).is_success
 
     # A record that is not JSON on the raw front door: dead-lettered.
-    producer = AIOKafkaProducer(bootstrap_servers=pipeline.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        await producer.send_and_wait(JOBS_INCOMING, b"not json", key=b"obs")
-    finally:
-        await producer.stop()
+    await send_raw(pipeline.kafka_bootstrap_servers, JOBS_INCOMING, [(b"obs", b"not json")])
 
     # A connection whose token expires (a 60-day user token); the distributor's
     # verification loop records the expiry, the status gauges export it.

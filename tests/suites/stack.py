@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,19 +198,20 @@ class OwnInfra:
 
     def restart_kafka(self, down_seconds: float = 1.0) -> float:
         """Stop the broker (SIGTERM), wait, start it on the same data dir; seconds down."""
-        started = time.monotonic()
-        self.kafka.stop()
-        time.sleep(down_seconds)
-        self.kafka.start()
-        return time.monotonic() - started
+        return _restart(self.kafka.stop, self.kafka.start, down_seconds)
 
     def restart_postgres(self, down_seconds: float = 1.0) -> float:
         """`pg_ctl stop -m fast` (every connection is cut), wait, start; seconds down."""
-        started = time.monotonic()
-        self.postgres.stop()
-        time.sleep(down_seconds)
-        self.postgres.start()
-        return time.monotonic() - started
+        return _restart(self.postgres.stop, self.postgres.start, down_seconds)
+
+
+def _restart(stop: Callable[[], object], start: Callable[[], object], down_seconds: float) -> float:
+    """Stop, wait `down_seconds`, start again; the seconds from stopping to started."""
+    started = time.monotonic()
+    stop()
+    time.sleep(down_seconds)
+    start()
+    return time.monotonic() - started
 
 
 @contextlib.contextmanager

@@ -140,21 +140,58 @@ class TestActivities:
         ((frames, _),) = parse_collapsed(f"{CONSUMER};{leaves} 1")
         assert classify(frames) == activity
 
-    def test_a_background_loop_counts_all_it_does_to_itself(self) -> None:
-        text = (
-            f"{LOOP};build.<locals>.timers (services/publishing/app.py:134);"
-            "Connection.fetch (asyncpg/connection.py:690) 3"
-        )
+    @pytest.mark.parametrize(
+        ("text", "activity"),
+        [
+            pytest.param(
+                f"{LOOP};build.<locals>.timers (services/publishing/app.py:134);"
+                "Connection.fetch (asyncpg/connection.py:690) 3",
+                "loop: timers",
+                id="a background loop counts all it does to itself",
+            ),
+            pytest.param(
+                f"{LOOP};insert_posts (services/distributor/repo_posts.py:20);"
+                "Connection.executemany (asyncpg/connection.py:1) 1",
+                "postgres client",
+                id="a helper task of a handler is split by its leaves",
+            ),
+            pytest.param(
+                f"{LOOP};RequestResponseCycle.run_asgi"
+                " (uvicorn/protocols/http/httptools_impl.py:1);"
+                "accept (services/ingest/routes.py:50) 2",
+                "handling",
+                id="an http request is split by its leaves",
+            ),
+            pytest.param(
+                "<module> (services/metrics/__main__.py:4);serve (jobcast/service.py:290);"
+                "run (uvloop/__init__.py:92);Runner.run (asyncio/runners.py:118);"
+                "StatusGauges.run (jobcast/status_gauges.py:116);"
+                "Connection.fetch (asyncpg/connection.py:690) 1",
+                "loop: StatusGauges.run",
+                id="uvloop tasks have roots too",
+            ),
+            pytest.param(
+                f"{LOOP};MicroBatcher._run (jobcast/batching.py:90);"
+                "write (services/ingest/repo.py:30);"
+                "Connection.executemany (asyncpg/connection.py:1) 1",
+                "postgres client",
+                id="a batcher task is split by its leaves",
+            ),
+            pytest.param(
+                f"{LOOP};worker (somelib/x.py:1);sleep (asyncio/tasks.py:649) 1",
+                "event loop",
+                id="a task in asyncio alone is the event loop",
+            ),
+            pytest.param(
+                "<module> (x.py:1);decode (zlib_ng/x.py:3) 1",
+                "other",
+                id="frames no rule knows are other",
+            ),
+        ],
+    )
+    def test_a_task_counts_to_its_activity(self, text: str, activity: str) -> None:
         ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "loop: timers"
-
-    def test_a_helper_task_of_a_handler_is_split_by_its_leaves(self) -> None:
-        text = (
-            f"{LOOP};insert_posts (services/distributor/repo_posts.py:20);"
-            "Connection.executemany (asyncpg/connection.py:1) 1"
-        )
-        ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "postgres client"
+        assert classify(frames) == activity
 
     @pytest.mark.parametrize("name", BACKGROUND_LOOPS)
     def test_each_background_loop_is_a_function_of_the_code(self, name: str) -> None:
@@ -164,14 +201,6 @@ class TestActivities:
         assert any(f"def {function}(" in text for text in sources)
         if owner:
             assert any(f"class {owner[0]}" in text for text in sources)
-
-    def test_an_http_request_is_split_by_its_leaves(self) -> None:
-        text = (
-            f"{LOOP};RequestResponseCycle.run_asgi (uvicorn/protocols/http/httptools_impl.py:1);"
-            "accept (services/ingest/routes.py:50) 2"
-        )
-        ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "handling"
 
     @pytest.mark.parametrize(
         "text",
@@ -189,33 +218,6 @@ class TestActivities:
     def test_the_loop_alone_or_a_wait_is_left_out(self, text: str) -> None:
         ((frames, _),) = parse_collapsed(text)
         assert classify(frames) == LOOP_ONLY
-
-    def test_uvloop_tasks_have_roots_too(self) -> None:
-        text = (
-            "<module> (services/metrics/__main__.py:4);serve (jobcast/service.py:290);"
-            "run (uvloop/__init__.py:92);Runner.run (asyncio/runners.py:118);"
-            "StatusGauges.run (jobcast/status_gauges.py:116);"
-            "Connection.fetch (asyncpg/connection.py:690) 1"
-        )
-        ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "loop: StatusGauges.run"
-
-    def test_a_batcher_task_is_split_by_its_leaves(self) -> None:
-        text = (
-            f"{LOOP};MicroBatcher._run (jobcast/batching.py:90);"
-            "write (services/ingest/repo.py:30);Connection.executemany (asyncpg/connection.py:1) 1"
-        )
-        ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "postgres client"
-
-    def test_a_task_in_asyncio_alone_is_the_event_loop(self) -> None:
-        text = f"{LOOP};worker (somelib/x.py:1);sleep (asyncio/tasks.py:649) 1"
-        ((frames, _),) = parse_collapsed(text)
-        assert classify(frames) == "event loop"
-
-    def test_frames_no_rule_knows_are_other(self) -> None:
-        ((frames, _),) = parse_collapsed("<module> (x.py:1);decode (zlib_ng/x.py:3) 1")
-        assert classify(frames) == "other"
 
     def test_shares_of_samples_sum_to_one(self) -> None:
         text = "\n".join(

@@ -2,7 +2,8 @@
 
 The only allowed reach is the two publisher services into `services.publishing`, their
 shared package. And the product (`jobcast`, `schemas`, `services`) never imports the
-development tools in `devtools/`, which the wheel and the image leave out.
+development tools in `devtools/`, which the wheel and the image leave out, nor (with the
+CLI) an HTTP client library but aiohttp.
 """
 
 from __future__ import annotations
@@ -61,15 +62,26 @@ def test_the_check_sees_every_service() -> None:
     assert {"distributor", "ingest", "metrics", "publishing"} <= services
 
 
-def test_the_product_never_imports_the_development_tools() -> None:
+def _imports_of(libraries: set[str], packages: tuple[str, ...]) -> list[str]:
+    """Where `packages` import any of `libraries` (by top-level name)."""
     root = SERVICES.parent
-    found = [
+    return [
         f"{path.relative_to(root)}:{line} imports {module}"
-        for package in ("jobcast", "schemas", "services")
+        for package in packages
         for path in sorted((root / package).rglob("*.py"))
         for line, module in _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
-        if module.split(".")[0] == "devtools"
+        if module.split(".")[0] in libraries
     ]
+
+
+def test_the_product_never_imports_the_development_tools() -> None:
+    found = _imports_of({"devtools"}, ("jobcast", "schemas", "services"))
+    assert not found, "\n".join(found)
+
+
+def test_the_product_has_one_http_client_library() -> None:
+    # aiohttp (`jobcast.http_client`, `jobcast.graph`); httpx is for the tests only.
+    found = _imports_of({"httpx", "httpcore"}, ("jobcast", "jobcast_cli", "schemas", "services"))
     assert not found, "\n".join(found)
 
 
@@ -165,7 +177,9 @@ _IO_LIBRARIES = (
     "faststream",
     "fastapi",
     "starlette",
-    "httpx",
+    "aiohttp",
+    "jobcast.http_client",
+    "jobcast.public_http",
     "jobcast.kafka",
     "jobcast.consumer",
     "jobcast.batching",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 from jobcast.http_answers import MAX_RETRY_AFTER, refusal_reason, retry_after_seconds
 from jobcast_cli.main import app
+from tests.fake_answers import answer
 
 # Nothing listens here: a command that reached the network would fail differently.
 ENV = {"JOBCAST_API_KEY": "jc_key", "JOBCAST_INGEST_URL": "http://127.0.0.1:9",
@@ -41,15 +41,13 @@ def test_an_export_needs_a_time_with_a_zone(since: str) -> None:
 
 
 def test_retry_after_and_refusal_reason() -> None:
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "3"})) == 3.0
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "3600"})) == (
-        MAX_RETRY_AFTER
-    )
-    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"})) == 1.0
-    assert retry_after_seconds(httpx.Response(429)) == 1.0
-    assert refusal_reason(httpx.Response(422, json={"detail": "`from` must be before"})) == (
+    assert retry_after_seconds(answer(429, headers={"Retry-After": "3"})) == 3.0
+    assert retry_after_seconds(answer(429, headers={"Retry-After": "3600"})) == (MAX_RETRY_AFTER)
+    assert retry_after_seconds(answer(429, headers={"Retry-After": "soon"})) == 1.0
+    assert retry_after_seconds(answer(429)) == 1.0
+    assert refusal_reason(answer(422, json={"detail": "`from` must be before"})) == (
         "`from` must be before"
     )
-    assert refusal_reason(httpx.Response(502, text="<html>")) == "Bad Gateway"
+    assert refusal_reason(answer(502, text="<html>")) == "Bad Gateway"
     field_errors = {"detail": [{"loc": ["body", "title"], "msg": "too long"}, "other"]}
-    assert refusal_reason(httpx.Response(422, json=field_errors)) == "too long; other"
+    assert refusal_reason(answer(422, json=field_errors)) == "too long; other"

@@ -1,6 +1,6 @@
-"""The console's pages against fake APIs (httpx MockTransport): sign-in and its cookie, CSRF
-on every form, the key never shown, another tenant's job is 404, the OAuth callback is
-handed to the distributor, an upload is sent to ingest row by row."""
+"""The console's pages against fake APIs (requests and answers in httpx's models): sign-in
+and its cookie, CSRF on every form, the key never shown, another tenant's job is 404, the
+OAuth callback is handed to the distributor, an upload is sent to ingest row by row."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from jobcast.http_client import Answer
 from services.console.app import console_app
 from services.console.settings import ConsoleSettings
 
@@ -29,10 +30,26 @@ POST = {
 
 
 class FakeApis:
-    """The three APIs, answering as they do; every request is kept."""
+    """The three APIs, answering as they do (an `HttpClient`'s exchanges); every request is
+    kept."""
 
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
+
+    async def exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        json: Any = None,
+        timeout_seconds: float | None = None,
+    ) -> Answer:
+        response = self(httpx.Request(method, url, params=params, json=json, headers=headers))
+        return Answer(
+            response.status_code, response.reason_phrase, response.headers, response.content
+        )
 
     def __call__(self, request: httpx.Request) -> httpx.Response:  # noqa: PLR0911
         self.requests.append(request)
@@ -76,8 +93,8 @@ def client_for(apis: FakeApis, base_url: str = "http://testserver") -> TestClien
         CONSOLE_INGEST_URL=INGEST, CONSOLE_READ_API_URL=READ,
         CONSOLE_DISTRIBUTOR_URL=DISTRIBUTOR,
     )  # fmt: skip
-    http = httpx.AsyncClient(transport=httpx.MockTransport(apis))
-    return TestClient(console_app(settings, http), base_url=base_url, follow_redirects=False)
+    app = console_app(settings, apis)  # type: ignore[arg-type]
+    return TestClient(app, base_url=base_url, follow_redirects=False)
 
 
 @pytest.fixture

@@ -4,18 +4,11 @@ CSRF tokens are per session and compared exactly."""
 from __future__ import annotations
 
 from services.console.sessions import Role, SessionStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import ManualClock
 
 
 def test_a_session_is_found_by_its_id_only_and_never_holds_the_id() -> None:
-    store = SessionStore(lifetime=3600, idle=600, clock=Clock())
+    store = SessionStore(lifetime=3600, idle=600, clock=ManualClock())
     session_id, session = store.create("jc_secret-key", Role.OPERATOR)
     assert store.get(session_id) is session
     assert session.is_operator
@@ -29,7 +22,7 @@ def test_a_session_is_found_by_its_id_only_and_never_holds_the_id() -> None:
 
 
 def test_ids_and_csrf_tokens_are_distinct_per_session() -> None:
-    store = SessionStore(lifetime=3600, idle=600, clock=Clock())
+    store = SessionStore(lifetime=3600, idle=600, clock=ManualClock())
     first_id, first = store.create("k1", Role.TENANT)
     second_id, second = store.create("k1", Role.TENANT)
     assert first_id != second_id
@@ -38,7 +31,7 @@ def test_ids_and_csrf_tokens_are_distinct_per_session() -> None:
 
 
 def test_csrf_token_must_match_exactly() -> None:
-    store = SessionStore(lifetime=3600, idle=600, clock=Clock())
+    store = SessionStore(lifetime=3600, idle=600, clock=ManualClock())
     _, session = store.create("k", Role.TENANT)
     assert session.csrf_ok(session.csrf_token)
     assert not session.csrf_ok(None)
@@ -48,7 +41,7 @@ def test_csrf_token_must_match_exactly() -> None:
 
 
 def test_sessions_end_when_idle_or_too_old_and_on_sign_out() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(lifetime=3600, idle=600, clock=clock)
     session_id, _ = store.create("k", Role.TENANT)
     clock.now += 599
@@ -73,7 +66,7 @@ def test_sessions_end_when_idle_or_too_old_and_on_sign_out() -> None:
 
 
 def test_the_store_is_bounded_and_drops_the_least_recently_used() -> None:
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(lifetime=3600, idle=600, clock=clock, limit=3)
     ids = []
     for _ in range(3):

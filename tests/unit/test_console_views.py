@@ -38,6 +38,17 @@ def test_a_post_row_says_its_status_attempts_and_link() -> None:
     assert (row.can_approve, row.can_retry, row.can_cancel) == (False, False, False)
 
 
+def test_a_post_row_states_its_first_comment() -> None:
+    assert views.post_row(post()).first_comment == ""
+    posted = {"status": "posted", "comment_id": "c-1", "attempts": 1, "error": None}
+    assert views.post_row(post(first_comment=posted)).first_comment == "Posted (1 attempt)"
+    failed = {"status": "failed", "comment_id": None, "attempts": 2,
+              "error": {"error_class": "permanent", "message": "Comments are off"}}  # fmt: skip
+    assert views.post_row(post(first_comment=failed)).first_comment == (
+        "Failed (2 attempts): Comments are off"
+    )
+
+
 def test_only_web_links_are_shown_as_view_post() -> None:
     assert views.post_row(post(permalink="javascript:alert(1)")).permalink is None
     assert views.post_row(post(permalink=None)).permalink is None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import aiohttp
 import asyncpg
 import asyncpg.exceptions as pg
-import httpx
 import pytest
 from aiokafka import errors as kafka_errors
 
 from jobcast.failures import describe_failure, is_deterministic, is_infrastructure
+from jobcast.http_client import NoAnswerError
 
 
 def _raised_from(exc: BaseException, cause: BaseException) -> BaseException:
@@ -60,8 +61,10 @@ INFRASTRUCTURE = [
     kafka_errors.KafkaTimeoutError(),
     kafka_errors.NotLeaderForPartitionError(),  # retriable by aiokafka's own flag
     kafka_errors.RequestTimedOutError(),
-    httpx.ConnectError("connection refused"),
-    httpx.ReadTimeout("timed out"),
+    aiohttp.ServerDisconnectedError(),
+    aiohttp.SocketTimeoutError("timed out"),
+    aiohttp.ClientPayloadError("response body too large"),
+    NoAnswerError("ClientConnectorError"),
 ]
 
 DETERMINISTIC = [

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-import httpx
 import pytest
 
+from jobcast.http_client import Answer, NoAnswerError
 from jobcast.job_files import JobRow, job_event
 from jobcast.job_import import MAX_BATCH_SIZE, RowOutcome, import_rows
 from services.ingest.domain import MAX_BATCH
+from tests.fake_answers import answer
 
 KEY = "jc_secret_key_0123456789"
 URL = "http://ingest.test"
@@ -26,7 +26,8 @@ def _row(line: int, job_id: str | None = None) -> JobRow:
 
 
 class FakeIngest:
-    """Answers like the ingest API: every event accepted, unless a rule says otherwise."""
+    """Answers like the ingest API (an `HttpClient`'s exchanges): every event accepted,
+    unless a rule says otherwise."""
 
     def __init__(self, *answers: int, reject: frozenset[str] = frozenset(), max_events: int = 500):
         self.answers = list(answers)  # status codes to answer first, in order
@@ -35,17 +36,19 @@ class FakeIngest:
         self.batches: list[list[dict[str, Any]]] = []
         self.seen: set[str] = set()
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/v1/job-events"
-        assert request.headers["authorization"] == f"Bearer {KEY}"
-        events = json.loads(request.content)["events"]
+    async def exchange(
+        self, method: str, url: str, *, headers: dict[str, str], json: Any
+    ) -> Answer:
+        assert (method, url) == ("POST", f"{URL}/v1/job-events")
+        assert headers["Authorization"] == f"Bearer {KEY}"
+        events = json["events"]
         if self.answers:
             status = self.answers.pop(0)
             if status == 0:
-                raise httpx.ConnectError("refused", request=request)
-            return httpx.Response(status, headers={"Retry-After": "3"}, json={"detail": "no"})
+                raise NoAnswerError("ClientConnectorError")
+            return answer(status, headers={"Retry-After": "3"}, json={"detail": "no"})
         if len(events) > self.max_events:
-            return httpx.Response(413, json={"detail": "too large"})
+            return answer(413, json={"detail": "too large"})
         self.batches.append(events)
         results = []
         for index, event in enumerate(events):
@@ -61,7 +64,7 @@ class FakeIngest:
             results.append(
                 {"index": index, "event_id": event["event_id"], "status": outcome, "errors": []}
             )
-        return httpx.Response(202, json={"results": results})
+        return answer(202, json={"results": results})
 
 
 async def _run(
@@ -73,9 +76,8 @@ async def _run(
     async def sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(ingest)) as http:
-        outcomes = await import_rows(http, URL, KEY, rows, sleep=sleep,
-                                     progress=progressed.append, **options)  # fmt: skip
+    outcomes = await import_rows(ingest, URL, KEY, rows, sleep=sleep,  # type: ignore[arg-type]
+                                 progress=progressed.append, **options)  # fmt: skip
     return outcomes, slept, progressed
 
 

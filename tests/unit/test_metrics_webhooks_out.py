@@ -10,9 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher, generate_key
-from jobcast.public_http import public_only_client
 from services.metrics.webhooks.delivery import WebhookDispatcher, _Due
-from tests.unit.test_public_http import FakeNetwork, FakeResolver
+from tests.unit.test_public_http import FakeNetwork, FakeResolver, client
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -44,12 +43,9 @@ async def deliver(url: str, answers: dict[str, list[list[str]]]) -> tuple[Record
     cipher = TokenCipher(SecretStr(generate_key()))
     pool = RecordingPool()
     network = FakeNetwork()
-    http = public_only_client(resolver=FakeResolver(answers), network_backend=network)
-    dispatcher = WebhookDispatcher(pool=pool, cipher=cipher, http=http)  # type: ignore[arg-type]
-    try:
+    async with client(FakeResolver(answers), network) as http:
+        dispatcher = WebhookDispatcher(pool=pool, cipher=cipher, http=http)  # type: ignore[arg-type]
         await dispatcher.deliver(due(cipher, url))
-    finally:
-        await http.aclose()
     return pool, network
 
 
@@ -92,5 +88,5 @@ async def test_a_name_that_does_not_resolve_is_retried_not_dead() -> None:
     pool, network = await deliver("https://gone.example.com/a", {})
     [(_, args)] = pool.executed
     assert network.connects == []
-    assert args[3] == "no answer: ConnectError"
+    assert args[3] == "no answer: ClientConnectorDNSError"
     assert args[4] is not None  # a retry delay: tried again later

@@ -1,78 +1,136 @@
 """The public-only client: it resolves once, checks every answer, and connects only to a
 checked address, keeping the URL's name for Host and TLS. No test here connects anywhere
-but loopback: resolvers are fakes, and so is the network unless the test says loopback."""
+but loopback: resolvers are fakes, and so is the network unless the test says loopback
+(aiohttp's socket factory hands the connector one end of a socket pair, whose other end
+answers, over TLS on port 443 with a certificate for hooks.example.com)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import errno
+import functools
+import socket
 import ssl
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import httpcore
-import httpx
 import pytest
+from aiohttp.connector import AddrInfoType
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from jobcast.public_http import DestinationRefusedError, SocketOption, public_only_client
+from jobcast.http_client import HttpClient, NoAnswerError
+from jobcast.public_http import DestinationRefusedError, public_only_client
 
 pytestmark = pytest.mark.timeout(10)
 
 _OK = b"HTTP/1.1 204 No Content\r\n\r\n"
+_TLS_NAME = "hooks.example.com"
 
 
-class FakeStream(httpcore.AsyncNetworkStream):
-    """Answers every request with `answer`; records what was written and the TLS step."""
+@functools.cache
+def _certificate() -> tuple[bytes, bytes]:
+    """A self-signed certificate for `_TLS_NAME` only (no address), and its key, as PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _TLS_NAME)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(_TLS_NAME)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM), key_pem
 
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
-        self.written = b""
-        self.tls_server_hostname: str | None = None
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        answer, self.answer = self.answer, b""
-        return answer
+def trusting_context() -> ssl.SSLContext:
+    """A client context that verifies names as usual and trusts the fake's certificate."""
+    return ssl.create_default_context(cadata=_certificate()[0].decode())
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.written += buffer
 
-    async def aclose(self) -> None:
+@functools.cache
+def _server_context() -> ssl.SSLContext:
+    certificate, key = _certificate()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "cert.pem").write_bytes(certificate)
+        (Path(folder) / "key.pem").write_bytes(key)
+        context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
+    return context
+
+
+class _Connected(socket.socket):
+    """One end of a socket pair, already connected: connecting it does nothing."""
+
+    def connect(self, address: Any) -> None:
         pass
 
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.tls_server_hostname = server_hostname
-        return self
 
-    def get_extra_info(self, info: str) -> Any:
-        return None
+class _Answering(asyncio.Protocol):
+    """The far end: records each request's head and answers it."""
+
+    def __init__(self, network: FakeNetwork) -> None:
+        self.network = network
+        self.buffer = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if b"\r\n\r\n" in self.buffer:
+            head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+            self.network.written.append(head + b"\r\n\r\n")
+            self.transport.write(self.network.answer)
+            if b"connection: close" in self.network.answer.lower():
+                self.transport.close()
 
 
-class FakeNetwork(httpcore.AsyncNetworkBackend):
-    """Records every connection attempt; connects nowhere."""
+class FakeNetwork:
+    """aiohttp's socket factory, connecting nowhere: records every connection's address,
+    the requests written and the name TLS was asked for (SNI)."""
 
     def __init__(self, answer: bytes = _OK) -> None:
         self.answer = answer
         self.connects: list[tuple[str, int]] = []
-        self.streams: list[FakeStream] = []
+        self.written: list[bytes] = []
+        self.server_names: list[str | None] = []
+        self._serving: set[asyncio.Task[Any]] = set()
 
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        self.connects.append((host, port))
-        self.streams.append(FakeStream(self.answer))
-        return self.streams[-1]
+    def __call__(self, addr_info: AddrInfoType) -> socket.socket:
+        host, port = addr_info[4][:2]
+        self.connects.append((str(host), int(port)))
+        near, far = socket.socketpair()
+        task = asyncio.get_running_loop().create_task(self._serve(far, tls=port == 443))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+        return _Connected(near.family, near.type, near.proto, near.detach())
 
-    async def sleep(self, seconds: float) -> None:
-        pass
+    async def _serve(self, far: socket.socket, *, tls: bool) -> None:
+        context = None
+        if tls:
+            context = _server_context()
+            context.sni_callback = lambda _, name, __: self.server_names.append(name)
+        await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: _Answering(self), far, ssl=context
+        )
 
 
 class FakeResolver:
@@ -91,10 +149,14 @@ class FakeResolver:
 
 
 def client(
-    resolver: FakeResolver, network: httpcore.AsyncNetworkBackend, *, allow_loopback: bool = False
-) -> httpx.AsyncClient:
+    resolver: FakeResolver, network: FakeNetwork, *, allow_loopback: bool = False
+) -> HttpClient:
     return public_only_client(
-        allow_loopback=allow_loopback, resolver=resolver, network_backend=network, timeout=5
+        timeout_seconds=5,
+        allow_loopback=allow_loopback,
+        resolver=resolver,
+        ssl_context=trusting_context(),
+        socket_factory=network,
     )
 
 
@@ -110,7 +172,7 @@ async def test_a_name_answering_a_non_public_address_is_never_connected_to(
     network = FakeNetwork()
     async with client(resolver, network) as http:
         with pytest.raises(DestinationRefusedError, match=r"refused: hooks\.example\.com resolves"):
-            await http.post("https://hooks.example.com/jobcast", content=b"{}")
+            await http.exchange("POST", "https://hooks.example.com/jobcast", data=b"{}")
     assert network.connects == []
 
 
@@ -126,7 +188,7 @@ async def test_address_literals_in_any_spelling_are_refused_without_a_lookup(url
     network = FakeNetwork()
     async with client(resolver, network) as http:
         with pytest.raises(DestinationRefusedError, match="refused: "):
-            await http.post(url, content=b"{}")
+            await http.exchange("POST", url, data=b"{}")
     assert (network.connects, resolver.lookups) == ([], [])
 
 
@@ -136,7 +198,7 @@ async def test_local_names_are_refused_by_what_they_resolve_to() -> None:
     async with client(resolver, network) as http:
         for url in ("https://localhost./x", "https://kafka:9092/x"):
             with pytest.raises(DestinationRefusedError):
-                await http.post(url, content=b"{}")
+                await http.exchange("POST", url, data=b"{}")
     assert network.connects == []
 
 
@@ -144,15 +206,16 @@ async def test_a_public_name_is_connected_to_by_the_checked_address_with_its_own
     resolver = FakeResolver({"hooks.example.com": [["93.184.216.34", "2606:4700::1111"]]})
     network = FakeNetwork()
     async with client(resolver, network) as http:
-        response = await http.post("https://hooks.example.com/jobcast?x=1", content=b"{}")
-    assert response.status_code == 204
+        response = await http.exchange("POST", "https://hooks.example.com/jobcast?x=1", data=b"{}")
+    assert response.status == 204
     assert resolver.lookups == ["hooks.example.com"]  # once: nothing resolves it again
     assert network.connects == [("93.184.216.34", 443)]
-    [stream] = network.streams
-    # TLS (SNI and certificate verification) and Host are for the name, not the address.
-    assert stream.tls_server_hostname == "hooks.example.com"
-    assert stream.written.startswith(b"POST /jobcast?x=1 HTTP/1.1\r\n")
-    assert b"\r\nHost: hooks.example.com\r\n" in stream.written
+    # TLS (SNI, and certificate verification: the certificate names no address) and Host
+    # are for the name, not the address.
+    assert network.server_names == ["hooks.example.com"]
+    [written] = network.written
+    assert written.startswith(b"POST /jobcast?x=1 HTTP/1.1\r\n")
+    assert b"\r\nHost: hooks.example.com\r\n" in written
 
 
 async def test_a_rebinding_answer_is_checked_again_on_the_next_connection() -> None:
@@ -161,26 +224,26 @@ async def test_a_rebinding_answer_is_checked_again_on_the_next_connection() -> N
     resolver = FakeResolver({"hooks.example.com": [["93.184.216.34"], ["127.0.0.1"]]})
     network = FakeNetwork(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
     async with client(resolver, network) as http:
-        first = await http.post("https://hooks.example.com/a", content=b"{}")
+        first = await http.exchange("POST", "https://hooks.example.com/a", data=b"{}")
         with pytest.raises(DestinationRefusedError, match=r"127\.0\.0\.1, a loopback address"):
-            await http.post("https://hooks.example.com/b", content=b"{}")
-    assert first.status_code == 204
+            await http.exchange("POST", "https://hooks.example.com/b", data=b"{}")
+    assert first.status == 204
     assert network.connects == [("93.184.216.34", 443)]
     assert resolver.lookups == ["hooks.example.com", "hooks.example.com"]
 
 
 async def test_the_next_checked_address_is_tried_when_one_does_not_answer() -> None:
     class FirstRefuses(FakeNetwork):
-        async def connect_tcp(self, host: str, port: int, *args: Any) -> Any:
+        def __call__(self, addr_info: AddrInfoType) -> socket.socket:
             if not self.connects:
-                self.connects.append((host, port))
-                raise httpcore.ConnectError("connection refused")
-            return await super().connect_tcp(host, port, *args)
+                self.connects.append((str(addr_info[4][0]), int(addr_info[4][1])))
+                raise ConnectionRefusedError(errno.ECONNREFUSED, "connection refused")
+            return super().__call__(addr_info)
 
     resolver = FakeResolver({"hooks.example.com": [["2606:4700::1111", "93.184.216.34"]]})
     network = FirstRefuses()
     async with client(resolver, network) as http:
-        assert (await http.post("https://hooks.example.com/", content=b"{}")).status_code == 204
+        assert (await http.exchange("POST", "https://hooks.example.com/", data=b"{}")).status == 204
     assert network.connects == [("2606:4700::1111", 443), ("93.184.216.34", 443)]
 
 
@@ -188,20 +251,21 @@ async def test_allowing_loopback_allows_loopback_only() -> None:
     resolver = FakeResolver({"dev.example.com": [["127.0.0.1"]], "lan.example.com": [["10.0.0.5"]]})
     network = FakeNetwork()
     async with client(resolver, network, allow_loopback=True) as http:
-        assert (await http.post("http://dev.example.com:8080/", content=b"")).status_code == 204
+        assert (await http.exchange("POST", "http://dev.example.com:8080/", data=b"")).status == 204
         with pytest.raises(DestinationRefusedError):
-            await http.post("http://lan.example.com/", content=b"")
+            await http.exchange("POST", "http://lan.example.com/", data=b"")
         with pytest.raises(DestinationRefusedError):
-            await http.post("http://0:8080/", content=b"")  # 0.0.0.0 reaches loopback too
+            await http.exchange("POST", "http://0:8080/", data=b"")  # 0.0.0.0 reaches loopback too
     assert network.connects == [("127.0.0.1", 8080)]
 
 
 async def test_a_name_that_does_not_resolve_is_an_ordinary_connect_error() -> None:
     network = FakeNetwork()
     async with client(FakeResolver({}), network) as http:
-        with pytest.raises(httpx.ConnectError) as caught:
-            await http.post("https://nowhere.example.com/", content=b"")
+        with pytest.raises(NoAnswerError) as caught:
+            await http.exchange("POST", "https://nowhere.example.com/", data=b"")
     assert not isinstance(caught.value, DestinationRefusedError)
+    assert caught.value.kind == "ClientConnectorDNSError"
     assert network.connects == []
 
 
@@ -211,7 +275,7 @@ async def test_environment_proxies_are_not_used(monkeypatch: pytest.MonkeyPatch)
     resolver = FakeResolver({"hooks.example.com": [["93.184.216.34"]]})
     network = FakeNetwork()
     async with client(resolver, network) as http:
-        await http.post("https://hooks.example.com/", content=b"")
+        await http.exchange("POST", "https://hooks.example.com/", data=b"")
     assert network.connects == [("93.184.216.34", 443)]
 
 
@@ -222,8 +286,8 @@ async def test_redirects_are_not_followed() -> None:
         b"Content-Length: 0\r\n\r\n"
     )
     async with client(resolver, network) as http:
-        response = await http.post("https://hooks.example.com/", content=b"")
-    assert response.status_code == 307
+        response = await http.exchange("POST", "https://hooks.example.com/", data=b"")
+    assert response.status == 307
     assert network.connects == [("93.184.216.34", 443)]
 
 
@@ -242,8 +306,12 @@ async def test_on_a_real_socket_the_connection_goes_to_the_checked_loopback_addr
     port = server.sockets[0].getsockname()[1]
     resolver = FakeResolver({"hooks.example.com": [["127.0.0.1"]]})
     try:
-        async with public_only_client(allow_loopback=True, resolver=resolver, timeout=5) as http:
-            response = await http.post(f"http://hooks.example.com:{port}/hook", content=b"{}")
+        async with public_only_client(
+            allow_loopback=True, resolver=resolver, timeout_seconds=5
+        ) as http:
+            response = await http.exchange(
+                "POST", f"http://hooks.example.com:{port}/hook", data=b"{}"
+            )
     finally:
         server.close()
         await server.wait_closed()

@@ -100,6 +100,12 @@ class _Poster:
     async def delete(self, attempt: Any, post_id: str) -> bool:
         raise NotImplementedError
 
+    async def comment(self, attempt: Any, post_id: str, text: str) -> str:
+        raise NotImplementedError  # no first comment here
+
+    async def find_comment(self, attempt: Any, post_id: str, text: str) -> Any:
+        raise NotImplementedError
+
 
 class _Credentials:
     async def get(self, tenant_id: Any, connection_id: Any) -> Any:

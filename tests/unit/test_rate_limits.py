@@ -6,18 +6,11 @@ import math
 from uuid import UUID, uuid4
 
 from jobcast.rate_limits import RateLimiter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import ManualClock
 
 
 def test_bursts_then_waits_then_refills() -> None:
-    clock = Clock()
+    clock = ManualClock(0.0)
     limiter = RateLimiter[UUID](rate=10, burst=100, clock=clock)
     tenant = uuid4()
     assert limiter.take(tenant, 100) == 0
@@ -27,7 +20,7 @@ def test_bursts_then_waits_then_refills() -> None:
 
 
 def test_tenants_are_independent_and_oversized_batches_never_pass() -> None:
-    limiter = RateLimiter[UUID](rate=10, burst=100, clock=Clock())
+    limiter = RateLimiter[UUID](rate=10, burst=100, clock=ManualClock(0.0))
     a, b = uuid4(), uuid4()
     assert limiter.take(a, 100) == 0
     assert limiter.take(b, 100) == 0

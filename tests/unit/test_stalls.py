@@ -6,26 +6,19 @@ from __future__ import annotations
 from prometheus_client import REGISTRY
 
 from jobcast.stalls import StallWatch
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import ManualClock
 
 
 def gauge(group: str, topic: str) -> float | None:
     return REGISTRY.get_sample_value("jobcast_consumer_stalled", {"group": group, "topic": topic})
 
 
-def watch_on(clock: Clock, stall_seconds: float = 60.0) -> StallWatch:
+def watch_on(clock: ManualClock, stall_seconds: float = 60.0) -> StallWatch:
     return StallWatch(stall_seconds, clock=clock, wall_clock=lambda: 1_800_000_000.0 + clock.now)
 
 
 def test_failing_for_longer_than_the_stall_time_is_a_stall_until_it_gets_through() -> None:
-    clock = Clock()
+    clock = ManualClock()
     watch = watch_on(clock)
     watch.watch("g-stall", "t")
     assert gauge("g-stall", "t") == 0
@@ -51,7 +44,7 @@ def test_failing_for_longer_than_the_stall_time_is_a_stall_until_it_gets_through
 
 
 def test_other_records_getting_through_do_not_hide_one_that_keeps_failing() -> None:
-    clock = Clock()
+    clock = ManualClock()
     watch = watch_on(clock, stall_seconds=10)
     watch.failed("g-lane", "t", ("t", 0, 5), ConnectionRefusedError())
     for offset in range(6, 20):  # other lanes complete meanwhile
@@ -63,7 +56,7 @@ def test_other_records_getting_through_do_not_hide_one_that_keeps_failing() -> N
 
 def test_an_entry_no_failure_renews_is_forgotten() -> None:
     # The partition moved to another member while failing: nobody here retries it.
-    clock = Clock()
+    clock = ManualClock()
     watch = watch_on(clock, stall_seconds=5)
     watch.failed("g-gone", "t", 1, ConnectionRefusedError())
     clock.now += 6
@@ -74,6 +67,6 @@ def test_an_entry_no_failure_renews_is_forgotten() -> None:
 
 
 def test_recovering_something_never_failing_is_harmless() -> None:
-    watch = watch_on(Clock())
+    watch = watch_on(ManualClock())
     watch.recovered("g-none", "t", 3)
     assert watch.stalls() == []

@@ -16,14 +16,15 @@ once more (history keeps both; the latest view takes the newest).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
+from jobcast.due_work import work_through_due
 from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
 from jobcast.graph.credentials import CredentialCache, Unusable
 from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, classify_graph_error
@@ -80,16 +81,14 @@ class EngagementCollector:
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 5.0) -> None:
         """Fire due checkpoints until `stop`."""
-        while not stop.is_set():
-            try:
-                due = await repo.take_due_checkpoints(self._pool, self._batch, self._lease)
-                await asyncio.gather(*(self.collect(d) for d in due))
-            except (OSError, asyncpg.PostgresError):
-                log.exception("engagement pass failed; trying again")
-                due = []
-            if not due:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+        await work_through_due(
+            stop,
+            partial(repo.take_due_checkpoints, self._pool, self._batch, self._lease),
+            self.collect,
+            poll_seconds=poll_seconds,
+            log=log,
+            what="engagement",
+        )
 
     async def collect(self, due: repo.DueCheckpoint) -> None:
         """One checkpoint, start to end; every way out leaves the row decided or rescheduled

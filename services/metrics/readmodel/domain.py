@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from schemas.publish import PublishStatus
+from schemas.publish import FirstCommentStatus, PublishStatus
 
 # Later lifecycle stages outrank earlier ones, so an old result arriving late
 # (redelivery, replay, out-of-order partitions) can never regress a post.
@@ -23,6 +23,16 @@ STATUS_RANK: dict[PublishStatus, int] = {
     PublishStatus.EDITED: 30,
     PublishStatus.CANNOT_DELETE: 40,
     PublishStatus.DELETED: 40,
+}
+
+
+# A first comment's outcomes, in the same spirit: a final one is never overwritten.
+FIRST_COMMENT_RANK: dict[FirstCommentStatus, int] = {
+    FirstCommentStatus.PENDING: 1,
+    FirstCommentStatus.RETRY_SCHEDULED: 10,
+    FirstCommentStatus.UNCONFIRMED: 10,
+    FirstCommentStatus.POSTED: 20,
+    FirstCommentStatus.FAILED: 20,
 }
 
 

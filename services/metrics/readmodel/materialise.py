@@ -77,6 +77,7 @@ JOB_POST_COLUMNS: tuple[str, ...] = (
     *_IDENTITY,
     *_WINNER,
     *_FIRST_NON_NULL,
+    "first_comment",
     "first_seen_at",
     "last_event_at",
     "requested_at",
@@ -129,6 +130,7 @@ def _post_ctes(src: str) -> str:
         error_class, error_code, error_subcode, error_message, next_attempt_at,
         row_number() OVER w AS place,
         {first_non_null},
+        max(first_comment COLLATE "C") OVER {every} AS first_comment,
         min(completed_at) OVER {every} AS first_seen_at,
         max(completed_at) OVER {every} AS last_event_at,
         min(requested_at) OVER {every} AS requested_at,
@@ -153,6 +155,7 @@ def _merge_assignments() -> str:
         for c in _FIRST_NON_NULL
     ]
     sets += [
+        'first_comment = GREATEST(p.first_comment, EXCLUDED.first_comment COLLATE "C")',
         "first_seen_at = LEAST(p.first_seen_at, EXCLUDED.first_seen_at)",
         "last_event_at = GREATEST(p.last_event_at, EXCLUDED.last_event_at)",
         "requested_at = LEAST(p.requested_at, EXCLUDED.requested_at)",

@@ -4,15 +4,22 @@ reports."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from schemas.engagement import EngagementCollected
 from schemas.platforms import Platform
-from schemas.publish import ErrorClass, PublishAction, PublishCompleted, PublishStatus
-from services.metrics.readmodel.domain import METRIC_NAMES, STATUS_RANK
+from schemas.publish import (
+    ErrorClass,
+    FirstCommentStatus,
+    PublishAction,
+    PublishCompleted,
+    PublishStatus,
+)
+from services.metrics.readmodel.domain import FIRST_COMMENT_RANK, METRIC_NAMES, STATUS_RANK
 
 # One row per event, in this order: what the live path passes as arrays and the rebuild
 # COPYs into its staging table.
@@ -41,6 +48,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("media_format", "text"),
     ("media_images", "smallint"),
     ("media_videos", "smallint"),
+    ("first_comment", "text"),
 )
 EVENT_COLUMN_NAMES = tuple(name for name, _ in EVENT_COLUMNS)
 
@@ -82,6 +90,17 @@ class MediaFields(Protocol):
     def videos(self) -> int: ...
 
 
+class FirstCommentFields(Protocol):
+    @property
+    def status(self) -> FirstCommentStatus: ...
+    @property
+    def comment_id(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def error(self) -> ErrorFields | None: ...
+
+
 class ErrorFields(Protocol):
     @property
     def error_class(self) -> ErrorClass: ...
@@ -104,6 +123,7 @@ def event_row(
     completed_at: datetime,
     requested_at: datetime | None,
     media: MediaFields | None = None,
+    first_comment: FirstCommentFields | None = None,
 ) -> EventRow:
     """A row of EVENT_COLUMNS; the keyword values already as stored (times in UTC). The
     enums are StrEnums, stored as the strings they are (`.value` is a Python-level
@@ -133,7 +153,34 @@ def event_row(
         media.format if media else None,
         media.images if media else None,
         media.videos if media else None,
+        first_comment_key(first_comment, completed_at, event_id) if first_comment else None,
     )
+
+
+FIRST_COMMENT_KEY_LENGTH = 2 + 10 + 17 + 32
+
+
+def first_comment_key(c: FirstCommentFields, completed_at: datetime, event_id: UUID) -> str:
+    """A result's first comment in its comparable form (see metrics migration 006): a
+    fixed-width key (rank, attempts, microseconds, event id) that decides, then the JSON."""
+    micros = round(completed_at.astimezone(UTC).timestamp() * 1_000_000)
+    e = c.error
+    details = {
+        "status": c.status,
+        "comment_id": c.comment_id,
+        "attempts": c.attempts,
+        "error": {"error_class": e.error_class, "message": e.message} if e else None,
+    }
+    key = f"{FIRST_COMMENT_RANK[c.status]:02d}{c.attempts:010d}{micros:017d}{event_id.hex}"
+    return key + json.dumps(details, ensure_ascii=False)
+
+
+def first_comment_of(stored: str | None) -> dict[str, Any] | None:
+    """The JSON part of a stored first-comment value."""
+    if stored is None:
+        return None
+    found: dict[str, Any] = json.loads(stored[FIRST_COMMENT_KEY_LENGTH:])
+    return found
 
 
 def result_row(event: PublishCompleted) -> EventRow:
@@ -149,6 +196,7 @@ def result_row(event: PublishCompleted) -> EventRow:
         completed_at=r.completed_at,
         requested_at=r.requested_at,
         media=r.media,
+        first_comment=r.first_comment,
     )
 
 

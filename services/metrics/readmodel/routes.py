@@ -22,6 +22,7 @@ from schemas.platforms import Platform
 from schemas.publish import PublishStatus
 from services.metrics.readmodel import repo
 from services.metrics.readmodel.domain import METRIC_NAMES, decode_cursor, encode_cursor, ratio
+from services.metrics.readmodel.models import first_comment_of
 from services.metrics.readmodel.stream import StatusHub, live_events
 
 MAX_PAGE = 500
@@ -65,6 +66,20 @@ class Lifecycle(BaseModel):
     deleted_at: datetime | None
 
 
+class FirstCommentError(BaseModel):
+    error_class: str
+    message: str
+
+
+class FirstCommentView(BaseModel):
+    """The post's first comment; its failure leaves the post as it is."""
+
+    status: str = Field(description="pending, retry_scheduled, unconfirmed, posted or failed")
+    comment_id: str | None
+    attempts: int
+    error: FirstCommentError | None
+
+
 class PostView(BaseModel):
     post_key: str
     job_id: str
@@ -81,6 +96,9 @@ class PostView(BaseModel):
     lifecycle: Lifecycle
     updated_at: datetime = Field(description="When the current status was reported")
     media: PostedMedia | None = Field(default=None, description="What the post was made of")
+    first_comment: FirstCommentView | None = Field(
+        default=None, description="Null when the post has no first comment"
+    )
 
 
 class EngagementCounts(BaseModel):
@@ -330,6 +348,7 @@ def _post(row: dict[str, Any]) -> PostView:
             if row.get("media_format")
             else None
         ),
+        first_comment=first_comment_of(row["first_comment"]),
     )
 
 

@@ -277,4 +277,5 @@ def result_row_fast(value: bytes) -> EventRow | None:
         completed_at=r.completed_at,
         requested_at=r.requested_at,
         media=r.media,
+        first_comment=r.first_comment,
     )

@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 from uuid import UUID, uuid5
 
 import asyncpg
-import httpx
 from prometheus_client import Counter
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
+from jobcast.http_client import HttpClient, NoAnswerError
 from jobcast.public_http import DestinationRefusedError
 from schemas.engagement import EngagementMetrics
 from schemas.envelope import utcnow
@@ -171,7 +171,7 @@ class WebhookDispatcher:
         *,
         pool: asyncpg.Pool,
         cipher: TokenCipher,
-        http: httpx.AsyncClient,
+        http: HttpClient,
         retry_delays: Sequence[float] = (10.0, 60.0, 300.0, 1800.0, 7200.0),
         timeout_seconds: float = 10.0,
         batch: int = 100,
@@ -238,30 +238,30 @@ class WebhookDispatcher:
             SIGNATURE_HEADER: sign_webhook(secret, int(time.time()), body),
         }
         try:
-            response = await self._http.post(
-                due.url, content=body, headers=headers, timeout=self._timeout
+            answer = await self._http.exchange(
+                "POST", due.url, data=body, headers=headers, timeout_seconds=self._timeout
             )
         except DestinationRefusedError as exc:
             # Not a public address (checked at connect time, whatever was registered):
             # final, since trying again would be refused again. Replay sends it anew.
             await self._failed(due, None, str(exc), final=True)
             return
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            await self._failed(due, None, f"no answer: {type(exc).__name__}")
+        except NoAnswerError as exc:
+            await self._failed(due, None, f"no answer: {exc.kind}")
             return
-        if 200 <= response.status_code < 300:
+        if 200 <= answer.status < 300:
             await self._pool.execute(
                 """UPDATE metrics.webhook_deliveries SET state = 'delivered',
                        attempts = attempts + 1, last_status = $2, last_error = NULL,
                        delivered_at = now()
                    WHERE delivery_id = $1""",
                 due.delivery_id,
-                response.status_code,
+                answer.status,
             )
             DELIVERIES.labels(outcome="delivered").inc()
-            self._log(due, "delivered", response.status_code)
+            self._log(due, "delivered", answer.status)
             return
-        await self._failed(due, response.status_code, f"answered HTTP {response.status_code}")
+        await self._failed(due, answer.status, f"answered HTTP {answer.status}")
 
     async def _failed(
         self, due: _Due, status: int | None, reason: str, *, final: bool = False

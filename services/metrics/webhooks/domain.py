@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import secrets
 
-import httpx
+from yarl import URL
 
-from jobcast.destinations import host_problem
+from jobcast.destinations import ends_in_a_number, host_problem, parse_ip_literal
 
 LIFECYCLE_WEBHOOKS = {
     "scheduled": "post.scheduled",
@@ -61,14 +61,18 @@ def acceptable_webhook_url(
     resolves to are checked at every delivery (`jobcast.public_http`). `allow_loopback`
     lets a receiver on this machine through, for development and tests."""
     try:
-        parsed = httpx.URL(url)  # as the sender will read it
-    except httpx.InvalidURL:
+        parsed = URL(url)  # as the sender (aiohttp) will read it
+        host = parsed.raw_host
+        parsed.port  # noqa: B018 (read for its check: a port out of range is refused)
+    except ValueError:
         return "is not a valid URL"
-    if parsed.scheme not in ("https", "http") or not parsed.raw_host:
+    if host and parse_ip_literal(host) is None and ends_in_a_number(host):
+        return "is not a valid URL"  # numbers, but not an address (1.2.3.999)
+    if parsed.scheme not in ("https", "http") or not host:
         return "must be an http(s) URL with a host"
-    if parsed.userinfo:
+    if parsed.raw_user or parsed.raw_password:
         return "must not carry credentials"
     if parsed.scheme != "https" and not allow_insecure:
         return "must use https"
-    problem = host_problem(parsed.raw_host.decode("ascii"), allow_loopback=allow_loopback)
+    problem = host_problem(host, allow_loopback=allow_loopback)
     return None if problem is None else f"must reach a public host ({problem})"
