@@ -91,6 +91,7 @@ class Endpoints:
             values["DISTRIBUTOR_INSTAGRAM_DIALOG_URL"] = (
                 f"{self.graph_api_url}/instagram-www/oauth/authorize"
             )
+            values["FACEBOOK_RUPLOAD_URL"] = self.graph_api_url  # the sandbox takes uploads too
         values.update(self.extra)
         # The sandbox plays both apps: the Instagram app is the Meta app unless set apart.
         for graph_name, instagram_name in (

@@ -10,8 +10,8 @@ CSV: a header row of column names (`COLUMNS`, any order, any subset holding the 
 ones); a nested field is a dotted column (`pay.min_amount`,
 `platform_settings.instagram.caption`), a list field holds its items separated by `;`
 (`tags`, `platform_settings.facebook.extra_hashtags`), and an empty cell means "not given"
-(the contract's default). JSON Lines: one posting per line, as the `payload` of a
-`job.created` event (`docs/bulk.md`).
+(the contract's default); `media` (a list of objects) has no CSV form. JSON Lines: one
+posting per line, as the `payload` of a `job.created` event (`docs/bulk.md`).
 """
 
 from __future__ import annotations
@@ -61,9 +61,15 @@ class JobRow:
     error: str | None
 
 
+# Lists of objects (photos and videos) do not fit a cell: JSON Lines carries them.
+NOT_IN_CSV = frozenset({"media"})
+
+
 def _columns() -> tuple[str, ...]:
     columns: list[str] = []
     for name in JobPosting.model_fields:
+        if name in NOT_IN_CSV:
+            continue
         if name == "pay":
             columns += [f"pay.{field}" for field in Pay.model_fields]
         elif name == "platform_settings":
@@ -71,6 +77,7 @@ def _columns() -> tuple[str, ...]:
                 f"platform_settings.{platform.value}.{field}"
                 for platform in Platform
                 for field in PlatformSettings.model_fields
+                if field not in NOT_IN_CSV
             ]
         else:
             columns.append(name)
@@ -78,7 +85,11 @@ def _columns() -> tuple[str, ...]:
 
 
 def _list_columns() -> frozenset[str]:
-    lists = {n for n, f in JobPosting.model_fields.items() if get_origin(f.annotation) is list}
+    lists = {
+        n
+        for n, f in JobPosting.model_fields.items()
+        if get_origin(f.annotation) is list and n not in NOT_IN_CSV
+    }
     lists |= {
         f"platform_settings.{platform.value}.{name}"
         for platform in Platform

@@ -110,6 +110,9 @@ def profile_set(
         str | None, typer.Option(help="What job.updated does to live posts: edit or ignore")
     ] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone dates are shown in")] = None,
+    facebook_video_as_reel: Annotated[
+        bool | None, typer.Option(help="Post a job's video to Facebook as a Page Reel")
+    ] = None,
     instagram_hashtags_in_first_comment: Annotated[
         bool | None,
         typer.Option(help="Move Instagram captions' hashtags into the post's first comment"),
@@ -131,6 +134,7 @@ def profile_set(
         ("require_approval", require_approval),
         ("update_policy", update_policy),
         ("timezone", timezone),
+        ("facebook_video_as_reel", facebook_video_as_reel),
         ("instagram_hashtags_in_first_comment", instagram_hashtags_in_first_comment),
     ):
         if value is not None:

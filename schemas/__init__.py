@@ -18,13 +18,13 @@ from schemas.jobs import (
     PayPeriod,
     PlatformSettings,
 )
+from schemas.media import JobMedia, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import (
     ErrorClass,
     FirstComment,
     FirstCommentStatus,
     MediaItem,
-    MediaKind,
     PostContent,
     PublishAction,
     PublishCommand,
@@ -50,6 +50,7 @@ __all__ = [
     "JobClosure",
     "JobCreated",
     "JobEvent",
+    "JobMedia",
     "JobPosting",
     "JobUpdated",
     "MediaItem",
@@ -59,6 +60,8 @@ __all__ = [
     "Platform",
     "PlatformSettings",
     "PostContent",
+    "PostFormat",
+    "PostedMedia",
     "PublishAction",
     "PublishCommand",
     "PublishCompleted",

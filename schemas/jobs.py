@@ -19,6 +19,7 @@ from schemas.bounds import (
     check_wall_time,
 )
 from schemas.envelope import ContractModel, Envelope
+from schemas.media import MediaList
 from schemas.platforms import Platform
 
 Tag = Annotated[Text, Field(min_length=1, max_length=50)]
@@ -69,6 +70,9 @@ class PlatformSettings(ContractModel):
     enabled: bool = True
     caption: Annotated[Text | None, Field(max_length=10_000)] = None
     extra_hashtags: Annotated[list[Hashtag], Field(max_length=30)] = []
+    media: MediaList | None = Field(
+        default=None, description="This platform's media instead of the job's (`[]`: none)."
+    )
     first_comment: Annotated[
         Text | None,
         Field(
@@ -99,7 +103,12 @@ class JobPosting(ContractModel):
     pay: Pay | None = None
     employment_type: EmploymentType
     apply_url: Annotated[HttpUrl, AfterValidator(check_url_length)]
-    image_url: Annotated[HttpUrl | None, AfterValidator(check_url_length)] = None
+    image_url: Annotated[HttpUrl | None, AfterValidator(check_url_length)] = Field(
+        default=None, description="Shorthand for one image; not together with `media`."
+    )
+    media: MediaList = Field(
+        default=[], description="Photos and videos, in order (Instagram: a carousel of 2-10)."
+    )
     tags: Annotated[list[Tag], Field(max_length=30)] = []
     publish_at: datetime | None = Field(
         default=None,
@@ -153,6 +162,12 @@ class JobPosting(ContractModel):
     def _naive_time_needs_zone(self) -> Self:
         if self.publish_at is not None and self.publish_at.tzinfo is None and not self.timezone:
             raise ValueError("publish_at without an offset needs `timezone`")
+        return self
+
+    @model_validator(mode="after")
+    def _one_way_to_give_media(self) -> Self:
+        if self.image_url is not None and self.media:
+            raise ValueError("give `media` or its shorthand `image_url`, not both")
         return self
 
 

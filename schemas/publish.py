@@ -12,6 +12,7 @@ from pydantic import Field, HttpUrl
 from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.jobs import FIRST_COMMENT_LIMIT, JobId
+from schemas.media import MAX_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 
 PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
@@ -41,14 +42,10 @@ def make_post_key(
     return "pk_" + hashlib.sha256(material).hexdigest()[:32]
 
 
-class MediaKind(StrEnum):
-    IMAGE = "image"
-    VIDEO = "video"
-
-
 class MediaItem(ContractModel):
     kind: MediaKind
     url: HttpUrl
+    alt_text: AltText | None = None
 
 
 class PostContent(ContractModel):
@@ -56,10 +53,37 @@ class PostContent(ContractModel):
 
     text: Annotated[Text, Field(max_length=63_206)]
     link: HttpUrl | None = None
-    media: Annotated[list[MediaItem], Field(max_length=10)] = []
+    media: Annotated[list[MediaItem], Field(max_length=MAX_MEDIA)] = []
+    format: PostFormat | None = Field(
+        default=None, description="What to make of the media; absent: read from the media."
+    )
+
     first_comment: Annotated[
         Text | None, Field(min_length=1, max_length=max(FIRST_COMMENT_LIMIT.values()))
     ] = Field(default=None, description="Commented on the post once it is live.")
+
+
+def post_format(platform: Platform, content: PostContent) -> PostFormat:
+    """What `content` makes on `platform`: the distributor's format, or, for a command
+    written before formats existed, what the media made then."""
+    if content.format is not None:
+        return content.format
+    kinds = [item.kind for item in content.media]
+    if not kinds:
+        return PostFormat.LINK
+    if MediaKind.VIDEO in kinds and (platform is Platform.FACEBOOK or len(kinds) == 1):
+        return PostFormat.VIDEO if platform is Platform.FACEBOOK else PostFormat.REEL
+    if len(kinds) == 1:
+        return PostFormat.IMAGE
+    return PostFormat.CAROUSEL if platform is Platform.INSTAGRAM else PostFormat.IMAGES
+
+
+def posted_media(platform: Platform, content: PostContent) -> PostedMedia:
+    """What a post of `content` on `platform` is made of (results carry it)."""
+    post = post_format(platform, content)
+    items = content.media[:1] if post in (PostFormat.VIDEO, PostFormat.REEL) else content.media
+    videos = sum(1 for item in items if item.kind is MediaKind.VIDEO)
+    return PostedMedia(format=post, images=len(items) - videos, videos=videos)
 
 
 class PublishCommand(ContractModel):
@@ -158,6 +182,7 @@ class PublishResult(ContractModel):
     latency_ms: Annotated[int | None, Field(ge=0, le=MAX_INT)] = Field(
         default=None, description="How long the attempt took, platform calls included."
     )
+    media: PostedMedia | None = Field(default=None, description="What a post was made of.")
     first_comment: FirstComment | None = Field(
         default=None,
         description="The post's first comment. A result about the comment alone has attempt 0"

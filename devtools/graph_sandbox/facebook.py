@@ -12,6 +12,7 @@ from .common import (
     paginate,
     read_after_write,
     render_fields,
+    url_extension,
     url_is_fetchable,
 )
 from .errors import GraphError, JSONDict, invalid_param, unsupported_request
@@ -467,10 +468,91 @@ def delete_photo(state: SandboxState, call: Call) -> JSONDict:
 
 def _video_status(state: SandboxState, video: FbVideo, _: FieldSpec) -> JSONDict:
     now = state.now()
-    ready = now >= video.ready_at
+    ready = video.uploaded and now >= video.ready_at
     span = max(video.ready_at - video.created_at, 1e-9)
-    progress = 100 if ready else int(100 * (now - video.created_at) / span)
-    return {"video_status": "ready" if ready else "processing", "processing_progress": progress}
+    progress = 100 if ready else max(0, min(99, int(100 * (now - video.created_at) / span)))
+    if not video.is_reel:
+        return {"video_status": "ready" if ready else "processing", "processing_progress": progress}
+    # A Reel's session reports its phases (what a caller checks after an unclear answer).
+    processing = "complete" if ready else "in_progress" if video.uploaded else "not_started"
+    video_status = "ready" if ready else "processing" if video.uploaded else "upload_pending"
+    if video.processing_error is not None and video.uploaded:
+        processing, video_status = "error", "error"
+    return {
+        "video_status": video_status,
+        "processing_progress": progress,
+        "uploading_phase": {"status": "complete" if video.uploaded else "not_started"},
+        "processing_phase": {"status": processing}
+        | ({"error": {"message": video.processing_error}} if video.processing_error else {}),
+        "publishing_phase": {"status": "complete" if video.published else "not_started"},
+    }
+
+
+# The upload host fetches these, then processing finds no video in them.
+_NOT_VIDEO_EXT = frozenset({"gif", "png", "jpg", "jpeg", "webp", "txt", "html", "pdf"})
+
+
+def start_reel_or_finish(state: SandboxState, call: Call) -> JSONDict:
+    """``POST /{page-id}/video_reels``: ``upload_phase=start`` opens an upload session;
+    ``upload_phase=finish`` with ``video_state=PUBLISHED`` publishes the uploaded Reel."""
+    page_id = _page_of(call)
+    _require_write(state, page_id)
+    phase = call.params.require("upload_phase").lower()
+    if phase == "start":
+        now = state.now()
+        video_id = state.new_fb_id()
+        state.videos[video_id] = FbVideo(
+            video_id, page_id, None, None, None, now, now,
+            is_reel=True, uploaded=False, published=False,
+        )  # fmt: skip
+        return {
+            "video_id": video_id,
+            "upload_url": f"{call.base_url}/video-upload/{call.version}/{video_id}",
+        }
+    if phase != "finish":
+        raise invalid_param("upload_phase must be one of start, finish")
+    video = state.videos.get(call.params.require("video_id"))
+    if video is None or not video.is_reel or video.page_id != page_id:
+        raise invalid_param("Invalid video_id: no Reel upload session with this id")
+    if not video.uploaded:
+        raise GraphError(6000, 1363130, message="There was a problem uploading your video file."
+                         " Please try again: the upload has not completed.")  # fmt: skip
+    if video.published:
+        raise invalid_param("This Reel has already been published")
+    if (call.params.get_str("video_state") or "").upper() != "PUBLISHED":
+        raise invalid_param("The sandbox publishes Reels only with video_state=PUBLISHED")
+    now = state.now()
+    video.published = True
+    video.description = call.params.get_str("description")
+    video.ready_at = now + state.settings.video_processing_s
+    video.post_id = f"{page_id}_{video.id}"
+    if video.processing_error is None:  # a Reel Meta cannot process never appears
+        _add_post(
+            state,
+            FbPost(
+                id=video.post_id, page_id=page_id, kind="video", message=video.description,
+                link=None, created_at=now, published=True, visible_at=video.ready_at,
+                video_id=video.id,
+            ),
+        )  # fmt: skip
+    return {"success": True}
+
+
+def upload_reel(state: SandboxState, call: Call) -> JSONDict:
+    """``POST https://rupload.facebook.com/video-upload/{version}/{video-id}`` with the
+    ``file_url`` header: Meta fetches the video into the session."""
+    video = state.videos[call.target_id or ""]
+    _require_write(state, video.page_id)
+    file_url = call.params.get_str("file_url")
+    if not file_url:
+        raise invalid_param("file_url header is required (or upload the bytes)")
+    if not url_is_fetchable(file_url, state.settings.reject_private_media_urls):
+        raise GraphError(6000, 1363133, message=f"The video could not be fetched from {file_url}")
+    video.file_url = file_url
+    video.uploaded = True
+    if url_extension(file_url) in _NOT_VIDEO_EXT:
+        video.processing_error = "The video file is not in a format Meta can read"
+    return {"success": True}
 
 
 _VIDEO_NODE: NodeFields[FbVideo] = NodeFields(
@@ -481,7 +563,9 @@ _VIDEO_NODE: NodeFields[FbVideo] = NodeFields(
         "description": lambda _s, video, _f: video.description,
         "title": lambda _s, video, _f: video.title,
         "status": _video_status,
-        "permalink_url": lambda _s, video, _f: f"/{video.page_id}/videos/{video.id}/",
+        "permalink_url": lambda _s, video, _f: (
+            f"/reel/{video.id}/" if video.is_reel else f"/{video.page_id}/videos/{video.id}/"
+        ),
         "post_id": lambda _s, video, _f: video.post_id,
     },
 )
@@ -495,6 +579,23 @@ def get_video(state: SandboxState, call: Call) -> JSONDict:
     _require_read(state, video.page_id)
     fields = call.params.fields("created_time,description,id")
     return render_fields(state, video, fields, _VIDEO_NODE, video.id)
+
+
+def edit_video(state: SandboxState, call: Call) -> JSONDict:
+    """``POST /{video-id}`` with a new ``description`` (its post's message follows)."""
+    video = state.videos.get(call.target_id or "")
+    if video is None or video.deleted_at is not None:
+        raise unsupported_request("POST", call.target_id or "")
+    _require_write(state, video.page_id)
+    description = call.params.get_str("description")
+    if description is None:
+        raise invalid_param("The parameter description is required")
+    video.description = description
+    post = state.posts.get(video.post_id or "")
+    if post is not None:
+        post.message = description
+        post.updated_at = state.now()
+    return {"success": True}
 
 
 def delete_video(state: SandboxState, call: Call) -> JSONDict:

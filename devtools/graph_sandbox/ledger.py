@@ -144,10 +144,20 @@ def _video_view(video: FbVideo, now: float) -> JSONDict:
         "description": video.description,
         "title": video.title,
         "post_id": video.post_id,
-        "status": "ready" if now >= video.ready_at else "processing",
+        "is_reel": video.is_reel,
+        "status": _video_state(video, now),
+        "published": video.published,
         "created_time": fmt_time(video.created_at),
         "deleted": video.deleted_at is not None,
     }
+
+
+def _video_state(video: FbVideo, now: float) -> str:
+    if not video.uploaded:
+        return "upload_pending"
+    if video.processing_error:
+        return "error"
+    return "ready" if now >= video.ready_at else "processing"
 
 
 def _container_view(state: SandboxState, container: IgContainer, now: float) -> JSONDict:
@@ -159,6 +169,7 @@ def _container_view(state: SandboxState, container: IgContainer, now: float) -> 
         "caption": container.caption,
         "image_url": container.image_url,
         "video_url": container.video_url,
+        "alt_text": container.alt_text,
         "is_carousel_item": container.is_carousel_item,
         "children": list(container.children),
         "published_media_id": container.published_media_id,
@@ -176,12 +187,14 @@ def _media_view(state: SandboxState, media: IgMedia) -> JSONDict:
         "media_type": media.media_type,
         "media_product_type": media.media_product_type,
         "media_url": media.media_url,
+        "alt_text": media.alt_text,
         "children": [
             {
                 "id": c.id,
                 "container_id": c.container_id,
                 "media_type": c.media_type,
                 "media_url": c.media_url,
+                "alt_text": c.alt_text,
             }
             for c in children
         ],

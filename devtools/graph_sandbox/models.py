@@ -86,7 +86,7 @@ class FbPhoto:
 
 @dataclass(slots=True)
 class FbVideo:
-    """A video uploaded to a Page with ``file_url``."""
+    """A video uploaded to a Page with ``file_url``, or a Reel's upload session."""
 
     id: str
     page_id: str
@@ -97,6 +97,12 @@ class FbVideo:
     ready_at: float
     post_id: str | None = None
     deleted_at: float | None = None
+    is_reel: bool = False
+    # A Reel's phases (Meta's `status.uploading_phase` / `publishing_phase`): a video
+    # made by ``/videos`` is uploaded and published at once.
+    uploaded: bool = True
+    published: bool = True
+    processing_error: str | None = None  # set when Meta cannot read the file
 
 
 @dataclass(slots=True)

@@ -171,6 +171,9 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
     snapshot: UsageSnapshot | None = None
     try:
         data = await _read_params(request)
+        file_url = request.header(b"file_url")  # the Reels upload host reads it from a header
+        if file_url is not None:
+            data.setdefault("file_url", file_url)
         token = _pop_token(data, request)
         proof = data.pop("appsecret_proof", None)
         if token:

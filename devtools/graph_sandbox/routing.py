@@ -38,6 +38,7 @@ _PAGE_EDGES: dict[tuple[str, str], tuple[str, Handler]] = {
     ("GET", "scheduled_posts"): ("fb.scheduled_posts", facebook.list_scheduled_posts),
     ("POST", "photos"): ("fb.photos", facebook.create_photo),
     ("POST", "videos"): ("fb.videos", facebook.create_video),
+    ("POST", "video_reels"): ("fb.video_reels", facebook.start_reel_or_finish),
 }
 _IG_EDGES: dict[tuple[str, str], tuple[str, Handler]] = {
     ("POST", "media"): ("ig.media", instagram.create_container),
@@ -62,7 +63,9 @@ OPERATIONS: tuple[str, ...] = (
     "fb.photo.get",
     "fb.photo.delete",
     "fb.video.get",
+    "fb.video.edit",
     "fb.video.delete",
+    "fb.reel_upload",
     "fb.page.get",
     "fb.insights",
     "ig.container_status",
@@ -97,6 +100,8 @@ def resolve(state: SandboxState, method: str, segments: tuple[str, ...]) -> Rout
         return _object_route(state, method, segments[0])
     if len(segments) == 2:
         return _edge_of(state, method, segments[0], segments[1])
+    if method == "POST" and len(segments) == 3 and segments[0] == "video-upload":
+        return _reel_upload(state, segments[2])  # the upload host's path (rupload)
     raise unknown_path("/" + "/".join(segments))
 
 
@@ -113,6 +118,13 @@ def _edge_of(state: SandboxState, method: str, head: str, edge: str) -> Route:
     if node is not None:
         raise nonexisting_field(edge, node)
     raise unknown_path(f"/{head}/{edge}")
+
+
+def _reel_upload(state: SandboxState, video_id: str) -> Route:
+    video = state.videos.get(video_id)
+    if video is None or not video.is_reel or video.deleted_at is not None:
+        raise unsupported_request("POST", f"video-upload/{video_id}")
+    return Route("fb.reel_upload", facebook.upload_reel, video.page_id, "facebook", video_id)
 
 
 def _node_type(state: SandboxState, object_id: str) -> str | None:
@@ -180,6 +192,7 @@ _PHOTO_OPS: dict[str, tuple[str, Handler]] = {
 }
 _VIDEO_OPS: dict[str, tuple[str, Handler]] = {
     "GET": ("fb.video.get", facebook.get_video),
+    "POST": ("fb.video.edit", facebook.edit_video),
     "DELETE": ("fb.video.delete", facebook.delete_video),
 }
 _CONTAINER_OPS: dict[str, tuple[str, Handler]] = {

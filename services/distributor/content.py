@@ -12,20 +12,14 @@ What goes into a post:
 - apply: Facebook gets the apply URL with the platform's attribution, in the text and as
   the post's link; Instagram gets "Apply: <host> (link in bio)", host only — no path, no
   query, hence no attribution parameters in the caption;
-- image: the job's; on Instagram, which requires one, the tenant's default image when the
-  job has none. Facebook without a job image stays a link post, whose preview card comes
-  from the apply page.
+- media: photos and videos and the kind of post they make, per platform (`media`: on
+  Instagram, which requires media, the tenant's default image when the job has none;
+  Facebook without media stays a link post, whose preview card comes from the apply page).
 
 Attribution rule (`attributed_url`): each parameter is added only when the apply URL does
 not already carry a parameter of that exact name (compared after percent-decoding, with
 any value, even empty); the existing query is kept as is, byte for byte and in order, new
 parameters go at its end, the fragment stays. Upstream's own attribution always wins.
-
-JPEG rule: Instagram takes only JPEG. An image whose URL path ends in an extension that
-is clearly something else (.png, .gif, .webp, .heic, ...) gets a warning, not a skip: the
-extension is only a hint (image CDNs often serve JPEG from such paths), and if Meta
-refuses the image the publisher reports it as a failed post with Meta's reason. An
-unknown or missing extension gets no warning.
 """
 
 from __future__ import annotations
@@ -36,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -46,9 +40,10 @@ from pydantic import HttpUrl, ValidationError
 
 from schemas.jobs import FIRST_COMMENT_LIMIT, JobPosting, Pay, PayPeriod
 from schemas.platforms import Platform
-from schemas.publish import MediaItem, MediaKind, PostContent
+from schemas.publish import PostContent
 from services.distributor import captions
-from services.distributor.models import Language, TenantProfile
+from services.distributor.media import plan_media
+from services.distributor.models import ContentWarning, Language, TenantProfile
 
 DEFAULT_PROFILE = TenantProfile()
 # The longest URL a `PostContent.link` (pydantic `HttpUrl`) accepts.
@@ -93,31 +88,6 @@ LABELS: Mapping[Language, Labels] = {
         },
     ),
 }
-
-# Extensions that are certainly not JPEG, by the name Meta's users know them by.
-NOT_JPEG = {
-    ".png": "PNG",
-    ".apng": "PNG",
-    ".gif": "GIF",
-    ".webp": "WebP",
-    ".heic": "HEIC",
-    ".heif": "HEIF",
-    ".avif": "AVIF",
-    ".bmp": "BMP",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".svg": "SVG",
-    ".ico": "ICO",
-    ".jxl": "JPEG XL",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class ContentWarning:
-    """Something a preview should tell: `code` is stable for programs, `message` for people."""
-
-    code: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,30 +223,6 @@ def _encoded_query(params: tuple[tuple[str, str], ...]) -> str:
     return urlencode(params, quote_via=quote)
 
 
-def image_format(url: str) -> str | None:
-    """The format an image URL's extension clearly names when that is not JPEG, else None."""
-    last_segment = _path_of(url).rsplit("/", 1)[-1]  # "a.png/" ends in no extension
-    return NOT_JPEG.get(_suffix(last_segment).lower())
-
-
-def _path_of(url: str) -> str:
-    """`urlsplit(url).path` for "scheme://authority/path?query#fragment" in normal form,
-    found by its delimiters (anything else goes through `urlsplit`)."""
-    head = url.partition("#")[0].partition("?")[0]
-    _, separator, rest = head.partition("://")
-    if not separator:
-        return urlsplit(url).path
-    slash = rest.find("/")
-    return rest[slash:] if slash >= 0 else ""
-
-
-def _suffix(name: str) -> str:
-    """`PurePosixPath(name).suffix` for a name without "/", without building a path:
-    from the last dot, unless the name starts or ends with it ("", ".", "..", ".jpg")."""
-    dot = name.rfind(".")
-    return name[dot:] if 0 < dot < len(name) - 1 else ""
-
-
 def hashtags_for(job: JobPosting, platform: Platform, profile: TenantProfile) -> list[str]:
     """The tenant's hashtags, the job's tags, the platform's extras: deduplicated, in order."""
     settings = job.platform_settings.get(platform)
@@ -297,15 +243,6 @@ def first_comment_for(
             max_tags=captions.INSTAGRAM_MAX_HASHTAGS,
         )  # fmt: skip
     return (comment or "").strip() or None
-
-
-def image_for(job: JobPosting, platform: Platform, profile: TenantProfile) -> str | None:
-    """The image a post shows: the job's; on Instagram the tenant's default when it has none."""
-    if job.image_url is not None:
-        return str(job.image_url)
-    if platform is Platform.INSTAGRAM:
-        return profile.default_image_url
-    return None
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -337,8 +274,9 @@ def render(
                 f"apply URL too long to add attribution (over {MAX_LINK_LENGTH:,} characters)",
             )
         )
-    image = image_for(job, platform, profile)
-    media = [_image_item(image)] if image else []
+    media = plan_media(job, platform, profile)  # Instagram without media raises here
+    warnings.extend(media.warnings)
+    items = list(media.items)
     hashtags = hashtags_for(job, platform, profile)
     first_comment = first_comment_for(job, platform, profile, hashtags)
     if platform is Platform.INSTAGRAM and profile.instagram_hashtags_in_first_comment:
@@ -354,10 +292,11 @@ def render(
             apply_label=labels.apply_facebook,
         )
         limit = captions.FACEBOOK_MESSAGE_LIMIT
-        content = PostContent(text=fitted.text, link=link, media=media, first_comment=first_comment)
+        content = PostContent(
+            text=fitted.text, link=link, media=items, format=media.format,
+            first_comment=first_comment,
+        )  # fmt: skip
     else:
-        if image is None:
-            raise ValueError("Instagram needs an image")
         fitted = captions.fit_instagram_caption(
             headline=headline,
             body=body,
@@ -368,25 +307,13 @@ def render(
             footer=profile.footer,
         )
         limit = captions.INSTAGRAM_CAPTION_LIMIT
-        content = PostContent(text=fitted.text, media=media, first_comment=first_comment)
-        if job.image_url is None:
-            warnings.append(
-                ContentWarning("default_image", "job has no image: the tenant's default is used")
-            )
-        if (kind := image_format(image)) is not None:
-            warnings.append(
-                ContentWarning("image_not_jpeg", f"image is {kind}; Instagram needs JPEG")
-            )
+        content = PostContent(
+            text=fitted.text, media=items, format=media.format, first_comment=first_comment
+        )
     warnings.extend(
         cut_warnings(fitted.cuts, platform, limit, body_name="caption" if custom else "description")
     )
     return Rendered(content=content, apply_url=str(link), warnings=tuple(warnings))
-
-
-@functools.lru_cache(maxsize=64)
-def _image_item(url: str) -> MediaItem:
-    # Cached: both platforms' posts of a job show the same image (a frozen model: shareable).
-    return MediaItem(kind=MediaKind.IMAGE, url=url)
 
 
 def _link(url: str) -> HttpUrl | None:

@@ -8,8 +8,9 @@ from uuid import UUID
 from schemas.jobs import JobPosting
 from schemas.platforms import Platform
 from schemas.publish import PostContent, PublishCommand, make_post_key
-from services.distributor.content import DEFAULT_PROFILE, ContentWarning, image_for, render
-from services.distributor.models import Connection, TenantProfile
+from services.distributor.content import DEFAULT_PROFILE, render
+from services.distributor.media import has_media
+from services.distributor.models import Connection, ContentWarning, TenantProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +43,8 @@ def skip_reason(job: JobPosting, connection: Connection, profile: TenantProfile)
     settings = job.platform_settings.get(connection.platform)
     if settings is not None and not settings.enabled:
         return f"{connection.platform.value} disabled for this job"
-    if (
-        connection.platform is Platform.INSTAGRAM
-        and image_for(job, Platform.INSTAGRAM, profile) is None
-    ):
+    instagram = Platform.INSTAGRAM
+    if connection.platform is instagram and not has_media(job, instagram, profile):
         return "Instagram needs an image; the job has none and the tenant has no default image"
     return None
 

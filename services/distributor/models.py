@@ -41,6 +41,14 @@ def default_utm() -> dict[Platform, dict[str, str]]:
 
 
 @dataclass(frozen=True, slots=True)
+class ContentWarning:
+    """Something a preview should tell: `code` is stable for programs, `message` for people."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class TenantProfile:
     """How a tenant's jobs are worded and linked. The defaults work for any tenant."""
 
@@ -55,6 +63,7 @@ class TenantProfile:
     require_approval: bool = False
     update_policy: UpdatePolicy = "edit"  # what job.updated does to live posts
     timezone: str = "UTC"  # IANA zone dates are shown in
+    facebook_video_as_reel: bool = False  # a job's video goes to Facebook as a Page Reel
     # Instagram captions carry no hashtags: they go to the post's first comment instead.
     instagram_hashtags_in_first_comment: bool = False
 

@@ -49,6 +49,7 @@ class TenantProfileInput(BaseModel):
     require_approval: bool = False
     update_policy: UpdatePolicy = "edit"
     timezone: str = "UTC"
+    facebook_video_as_reel: bool = False
     instagram_hashtags_in_first_comment: bool = False
 
     @field_validator("locale")
@@ -95,6 +96,7 @@ class TenantProfileInput(BaseModel):
             require_approval=self.require_approval,
             update_policy=self.update_policy,
             timezone=self.timezone,
+            facebook_video_as_reel=self.facebook_video_as_reel,
             instagram_hashtags_in_first_comment=self.instagram_hashtags_in_first_comment,
         )
 
@@ -112,6 +114,7 @@ class TenantProfileInput(BaseModel):
                 "require_approval": profile.require_approval,
                 "update_policy": profile.update_policy,
                 "timezone": profile.timezone,
+                "facebook_video_as_reel": profile.facebook_video_as_reel,
                 "instagram_hashtags_in_first_comment": (
                     profile.instagram_hashtags_in_first_comment
                 ),

@@ -1,17 +1,21 @@
-"""Facebook Page posts: link/text, photo, multi-photo, video; edit, delete, reconcile."""
+"""Facebook Page posts: link/text, photo, multi-photo, video, Reel; edit, delete, reconcile."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
 
+from pydantic import HttpUrl, ValidationError
+
 from jobcast.graph.client import (
     AmbiguousOutcomeError,
+    GraphClient,
     GraphError,
     permalink_of,
     read_permalink,
 )
-from schemas.publish import MediaKind
+from schemas.media import MediaKind, PostFormat
+from services.publisher_facebook.reels import ReelUploader
 from services.publishing.comments import find_comment, make_comment
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
@@ -23,24 +27,31 @@ _MAX_PAGES = 20
 _NOT_FOUND_SUBCODE = 33  # "object does not exist": a delete that already happened
 # Asking for the permalink on the create call saves a round trip per post.
 _WITH_PERMALINK = {"fields": "id,permalink_url"}
+_FACEBOOK = "https://www.facebook.com"  # what a video's relative permalink is relative to
 
 
 class FacebookPoster:
-    """Publishes to a Page with its page token."""
+    """Publishes to a Page with its page token; Reels go through `reels` (the upload host)."""
+
+    def __init__(self, reels: ReelUploader | None = None) -> None:
+        self._reels = reels
 
     async def publish(self, attempt: Attempt) -> Posted:
-        """Pick the endpoint by the media: video, one photo, several photos, or none."""
+        """Pick the endpoint by the format: Reel, video, one photo, several photos, or none."""
         command, graph, token = attempt.command, attempt.graph, attempt.token
         page, content = command.account_id, command.content
         images = [str(m.url) for m in content.media if m.kind is MediaKind.IMAGE]
         videos = [str(m.url) for m in content.media if m.kind is MediaKind.VIDEO]
+        if videos and content.format is PostFormat.REEL:
+            return await self._reel(attempt, videos[0])
         if videos:
             created = await graph.call(
                 "POST", f"{page}/videos", token,
                 data={"file_url": videos[0], "description": content.text},
             )  # fmt: skip
-            post_id = str(created["id"])
-        elif len(images) == 1:
+            video_id = str(created["id"])
+            return Posted(video_id, await _video_permalink(graph, video_id, token))
+        if len(images) == 1:
             created = await graph.call(
                 "POST", f"{page}/photos", token, data={"url": images[0], "caption": content.text}
             )
@@ -72,6 +83,50 @@ class FacebookPoster:
             post_id = str(created["id"])
         return Posted(post_id, await permalink_of(graph, created, post_id, token, "permalink_url"))
 
+    async def _reel(self, attempt: Attempt, video_url: str) -> Posted:
+        """Meta's Reels flow: start a session (its video id checkpointed), have the upload
+        host fetch the video, then finish with the description as PUBLISHED."""
+        if self._reels is None:
+            raise GraphError("Reels are not configured on this publisher", code=None,
+                             subcode=None, http_status=400)  # fmt: skip
+        graph, token, progress = attempt.graph, attempt.token, attempt.progress
+        reels = f"{attempt.command.account_id}/video_reels"
+        if "reel_video_id" not in progress:
+            started = await graph.call("POST", reels, token, data={"upload_phase": "start"})
+            progress["reel_video_id"] = str(started["video_id"])
+            await attempt.checkpoint()
+        video_id = str(progress["reel_video_id"])
+        if not progress.get("reel_uploaded"):
+            await self._reels.upload(video_id, video_url, token)
+            progress["reel_uploaded"] = True
+            await attempt.checkpoint()
+        await graph.call(
+            "POST", reels, token,
+            data={"upload_phase": "finish", "video_id": video_id, "video_state": "PUBLISHED",
+                  "description": attempt.command.content.text},
+        )  # fmt: skip
+        return Posted(video_id, await _video_permalink(graph, video_id, token))
+
+    async def _reconcile_reel(self, attempt: Attempt, video_id: str) -> Reconciliation:
+        """A Reel's session tells: published (or publishing) means posted; an upload or
+        publish phase not reached means not posted, and the flow resumes."""
+        try:
+            found = await attempt.graph.call(
+                "GET", video_id, attempt.token, params={"fields": "status"}
+            )
+        except (GraphError, AmbiguousOutcomeError) as exc:
+            return Undecided(f"could not read the Reel's status: {exc}")
+        status = found.get("status") or {}
+        uploading = (status.get("uploading_phase") or {}).get("status")
+        publishing = (status.get("publishing_phase") or {}).get("status")
+        if publishing in ("complete", "in_progress"):
+            return Posted(video_id, await _video_permalink(attempt.graph, video_id, attempt.token))
+        if uploading != "complete":
+            attempt.progress.pop("reel_uploaded", None)
+        if publishing in (None, "not_started") or status.get("video_status") == "error":
+            return Absent()
+        return Undecided(f"Reel publishing phase {publishing!r}")
+
     async def reconcile(self, attempt: Attempt) -> Reconciliation:
         """Look for our message among the Page's posts since the claim (Meta has no
         idempotency key).
@@ -81,6 +136,9 @@ class FacebookPoster:
         would call a post that exists "absent" and post it again.
         """
         command, graph, token = attempt.command, attempt.graph, attempt.token
+        reel_video_id = attempt.progress.get("reel_video_id")
+        if reel_video_id is not None:
+            return await self._reconcile_reel(attempt, str(reel_video_id))
         earliest = attempt.since - _CLOCK_SKEW
         params: dict[str, str | int] = {
             "fields": "id,message,created_time",
@@ -112,9 +170,13 @@ class FacebookPoster:
         return Undecided(f"more than {_MAX_PAGES * _RECENT_POSTS} posts since the claim")
 
     async def edit(self, attempt: Attempt, post_id: str) -> bool:
-        """Facebook edits a post's message in place."""
+        """Facebook edits a post's message in place; a video's (or Reel's) description.
+
+        A video post is known by its id: a video id is bare, a feed or photo post's id is
+        `{page}_{post}`."""
+        field = "message" if "_" in post_id else "description"
         await attempt.graph.call(
-            "POST", post_id, attempt.token, data={"message": attempt.command.content.text}
+            "POST", post_id, attempt.token, data={field: attempt.command.content.text}
         )
         return True
 
@@ -135,6 +197,21 @@ class FacebookPoster:
                 return True
             raise
         return True
+
+
+async def _video_permalink(graph: GraphClient, video_id: str, token: str) -> HttpUrl | None:
+    """A video's permalink: Meta answers a path ("/reel/1/", "/{page}/videos/1/")."""
+    try:
+        found = await graph.call("GET", video_id, token, params={"fields": "permalink_url"})
+    except (GraphError, AmbiguousOutcomeError):
+        return None  # the video exists: a failed read-back is no failure
+    link = str(found.get("permalink_url") or "")
+    if link.startswith("/"):
+        link = _FACEBOOK + link
+    try:
+        return HttpUrl(link)
+    except ValidationError:
+        return None
 
 
 def _parse_time(value: object) -> datetime | None:

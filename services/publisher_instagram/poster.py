@@ -8,6 +8,7 @@ NotReadyError and resumed from the checkpointed container id later.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,10 @@ from jobcast.graph.client import (
     read_permalink,
 )
 from jobcast.graph.errors import classify_graph_error
-from schemas.publish import ErrorClass, MediaItem, MediaKind
+from schemas.media import MediaKind, PostFormat
+from schemas.platforms import Platform
+from schemas.publish import ErrorClass, MediaItem
+from schemas.publish import post_format as post_format_of
 from services.publishing.comments import find_comment, make_comment
 from services.publishing.posting import (
     Absent,
@@ -34,6 +38,9 @@ _RECENT_MEDIA = 50
 _QUOTA_RECHECK_SECONDS = 60.0
 _QUOTA_MARGIN = 5
 _NOT_READY_SUBCODE = 2207027  # media_publish before the container is FINISHED
+_UPLOAD_ERROR_SUBCODE = 2207053  # Meta's "unknown upload error": a new container may do
+# The code in a container's `status` ("... failed with error code 2207026").
+_ERROR_CODE = re.compile(r"\b(2207\d{3})\b|error code:?\s*(\d+)", re.IGNORECASE)
 # Meta's read-after-write: the new media's permalink on the publish answer, one round
 # trip fewer per post. Where it is not offered the answer is the bare id, and the
 # permalink is read as before.
@@ -64,20 +71,31 @@ class InstagramPoster:
         self._quota: dict[str, tuple[int, float]] = {}
 
     async def publish(self, attempt: Attempt) -> Posted:
-        """Create (or resume) the container, check quota, publish once it is FINISHED."""
+        """Create (or resume) the container, check quota, publish once it is FINISHED.
+
+        A carousel's children are created and checkpointed first, and each must be
+        FINISHED before the carousel container is made (Meta refuses one otherwise).
+        """
         graph, token = attempt.graph, attempt.token
-        fresh_images = False
+        post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
+        fresh = False
         if "container_id" not in attempt.progress:
-            attempt.progress["container_id"] = await self._create_container(attempt)
+            # Over quota a container would only expire unpublished: look before making one.
+            await self._check_quota(attempt)
+            children: list[str] = []
+            if post_format is PostFormat.CAROUSEL:
+                children = await self._finished_children(attempt)
+            attempt.progress["container_id"] = await self._create_container(attempt, children)
             attempt.progress["container_created"] = time.time()
             await attempt.checkpoint()
-            fresh_images = all(m.kind is MediaKind.IMAGE for m in attempt.command.content.media)
+            fresh = post_format is not PostFormat.REEL
         container_id = str(attempt.progress["container_id"])
-        if fresh_images:
-            # Images are almost always FINISHED at once, and publishing one too early is
-            # refused without effect (9007/2207027): try first, wait only when told to.
-            # One round trip fewer per post. A container from an earlier attempt could be
-            # PUBLISHED already, so it is always looked at first.
+        if fresh:
+            # Images (and a carousel of FINISHED children) are almost always FINISHED at
+            # once, and publishing one too early is refused without effect
+            # (9007/2207027): try first, wait only when told to. One round trip fewer per
+            # post. A container from an earlier attempt could be PUBLISHED already, so it
+            # is always looked at first.
             try:
                 published = await self._publish_container(attempt, container_id)
             except GraphError as exc:
@@ -90,12 +108,26 @@ class InstagramPoster:
         return Posted(media_id, await permalink_of(graph, published, media_id, token, "permalink"))
 
     async def _publish_when_finished(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
-        try:
-            await self._wait_until_finished(attempt, container_id)
-        except ContainerFailedError:
-            attempt.progress.clear()  # the next try builds a new container
-            raise
+        await self._wait_until_finished(attempt, [container_id], "container_created")
         return await self._publish_container(attempt, container_id)
+
+    async def _finished_children(self, attempt: Attempt) -> list[str]:
+        """The carousel's item containers, created once (checkpointed), all FINISHED."""
+        children = attempt.progress.get("children")
+        if not isinstance(children, list):
+            graph, token = attempt.graph, attempt.token
+            children = []
+            for item in attempt.command.content.media:
+                child = await graph.call(
+                    "POST", f"{attempt.command.account_id}/media", token,
+                    data={**_media_fields(item, carousel=True), "is_carousel_item": "true"},
+                )  # fmt: skip
+                children.append(str(child["id"]))
+            attempt.progress["children"] = children
+            attempt.progress["children_created"] = time.time()
+            await attempt.checkpoint()
+        await self._wait_until_finished(attempt, children, "children_created")
+        return [str(child) for child in children]
 
     async def _publish_container(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
         await self._check_quota(attempt)
@@ -150,52 +182,51 @@ class InstagramPoster:
             raise
         return True
 
-    async def _create_container(self, attempt: Attempt) -> str:
-        graph, token, content = attempt.graph, attempt.token, attempt.command.content
-        ig_user = attempt.command.account_id
-        if len(content.media) >= 2:
-            children = []
-            for item in content.media:
-                child = await graph.call(
-                    "POST", f"{ig_user}/media", token,
-                    data={**_media_fields(item, carousel=True), "is_carousel_item": "true"},
-                )  # fmt: skip
-                children.append(str(child["id"]))
+    async def _create_container(self, attempt: Attempt, children: list[str]) -> str:
+        content = attempt.command.content
+        if children:
             data = {"media_type": "CAROUSEL", "children": ",".join(children)}
         elif content.media:
             data = _media_fields(content.media[0], carousel=False)
         else:
             raise GraphError("Instagram needs an image or a video", code=100, subcode=None,
                              http_status=400)  # fmt: skip
-        created = await graph.call(
-            "POST", f"{ig_user}/media", token, data={**data, "caption": content.text}
-        )
+        created = await attempt.graph.call(
+            "POST", f"{attempt.command.account_id}/media", attempt.token,
+            data={**data, "caption": content.text},
+        )  # fmt: skip
         return str(created["id"])
 
-    async def _wait_until_finished(self, attempt: Attempt, container_id: str) -> None:
+    async def _wait_until_finished(
+        self, attempt: Attempt, container_ids: list[str], created_key: str
+    ) -> None:
+        """Poll the containers until each is FINISHED; one in ERROR or EXPIRED fails them
+        all with Meta's reason (and the next try starts over with new containers)."""
         timing = self._timing
         loop = asyncio.get_running_loop()
         inline_deadline = loop.time() + timing.inline_wait_seconds
+        waiting = list(container_ids)
         while True:
-            status = await attempt.graph.call(
-                "GET", container_id, attempt.token, params={"fields": "status_code,status"}
-            )
-            code = status.get("status_code")
-            if code == "FINISHED":
+            for container_id in list(waiting):
+                status = await attempt.graph.call(
+                    "GET", container_id, attempt.token, params={"fields": "status_code,status"}
+                )
+                code = status.get("status_code")
+                if code == "FINISHED":
+                    waiting.remove(container_id)
+                elif code == "PUBLISHED":
+                    raise AmbiguousOutcomeError("container already published")
+                elif code in ("ERROR", "EXPIRED"):
+                    attempt.progress.clear()
+                    raise _failed(code, str(status.get("status", "")), container_ids, container_id)
+            if not waiting:
                 return
-            if code == "PUBLISHED":
-                raise AmbiguousOutcomeError("container already published")
-            if code in ("ERROR", "EXPIRED"):
-                raise ContainerFailedError(
-                    f"container {code}: {status.get('status', '')}",
-                    code=None, subcode=2207053, http_status=200,
-                )  # fmt: skip
-            created = float(attempt.progress.get("container_created", time.time()))
+            created = float(attempt.progress.get(created_key, time.time()))
             if time.time() - created > timing.give_up_after_seconds:
                 attempt.progress.clear()
                 raise ContainerFailedError(
                     "media still processing after the wait limit",
-                    code=None, subcode=2207053, http_status=200,
+                    code=None, subcode=_UPLOAD_ERROR_SUBCODE, http_status=200,
                 )  # fmt: skip
             if loop.time() >= inline_deadline:
                 raise NotReadyError("media processing", timing.resume_after_seconds)
@@ -243,9 +274,26 @@ class InstagramPoster:
         return Undecided("container published but its media was not found")
 
 
+def _failed(
+    code: str, status: str, container_ids: list[str], container_id: str
+) -> ContainerFailedError:
+    """Meta's reason for a container in ERROR (its `status` names the error code, e.g.
+    2207026 for a video format it cannot read), classified by that code."""
+    found = _ERROR_CODE.search(status)
+    subcode = int(found.group(1) or found.group(2)) if found else _UPLOAD_ERROR_SUBCODE
+    which = (
+        f"carousel item {container_ids.index(container_id) + 1} " if len(container_ids) > 1 else ""
+    )
+    reason = f"{which}container {code}: {status}".strip()
+    return ContainerFailedError(reason, code=None, subcode=subcode, http_status=200)
+
+
 def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:
     if item.kind is MediaKind.IMAGE:
-        return {"image_url": str(item.url)}
+        fields = {"image_url": str(item.url)}
+        if item.alt_text:
+            fields["alt_text"] = item.alt_text  # Meta takes alt text on images only
+        return fields
     if carousel:
         return {"media_type": "VIDEO", "video_url": str(item.url)}
     return {"media_type": "REELS", "video_url": str(item.url), "share_to_feed": "true"}

@@ -50,6 +50,7 @@ from schemas.publish import (
     PublishRequested,
     PublishResult,
     PublishStatus,
+    posted_media,
 )
 from services.publishing import comments, decisions, metrics, repo
 from services.publishing.decisions import Decision
@@ -380,6 +381,12 @@ class PublishWorker:
                 requested_at=claim.event.occurred_at,
                 http_status=decision.http_status,
                 latency_ms=latency_ms,
+                media=(
+                    posted_media(command.platform, command.content)
+                    if decision.status is PublishStatus.POSTED
+                    and command.action is PublishAction.PUBLISH
+                    else None
+                ),
                 first_comment=comments.pending() if follow_up else None,
             )
         completed = PublishCompleted(tenant_id=claim.event.tenant_id, payload=result)

@@ -24,8 +24,9 @@ from services.distributor.captions import (
     count_mentions,
     instagram_apply_line,
 )
-from services.distributor.content import LABELS, _path_of, attributed_url, render
+from services.distributor.content import LABELS, attributed_url, render
 from services.distributor.domain import Skip, plan_posts, preview
+from services.distributor.media import _path_of
 from services.distributor.models import Connection, TenantProfile
 
 FAMILY = "👨‍👩‍👧‍👦"

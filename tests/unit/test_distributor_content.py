@@ -18,18 +18,17 @@ from services.distributor.captions import (
 from services.distributor.content import (
     LABELS,
     MAX_LINK_LENGTH,
-    ContentWarning,
     Rendered,
     attributed_url,
     format_datetime_local,
     format_pay,
     format_publish_at,
     hashtags_for,
-    image_format,
     render,
 )
 from services.distributor.domain import Preview, Skip, plan_posts, preview
-from services.distributor.models import Connection, TenantProfile
+from services.distributor.media import image_format
+from services.distributor.models import Connection, ContentWarning, TenantProfile
 
 TENANT = uuid4()
 NBSP = "\u00a0"

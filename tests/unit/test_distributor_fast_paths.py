@@ -21,11 +21,12 @@ from jobcast.kafka import (
     RenderedEvent,
     murmur2,
 )
+from schemas.media import MediaKind
 from schemas.platforms import Platform
-from schemas.publish import MediaItem, MediaKind, PostContent, PublishCommand, PublishRequested
+from schemas.publish import MediaItem, PostContent, PublishCommand, PublishRequested
 from services.distributor import bulk, captions
-from services.distributor.content import _suffix
 from services.distributor.dispatch import random_uuid_text, requested_json
+from services.distributor.media import _suffix
 from services.distributor.repo_posts import NewPost
 from services.distributor.schedule import PostState
 from tests.unit.test_captions import PIECES, chunk, text

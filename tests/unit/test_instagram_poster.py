@@ -101,8 +101,9 @@ async def test_a_fresh_image_is_published_without_polling_first() -> None:
     await close()
     assert posted.platform_post_id == "media-1"
     assert str(posted.permalink) == "https://www.instagram.com/p/abc/"
+    # The quota is read before any container: one over quota would never be published.
     assert graph.calls == [
-        "POST media", "GET content_publishing_limit", "POST media_publish", "GET media-1",
+        "GET content_publishing_limit", "POST media", "POST media_publish", "GET media-1",
     ]  # fmt: skip
     assert attempt.progress["container_id"] == "container-1"
 
@@ -117,7 +118,7 @@ async def test_the_permalink_comes_with_the_publish_answer_where_meta_offers_it(
     assert (posted.platform_post_id, str(posted.permalink)) == (
         "media-1", "https://www.instagram.com/p/raw/"
     )  # fmt: skip
-    assert graph.calls == ["POST media", "GET content_publishing_limit", "POST media_publish"]
+    assert graph.calls == ["GET content_publishing_limit", "POST media", "POST media_publish"]
     assert [parse_qs(query) for query in graph.publish_queries] == [{"fields": ["id,permalink"]}]
 
 
@@ -141,7 +142,7 @@ async def test_an_image_not_ready_yet_is_polled_and_then_published() -> None:
     await close()
     assert posted.platform_post_id == "media-1"
     assert graph.calls == [
-        "POST media", "GET content_publishing_limit", "POST media_publish",
+        "GET content_publishing_limit", "POST media", "POST media_publish",
         "GET container-1", "GET container-1", "POST media_publish", "GET media-1",
     ]  # fmt: skip
 

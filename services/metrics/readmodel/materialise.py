@@ -70,7 +70,7 @@ _WINNER = (
     "next_attempt_at",
 )
 _IDENTITY = ("tenant_id", "job_id", "connection_id", "platform", "action")
-_FIRST_NON_NULL = ("platform_post_id", "permalink")
+_FIRST_NON_NULL = ("platform_post_id", "permalink", "media_format", "media_images", "media_videos")
 
 JOB_POST_COLUMNS: tuple[str, ...] = (
     "post_key",

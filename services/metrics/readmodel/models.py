@@ -45,6 +45,9 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("next_attempt_at", "timestamptz"),
     ("completed_at", "timestamptz"),
     ("requested_at", "timestamptz"),
+    ("media_format", "text"),
+    ("media_images", "smallint"),
+    ("media_videos", "smallint"),
     ("first_comment", "text"),
 )
 EVENT_COLUMN_NAMES = tuple(name for name, _ in EVENT_COLUMNS)
@@ -76,6 +79,15 @@ class ResultFields(Protocol):
     def http_status(self) -> int | None: ...
     @property
     def latency_ms(self) -> int | None: ...
+
+
+class MediaFields(Protocol):
+    @property
+    def format(self) -> str: ...
+    @property
+    def images(self) -> int: ...
+    @property
+    def videos(self) -> int: ...
 
 
 class FirstCommentFields(Protocol):
@@ -110,6 +122,7 @@ def event_row(
     next_attempt_at: datetime | None,
     completed_at: datetime,
     requested_at: datetime | None,
+    media: MediaFields | None = None,
     first_comment: FirstCommentFields | None = None,
 ) -> EventRow:
     """A row of EVENT_COLUMNS; the keyword values already as stored (times in UTC). The
@@ -137,6 +150,9 @@ def event_row(
         next_attempt_at,
         completed_at,
         requested_at,
+        media.format if media else None,
+        media.images if media else None,
+        media.videos if media else None,
         first_comment_key(first_comment, completed_at, event_id) if first_comment else None,
     )
 
@@ -179,6 +195,7 @@ def result_row(event: PublishCompleted) -> EventRow:
         next_attempt_at=r.next_attempt_at,
         completed_at=r.completed_at,
         requested_at=r.requested_at,
+        media=r.media,
         first_comment=r.first_comment,
     )
 

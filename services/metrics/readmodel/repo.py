@@ -35,7 +35,7 @@ _POST_COLUMNS = """post_key, job_id, platform, connection_id, action, status, at
     error_message, first_seen_at, requested_at, scheduled_for, awaiting_approval_at,
     held_at, first_attempt_at, posted_at, unconfirmed_at, failed_at, cancelled_at,
     skipped_at, edited_at, deleted_at, next_attempt_at, status_changed_at, last_event_at,
-    first_comment"""
+    media_format, media_images, media_videos, first_comment"""
 
 _ATTEMPT_COLUMNS = """event_id, post_key, attempt, outcome, error_class, error_code,
     error_subcode, error_message, http_status, latency_ms, platform_post_id, permalink,

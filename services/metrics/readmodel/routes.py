@@ -17,6 +17,7 @@ from jobcast.auth import KEY_CACHE_SECONDS, TenantDependency, bearer_key
 from jobcast.http_edge import too_many_requests
 from jobcast.rate_limits import RateLimiter
 from jobcast.tenancy import Tenant, identify
+from schemas.media import PostedMedia
 from schemas.platforms import Platform
 from schemas.publish import PublishStatus
 from services.metrics.readmodel import repo
@@ -94,6 +95,7 @@ class PostView(BaseModel):
     next_attempt_at: datetime | None
     lifecycle: Lifecycle
     updated_at: datetime = Field(description="When the current status was reported")
+    media: PostedMedia | None = Field(default=None, description="What the post was made of")
     first_comment: FirstCommentView | None = Field(
         default=None, description="Null when the post has no first comment"
     )
@@ -339,6 +341,13 @@ def _post(row: dict[str, Any]) -> PostView:
         next_attempt_at=row["next_attempt_at"],
         lifecycle=Lifecycle.model_validate(row),
         updated_at=row["status_changed_at"],
+        media=(
+            PostedMedia(
+                format=row["media_format"], images=row["media_images"], videos=row["media_videos"]
+            )
+            if row.get("media_format")
+            else None
+        ),
         first_comment=first_comment_of(row["first_comment"]),
     )
 

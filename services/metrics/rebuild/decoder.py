@@ -276,5 +276,6 @@ def result_row_fast(value: bytes) -> EventRow | None:
         next_attempt_at=r.next_attempt_at,
         completed_at=r.completed_at,
         requested_at=r.requested_at,
+        media=r.media,
         first_comment=r.first_comment,
     )
