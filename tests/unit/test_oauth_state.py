@@ -18,20 +18,15 @@ from services.distributor.oauth import (
     callback_url,
     connections_from_pages,
 )
+from tests.clock import ManualClock
 
 KEY = generate_key()
 
 
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def signer(keys: str = KEY, clock: FakeClock | None = None) -> StateSigner:
-    return StateSigner(SecretStr(keys), ttl_seconds=600, clock=clock or FakeClock())
+def signer(keys: str = KEY, clock: ManualClock | None = None) -> StateSigner:
+    return StateSigner(
+        SecretStr(keys), ttl_seconds=600, clock=clock or ManualClock(1_800_000_000.0)
+    )
 
 
 def test_a_state_round_trips_to_its_tenant() -> None:
@@ -85,7 +80,7 @@ def test_a_state_signed_with_another_key_is_refused() -> None:
 
 
 def test_a_state_expires_after_the_ttl() -> None:
-    clock = FakeClock()
+    clock = ManualClock(1_800_000_000.0)
     state = signer(clock=clock).issue(uuid4())
     clock.now += 599
     signer(clock=clock).verify(state)

@@ -15,14 +15,7 @@ from jobcast.graph.pacing import (
     parse_app_usage,
     parse_business_usage,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import ManualClock
 
 
 def test_parse_app_usage_takes_the_highest_percentage() -> None:
@@ -64,7 +57,7 @@ def test_pacing_grows_with_usage_and_pauses_near_the_limit() -> None:
 
 
 def test_throttle_holds_only_the_limited_account() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     throttle = Throttle(clock)
     throttle.observe(None, {"111": Usage(100.0, 420.0), "222": Usage(10.0)})
     assert throttle.wait_seconds("111") == 420.0
@@ -74,7 +67,7 @@ def test_throttle_holds_only_the_limited_account() -> None:
 
 
 def test_rate_limit_error_blocks_account_or_app() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     throttle = Throttle(clock)
     throttle.rate_limited("111", app_wide=False, regain_seconds=None)
     assert throttle.wait_seconds("111") == 300.0
@@ -84,7 +77,7 @@ def test_rate_limit_error_blocks_account_or_app() -> None:
 
 
 def test_app_usage_slows_everyone() -> None:
-    throttle = Throttle(FakeClock())
+    throttle = Throttle(ManualClock())
     throttle.observe(Usage(96.0), {})
     assert throttle.wait_seconds("any-account") == 60.0
 

@@ -6,6 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
+from schemas.engagement import EngagementMetrics
 from schemas.publish import FirstCommentStatus, PublishStatus
 
 # Later lifecycle stages outrank earlier ones, so an old result arriving late
@@ -63,14 +64,4 @@ def ratio(part: int | None, whole: int | None) -> float | None:
 
 
 # Engagement metrics in jobcast's names (columns of the engagement tables, in this order).
-METRIC_NAMES = (
-    "views",
-    "reach",
-    "reactions",
-    "likes",
-    "comments",
-    "shares",
-    "clicks",
-    "saved",
-    "total_interactions",
-)
+METRIC_NAMES = tuple(EngagementMetrics.model_fields)

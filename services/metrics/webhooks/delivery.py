@@ -13,7 +13,6 @@ Secrets are stored encrypted (JOBCAST_SECRET_KEY) and appear in no log, event or
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ import asyncpg
 from prometheus_client import Counter
 
 from jobcast.crypto import TokenCipher, TokenDecryptError
+from jobcast.due_work import work_through_due
 from jobcast.http_client import HttpClient, NoAnswerError
 from jobcast.public_http import DestinationRefusedError
 from schemas.connections import ConnectionExpired, ConnectionExpiring
@@ -221,16 +221,9 @@ class WebhookDispatcher:
         self._batch = batch
 
     async def run(self, stop: asyncio.Event, poll_seconds: float = 1.0) -> None:
-        while not stop.is_set():
-            try:
-                due = await self._take_due()
-                await asyncio.gather(*(self.deliver(d) for d in due))
-            except (OSError, asyncpg.PostgresError):
-                log.exception("webhook pass failed; trying again")
-                due = []
-            if not due:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+        await work_through_due(
+            stop, self._take_due, self.deliver, poll_seconds=poll_seconds, log=log, what="webhook"
+        )
 
     async def _take_due(self) -> list[_Due]:
         # The lease (a request's timeout, twice) keeps a row with this instance meanwhile.
