@@ -54,9 +54,17 @@ POST_COLUMNS = (
     "error_message",
     "next_attempt_at",
     "updated_at",
+    "media_format",
+    "media_images",
+    "media_videos",
+    "first_comment_status",
+    "first_comment_id",
+    "first_comment_attempts",
+    "first_comment_error",
     *LIFECYCLE_COLUMNS,
 )
-"""A post's columns: the `PostView` fields, its `error` and `lifecycle` flattened."""
+"""A post's columns: the `PostView` fields, its `error`, `media`, `first_comment` and
+`lifecycle` flattened."""
 
 ENGAGEMENT_COLUMNS = (
     "posts_measured",
@@ -107,12 +115,21 @@ def post_row(post: Mapping[str, object]) -> list[object]:
     """A `GET /v1/posts` item as the values of `POST_COLUMNS`."""
     error = _mapping(post.get("error"))
     lifecycle = _mapping(post.get("lifecycle"))
+    media = _mapping(post.get("media"))
+    comment = _mapping(post.get("first_comment"))
     flat = {
         **post,
         "error_class": error.get("error_class"),
         "error_code": error.get("code"),
         "error_subcode": error.get("subcode"),
         "error_message": error.get("message"),
+        "media_format": media.get("format"),
+        "media_images": media.get("images"),
+        "media_videos": media.get("videos"),
+        "first_comment_status": comment.get("status"),
+        "first_comment_id": comment.get("comment_id"),
+        "first_comment_attempts": comment.get("attempts"),
+        "first_comment_error": _mapping(comment.get("error")).get("message"),
         **{column: lifecycle.get(column) for column in LIFECYCLE_COLUMNS},
     }
     return [flat.get(column) for column in POST_COLUMNS]

@@ -78,10 +78,13 @@ async def test_import_a_csv_then_export_its_posts(
         (cook, "facebook"), (cook, "instagram"), (waiter, "facebook"), (waiter, "instagram"),
     ]  # fmt: skip
     assert len({r["post_key"] for r in rows}) == 4
-    # Every field the read API gives a post has its column (error and lifecycle flattened).
+    # Every field the read API gives a post has its column (the objects flattened).
     item: dict[str, Any] = listed["posts"][0]
-    fields = {k for k in item if k not in ("error", "lifecycle")} | set(item["lifecycle"])
+    nested = ("error", "lifecycle", "media", "first_comment")
+    fields = {k for k in item if k not in nested} | set(item["lifecycle"])
+    fields |= {f"media_{k}" for k in item["media"] or {"format": 0, "images": 0, "videos": 0}}
     assert fields <= set(POST_COLUMNS)
+    assert {"first_comment_status", "first_comment_id"} <= set(POST_COLUMNS)
 
     only_facebook = await _cli(env, "posts", "export", "--platform", "facebook")
     assert {r["platform"] for r in _csv_rows(only_facebook.stdout)} == {"facebook"}

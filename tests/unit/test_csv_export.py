@@ -65,6 +65,22 @@ def test_posts_become_rows_in_a_fixed_column_order() -> None:
     assert ok["error_class"] == ""
 
 
+def test_media_and_first_comment_are_flattened() -> None:
+    posted = _post(
+        status="posted", error=None,
+        media={"format": "carousel", "images": 2, "videos": 1},
+        first_comment={"status": "failed", "comment_id": None, "attempts": 2,
+                       "error": {"error_class": "permanent", "message": "comments are off"}},
+    )  # fmt: skip
+    row, _ = _read(list(posts_csv([posted, _post()])))
+    assert (row["media_format"], row["media_images"], row["media_videos"]) == ("carousel", "2", "1")
+    assert (row["first_comment_status"], row["first_comment_attempts"]) == ("failed", "2")
+    assert row["first_comment_error"] == "comments are off"
+    assert row["first_comment_id"] == ""
+    (none,) = _read(list(posts_csv([_post()])))
+    assert none["media_format"] == none["first_comment_status"] == ""
+
+
 def test_a_later_page_has_no_header() -> None:
     lines = list(posts_csv([_post()], header=False))
     assert len(lines) == 1

@@ -39,6 +39,7 @@ from services.metrics.readmodel.models import first_comment_key, first_comment_o
 from services.metrics.rebuild.decoder import result_row_fast
 from services.publishing import comments, decisions, repo, worker
 from services.publishing.posting import Absent, Attempt, Posted, Undecided
+from tests.publishing_fakes import NoGraphHosts
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -304,7 +305,7 @@ async def run_comment(
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
-        platform=Platform.FACEBOOK, pool=None, broker=None, graph=None,  # type: ignore[arg-type]
+        platform=Platform.FACEBOOK, pool=None, broker=None, graph=NoGraphHosts(),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
         throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3),
     )  # fmt: skip
