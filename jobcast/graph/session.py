@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-# Below the common 5 s server keep-alive, so an idle connection is never reused just as
-# the server closes it (a request lost to a reset).
-KEEPALIVE_SECONDS = 4.0
+from jobcast.http_client import KEEPALIVE_SECONDS, phase_timeouts
 
 
 def graph_session(
@@ -23,16 +21,10 @@ def graph_session(
     connector = aiohttp.TCPConnector(
         limit=max_connections, limit_per_host=0, keepalive_timeout=KEEPALIVE_SECONDS
     )
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        connect=timeout_seconds,
-        sock_connect=timeout_seconds,
-        sock_read=timeout_seconds,
-    )
     return aiohttp.ClientSession(
         base_url=base_url.rstrip("/") + "/",
         connector=connector,
-        timeout=timeout,
+        timeout=phase_timeouts(timeout_seconds),
         cookie_jar=aiohttp.DummyCookieJar(),
         trust_env=False,
     )
