@@ -100,6 +100,10 @@ async def checked(request: Request) -> Session:
     return session
 
 
+LIVE_REFRESH_HEADER = "X-Live-Refresh"
+"""Sent by the pages' live-update script (static/console.js) with its background reads."""
+
+
 def set_cookie(request: Request, response: Response, name: str, value: str, **extra: Any) -> None:
     response.set_cookie(
         name,
@@ -119,7 +123,10 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    flash = session.flash.pop() if session is not None and session.flash else None
+    # A live refresh re-reads the page in the background: the message is for the page the
+    # person sees next, not for that read.
+    refresh = request.headers.get(LIVE_REFRESH_HEADER) is not None
+    flash = session.flash.pop() if session is not None and session.flash and not refresh else None
     return TEMPLATES.TemplateResponse(
         request,
         template,

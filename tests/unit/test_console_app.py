@@ -212,6 +212,16 @@ def test_a_tenant_key_is_told_operator_commands_need_an_operator_key(client: Tes
     assert answer.status_code == 303
 
 
+def test_a_live_refresh_leaves_the_message_for_the_next_page(client: TestClient) -> None:
+    sign_in(client, TENANT_KEY)
+    client.post("/operations/pause", data={"csrf_token": csrf_of(client)})
+    # The page's script re-reads it in the background before the person's browser does.
+    background = client.get("/posts", headers={"X-Live-Refresh": "1"})
+    assert 'role="status"' not in background.text
+    assert 'role="status"' in client.get("/posts").text
+    assert 'role="status"' not in client.get("/posts").text  # shown once
+
+
 def test_the_oauth_callback_goes_to_the_distributor(client: TestClient, apis: FakeApis) -> None:
     as_api = client.get("/v1/connections/facebook/callback?code=c&state=good")
     assert as_api.status_code == 200
