@@ -119,15 +119,13 @@ class Apis:
     async def connections(self, api_key: str) -> Json:
         return await self._call("GET", f"{self._to.distributor}/v1/connections", api_key)
 
-    async def facebook_login_url(self, api_key: str, login: str = "facebook") -> str:
+    async def login_url(self, api_key: str, login: str = "facebook") -> str:
         """The consent dialog of Facebook Login, or of Instagram Login (`login="instagram"`)."""
         url = f"{self._to.distributor}/v1/connections/{login}/start"
         answer = await self._call("GET", url, api_key, params={"redirect": "false"})
         return str(answer["authorize_url"])
 
-    async def facebook_login_callback(
-        self, query: str, path: str = CALLBACK_PATH
-    ) -> tuple[int, Json]:
+    async def login_callback(self, query: str, path: str = CALLBACK_PATH) -> tuple[int, Json]:
         """Hand Facebook's (or Instagram's, at `path`) redirect (code and state, or the
         refusal) to the distributor: the signed state, not a key, says whose it is. Its
         status and answer, as they are."""

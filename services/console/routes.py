@@ -240,7 +240,7 @@ def connections_router(apis: Apis) -> APIRouter:
         """Facebook Login: Pages, and the Instagram accounts linked to them, in one dialog;
         `?login=instagram`: Instagram Login, for an account without a Facebook Page."""
         try:
-            url = await apis.facebook_login_url(
+            url = await apis.login_url(
                 session.api_key, "instagram" if login == "instagram" else "facebook"
             )
         except ApiError as exc:
@@ -250,11 +250,11 @@ def connections_router(apis: Apis) -> APIRouter:
 
     @router.get(CALLBACK_PATH)
     @router.get(INSTAGRAM_CALLBACK_PATH)
-    async def facebook_login_callback(request: Request) -> Response:
+    async def login_callback(request: Request) -> Response:
         """Facebook (or Instagram) Login's way back: the distributor connects the accounts;
         a person is shown what happened, any other client gets the distributor's answer as
         it is."""
-        status, answer = await apis.facebook_login_callback(request.url.query, request.url.path)
+        status, answer = await apis.login_callback(request.url.query, request.url.path)
         if "text/html" not in request.headers.get("accept", ""):
             return JSONResponse(answer, status_code=status)
         session = store(request).get(request.cookies.get(COOKIE))
