@@ -5,8 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from devtools.linkedin_sandbox.app import create_linkedin_app, is_linkedin_path
-from devtools.linkedin_sandbox.control import build_linkedin_control_router
+from devtools.linkedin_sandbox.paths import is_linkedin_path
 from jobcast.http_edge import install_edge
 
 from .routes_control import build_control_router
@@ -44,6 +43,10 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
 
     The state is reachable as ``app.state.sandbox`` so in-process tests can inspect it.
     """
+    # Imported here: the LinkedIn fake's modules import this package's.
+    from devtools.linkedin_sandbox.app import create_linkedin_app
+    from devtools.linkedin_sandbox.control import build_linkedin_control_router
+
     sandbox = state if state is not None else SandboxState()
     app = SandboxApp(
         title="Jobcast Graph API sandbox",

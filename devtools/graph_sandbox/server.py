@@ -30,7 +30,7 @@ from urllib.parse import unquote
 import httptools
 from starlette.types import ASGIApp, Message, Scope
 
-from devtools.linkedin_sandbox.app import is_linkedin_path
+from devtools.linkedin_sandbox.paths import is_linkedin_path
 
 from .app import CONTROL_PREFIX
 from .routes_graph import ResetResponse, handle_graph, request_of

@@ -4,7 +4,7 @@
 | --- | --- |
 | `/linkedin` | api.linkedin.com (`/rest/...`, versioned; `/v2/...`) and the image upload host |
 
-Every request whose path starts with ``MOUNT_PREFIX`` goes to this app (the Graph sandbox's
+Every request whose path starts with ``paths.MOUNT_PREFIX`` goes to this app (the Graph sandbox's
 server and its in-process app both check it), so another LinkedIn host is one more entry
 in ``SITES`` (e.g. ``"/linkedin-www"`` for www.linkedin.com's OAuth pages) and another
 module's routes one more factory in a site's tuple.
@@ -25,7 +25,6 @@ from devtools.graph_sandbox.state import SandboxState
 
 from . import routes_publishing
 
-MOUNT_PREFIX = "/linkedin"
 API_PREFIX = "/linkedin"
 
 RouteFactory = Callable[[SandboxState], list[BaseRoute]]
@@ -37,11 +36,6 @@ SITES: dict[str, tuple[RouteFactory, ...]] = {
 
 OPERATIONS: tuple[str, ...] = routes_publishing.OPERATIONS
 """Operation names of LinkedIn calls (for fault rules and the call log)."""
-
-
-def is_linkedin_path(path: str) -> bool:
-    """Whether a request path is for the fake LinkedIn."""
-    return path.startswith(MOUNT_PREFIX)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from devtools.graph_sandbox.state import SandboxState
@@ -15,6 +16,21 @@ from .comments import comment_view
 from .images import image_view
 from .models import MemberToken, Organization, organization_urn
 from .posts import post_view
+
+# A 1x1 JPEG: what the media relay answers for any image URL (the stack's and the tests'
+# jobs name made-up hosts that nothing could fetch from).
+TINY_JPEG = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c"
+    "0b0b0c1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e"
+    "333432ffc0000b080001000101011100ffc4001f0000010501010101010100000000000000000102030405"
+    "060708090a0bffc400b5100002010303020403050504040000017d01020300041105122131410613516107"
+    "227114328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a4344"
+    "45464748494a535455565758595a636465666768696a737475767778797a838485868788898a9293949596"
+    "9798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3"
+    "e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda0008010100003f00fbd3ffd9"
+)
+
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif")
 
 
 class OrganizationIn(BaseModel):
@@ -147,6 +163,17 @@ def build_linkedin_control_router(state: SandboxState) -> APIRouter:
         else:
             found = [c for per_post in store.comments.values() for c in per_post]
         return {"comments": [comment_view(c) for c in found]}
+
+    @router.get("/media")
+    async def media(url: str) -> Response:
+        """The development media relay: a small JPEG for an http(s) image URL (by its
+        extension), 404 for anything else; what `PUBLISHER_LINKEDIN_MEDIA_RELAY_URL` fetches."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.path.lower().endswith(
+            _IMAGE_SUFFIXES
+        ):
+            raise HTTPException(404, "no image at that URL")
+        return Response(TINY_JPEG, media_type="image/jpeg")
 
     @router.get("/settings")
     async def get_settings() -> dict[str, Any]:

@@ -69,8 +69,8 @@ def upload(state: SandboxState, call: Call) -> Answer:
     """`PUT {uploadUrl}` with the image's bytes: 201, then the image is processed."""
     store = store_of(state)
     image = store.images[store.uploads[call.path_params["upload_id"]]]
-    if image.uploaded_at is not None:
-        raise bad_request("This upload URL was used already")
+    if image.uploaded_at is not None and image_status(store, image, state.now()) != "PROCESSING":
+        raise bad_request("This image was processed already; initialize a new upload")
     if not call.body:
         raise bad_request("Empty upload")
     if len(call.body) > store.settings.max_image_bytes:

@@ -100,6 +100,8 @@ def _checked_content(
             raise invalid("/content/article/source: required")
         if not article["source"].startswith(("http://", "https://")):
             raise invalid("/content/article/source: must be an http(s) URL")
+        if not isinstance(article.get("title"), str) or not article["title"].strip():
+            raise invalid("/content/article/title: required (LinkedIn does not read the page)")
         thumbnail = article.get("thumbnail")
         if thumbnail is not None:
             _require_image(store, author, thumbnail, "/content/article/thumbnail", now)
