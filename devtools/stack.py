@@ -39,6 +39,7 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "publisher-facebook": ("services.publisher_facebook", "PUBLISHER_FACEBOOK_PORT", 8083),
     "publisher-instagram": ("services.publisher_instagram", "PUBLISHER_INSTAGRAM_PORT", 8084),
     "metrics": ("services.metrics", "METRICS_PORT", 8085),
+    "publisher-linkedin": ("services.publisher_linkedin", "PUBLISHER_LINKEDIN_PORT", 8088),
 }
 # The web console: started with the services when its port is among the endpoints' ports
 # (`make up` and the test harness), not by pipelines that only move posts (benchmarks).
@@ -93,6 +94,12 @@ class Endpoints:
                 f"{self.graph_api_url}/instagram-www/oauth/authorize"
             )
             values["FACEBOOK_RUPLOAD_URL"] = self.graph_api_url  # the sandbox takes uploads too
+            # LinkedIn's API is the sandbox's too; images on the made-up hosts of demo and
+            # test jobs are fetched through its media relay.
+            values["LINKEDIN_API_URL"] = f"{self.graph_api_url}/linkedin"
+            values["PUBLISHER_LINKEDIN_MEDIA_RELAY_URL"] = (
+                f"{self.graph_api_url}/_sandbox/linkedin/media"
+            )
         values.update(self.extra)
         # The sandbox plays both apps: the Instagram app is the Meta app unless set apart.
         for graph_name, instagram_name in (
