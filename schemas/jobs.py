@@ -135,14 +135,8 @@ class JobPosting(ContractModel):
         cls, value: dict[Platform, PlatformSettings]
     ) -> dict[Platform, PlatformSettings]:
         for platform, settings in value.items():
-            limit = FIRST_COMMENT_LIMIT.get(platform)
-            if settings.first_comment is not None and limit is None:
-                raise ValueError(f"{platform.value}.first_comment: not offered on {platform.value}")
-            if (
-                settings.first_comment is not None
-                and limit is not None
-                and (len(settings.first_comment) > limit)
-            ):
+            limit = FIRST_COMMENT_LIMIT[platform]
+            if settings.first_comment is not None and len(settings.first_comment) > limit:
                 raise ValueError(
                     f"{platform.value}.first_comment: at most {limit:,} characters"
                     f" ({len(settings.first_comment):,} given)"

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 import regex
 
-from services.distributor import little_text
+from jobcast.linkedin import little_text
 
 INSTAGRAM_CAPTION_LIMIT = 2_200
 INSTAGRAM_MAX_HASHTAGS = 30
@@ -671,13 +671,14 @@ def fit_linkedin_commentary(
     footer: str = "",
     apply_label: str = "Apply",
 ) -> Fitted:
-    """A LinkedIn post's commentary, in little text: ≤ 3,000 characters as sent, hashtags
-    inline, "<apply_label>: <url>" kept whole (LinkedIn makes it a link: no link in bio).
+    """A LinkedIn post's commentary: ≤ 3,000 characters as sent, hashtags inline,
+    "<apply_label>: <url>" kept whole (LinkedIn makes it a link: no link in bio).
 
-    Laid out as a Facebook message, then escaped (`little_text`). The limit is measured on
-    the escaped text, the conservative reading (LinkedIn does not say which it counts), so
-    a text whose escapes push it over is fitted again into what is left; cuts therefore
-    never split an escape. Raises `ValueError` if `apply_url` is blank or cannot fit.
+    Laid out as a Facebook message. The text stays plain (the publisher writes it as little
+    text, `jobcast.linkedin.little_text`), but the limit is measured on the escaped text,
+    the conservative reading (LinkedIn does not say which it counts): a text whose escapes
+    push it over is fitted again into what is left. Raises `ValueError` if `apply_url` is
+    blank or cannot fit.
     """
     if not apply_url.strip():
         raise ValueError("a LinkedIn post needs an apply URL")
@@ -715,10 +716,9 @@ def fit_linkedin_commentary(
     if limit < LINKEDIN_COMMENTARY_LIMIT:
         limit = _largest(limit, LINKEDIN_COMMENTARY_LIMIT, escaped_fits) or limit
         fitted = fit(limit)
-    text = little_text.escape(fitted.text)
-    if _measure(text) > LINKEDIN_COMMENTARY_LIMIT:
+    if _measure(little_text.escape(fitted.text)) > LINKEDIN_COMMENTARY_LIMIT:
         raise ValueError("the apply line and footer alone do not fit once escaped")
-    return Fitted(text, replace(fitted.cuts, full_length=full_length))
+    return Fitted(fitted.text, replace(fitted.cuts, full_length=full_length))
 
 
 def comment_with_hashtags(

@@ -11,7 +11,7 @@ What goes into a post:
   length limit bites, the last ones go first);
 - apply: Facebook gets the apply URL with the platform's attribution, in the text and as
   the post's link; LinkedIn the same (an article titled with the job's title when there is
-  no image), its commentary written in little text (`little_text`); Instagram gets
+  no image), within 3,000 characters once written as little text; Instagram gets
   "Apply: <host> (link in bio)", host only — no path, no query, hence no attribution
   parameters in the caption;
 - media: photos and videos and the kind of post they make, per platform (`media`: on
@@ -44,7 +44,7 @@ from schemas.jobs import FIRST_COMMENT_LIMIT, JobPosting, Pay, PayPeriod
 from schemas.media import PostFormat
 from schemas.platforms import Platform
 from schemas.publish import PostContent
-from services.distributor import captions, little_text
+from services.distributor import captions
 from services.distributor.media import plan_media
 from services.distributor.models import ContentWarning, Language, TenantProfile
 
@@ -312,7 +312,7 @@ def render(
         article = media.format is PostFormat.LINK
         content = PostContent(
             text=fitted.text, link=link, title=job.title if article else None, media=items,
-            format=media.format,
+            format=media.format, first_comment=first_comment,
         )  # fmt: skip
     else:
         fitted = captions.fit_instagram_caption(
@@ -332,11 +332,6 @@ def render(
         cut_warnings(fitted.cuts, platform, limit, body_name="caption" if custom else "description")
     )
     return Rendered(content=content, apply_url=str(link), warnings=tuple(warnings))
-
-
-def shown_text(platform: Platform, content: PostContent) -> str:
-    """A post's text as its readers see it: LinkedIn's little text without its escapes."""
-    return little_text.unescape(content.text) if platform is Platform.LINKEDIN else content.text
 
 
 def _link(url: str) -> HttpUrl | None:

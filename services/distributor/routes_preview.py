@@ -16,7 +16,7 @@ from jobcast.tenancy import Tenant
 from schemas.jobs import JobPosting
 from schemas.publish import PostContent
 from services.distributor.clock import Clock
-from services.distributor.content import format_datetime_local, shown_text
+from services.distributor.content import format_datetime_local
 from services.distributor.domain import preview
 from services.distributor.repo import list_connections
 from services.distributor.repo_profiles import get_profile
@@ -37,7 +37,6 @@ class ConnectionPreview(BaseModel):
     outcome: Literal["post", "skip"]
     skip_reason: str | None
     content: PostContent | None
-    shown_text: str | None  # the text as readers see it (LinkedIn's little text unescaped)
     apply_url: str | None
     warnings: list[WarningView]
 
@@ -82,7 +81,6 @@ def preview_router(pool: asyncpg.Pool, clock: Clock, tenant_dependency: Any) -> 
                     outcome="skip" if p.skip_reason else "post",
                     skip_reason=p.skip_reason,
                     content=p.content,
-                    shown_text=shown_text(p.connection.platform, p.content) if p.content else None,
                     apply_url=p.apply_url,
                     warnings=[WarningView(code=w.code, message=w.message) for w in p.warnings],
                 )

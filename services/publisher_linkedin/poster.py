@@ -260,7 +260,9 @@ def _post_body(account_id: str, content: PostContent) -> dict[str, Any]:
 
 def _title(content: PostContent) -> str:
     """The link card's title (LinkedIn shows what it is given and does not read the page):
-    the text's first line, as the distributor puts the job's title first."""
+    the distributor's (the job's title), else the text's first line."""
+    if content.title:
+        return content.title[:TITLE_LIMIT]
     first = next((line.strip() for line in content.text.splitlines() if line.strip()), "")
     return (first or str(content.link))[:TITLE_LIMIT]
 

@@ -24,7 +24,7 @@ from services.distributor.captions import (
     count_mentions,
     instagram_apply_line,
 )
-from services.distributor.content import LABELS, attributed_url, render, shown_text
+from services.distributor.content import LABELS, attributed_url, render
 from services.distributor.domain import Skip, plan_posts, preview
 from services.distributor.media import _path_of
 from services.distributor.models import Connection, TenantProfile
@@ -246,7 +246,7 @@ def test_a_shortened_description_is_a_whole_cluster_prefix(
         language=profile.language, locale=profile.locale, hashtags=profile.hashtags, footer=footer
     )
     body = job.description.strip()
-    post = shown_text(platform, render(job, platform, profile).content)  # LinkedIn's unescaped
+    post = render(job, platform, profile).content.text
     # Blocks: headline, [body], [footer], apply line + tags. Only the body may hold a blank
     # line, so it is what lies between the headline and the rest.
     blocks = post.split("\n\n")

@@ -1,5 +1,5 @@
-"""A job rendered for a LinkedIn organization page: commentary in little text within
-3,000 characters, hashtags inline, an article or an image post, and the warnings."""
+"""A job rendered for a LinkedIn organization page: commentary within 3,000 characters once
+written as little text, hashtags inline, an article or an image post, and the warnings."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from jobcast.linkedin import little_text
 from schemas import JobPosting, Platform
 from schemas.media import MediaKind, PostFormat
 from schemas.publish import MediaItem, PostContent, post_format, posted_media
-from services.distributor import little_text
 from services.distributor.captions import LINKEDIN_COMMENTARY_LIMIT, fit_linkedin_commentary
-from services.distributor.content import render, shown_text
+from services.distributor.content import render
 from services.distributor.domain import plan_posts
 from services.distributor.models import Connection, TenantProfile
 
@@ -74,20 +74,21 @@ def test_escaping_round_trips_and_leaves_nothing_bare(text: str) -> None:
 # --- commentary --------------------------------------------------------------------------
 
 
-def test_commentary_is_little_text_with_the_attributed_apply_link_and_inline_hashtags() -> None:
+def test_commentary_has_the_attributed_apply_link_and_inline_hashtags() -> None:
     rendered = render(
         job(description="Cook (nasi_goreng) for 50+ guests", tags=["BaliJobs", "chef_life"]),
         Platform.LINKEDIN,
     )
-    text = rendered.content.text
-    assert "Cook \\(nasi\\_goreng\\) for 50+ guests" in text
-    assert "#BaliJobs #chef\\_life" in text.splitlines()[-1]
+    text = rendered.content.text  # plain: the publisher writes it as little text
+    assert "Cook (nasi_goreng) for 50+ guests" in text
+    assert text.splitlines()[-1] == "#BaliJobs #chef_life"
     assert "link in bio" not in text
-    assert bare_reserved(text) == []
     query = dict(parse_qsl(urlsplit(str(rendered.content.link)).query))
     assert query == {"utm_source": "linkedin", "utm_medium": "social"}
-    assert "Apply: https://jobs.example.com/apply/9?utm\\_source=linkedin" in text
-    assert shown_text(Platform.LINKEDIN, rendered.content).endswith("#BaliJobs #chef_life")
+    assert f"Apply: {rendered.content.link}" in text
+    sent = little_text.escape(text)
+    assert sent.splitlines()[-1] == "#BaliJobs #chef\\_life"  # hashtags stay hashtags
+    assert bare_reserved(sent) == []
 
 
 def test_a_tenants_linkedin_attribution_is_its_own() -> None:
@@ -99,13 +100,12 @@ def test_a_tenants_linkedin_attribution_is_its_own() -> None:
 def test_a_long_description_is_cut_to_3000_characters_counted_as_sent() -> None:
     # Every other character needs an escape: the text as sent is what must fit.
     rendered = render(job(description="a(" * 4_000), Platform.LINKEDIN)
-    text = rendered.content.text
-    assert LINKEDIN_COMMENTARY_LIMIT - 5 <= len(text) <= LINKEDIN_COMMENTARY_LIMIT
-    assert bare_reserved(text) == []
+    sent = little_text.escape(rendered.content.text)
+    assert LINKEDIN_COMMENTARY_LIMIT - 5 <= len(sent) <= LINKEDIN_COMMENTARY_LIMIT
     codes = [w.code for w in rendered.warnings]
     assert codes == ["truncated", "body_shortened"]
-    assert "commentary truncated from" in rendered.warnings[0].message
-    assert text.rstrip().endswith("utm\\_medium=social\n#BaliJobs")
+    assert rendered.warnings[0].message.startswith("commentary truncated from 12,")
+    assert rendered.content.text.endswith("utm_medium=social\n#BaliJobs")
 
 
 def test_a_post_that_fits_has_no_warnings() -> None:
@@ -118,18 +118,15 @@ def test_a_post_that_fits_has_no_warnings() -> None:
     body=st.text(alphabet=st.sampled_from([*RESERVED, "#", "a", " ", "\n"]), max_size=5_000),
     tags=st.lists(st.text(alphabet="ab_#", min_size=1, max_size=10), max_size=40),
 )
-def test_commentary_never_passes_the_limit_nor_leaves_a_reserved_character_bare(
-    body: str, tags: list[str]
-) -> None:
+def test_commentary_as_sent_never_passes_the_limit(body: str, tags: list[str]) -> None:
     fitted = fit_linkedin_commentary(
         headline=["Cook (x) at [y]"],
         body=body,
         apply_url="https://jobs.example.com/a_b?x=(1)",
         hashtags=tags,
     )
-    assert len(fitted.text) <= LINKEDIN_COMMENTARY_LIMIT
-    assert bare_reserved(fitted.text) == []
-    assert "Apply: https://jobs.example.com/a\\_b?x=\\(1\\)" in fitted.text
+    assert len(little_text.escape(fitted.text)) <= LINKEDIN_COMMENTARY_LIMIT
+    assert "Apply: https://jobs.example.com/a_b?x=(1)" in fitted.text
 
 
 def test_a_blank_apply_url_is_refused() -> None:
@@ -197,7 +194,7 @@ def test_platform_settings_for_linkedin_override_caption_and_media() -> None:
         }
     }
     rendered = render(job(platform_settings=settings), Platform.LINKEDIN)
-    assert "We are hiring \\[now\\]" in rendered.content.text
+    assert "We are hiring [now]" in rendered.content.text
     assert "Evening shift" not in rendered.content.text
     assert rendered.content.text.endswith("#BaliJobs #Careers")
     assert [str(m.url) for m in rendered.content.media] == ["https://cdn.example.com/li.jpg"]
@@ -205,9 +202,11 @@ def test_platform_settings_for_linkedin_override_caption_and_media() -> None:
     assert "Evening shift" in facebook.text
 
 
-def test_a_first_comment_on_linkedin_is_refused_naming_the_field() -> None:
-    with pytest.raises(ValueError, match=r"linkedin\.first_comment: not offered"):
-        job(platform_settings={"linkedin": {"first_comment": "Ask us anything"}})
+def test_a_first_comment_goes_with_the_linkedin_post() -> None:
+    posting = job(platform_settings={"linkedin": {"first_comment": "Ask us (anything)"}})
+    assert render(posting, Platform.LINKEDIN).content.first_comment == "Ask us (anything)"
+    with pytest.raises(ValueError, match=r"linkedin\.first_comment: at most 1,250"):
+        job(platform_settings={"linkedin": {"first_comment": "x" * 1_251}})
 
 
 def test_linkedin_disabled_for_a_job_is_a_skip() -> None:

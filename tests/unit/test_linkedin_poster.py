@@ -103,7 +103,7 @@ async def test_an_article_post_links_the_job_and_escapes_little_text(sandbox: Sa
         str(posted.permalink) == f"https://www.linkedin.com/feed/update/{posted.platform_post_id}/"
     )
     [post] = (await sandbox.ledger())["posts"]
-    assert post["commentary"] == "Line cook \\(m/f\\) \\#kitchen"
+    assert post["commentary"] == "Line cook \\(m/f\\) #kitchen"
     assert post["content"]["article"]["source"] == "https://jobs.example.com/1"
     assert post["content"]["article"]["title"] == "Line cook (m/f) #kitchen"
 
