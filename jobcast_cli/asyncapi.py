@@ -54,18 +54,18 @@ FLOWS: dict[str, Flow] = {
     },
     PUBLISH_RESULTS: Flow(
         "publish.result",
-        ("distributor", "publisher_facebook", "publisher_instagram"),
+        ("distributor", "publisher_facebook", "publisher_instagram", "publisher_linkedin"),
         ("metrics",),
     ),
     CONNECTIONS_EVENTS: Flow(
         "connections.events",
-        ("distributor", "publisher_facebook", "publisher_instagram"),
+        ("distributor", "publisher_facebook", "publisher_instagram", "publisher_linkedin"),
         ("distributor", "metrics"),
     ),
     OPERATOR_COMMANDS: Flow(
         "operator.commands",
         ("ingest",),
-        ("distributor", "publisher_facebook", "publisher_instagram"),
+        ("distributor", "publisher_facebook", "publisher_instagram", "publisher_linkedin"),
     ),
     ENGAGEMENT_EVENTS: Flow("engagement.events", ("metrics",), ("metrics",)),
     PLATFORM_WEBHOOKS: Flow("platform.webhooks", ("ingest",), ("metrics",)),

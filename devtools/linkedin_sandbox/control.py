@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from devtools.graph_sandbox.state import SandboxState
 
 from .comments import comment_view
-from .images import image_view
+from .images import image_status
 from .models import MemberToken, Organization, organization_urn
 from .oauth_control import oauth_control_router
 from .posts import post_view
@@ -149,7 +149,15 @@ def build_linkedin_control_router(state: SandboxState) -> APIRouter:
                 {**post_view(p), "deleted": p.deleted_at is not None, "permalink": p.permalink}
                 for p in found
             ],
-            "images": [{**image_view(store, i, now), "size": i.size} for i in images],
+            "images": [
+                {
+                    "id": i.urn,
+                    "owner": i.owner,
+                    "status": image_status(store, i, now),
+                    "size": i.size,
+                }
+                for i in images
+            ],
             "counts": {
                 "posts": sum(1 for p in found if p.deleted_at is None),
                 "images": len(images),

@@ -13,12 +13,13 @@ from services.publishing.app import build_publisher
 
 async def build(settings: LinkedInPublisherSettings) -> Service:
     timeout = settings.image_fetch_timeout_seconds
+    relay = settings.media_relay_url or None  # set empty: no relay
     fetcher = (
         public_only_client(timeout_seconds=timeout, max_answer_bytes=settings.image_max_bytes)
-        if settings.media_relay_url is None
+        if relay is None
         else http_client(timeout_seconds=timeout, max_answer_bytes=settings.image_max_bytes)
     )
-    media = HttpMediaSource(fetcher, relay_url=settings.media_relay_url)
+    media = HttpMediaSource(fetcher, relay_url=relay)
     poster = LinkedInPoster(
         media,
         ImageTiming(

@@ -36,6 +36,11 @@ class HttpMediaSource:
         except DestinationRefusedError as exc:
             raise _refused(f"the image's host is not public ({exc})") from None
         except NoAnswerError as exc:
+            if exc.kind == "ClientPayloadError":  # over the size bound (or a broken body)
+                raise _refused(
+                    "the image is larger than PUBLISHER_LINKEDIN_IMAGE_MAX_BYTES "
+                    "(or its body was broken)"
+                ) from None
             raise LinkedInError(
                 f"could not fetch the image ({exc.kind})", code=None, http_status=None,
                 error_code=MEDIA_UNREACHABLE,

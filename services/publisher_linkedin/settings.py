@@ -25,7 +25,7 @@ class LinkedInPublisherSettings(PublisherSettings, LinkedInSettings):
     # How long an image may process before the post fails.
     image_max_wait_seconds: float = Field(default=300.0, gt=0)
     # The largest image fetched from a job's media URL for upload (LinkedIn takes images
-    # up to about 36 million pixels; larger files are refused before the upload).
+    # up to about 36 million pixels); a larger one fails its post without an upload.
     image_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     # How long fetching an image from its media URL may wait (connecting, between bytes).
     image_fetch_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -59,7 +59,8 @@ JOB_ID_RE = re.compile(r"chaos-[0-9a-f]{8}-\d{6}")
 class ChaosPlan:
     jobs: int = 300
     tenants: int = 2
-    connections: int = 20  # in all: split over the tenants, half Facebook, half Instagram
+    connections: int = 20  # in all: split over the tenants, taking `platforms` in turn
+    platforms: tuple[Platform, ...] = (Platform.FACEBOOK, Platform.INSTAGRAM, Platform.LINKEDIN)
     # Per tenant: connections that need reconnecting (planned, skipped with the reason) and
     # disabled ones (not planned at all: no post, no row).
     needs_reconnect_per_tenant: int = 1
@@ -202,8 +203,8 @@ async def setup_tenants(pool: asyncpg.Pool, secret_key: str, plan: ChaosPlan) ->
         tenant, api_key = await create_tenant(pool, f"chaos-{t}-{uuid.uuid4().hex[:6]}")
         connections = []
         for n in range(per_tenant):
-            platform = Platform.FACEBOOK if n % 2 == 0 else Platform.INSTAGRAM
-            account_id = f"{platform.value[:2]}{t}{n:04d}{uuid.uuid4().hex[:6]}"
+            platform = plan.platforms[n % len(plan.platforms)]
+            account_id = account_id_for(platform, t, n)
             stored = await add_connection(
                 pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account_id, token=f"token-{account_id}",
@@ -218,6 +219,22 @@ async def setup_tenants(pool: asyncpg.Pool, secret_key: str, plan: ChaosPlan) ->
             connections.append(Connection(stored.connection_id, platform, account_id, status))
         tenants.append(Tenant(tenant.tenant_id, api_key, connections))
     return tenants
+
+
+def account_id_for(platform: Platform, tenant: int, n: int) -> str:
+    """A fresh account id on `platform` (a LinkedIn organization's is a number)."""
+    if platform is Platform.LINKEDIN:
+        return f"9{tenant}{n:04d}{uuid.uuid4().int % 10**8:08d}"
+    return f"{platform.value[:2]}{tenant}{n:04d}{uuid.uuid4().hex[:6]}"
+
+
+# What creates a post (the fault target) and what any call of the platform is, per platform.
+PUBLISH_OPERATION = {
+    Platform.FACEBOOK: "fb.*",
+    Platform.INSTAGRAM: "ig.media_publish",
+    Platform.LINKEDIN: "li.posts.create",
+}
+ANY_OPERATION = {Platform.FACEBOOK: "fb.*", Platform.INSTAGRAM: "ig.*", Platform.LINKEDIN: "li.*"}
 
 
 class Driver:
@@ -359,7 +376,7 @@ class Driver:
 
     def _fault(self, account: Connection, *, rate_limits: bool) -> tuple[str, dict[str, Any]]:
         facebook = account.platform is Platform.FACEBOOK
-        publish = "fb.*" if facebook else "ig.media_publish"
+        publish = PUBLISH_OPERATION[account.platform]
         kinds = ["timeout_after_create", "timeout", "500_after_create"]
         kind = self.random.choice([*kinds, "rate_limit"] if rate_limits else kinds)
         if kind == "timeout_after_create":  # the post exists; the publisher timed out
@@ -371,12 +388,16 @@ class Driver:
         if kind == "500_after_create":  # "please retry" from a call that did post
             return kind, {"action": "http_500_after_create", "operation": publish,
                           "method": "POST"}  # fmt: skip
+        if account.platform is Platform.LINKEDIN:  # a 429 that names no daily limit
+            return f"{kind}_429", {"action": "error", "code": 429, "http_status": 429,
+                      "message": "Too many requests", "operation": "li.*",
+                      "times": self.random.randint(1, 3)}  # fmt: skip
         codes = [32, 613, 17]
         if self.plan.long_rate_limits:
             codes += [80001 if facebook else 80002, 4]
         code = self.random.choice(codes)
         return f"{kind}_{code}", {"action": "error", "code": code,
-                      "operation": "fb.*" if facebook else "ig.*",
+                      "operation": ANY_OPERATION[account.platform],
                       "times": self.random.randint(1, 3)}  # fmt: skip
 
 
@@ -452,15 +473,20 @@ async def ledger_by_job(
     http: httpx.AsyncClient, sandbox: str, account: Connection
 ) -> dict[str, list[str]]:
     """The texts of each job's live posts on one account, per the sandbox."""
-    kind = "fb_posts" if account.platform is Platform.FACEBOOK else "ig_media"
-    response = await http.get(
-        f"{sandbox}/_sandbox/ledger",
-        params={"account_id": account.account_id, "kind": kind, "include_deleted": "false"},
-    )
+    if account.platform is Platform.LINKEDIN:
+        kind, url, params = "posts", f"{sandbox}/_sandbox/linkedin/ledger", {
+            "organization_id": account.account_id, "include_deleted": "false"}  # fmt: skip
+    else:
+        kind = "fb_posts" if account.platform is Platform.FACEBOOK else "ig_media"
+        url, params = f"{sandbox}/_sandbox/ledger", {
+            "account_id": account.account_id, "kind": kind, "include_deleted": "false"}  # fmt: skip
+    response = await http.get(url, params=params)
     response.raise_for_status()
     found: dict[str, list[str]] = {}
     for item in response.json()[kind]:
-        text = item.get("message") or item.get("caption") or ""
+        # LinkedIn's commentary is little text: backslashes escape its reserved characters.
+        text = item.get("message") or item.get("caption") or item.get("commentary", "")
+        text = text.replace("\\", "") if account.platform is Platform.LINKEDIN else text
         match = JOB_ID_RE.search(text)
         found.setdefault(match.group(0) if match else f"<unknown: {text[:40]!r}>", []).append(text)
     return found

@@ -1,6 +1,6 @@
 """Packages are boundaries: a service imports shared packages, never another service.
 
-The only allowed reach is the two publisher services into `services.publishing`, their
+The only allowed reach is the publisher services into `services.publishing`, their
 shared package. And the product (`jobcast`, `schemas`, `services`) never imports the
 development tools in `devtools/`, which the wheel and the image leave out, nor (with the
 CLI) an HTTP client library but aiohttp.
@@ -16,6 +16,7 @@ SERVICES = Path(__file__).resolve().parents[2] / "services"
 ALLOWED = {
     ("publisher_facebook", "publishing"),
     ("publisher_instagram", "publishing"),
+    ("publisher_linkedin", "publishing"),
 }
 
 
