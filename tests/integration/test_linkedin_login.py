@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from devtools.demo import DEMO_LINKEDIN, connect_linkedin
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from services.distributor.repo import migrate_distributor
@@ -235,3 +236,18 @@ async def _posted(
 ) -> list[dict[str, Any]] | None:
     posts = await wait_for_posts(http, pipeline, auth, job_id, 1)
     return posts if posts[0]["status"] in ("posted", "failed") else None
+
+
+async def test_the_demo_connects_its_linkedin_page_through_the_dialog(
+    db: asyncpg.Pool, pipeline: Endpoints
+) -> None:
+    _, _, _, auth = await operator_tenant(db)
+    await migrate_distributor(db)
+    async with httpx.AsyncClient(timeout=15) as http:
+        assert await connect_linkedin(http, pipeline, auth) == 1
+        assert await connect_linkedin(http, pipeline, auth) == 0  # a second run: the same one
+        listed = await http.get(f"{pipeline.url('distributor')}/v1/connections", headers=auth)
+    [connection] = listed.json()["connections"]
+    assert (connection["platform"], connection["account_id"], connection["status"]) == (
+        "linkedin", DEMO_LINKEDIN[0], "active",
+    )  # fmt: skip
