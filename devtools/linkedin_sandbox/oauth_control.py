@@ -1,5 +1,6 @@
 """Control API for the fake LinkedIn's OAuth (`/_sandbox/linkedin/oauth*`): who consents
-(or refuses) in the dialog, which app credentials are checked, and aging a token."""
+(or refuses) in the dialog, which app credentials are checked, and aging a token; and a
+post's likes (`/_sandbox/linkedin/likes`), which the engagement collector reads."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ class OAuthPatch(BaseModel):
     )
 
 
+class LikesIn(BaseModel):
+    """Body of `POST /_sandbox/linkedin/likes`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_urn: str = Field(min_length=1)
+    likes: int = Field(ge=0)
+
+
 class AgeIn(BaseModel):
     """Body of `POST /_sandbox/linkedin/oauth/age`."""
 
@@ -47,6 +57,13 @@ def oauth_control_router(state: SandboxState) -> APIRouter:
         if body.clients is not None:
             book.clients = dict(body.clients)
         return {"consenting_member": book.consenting_member, "deny": book.deny}
+
+    @router.post("/likes")
+    async def set_likes(body: LikesIn) -> dict[str, Any]:
+        if state.linkedin.live_post(body.post_urn) is None:
+            raise HTTPException(404, "unknown post")
+        state.linkedin.likes[body.post_urn] = body.likes
+        return {"post_urn": body.post_urn, "likes": body.likes}
 
     @router.post("/oauth/age")
     async def age_token(body: AgeIn) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class LinkedInStore:
     posts_by_author: dict[str, list[Post]] = field(default_factory=dict)  # oldest first
     comments: dict[str, list[Comment]] = field(default_factory=dict)  # by post URN
     oauth: OAuthBook = field(default_factory=OAuthBook)  # consent, codes, refresh tokens
+    likes: dict[str, int] = field(default_factory=dict)  # post URN -> likes (set by tests)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self) -> int:

@@ -137,6 +137,16 @@ async def test_linkedin_oauth_connects_posts_refreshes_and_verifies(
         posts = await eventually(lambda: _posted(http, pipeline, auth, job_id), timeout=60)
         assert posts[0]["status"] == "posted", posts
 
+        # Engagement: the post's likes and comments, read at each checkpoint (1 s and 3 s
+        # after posting under the test timers; the likes are set well before the second).
+        urn = posts[0]["platform_post_id"]
+        await control(http, graph, "POST", "likes", {"post_urn": urn, "likes": 4})
+        engagement = await eventually(lambda: _engagement(http, pipeline, auth, job_id), timeout=60)
+        assert [s["checkpoint_seconds"] for s in engagement["history"]] == [1, 3]
+        assert (engagement["likes"], engagement["comments"]) == (4, 0), engagement
+        assert engagement["total_interactions"] == 4
+        assert engagement["views"] is None  # LinkedIn's social actions tell no views
+
         # Verify: introspection says active, 60 days, the scopes publishing needs.
         checked = await verify(http, pipeline, auth, connection_id)
         assert (checked["checked"], checked["valid"], checked["expiry"]) == (True, True, "fine")
@@ -229,6 +239,14 @@ async def test_a_member_with_several_pages_chooses_one(
             await control(http, graph, "PATCH", "oauth", {"deny": False})
         assert refused.status_code == 400
         assert "LinkedIn Login was declined" in refused.json()["detail"]
+
+
+async def _engagement(
+    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str], job_id: str
+) -> dict[str, Any] | None:
+    [post] = await wait_for_posts(http, pipeline, auth, job_id, 1)
+    engagement: dict[str, Any] | None = post["engagement"]
+    return engagement if engagement and len(engagement["history"]) == 2 else None
 
 
 async def _posted(
