@@ -97,14 +97,18 @@ class Endpoints:
             # LinkedIn's API is the sandbox's too; images on the made-up hosts of demo and
             # test jobs are fetched through its media relay.
             values["LINKEDIN_API_URL"] = f"{self.graph_api_url}/linkedin"
+            values["DISTRIBUTOR_LINKEDIN_OAUTH_URL"] = f"{self.graph_api_url}/linkedin-www/oauth/v2"
             values["PUBLISHER_LINKEDIN_MEDIA_RELAY_URL"] = (
                 f"{self.graph_api_url}/_sandbox/linkedin/media"
             )
         values.update(self.extra)
-        # The sandbox plays both apps: the Instagram app is the Meta app unless set apart.
+        # The sandbox plays every app: the Instagram app (and the LinkedIn app) is the Meta
+        # app unless set apart.
         for graph_name, instagram_name in (
             ("GRAPH_APP_ID", "INSTAGRAM_APP_ID"),
             ("GRAPH_APP_SECRET", "INSTAGRAM_APP_SECRET"),
+            ("GRAPH_APP_ID", "LINKEDIN_CLIENT_ID"),
+            ("GRAPH_APP_SECRET", "LINKEDIN_CLIENT_SECRET"),
         ):
             if values.get(graph_name) and instagram_name not in values:
                 values[instagram_name] = values[graph_name]

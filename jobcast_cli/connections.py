@@ -19,6 +19,7 @@ from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.graph.hosts import LoginKind
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
+from schemas.envelope import utcnow
 from schemas.platforms import Platform
 from services.distributor.connections import Emit, broker_emitter, disconnect
 from services.distributor.connections_wiring import meta_logins
@@ -63,19 +64,43 @@ async def _events(settings: DistributorSettings) -> AsyncIterator[Emit]:
 @connections.command("add")
 def connections_add(
     tenant: TenantOption,
-    platform: Annotated[Platform, typer.Option(help="facebook or instagram")],
-    account_id: Annotated[str, typer.Option(help="Page id or Instagram user id")],
+    platform: Annotated[Platform, typer.Option(help="facebook, instagram or linkedin")],
+    account_id: Annotated[
+        str, typer.Option(help="Page id, Instagram user id or LinkedIn organization id")
+    ],
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
     ],
     *,
     name: Annotated[str, typer.Option(help="Display name")] = "",
     login: Annotated[
-        LoginKind,
-        typer.Option(help="facebook (a Page token) or instagram (an Instagram Login token)"),
-    ] = LoginKind.FACEBOOK,
+        LoginKind | None,
+        typer.Option(
+            help="facebook (a Page token) or instagram (an Instagram Login token); "
+            "linkedin for a LinkedIn organization (the default for --platform linkedin)"
+        ),
+    ] = None,
+    refresh_token: Annotated[
+        str | None,
+        typer.Option(
+            help="LinkedIn: the refresh token that renews the access token (or set "
+            "JOBCAST_REFRESH_TOKEN)",
+            envvar="JOBCAST_REFRESH_TOKEN",
+        ),
+    ] = None,
+    refresh_token_days: Annotated[
+        float,
+        typer.Option(help="LinkedIn: days the refresh token has left (365 after a consent)"),
+    ] = 365.0,
 ) -> None:
-    """Connect an account by hand; the token is encrypted before it is stored."""
+    """Connect an account by hand; the tokens are encrypted before they are stored.
+
+    A LinkedIn organization's account id is its numeric id (from urn:li:organization:N).
+    """
+    kind = login or (LoginKind.LINKEDIN if platform is Platform.LINKEDIN else LoginKind.FACEBOOK)
+    if refresh_token and kind is not LoginKind.LINKEDIN:
+        typer.echo("--refresh-token is for LinkedIn connections only", err=True)
+        raise typer.Exit(2)
 
     async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
         owner = await tenant_or_exit(pool, tenant)
@@ -87,7 +112,9 @@ def connections_add(
             account_id=account_id,
             token=token,
             display_name=name,
-            login=login,
+            login=kind,
+            refresh_token=refresh_token or None,
+            refresh_token_expires_at=utcnow() + timedelta(days=refresh_token_days),
         )
         typer.echo(f"connection_id={connection.connection_id}")
 

@@ -25,7 +25,7 @@ class MediaKind(StrEnum):
 class PostFormat(StrEnum):
     """What a post is on its platform (decided by the distributor from the media)."""
 
-    LINK = "link"  # Facebook: text with the apply link's preview card
+    LINK = "link"  # Facebook: text with the apply link's preview card; LinkedIn: an article
     IMAGE = "image"  # one photo (Instagram IMAGE, Facebook photo)
     IMAGES = "images"  # Facebook: one feed post with several photos (attached_media)
     CAROUSEL = "carousel"  # Instagram: 2-10 photos and videos

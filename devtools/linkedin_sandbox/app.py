@@ -23,18 +23,23 @@ from starlette.routing import BaseRoute, Mount
 
 from devtools.graph_sandbox.state import SandboxState
 
-from . import routes_publishing
+from . import routes_oauth, routes_publishing, routes_social
 
 API_PREFIX = "/linkedin"
 
 RouteFactory = Callable[[SandboxState], list[BaseRoute]]
 
 SITES: dict[str, tuple[RouteFactory, ...]] = {
-    API_PREFIX: (routes_publishing.routes,),
+    API_PREFIX: (routes_publishing.routes, routes_oauth.api_routes, routes_social.routes),
+    routes_oauth.WWW_PREFIX: (routes_oauth.www_routes,),
 }
 """Path prefix (one per LinkedIn host) -> the route factories served under it."""
 
-OPERATIONS: tuple[str, ...] = routes_publishing.OPERATIONS
+OPERATIONS: tuple[str, ...] = (
+    *routes_publishing.OPERATIONS,
+    *routes_oauth.OPERATIONS,
+    *routes_social.OPERATIONS,
+)
 """Operation names of LinkedIn calls (for fault rules and the call log)."""
 
 

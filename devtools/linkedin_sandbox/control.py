@@ -15,6 +15,7 @@ from devtools.graph_sandbox.state import SandboxState
 from .comments import comment_view
 from .images import image_status
 from .models import MemberToken, Organization, organization_urn
+from .oauth_control import oauth_control_router
 from .posts import post_view
 
 # A 1x1 JPEG: what the media relay answers for any image URL (the stack's and the tests'
@@ -88,6 +89,7 @@ def organization_view(organization: Organization) -> dict[str, Any]:
 def build_linkedin_control_router(state: SandboxState) -> APIRouter:
     """All ``/_sandbox/linkedin/*`` endpoints bound to one state."""
     router = APIRouter(prefix="/_sandbox/linkedin", tags=["sandbox control: LinkedIn"])
+    router.include_router(oauth_control_router(state))
 
     @router.post("/organizations", status_code=201)
     async def register_organization(body: OrganizationIn) -> dict[str, Any]:

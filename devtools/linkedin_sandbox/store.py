@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from .models import Comment, Image, MemberToken, Organization, Post
+from .oauth_models import OAuthBook
 from .settings import LinkedInSettings
 
 _POST_ID_BASE = 7_000_000_000_000_000_000  # 19 digits, like LinkedIn's activity ids
@@ -28,6 +29,8 @@ class LinkedInStore:
     posts: dict[str, Post] = field(default_factory=dict)  # by URN
     posts_by_author: dict[str, list[Post]] = field(default_factory=dict)  # oldest first
     comments: dict[str, list[Comment]] = field(default_factory=dict)  # by post URN
+    oauth: OAuthBook = field(default_factory=OAuthBook)  # consent, codes, refresh tokens
+    likes: dict[str, int] = field(default_factory=dict)  # post URN -> likes (set by tests)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_id(self) -> int:

@@ -19,6 +19,7 @@ from services.console import views
 from services.console.apis import CALLBACK_PATH, INSTAGRAM_CALLBACK_PATH, ApiError, Apis
 from services.console.params import Checked, Filters, Signed, Text
 from services.console.routes_bulk import bulk_router
+from services.console.routes_linkedin import linkedin_router
 from services.console.sessions import Session
 from services.console.web import (
     COOKIE,
@@ -55,6 +56,7 @@ def pages_router(apis: Apis, failures: RateLimiter[str], max_upload_bytes: int) 
         posts_router(apis),
         operations_router(apis),
         connections_router(apis),
+        linkedin_router(apis),
         tools_router(apis),
         bulk_router(apis, max_upload_bytes),
     ):
@@ -238,10 +240,11 @@ def connections_router(apis: Apis) -> APIRouter:
     @router.post("/connections/connect")
     async def connect(request: Request, session: Checked, login: str = "facebook") -> Response:
         """Facebook Login: Pages, and the Instagram accounts linked to them, in one dialog;
-        `?login=instagram`: Instagram Login, for an account without a Facebook Page."""
+        `?login=instagram`: Instagram Login, for an account without a Facebook Page;
+        `?login=linkedin`: a LinkedIn organization page."""
         try:
             url = await apis.login_url(
-                session.api_key, "instagram" if login == "instagram" else "facebook"
+                session.api_key, login if login in ("instagram", "linkedin") else "facebook"
             )
         except ApiError as exc:
             session.flash.append(("error", f"Could not start the connection: {exc.detail}"))

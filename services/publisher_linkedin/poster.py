@@ -240,7 +240,7 @@ def _image_of(content: PostContent) -> MediaItem | None:
 
 
 def _post_body(account_id: str, content: PostContent) -> dict[str, Any]:
-    """The post without its image (an article when the content has a link and no media)."""
+    """The post without its image (an article when its format is a link and it has one)."""
     body: dict[str, Any] = {
         "author": organization_urn(account_id),
         "commentary": escape(content.text),
@@ -253,14 +253,17 @@ def _post_body(account_id: str, content: PostContent) -> dict[str, Any]:
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": False,
     }
-    if content.link is not None and not content.media:
+    is_link = post_format_of(Platform.LINKEDIN, content) is PostFormat.LINK
+    if content.link is not None and is_link:
         body["content"] = {"article": {"source": str(content.link), "title": _title(content)}}
     return body
 
 
 def _title(content: PostContent) -> str:
     """The link card's title (LinkedIn shows what it is given and does not read the page):
-    the text's first line, as the distributor puts the job's title first."""
+    the distributor's (the job's title), else the text's first line."""
+    if content.title:
+        return content.title[:TITLE_LIMIT]
     first = next((line.strip() for line in content.text.splitlines() if line.strip()), "")
     return (first or str(content.link))[:TITLE_LIMIT]
 

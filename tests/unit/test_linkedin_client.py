@@ -155,7 +155,8 @@ async def test_the_token_never_appears_in_errors_or_logs(caplog: pytest.LogCaptu
     assert TOKEN not in caplog.text
 
 
-def test_little_text_escapes_the_reserved_characters() -> None:
-    assert escape("Cook (m/f) #hiring @ 5* [now] ~ _x_ {y} <z> a|b \\") == (
-        "Cook \\(m/f\\) \\#hiring \\@ 5\\* \\[now\\] \\~ \\_x\\_ \\{y\\} \\<z\\> a\\|b \\\\"
+def test_little_text_escapes_the_reserved_characters_and_keeps_hashtags() -> None:
+    assert escape("Cook (m/f) #hiring C# @ 5* [now] ~ _x_ {y} <z> a|b \\ #_x") == (
+        "Cook \\(m/f\\) #hiring C\\# \\@ 5\\* \\[now\\] \\~ \\_x\\_ \\{y\\} \\<z\\> a\\|b \\\\"
+        " \\#\\_x"
     )

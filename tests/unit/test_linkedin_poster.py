@@ -103,7 +103,7 @@ async def test_an_article_post_links_the_job_and_escapes_little_text(sandbox: Sa
         str(posted.permalink) == f"https://www.linkedin.com/feed/update/{posted.platform_post_id}/"
     )
     [post] = (await sandbox.ledger())["posts"]
-    assert post["commentary"] == "Line cook \\(m/f\\) \\#kitchen"
+    assert post["commentary"] == "Line cook \\(m/f\\) #kitchen"
     assert post["content"]["article"]["source"] == "https://jobs.example.com/1"
     assert post["content"]["article"]["title"] == "Line cook (m/f) #kitchen"
 
@@ -194,3 +194,15 @@ async def test_an_expired_token_is_an_auth_error(sandbox: Sandbox) -> None:
     with pytest.raises(LinkedInError) as caught:
         await LinkedInPoster(Media()).publish(attempt(sandbox.api, command()))
     assert classify_linkedin_error(caught.value).error_class is ErrorClass.AUTH
+
+
+async def test_a_video_makes_an_article_of_the_link(sandbox: Sandbox) -> None:
+    cmd = command(
+        link="https://jobs.example.com/3",
+        media=[{"kind": "video", "url": "https://cdn.example.com/tour.mp4"}],
+    )
+    media = Media()
+    await LinkedInPoster(media).publish(attempt(sandbox.api, cmd))
+    [post] = (await sandbox.ledger())["posts"]
+    assert post["content"]["article"]["source"] == "https://jobs.example.com/3"
+    assert media.fetched == []
