@@ -1,4 +1,4 @@
-"""The local stack: real Kafka, real Postgres, the Graph API sandbox, the five services and the
+"""The local stack: real Kafka, real Postgres, the Graph API sandbox, the services and the
 console.
 
 `jobcast stack up` starts what is down and keeps what runs; an endpoint given in the
@@ -120,7 +120,7 @@ def _spec(name: str) -> tuple[str, str, int]:
 
 
 def service_processes(state_dir: Path, endpoints: Endpoints) -> list[ManagedProcess]:
-    """The five services (and the console, when it has a port) as managed processes,
+    """The services (and the console, when it has a port) as managed processes,
     configured for `endpoints`."""
     names = [*SERVICES, *(["console"] if endpoints.has_console else [])]
     return [ManagedProcess(name, _spec(name)[0], state_dir, env=endpoints.env()) for name in names]

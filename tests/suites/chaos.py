@@ -33,6 +33,7 @@ from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.linkedin.little_text import unescape
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
@@ -484,9 +485,7 @@ async def ledger_by_job(
     response.raise_for_status()
     found: dict[str, list[str]] = {}
     for item in response.json()[kind]:
-        # LinkedIn's commentary is little text: backslashes escape its reserved characters.
-        text = item.get("message") or item.get("caption") or item.get("commentary", "")
-        text = text.replace("\\", "") if account.platform is Platform.LINKEDIN else text
+        text = item.get("message") or item.get("caption") or unescape(item.get("commentary", ""))
         match = JOB_ID_RE.search(text)
         found.setdefault(match.group(0) if match else f"<unknown: {text[:40]!r}>", []).append(text)
     return found
