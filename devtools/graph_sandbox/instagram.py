@@ -300,7 +300,8 @@ def publish(state: SandboxState, call: Call) -> JSONDict:
     )
 
 
-def _shortcode(media_id: str) -> str:
+def shortcode(media_id: str) -> str:
+    """A short public code for a numeric media id (the last part of its permalink)."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     number = int(media_id)
     chars: list[str] = []
@@ -335,7 +336,7 @@ def _create_media(state: SandboxState, container: IgContainer, now: float) -> Ig
             caption=None,
             media_url=child.image_url or child.video_url,
             created_at=now,
-            shortcode=_shortcode(child_media_id),
+            shortcode=shortcode(child_media_id),
             alt_text=child.alt_text,
             is_child=True,
         )
@@ -355,7 +356,7 @@ def _create_media(state: SandboxState, container: IgContainer, now: float) -> Ig
         or container.image_url
         or container.video_url,
         created_at=now,
-        shortcode=_shortcode(media_id),
+        shortcode=shortcode(media_id),
         alt_text=container.alt_text,
         children=tuple(child_ids),
     )

@@ -15,6 +15,7 @@ from .ledger import build_ledger
 from .models import Account
 from .routing import OPERATIONS
 from .state import SandboxState
+from .threads_host import OPERATIONS as THREADS_OPERATIONS
 
 
 class AccountIn(BaseModel):
@@ -23,7 +24,7 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account_id: str = Field(min_length=1)
-    platform: Literal["facebook", "instagram"]
+    platform: Literal["facebook", "instagram", "threads"]
     token: str | None = Field(default=None, min_length=1)
     permissions: list[str] | None = None
     quota_total: int | None = Field(default=None, ge=0)
@@ -54,6 +55,9 @@ class SettingsPatch(BaseModel):
     container_ttl_s: float | None = Field(default=None, gt=0)
     ig_quota_total: int | None = Field(default=None, ge=0)
     ig_quota_duration_s: int | None = Field(default=None, gt=0)
+    threads_quota_total: int | None = Field(default=None, ge=0)
+    threads_reply_quota_total: int | None = Field(default=None, ge=0)
+    threads_delete_quota_total: int | None = Field(default=None, ge=0)
     account_hourly_budget: int | None = Field(default=None, ge=0)
     app_hourly_budget: int | None = Field(default=None, ge=0)
     app_id: str | None = None
@@ -118,7 +122,10 @@ def build_control_router(state: SandboxState) -> APIRouter:
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
-        return {"ok": True, "operations": [*OPERATIONS, *INSTAGRAM_LOGIN_OPERATIONS]}
+        return {
+            "ok": True,
+            "operations": [*OPERATIONS, *INSTAGRAM_LOGIN_OPERATIONS, *THREADS_OPERATIONS],
+        }
 
     @router.get("/ledger")
     async def ledger(
