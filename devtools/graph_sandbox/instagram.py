@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .call import Call
 from .common import (
     NodeFields,
+    container_state,
     fake_count,
     fmt_time,
     paginate,
@@ -88,23 +89,14 @@ def _ig_user(call: Call) -> str:
 
 def container_status(state: SandboxState, container: IgContainer, now: float) -> str:
     """Status of a container, computed lazily from timestamps (no background tasks)."""
-    if container.published_media_id is not None:
-        return PUBLISHED
-    if container.error_subcode is not None:
-        return ERROR
-    if now - container.created_at >= state.settings.container_ttl_s:
-        return EXPIRED
-    pending = now < container.ready_at
-    for child_id in container.children:
-        child = state.containers.get(child_id)
-        if child is None:
-            return ERROR
-        child_status = container_status(state, child, now)
-        if child_status in (ERROR, EXPIRED):
-            return ERROR
-        if child_status == IN_PROGRESS:
-            pending = True
-    return IN_PROGRESS if pending else FINISHED
+    children = (state.containers.get(child_id) for child_id in container.children)
+    return container_state(
+        published=container.published_media_id is not None,
+        failed=container.error_subcode is not None,
+        expired=now - container.created_at >= state.settings.container_ttl_s,
+        ready=now >= container.ready_at,
+        child_states=(container_status(state, c, now) if c else ERROR for c in children),
+    )
 
 
 def _error_subcode(state: SandboxState, container: IgContainer) -> int:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from .call import Call
 from .common import (
     NodeFields,
+    container_state,
     fmt_time,
     paginate,
     render_fields,
@@ -115,20 +116,14 @@ def media_not_found(media_id: str) -> GraphError:
 
 def container_status(state: SandboxState, container: ThreadsContainer, now: float) -> str:
     """A container's state, computed from timestamps (no background tasks)."""
-    if container.published_media_id is not None:
-        return PUBLISHED
-    if container.error_message is not None:
-        return ERROR
-    if now - container.created_at >= state.settings.container_ttl_s:
-        return EXPIRED
-    pending = now < container.ready_at
-    for child_id in container.children:
-        child = state.threads.containers.get(child_id)
-        child_status = container_status(state, child, now) if child else ERROR
-        if child_status in (ERROR, EXPIRED):
-            return ERROR
-        pending = pending or child_status == IN_PROGRESS
-    return IN_PROGRESS if pending else FINISHED
+    children = (state.threads.containers.get(child_id) for child_id in container.children)
+    return container_state(
+        published=container.published_media_id is not None,
+        failed=container.error_message is not None,
+        expired=now - container.created_at >= state.settings.container_ttl_s,
+        ready=now >= container.ready_at,
+        child_states=(container_status(state, c, now) if c else ERROR for c in children),
+    )
 
 
 def _error_message(state: SandboxState, container: ThreadsContainer) -> str | None:
