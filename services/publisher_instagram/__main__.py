@@ -2,9 +2,10 @@
 
 from jobcast.service import Service, serve
 from schemas.platforms import Platform
-from services.publisher_instagram.poster import ContainerTiming, InstagramPoster
+from services.publisher_instagram.poster import InstagramPoster
 from services.publisher_instagram.settings import InstagramPublisherSettings
 from services.publishing.app import build_publisher
+from services.publishing.containers import ContainerTiming
 
 
 async def build(settings: InstagramPublisherSettings) -> Service:

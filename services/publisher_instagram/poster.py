@@ -7,10 +7,8 @@ NotReadyError and resumed from the checkpointed container id later.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from jobcast.graph.client import (
@@ -25,18 +23,19 @@ from schemas.platforms import Platform
 from schemas.publish import ErrorClass, MediaItem
 from schemas.publish import post_format as post_format_of
 from services.publishing.comments import find_comment, make_comment
-from services.publishing.posting import (
-    Absent,
-    Attempt,
-    NotReadyError,
-    Posted,
-    Reconciliation,
-    Undecided,
+from services.publishing.containers import (
+    ContainerFailedError,
+    ContainerStatus,
+    ContainerTiming,
+    PublishingLimits,
+    Quota,
+    item_label,
+    wait_until_finished,
 )
+from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
 _RECENT_MEDIA = 50
-_QUOTA_RECHECK_SECONDS = 60.0
-_QUOTA_MARGIN = 5
+_QUOTA = Quota("content_publishing_limit")
 _NOT_READY_SUBCODE = 2207027  # media_publish before the container is FINISHED
 _UPLOAD_ERROR_SUBCODE = 2207053  # Meta's "unknown upload error": a new container may do
 # The code in a container's `status` ("... failed with error code 2207026").
@@ -47,28 +46,13 @@ _ERROR_CODE = re.compile(r"\b(2207\d{3})\b|error code:?\s*(\d+)", re.IGNORECASE)
 _WITH_PERMALINK = {"fields": "id,permalink"}
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerTiming:
-    """How long to wait for Meta to process media (Meta: poll once a minute, ≤ 5 min)."""
-
-    inline_wait_seconds: float = 3.0
-    poll_interval_seconds: float = 1.0
-    resume_after_seconds: float = 30.0
-    give_up_after_seconds: float = 300.0
-    quota_retry_seconds: float = 900.0
-
-
-class ContainerFailedError(GraphError):
-    """Meta could not process the media (container ERROR or EXPIRED): a new one is needed."""
-
-
 class InstagramPoster:
     """Publishes to an Instagram professional account (Facebook Login flavour)."""
 
     def __init__(self, timing: ContainerTiming | None = None) -> None:
         self._timing = timing or ContainerTiming()
-        # Per account: (quota left by our count, when to ask Meta again).
-        self._quota: dict[str, tuple[int, float]] = {}
+        # Over quota a container would only expire unpublished: looked at before making one.
+        self._limits = PublishingLimits(self._timing.quota_retry_seconds)
 
     async def publish(self, attempt: Attempt) -> Posted:
         """Create (or resume) the container, check quota, publish once it is FINISHED.
@@ -80,8 +64,7 @@ class InstagramPoster:
         post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
         fresh = False
         if "container_id" not in attempt.progress:
-            # Over quota a container would only expire unpublished: look before making one.
-            await self._check_quota(attempt)
+            await self._limits.check(attempt, _QUOTA)
             children: list[str] = []
             if post_format is PostFormat.CAROUSEL:
                 children = await self._finished_children(attempt)
@@ -108,7 +91,9 @@ class InstagramPoster:
         return Posted(media_id, await permalink_of(graph, published, media_id, token, "permalink"))
 
     async def _publish_when_finished(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
-        await self._wait_until_finished(attempt, [container_id], "container_created")
+        await wait_until_finished(
+            attempt, [container_id], "container_created", self._timing, _STATUS
+        )
         return await self._publish_container(attempt, container_id)
 
     async def _finished_children(self, attempt: Attempt) -> list[str]:
@@ -126,18 +111,16 @@ class InstagramPoster:
             attempt.progress["children"] = children
             attempt.progress["children_created"] = time.time()
             await attempt.checkpoint()
-        await self._wait_until_finished(attempt, children, "children_created")
+        await wait_until_finished(attempt, children, "children_created", self._timing, _STATUS)
         return [str(child) for child in children]
 
     async def _publish_container(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
-        await self._check_quota(attempt)
-        ig_user = attempt.command.account_id
+        await self._limits.check(attempt, _QUOTA)
         published = await attempt.graph.call(
-            "POST", f"{ig_user}/media_publish", attempt.token,
+            "POST", f"{attempt.command.account_id}/media_publish", attempt.token,
             data={"creation_id": container_id}, params=_WITH_PERMALINK,
         )  # fmt: skip
-        left, recheck_at = self._quota.get(ig_user, (0, 0.0))
-        self._quota[ig_user] = (left - 1, recheck_at)
+        self._limits.spent(attempt, _QUOTA)
         return published
 
     async def reconcile(self, attempt: Attempt) -> Reconciliation:
@@ -197,64 +180,6 @@ class InstagramPoster:
         )  # fmt: skip
         return str(created["id"])
 
-    async def _wait_until_finished(
-        self, attempt: Attempt, container_ids: list[str], created_key: str
-    ) -> None:
-        """Poll the containers until each is FINISHED; one in ERROR or EXPIRED fails them
-        all with Meta's reason (and the next try starts over with new containers)."""
-        timing = self._timing
-        loop = asyncio.get_running_loop()
-        inline_deadline = loop.time() + timing.inline_wait_seconds
-        waiting = list(container_ids)
-        while True:
-            for container_id in list(waiting):
-                status = await attempt.graph.call(
-                    "GET", container_id, attempt.token, params={"fields": "status_code,status"}
-                )
-                code = status.get("status_code")
-                if code == "FINISHED":
-                    waiting.remove(container_id)
-                elif code == "PUBLISHED":
-                    raise AmbiguousOutcomeError("container already published")
-                elif code in ("ERROR", "EXPIRED"):
-                    attempt.progress.clear()
-                    raise _failed(code, str(status.get("status", "")), container_ids, container_id)
-            if not waiting:
-                return
-            created = float(attempt.progress.get(created_key, time.time()))
-            if time.time() - created > timing.give_up_after_seconds:
-                attempt.progress.clear()
-                raise ContainerFailedError(
-                    "media still processing after the wait limit",
-                    code=None, subcode=_UPLOAD_ERROR_SUBCODE, http_status=200,
-                )  # fmt: skip
-            if loop.time() >= inline_deadline:
-                raise NotReadyError("media processing", timing.resume_after_seconds)
-            await asyncio.sleep(timing.poll_interval_seconds)
-
-    async def _check_quota(self, attempt: Attempt) -> None:
-        # Over quota the post waits for the moving 24-hour window; it does not fail.
-        # Meta's count is read at most once a minute per account; between reads we count
-        # our own publishes, keeping a margin so other publishers' posts are covered.
-        ig_user = attempt.command.account_id
-        left, recheck_at = self._quota.get(ig_user, (0, 0.0))
-        if left > _QUOTA_MARGIN and time.monotonic() < recheck_at:
-            return
-        limit = await attempt.graph.call(
-            "GET", f"{attempt.command.account_id}/content_publishing_limit", attempt.token,
-            params={"fields": "quota_usage,config"},
-        )  # fmt: skip
-        for entry in limit.get("data", []):
-            usage = entry.get("quota_usage", 0)
-            total = entry.get("config", {}).get("quota_total")
-            if isinstance(total, int) and isinstance(usage, int):
-                self._quota[ig_user] = (total - usage, time.monotonic() + _QUOTA_RECHECK_SECONDS)
-                if usage >= total:
-                    raise NotReadyError(
-                        f"publishing quota reached ({usage}/{total} in 24 h)",
-                        self._timing.quota_retry_seconds,
-                    )
-
     async def _find_media(self, attempt: Attempt) -> Reconciliation:
         try:
             listing = await attempt.graph.call(
@@ -275,17 +200,25 @@ class InstagramPoster:
 
 
 def _failed(
-    code: str, status: str, container_ids: list[str], container_id: str
+    code: str, answer: dict[str, Any], container_ids: list[str], container_id: str
 ) -> ContainerFailedError:
     """Meta's reason for a container in ERROR (its `status` names the error code, e.g.
     2207026 for a video format it cannot read), classified by that code."""
+    status = str(answer.get("status", ""))
     found = _ERROR_CODE.search(status)
     subcode = int(found.group(1) or found.group(2)) if found else _UPLOAD_ERROR_SUBCODE
-    which = (
-        f"carousel item {container_ids.index(container_id) + 1} " if len(container_ids) > 1 else ""
-    )
-    reason = f"{which}container {code}: {status}".strip()
+    reason = f"{item_label(container_ids, container_id)}container {code}: {status}".strip()
     return ContainerFailedError(reason, code=None, subcode=subcode, http_status=200)
+
+
+def _timed_out() -> ContainerFailedError:
+    return ContainerFailedError(
+        "media still processing after the wait limit",
+        code=None, subcode=_UPLOAD_ERROR_SUBCODE, http_status=200,
+    )  # fmt: skip
+
+
+_STATUS = ContainerStatus("status_code,status", "status_code", _failed, _timed_out)
 
 
 def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:
