@@ -39,6 +39,7 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "publisher-facebook": ("services.publisher_facebook", "PUBLISHER_FACEBOOK_PORT", 8083),
     "publisher-instagram": ("services.publisher_instagram", "PUBLISHER_INSTAGRAM_PORT", 8084),
     "metrics": ("services.metrics", "METRICS_PORT", 8085),
+    "publisher-threads": ("services.publisher_threads", "PUBLISHER_THREADS_PORT", 8087),
 }
 # The web console: started with the services when its port is among the endpoints' ports
 # (`make up` and the test harness), not by pipelines that only move posts (benchmarks).
@@ -92,6 +93,7 @@ class Endpoints:
                 f"{self.graph_api_url}/instagram-www/oauth/authorize"
             )
             values["FACEBOOK_RUPLOAD_URL"] = self.graph_api_url  # the sandbox takes uploads too
+            values["GRAPH_THREADS_URL"] = f"{self.graph_api_url}/threads-graph"
         values.update(self.extra)
         # The sandbox plays both apps: the Instagram app is the Meta app unless set apart.
         for graph_name, instagram_name in (

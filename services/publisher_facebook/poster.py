@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from pydantic import HttpUrl, ValidationError
 
@@ -17,13 +16,10 @@ from jobcast.graph.client import (
 from schemas.media import MediaKind, PostFormat
 from services.publisher_facebook.reels import ReelUploader
 from services.publishing.comments import find_comment, make_comment
+from services.publishing.deletes import delete_post
 from services.publishing.listing import Found, Listing, find_text
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
-# Meta's clock and ours may differ a little; a post made just before the claim was
-# recorded must still count as ours.
-_CLOCK_SKEW = timedelta(minutes=2)
-_NOT_FOUND_SUBCODE = 33  # "object does not exist": a delete that already happened
 # Asking for the permalink on the create call saves a round trip per post.
 _WITH_PERMALINK = {"fields": "id,permalink_url"}
 _FACEBOOK = "https://www.facebook.com"  # what a video's relative permalink is relative to
@@ -140,7 +136,7 @@ class FacebookPoster:
             return await self._reconcile_reel(attempt, str(reel_video_id))
         found = await find_text(
             attempt, _published_posts(command.account_id), command.content.text,
-            earliest=attempt.since - _CLOCK_SKEW,
+            since=attempt.since,
         )  # fmt: skip
         if not isinstance(found, Found):
             return found
@@ -169,13 +165,7 @@ class FacebookPoster:
 
     async def delete(self, attempt: Attempt, post_id: str) -> bool:
         """Delete the post; one already gone counts as deleted (deletes get retried)."""
-        try:
-            await attempt.graph.call("DELETE", post_id, attempt.token)
-        except GraphError as exc:
-            if exc.code == 100 and exc.subcode == _NOT_FOUND_SUBCODE:
-                return True
-            raise
-        return True
+        return await delete_post(attempt, post_id)
 
 
 async def _video_permalink(graph: GraphClient, video_id: str, token: str) -> HttpUrl | None:

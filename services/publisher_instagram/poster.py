@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from typing import Any
 
 from jobcast.graph.client import (
@@ -29,10 +30,12 @@ from services.publishing.containers import (
     ContainerTiming,
     PublishingLimits,
     Quota,
+    finished_children,
     item_label,
+    published_container,
     wait_until_finished,
 )
-from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
+from services.publishing.posting import Attempt, Posted, Reconciliation, Undecided
 
 _RECENT_MEDIA = 50
 _QUOTA = Quota("content_publishing_limit")
@@ -67,7 +70,9 @@ class InstagramPoster:
             await self._limits.check(attempt, _QUOTA)
             children: list[str] = []
             if post_format is PostFormat.CAROUSEL:
-                children = await self._finished_children(attempt)
+                children = await finished_children(
+                    attempt, "media", partial(_media_fields, carousel=True), self._timing, _STATUS
+                )
             attempt.progress["container_id"] = await self._create_container(attempt, children)
             attempt.progress["container_created"] = time.time()
             await attempt.checkpoint()
@@ -96,24 +101,6 @@ class InstagramPoster:
         )
         return await self._publish_container(attempt, container_id)
 
-    async def _finished_children(self, attempt: Attempt) -> list[str]:
-        """The carousel's item containers, created once (checkpointed), all FINISHED."""
-        children = attempt.progress.get("children")
-        if not isinstance(children, list):
-            graph, token = attempt.graph, attempt.token
-            children = []
-            for item in attempt.command.content.media:
-                child = await graph.call(
-                    "POST", f"{attempt.command.account_id}/media", token,
-                    data={**_media_fields(item, carousel=True), "is_carousel_item": "true"},
-                )  # fmt: skip
-                children.append(str(child["id"]))
-            attempt.progress["children"] = children
-            attempt.progress["children_created"] = time.time()
-            await attempt.checkpoint()
-        await wait_until_finished(attempt, children, "children_created", self._timing, _STATUS)
-        return [str(child) for child in children]
-
     async def _publish_container(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
         await self._limits.check(attempt, _QUOTA)
         published = await attempt.graph.call(
@@ -125,21 +112,9 @@ class InstagramPoster:
 
     async def reconcile(self, attempt: Attempt) -> Reconciliation:
         """The container tells: PUBLISHED means live; anything else means not posted."""
-        container_id = attempt.progress.get("container_id")
-        if container_id is None:
-            return Absent()  # no container, nothing that could have been published
-        try:
-            status = await attempt.graph.call(
-                "GET", str(container_id), attempt.token, params={"fields": "status_code"}
-            )
-        except (GraphError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"could not read the container: {exc}")
-        code = status.get("status_code")
-        if code in ("ERROR", "EXPIRED"):
-            attempt.progress.clear()
-            return Absent()
-        if code != "PUBLISHED":
-            return Absent()  # IN_PROGRESS / FINISHED: publish() resumes with it
+        published = await published_container(attempt, _STATUS)
+        if not isinstance(published, str):
+            return published
         return await self._find_media(attempt)
 
     async def edit(self, attempt: Attempt, post_id: str) -> bool:
@@ -211,14 +186,7 @@ def _failed(
     return ContainerFailedError(reason, code=None, subcode=subcode, http_status=200)
 
 
-def _timed_out() -> ContainerFailedError:
-    return ContainerFailedError(
-        "media still processing after the wait limit",
-        code=None, subcode=_UPLOAD_ERROR_SUBCODE, http_status=200,
-    )  # fmt: skip
-
-
-_STATUS = ContainerStatus("status_code,status", "status_code", _failed, _timed_out)
+_STATUS = ContainerStatus("status_code,status", "status_code", _failed, _UPLOAD_ERROR_SUBCODE)
 
 
 def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:

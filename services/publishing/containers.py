@@ -16,10 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobcast.graph.client import AmbiguousOutcomeError, GraphError
-from services.publishing.posting import Attempt, NotReadyError
+from schemas.publish import MediaItem
+from services.publishing.posting import Absent, Attempt, NotReadyError, Undecided
 
 _QUOTA_RECHECK_SECONDS = 60.0
 _QUOTA_MARGIN = 5
+# What an attempt's progress holds of its containers; other keys (a first comment's post)
+# outlive a failed container.
+_CONTAINER_KEYS = ("container_id", "container_created", "children", "children_created")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +47,13 @@ class ContainerStatus:
 
     `fields`: what to ask for; `state_field`: the field holding IN_PROGRESS, FINISHED, ...;
     `failure`: Meta's reason as an error, from (state, the answer, every container waited
-    on, the one that failed); `timed_out`: the error when processing takes too long."""
+    on, the one that failed); `timeout_subcode`: the subcode a post that waited too long
+    fails with (one a new container may cure)."""
 
     fields: str
     state_field: str
     failure: Callable[[str, dict[str, Any], list[str], str], ContainerFailedError]
-    timed_out: Callable[[], ContainerFailedError]
+    timeout_subcode: int
 
 
 async def wait_until_finished(
@@ -75,17 +80,74 @@ async def wait_until_finished(
             elif state == "PUBLISHED":
                 raise AmbiguousOutcomeError("container already published")
             elif state in ("ERROR", "EXPIRED"):
-                attempt.progress.clear()
+                forget_containers(attempt.progress)
                 raise status.failure(str(state), answer, container_ids, container_id)
         if not waiting:
             return
         created = float(attempt.progress.get(created_key, time.time()))
         if time.time() - created > timing.give_up_after_seconds:
-            attempt.progress.clear()
-            raise status.timed_out()
+            forget_containers(attempt.progress)
+            raise ContainerFailedError(
+                "media still processing after the wait limit",
+                code=None, subcode=status.timeout_subcode, http_status=200,
+            )  # fmt: skip
         if loop.time() >= inline_deadline:
             raise NotReadyError("media processing", timing.resume_after_seconds)
         await asyncio.sleep(timing.poll_interval_seconds)
+
+
+async def finished_children(
+    attempt: Attempt,
+    edge: str,
+    fields_of: Callable[[MediaItem], dict[str, str]],
+    timing: ContainerTiming,
+    status: ContainerStatus,
+) -> list[str]:
+    """A carousel's item containers (`POST /{account}/{edge}` with `is_carousel_item`),
+    created once (checkpointed), all FINISHED: Meta refuses a carousel of items that
+    are not."""
+    children = attempt.progress.get("children")
+    if not isinstance(children, list):
+        children = []
+        for item in attempt.command.content.media:
+            child = await attempt.graph.call(
+                "POST", f"{attempt.command.account_id}/{edge}", attempt.token,
+                data={**fields_of(item), "is_carousel_item": "true"},
+            )  # fmt: skip
+            children.append(str(child["id"]))
+        attempt.progress["children"] = children
+        attempt.progress["children_created"] = time.time()
+        await attempt.checkpoint()
+    await wait_until_finished(attempt, children, "children_created", timing, status)
+    return [str(child) for child in children]
+
+
+async def published_container(
+    attempt: Attempt, status: ContainerStatus
+) -> str | Absent | Undecided:
+    """What the attempt's container says of an ambiguous publish: its id when PUBLISHED
+    (the post is then to be found); Absent when there is none (nothing could have been
+    published) or it is not PUBLISHED (IN_PROGRESS / FINISHED: publishing resumes with it;
+    ERROR / EXPIRED: forgotten, publishing starts over); Undecided when it cannot be read."""
+    container_id = attempt.progress.get("container_id")
+    if container_id is None:
+        return Absent()
+    try:
+        answer = await attempt.graph.call(
+            "GET", str(container_id), attempt.token, params={"fields": status.fields}
+        )
+    except (GraphError, AmbiguousOutcomeError) as exc:
+        return Undecided(f"could not read the container: {exc}")
+    state = answer.get(status.state_field)
+    if state in ("ERROR", "EXPIRED"):
+        forget_containers(attempt.progress)
+    return str(container_id) if state == "PUBLISHED" else Absent()
+
+
+def forget_containers(progress: dict[str, Any]) -> None:
+    """Drop the attempt's containers: the next try makes new ones."""
+    for key in _CONTAINER_KEYS:
+        progress.pop(key, None)
 
 
 def item_label(container_ids: list[str], container_id: str) -> str:

@@ -3,18 +3,20 @@ a post's comments or replies): how an ambiguous answer is reconciled when the pl
 has no idempotency key.
 
 Every page is read, newest first: only having seen them all proves the text absent. A
-listing narrowed by `earliest` (the claim time less the clock skew) stops at the entries
-older than that.
+listing narrowed by `since` (the claim time) skips entries made before it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jobcast.graph.client import AmbiguousOutcomeError, GraphError
 from services.publishing.posting import Absent, Attempt, Undecided
 
+# Meta's clock and ours may differ a little; a post made just before the claim was
+# recorded must still count as ours.
+CLOCK_SKEW = timedelta(minutes=2)
 _PAGE_SIZE = 100  # Meta's maximum for these edges
 _MAX_PAGES = 10
 
@@ -26,7 +28,7 @@ class Listing:
     path: str
     text_field: str
     what: str  # "the Page's posts", for the reasons given
-    time_field: str | None = None  # with `earliest`: entries older than it are skipped
+    time_field: str | None = None  # with `since`: entries older than it are skipped
     max_pages: int = _MAX_PAGES
 
 
@@ -38,10 +40,11 @@ class Found:
 
 
 async def find_text(
-    attempt: Attempt, listing: Listing, text: str, *, earliest: datetime | None = None
+    attempt: Attempt, listing: Listing, text: str, *, since: datetime | None = None
 ) -> Found | Absent | Undecided:
     """The entry of `listing` whose text is `text` (stripped), or proof there is none."""
     wanted = text.strip()
+    earliest = since - CLOCK_SKEW if since is not None else None
     fields = ",".join(f for f in ("id", listing.text_field, listing.time_field) if f)
     params: dict[str, str | int] = {"fields": fields, "limit": _PAGE_SIZE}
     if earliest is not None:
