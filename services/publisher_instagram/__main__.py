@@ -5,11 +5,14 @@ from schemas.platforms import Platform
 from services.publisher_instagram.poster import InstagramPoster
 from services.publisher_instagram.settings import InstagramPublisherSettings
 from services.publishing.app import build_publisher
+from services.publishing.platform import graph_api
 
 
 async def build(settings: InstagramPublisherSettings) -> Service:
     poster = InstagramPoster(settings.container_timing())
-    return await build_publisher(settings, Platform.INSTAGRAM, poster)
+    return await build_publisher(
+        settings, Platform.INSTAGRAM, poster, graph_api(settings, Platform.INSTAGRAM)
+    )
 
 
 if __name__ == "__main__":

@@ -12,13 +12,9 @@ import time
 from functools import partial
 from typing import Any
 
-from jobcast.graph.client import (
-    AmbiguousOutcomeError,
-    GraphError,
-    permalink_of,
-    read_permalink,
-)
+from jobcast.graph.client import GraphClient, GraphError, permalink_of, read_permalink
 from jobcast.graph.errors import classify_graph_error
+from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.media import MediaKind, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, MediaItem
@@ -57,13 +53,13 @@ class InstagramPoster:
         # Over quota a container would only expire unpublished: looked at before making one.
         self._limits = PublishingLimits(self._timing.quota_retry_seconds)
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
         """Create (or resume) the container, check quota, publish once it is FINISHED.
 
         A carousel's children are created and checkpointed first, and each must be
         FINISHED before the carousel container is made (Meta refuses one otherwise).
         """
-        graph, token = attempt.graph, attempt.token
+        graph, token = attempt.api, attempt.token
         post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
         fresh = False
         if "container_id" not in attempt.progress:
@@ -95,52 +91,58 @@ class InstagramPoster:
         media_id = str(published["id"])
         return Posted(media_id, await permalink_of(graph, published, media_id, token, "permalink"))
 
-    async def _publish_when_finished(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
+    async def _publish_when_finished(
+        self, attempt: Attempt[GraphClient], container_id: str
+    ) -> dict[str, Any]:
         await wait_until_finished(
             attempt, [container_id], "container_created", self._timing, _STATUS
         )
         return await self._publish_container(attempt, container_id)
 
-    async def _publish_container(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
+    async def _publish_container(
+        self, attempt: Attempt[GraphClient], container_id: str
+    ) -> dict[str, Any]:
         await self._limits.check(attempt, _QUOTA)
-        published = await attempt.graph.call(
+        published = await attempt.api.call(
             "POST", f"{attempt.command.account_id}/media_publish", attempt.token,
             data={"creation_id": container_id}, params=_WITH_PERMALINK,
         )  # fmt: skip
         self._limits.spent(attempt, _QUOTA)
         return published
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         """The container tells: PUBLISHED means live; anything else means not posted."""
         published = await published_container(attempt, _STATUS)
         if not isinstance(published, str):
             return published
         return await self._find_media(attempt)
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """The Graph API cannot change a published caption."""
         return False
 
-    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+    async def comment(self, attempt: Attempt[GraphClient], post_id: str, text: str) -> str:
         """The first comment on a live media."""
         return await make_comment(attempt, post_id, text)
 
-    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+    async def find_comment(
+        self, attempt: Attempt[GraphClient], post_id: str, text: str
+    ) -> Reconciliation:
         """Our comment among the media's comments (a comment's text is its `text`)."""
         return await find_comment(attempt, post_id, text, text_field="text")
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete works for Facebook-Login accounts with `instagram_manage_contents`;
         without that permission Meta refuses, and the post cannot be deleted by us."""
         try:
-            await attempt.graph.call("DELETE", post_id, attempt.token)
+            await attempt.api.call("DELETE", post_id, attempt.token)
         except GraphError as exc:
             if classify_graph_error(exc.code, exc.subcode).error_class is ErrorClass.AUTH:
                 return False
             raise
         return True
 
-    async def _create_container(self, attempt: Attempt, children: list[str]) -> str:
+    async def _create_container(self, attempt: Attempt[GraphClient], children: list[str]) -> str:
         content = attempt.command.content
         if children:
             data = {"media_type": "CAROUSEL", "children": ",".join(children)}
@@ -149,15 +151,15 @@ class InstagramPoster:
         else:
             raise GraphError("Instagram needs an image or a video", code=100, subcode=None,
                              http_status=400)  # fmt: skip
-        created = await attempt.graph.call(
+        created = await attempt.api.call(
             "POST", f"{attempt.command.account_id}/media", attempt.token,
             data={**data, "caption": content.text},
         )  # fmt: skip
         return str(created["id"])
 
-    async def _find_media(self, attempt: Attempt) -> Reconciliation:
+    async def _find_media(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         try:
-            listing = await attempt.graph.call(
+            listing = await attempt.api.call(
                 "GET", f"{attempt.command.account_id}/media", attempt.token,
                 params={"fields": "id,caption,timestamp", "limit": _RECENT_MEDIA},
             )  # fmt: skip
@@ -167,9 +169,7 @@ class InstagramPoster:
         for media in listing.get("data", []):
             if str(media.get("caption", "")).strip() == wanted:
                 media_id = str(media["id"])
-                permalink = await read_permalink(
-                    attempt.graph, media_id, attempt.token, "permalink"
-                )
+                permalink = await read_permalink(attempt.api, media_id, attempt.token, "permalink")
                 return Posted(media_id, permalink)
         return Undecided("container published but its media was not found")
 

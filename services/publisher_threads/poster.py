@@ -15,9 +15,10 @@ from typing import Any
 
 from pydantic import HttpUrl
 
-from jobcast.graph.client import GraphError, read_permalink
+from jobcast.graph.client import GraphClient, GraphError, read_permalink
 from schemas.media import MediaKind
 from schemas.publish import MediaItem
+from services.publisher_threads.errors import MEDIA_NOT_FOUND
 from services.publishing.containers import (
     ContainerFailedError,
     ContainerStatus,
@@ -35,7 +36,7 @@ from services.publishing.posting import Absent, Attempt, Posted, Reconciliation,
 
 # Meta's answer to publishing a container that is not FINISHED (or unknown, or published
 # already): 24/4279009 "Media Not Found". Nothing is published; the container tells why.
-NOT_FOUND_SUBCODE = 4279009
+NOT_FOUND_SUBCODE = MEDIA_NOT_FOUND
 _POSTS = Quota("threads_publishing_limit", what="Threads publishing limit")
 _REPLIES = Quota(
     "threads_publishing_limit", "reply_quota_usage", "reply_config", what="Threads reply limit"
@@ -71,7 +72,7 @@ class ThreadsPoster:
         # Over the limit a container would only expire unpublished: looked at before one.
         self._limits = PublishingLimits(self._timing.quota_retry_seconds)
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
         """Create (or resume) the container, check the limit, publish once it is FINISHED."""
         content = attempt.command.content
         fields: dict[str, str] = {"text": content.text}
@@ -80,13 +81,15 @@ class ThreadsPoster:
         media_id = await self._publish_thread(attempt, fields, _POSTS)
         return Posted(media_id, await _permalink(attempt, media_id))
 
-    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+    async def comment(self, attempt: Attempt[GraphClient], post_id: str, text: str) -> str:
         """The first comment: a reply to the live thread."""
         return await self._publish_thread(
             attempt, {"media_type": "TEXT", "text": text, "reply_to_id": post_id}, _REPLIES
         )
 
-    async def _publish_thread(self, attempt: Attempt, fields: dict[str, str], quota: Quota) -> str:
+    async def _publish_thread(
+        self, attempt: Attempt[GraphClient], fields: dict[str, str], quota: Quota
+    ) -> str:
         progress = attempt.progress
         fresh = False
         if "container_id" not in progress:
@@ -110,7 +113,7 @@ class ThreadsPoster:
         )
         return await self._publish_container(attempt, container_id, quota)
 
-    async def _create_container(self, attempt: Attempt, fields: dict[str, str]) -> str:
+    async def _create_container(self, attempt: Attempt[GraphClient], fields: dict[str, str]) -> str:
         media = attempt.command.content.media
         if "reply_to_id" in fields:
             data = fields
@@ -123,21 +126,23 @@ class ThreadsPoster:
             data = {**fields, **_media_fields(media[0])}
         else:
             data = {**fields, "media_type": "TEXT"}
-        created = await attempt.graph.call(
+        created = await attempt.api.call(
             "POST", f"{attempt.command.account_id}/threads", attempt.token, data=data
         )
         return str(created["id"])
 
-    async def _publish_container(self, attempt: Attempt, container_id: str, quota: Quota) -> str:
+    async def _publish_container(
+        self, attempt: Attempt[GraphClient], container_id: str, quota: Quota
+    ) -> str:
         await self._limits.check(attempt, quota)
-        published = await attempt.graph.call(
+        published = await attempt.api.call(
             "POST", f"{attempt.command.account_id}/threads_publish", attempt.token,
             data={"creation_id": container_id},
         )  # fmt: skip
         self._limits.spent(attempt, quota)
         return str(published["id"])
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         """The container tells whether it was published; if it was, the thread is found
         among the profile's threads since the claim, by its text."""
         listing = Listing(
@@ -151,23 +156,25 @@ class ThreadsPoster:
             return found
         return Posted(found.entry_id, await _permalink(attempt, found.entry_id))
 
-    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+    async def find_comment(
+        self, attempt: Attempt[GraphClient], post_id: str, text: str
+    ) -> Reconciliation:
         """Our reply among the thread's replies, when its container says it was published."""
         listing = Listing(f"{post_id}/replies", "text", "the thread's replies")
         found = await _find_published(attempt, listing, text, since=None)
         return Posted(found.entry_id, None) if isinstance(found, Found) else found
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """The Threads API cannot change a published thread."""
         return False
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete the thread; one already gone counts as deleted (deletes get retried)."""
         return await delete_post(attempt, post_id)
 
 
 async def _find_published(
-    attempt: Attempt, listing: Listing, text: str, *, since: datetime | None
+    attempt: Attempt[GraphClient], listing: Listing, text: str, *, since: datetime | None
 ) -> Found | Absent | Undecided:
     """No container: nothing could have been published. One not PUBLISHED: not published
     (publish resumes with it, or starts over after ERROR / EXPIRED). One PUBLISHED: ours is
@@ -181,8 +188,8 @@ async def _find_published(
     return found
 
 
-async def _permalink(attempt: Attempt, media_id: str) -> HttpUrl | None:
-    return await read_permalink(attempt.graph, media_id, attempt.token, "permalink")
+async def _permalink(attempt: Attempt[GraphClient], media_id: str) -> HttpUrl | None:
+    return await read_permalink(attempt.api, media_id, attempt.token, "permalink")
 
 
 def _media_fields(item: MediaItem) -> dict[str, str]:

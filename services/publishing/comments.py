@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import HttpUrl
 
+from jobcast.graph.client import GraphClient
 from schemas.publish import (
     FirstComment,
     FirstCommentStatus,
@@ -29,7 +30,7 @@ from schemas.publish import (
 from services.publishing import repo
 from services.publishing.decisions import Decision
 from services.publishing.listing import Found, Listing, find_text
-from services.publishing.posting import Attempt, Posted, Poster, Reconciliation
+from services.publishing.posting import ApiT, Attempt, Posted, Poster, Reconciliation
 
 _STATUS = {
     PublishStatus.POSTED: FirstCommentStatus.POSTED,
@@ -108,39 +109,39 @@ def result_of(
     )
 
 
-class CommentPoster:
+class CommentPoster(Generic[ApiT]):
     """A platform poster's comment calls in the shape the worker runs: `publish` makes the
     comment, `reconcile` looks for it among the post's comments."""
 
-    def __init__(self, poster: Poster) -> None:
+    def __init__(self, poster: Poster[ApiT]) -> None:
         self._poster = poster
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[ApiT]) -> Posted:
         post_id = str(attempt.progress["post_id"])
         comment_id = await self._poster.comment(attempt, post_id, attempt.command.content.text)
         return Posted(comment_id, None)
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[ApiT]) -> Reconciliation:
         post_id = str(attempt.progress["post_id"])
         return await self._poster.find_comment(attempt, post_id, attempt.command.content.text)
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[ApiT], post_id: str) -> bool:
         raise NotImplementedError("a first comment is never edited")
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[ApiT], post_id: str) -> bool:
         raise NotImplementedError("a first comment is never deleted on its own")
 
 
-async def make_comment(attempt: Attempt, object_id: str, text: str) -> str:
+async def make_comment(attempt: Attempt[GraphClient], object_id: str, text: str) -> str:
     """`POST /{object-id}/comments` with `message` (Facebook posts and Instagram media alike)."""
-    created = await attempt.graph.call(
+    created = await attempt.api.call(
         "POST", f"{object_id}/comments", attempt.token, data={"message": text}
     )
     return str(created["id"])
 
 
 async def find_comment(
-    attempt: Attempt, object_id: str, text: str, *, text_field: str
+    attempt: Attempt[GraphClient], object_id: str, text: str, *, text_field: str
 ) -> Reconciliation:
     """Our comment among the object's comments (`GET /{object-id}/comments`), matched on its
     text (`text_field`: `text` on Instagram, `message` on Facebook)."""

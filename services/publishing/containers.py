@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphError
+from jobcast.graph.client import GraphClient, GraphError
+from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.publish import MediaItem
 from services.publishing.posting import Absent, Attempt, NotReadyError, Undecided
 
@@ -57,7 +58,7 @@ class ContainerStatus:
 
 
 async def wait_until_finished(
-    attempt: Attempt,
+    attempt: Attempt[GraphClient],
     container_ids: list[str],
     created_key: str,
     timing: ContainerTiming,
@@ -71,7 +72,7 @@ async def wait_until_finished(
     waiting = list(container_ids)
     while True:
         for container_id in list(waiting):
-            answer = await attempt.graph.call(
+            answer = await attempt.api.call(
                 "GET", container_id, attempt.token, params={"fields": status.fields}
             )
             state = answer.get(status.state_field)
@@ -97,7 +98,7 @@ async def wait_until_finished(
 
 
 async def finished_children(
-    attempt: Attempt,
+    attempt: Attempt[GraphClient],
     edge: str,
     fields_of: Callable[[MediaItem], dict[str, str]],
     timing: ContainerTiming,
@@ -110,7 +111,7 @@ async def finished_children(
     if not isinstance(children, list):
         children = []
         for item in attempt.command.content.media:
-            child = await attempt.graph.call(
+            child = await attempt.api.call(
                 "POST", f"{attempt.command.account_id}/{edge}", attempt.token,
                 data={**fields_of(item), "is_carousel_item": "true"},
             )  # fmt: skip
@@ -123,7 +124,7 @@ async def finished_children(
 
 
 async def published_container(
-    attempt: Attempt, status: ContainerStatus
+    attempt: Attempt[GraphClient], status: ContainerStatus
 ) -> str | Absent | Undecided:
     """What the attempt's container says of an ambiguous publish: its id when PUBLISHED
     (the post is then to be found); Absent when there is none (nothing could have been
@@ -133,7 +134,7 @@ async def published_container(
     if container_id is None:
         return Absent()
     try:
-        answer = await attempt.graph.call(
+        answer = await attempt.api.call(
             "GET", str(container_id), attempt.token, params={"fields": status.fields}
         )
     except (GraphError, AmbiguousOutcomeError) as exc:
@@ -178,13 +179,13 @@ class PublishingLimits:
         # Per (account, edge + field): (room left by our count, when to ask Meta again).
         self._room: dict[tuple[str, str], tuple[int, float]] = {}
 
-    async def check(self, attempt: Attempt, quota: Quota) -> None:
+    async def check(self, attempt: Attempt[GraphClient], quota: Quota) -> None:
         """NotReadyError when the account has reached the limit."""
         key = (attempt.command.account_id, f"{quota.edge}.{quota.usage_field}")
         left, recheck_at = self._room.get(key, (0, 0.0))
         if left > _QUOTA_MARGIN and time.monotonic() < recheck_at:
             return
-        limit = await attempt.graph.call(
+        limit = await attempt.api.call(
             "GET", f"{attempt.command.account_id}/{quota.edge}", attempt.token,
             params={"fields": f"{quota.usage_field},{quota.config_field}"},
         )  # fmt: skip
@@ -198,7 +199,7 @@ class PublishingLimits:
                         f"{quota.what} reached ({usage}/{total} in 24 h)", self._retry_seconds
                     )
 
-    def spent(self, attempt: Attempt, quota: Quota) -> None:
+    def spent(self, attempt: Attempt[GraphClient], quota: Quota) -> None:
         """One publish made against the limit."""
         key = (attempt.command.account_id, f"{quota.edge}.{quota.usage_field}")
         left, recheck_at = self._room.get(key, (0, 0.0))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphError
+from jobcast.graph.client import GraphClient, GraphError
+from jobcast.platform_api import AmbiguousOutcomeError
 from services.publishing.posting import Absent, Attempt, Undecided
 
 # Meta's clock and ours may differ a little; a post made just before the claim was
@@ -40,7 +41,7 @@ class Found:
 
 
 async def find_text(
-    attempt: Attempt, listing: Listing, text: str, *, since: datetime | None = None
+    attempt: Attempt[GraphClient], listing: Listing, text: str, *, since: datetime | None = None
 ) -> Found | Absent | Undecided:
     """The entry of `listing` whose text is `text` (stripped), or proof there is none."""
     wanted = text.strip()
@@ -51,7 +52,7 @@ async def find_text(
         params["since"] = int(earliest.timestamp())
     for _ in range(listing.max_pages):
         try:
-            page = await attempt.graph.call("GET", listing.path, attempt.token, params=params)
+            page = await attempt.api.call("GET", listing.path, attempt.token, params=params)
         except (GraphError, AmbiguousOutcomeError) as exc:
             return Undecided(f"could not read {listing.what}: {exc}")
         for entry in page.get("data", []):

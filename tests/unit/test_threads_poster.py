@@ -15,9 +15,9 @@ import pytest
 
 from devtools.graph_sandbox import SandboxSettings, SandboxState, create_app
 from jobcast.graph.client import GraphClient, GraphError
-from jobcast.graph.errors import classify_graph_error
 from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
 from schemas.publish import ErrorClass
+from services.publisher_threads.errors import classify_threads_error
 from services.publisher_threads.poster import ThreadsPoster
 from services.publishing.containers import ContainerFailedError, ContainerTiming
 from services.publishing.posting import Absent, Attempt, NotReadyError, Posted
@@ -70,7 +70,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 def attempt_of(
     sandbox: Sandbox, content: PostContent, progress: dict[str, Any] | None = None
-) -> Attempt:
+) -> Attempt[GraphClient]:
     tenant, connection = uuid.uuid4(), uuid.uuid4()
     command = PublishCommand(
         post_key=make_post_key(tenant, "job-1", connection, 1), platform=Platform.THREADS,
@@ -105,7 +105,7 @@ async def test_an_image_and_a_carousel_take_their_media(sandbox: Sandbox) -> Non
     poster = ThreadsPoster(FAST)
     await poster.publish(attempt_of(sandbox, PostContent(text="one", media=[IMAGE])))
     await poster.publish(attempt_of(sandbox, PostContent(text="three", media=[IMAGE] * 3)))
-    carousel, image = await sandbox.threads()
+    image, carousel = await sandbox.threads()  # oldest first
     assert (image["media_type"], carousel["media_type"]) == ("IMAGE", "CAROUSEL_ALBUM")
     assert len(carousel["children"]) == 3
     assert sandbox.state.threads.media[image["id"]].alt_text == "Ovens"
@@ -144,7 +144,7 @@ async def test_an_ambiguous_publish_is_found_by_reconciliation_not_posted_again(
     attempt = attempt_of(sandbox, PostContent(text=TEXT))
     with pytest.raises(GraphError) as failed:
         await poster.publish(attempt)
-    assert classify_graph_error(failed.value.code, failed.value.subcode).ambiguous
+    assert classify_threads_error(failed.value).ambiguous
     found = await poster.reconcile(attempt)
     [thread] = await sandbox.threads()
     assert isinstance(found, Posted)
@@ -173,9 +173,7 @@ async def test_a_video_threads_cannot_use_fails_for_good_an_unknown_error_may_re
     attempt = attempt_of(sandbox, PostContent(text=TEXT, media=[avi]))
     with pytest.raises(ContainerFailedError, match="FAILED_PROCESSING_VIDEO") as bad:
         await poster.publish(attempt)
-    assert classify_graph_error(bad.value.code, bad.value.subcode).error_class is (
-        ErrorClass.PERMANENT
-    )
+    assert classify_threads_error(bad.value).error_class is (ErrorClass.PERMANENT)
     assert "container_id" not in attempt.progress  # the next try starts over
     await sandbox.control(
         "POST", "/faults", {"action": "container_error", "operation": "threads.create"}
@@ -183,9 +181,7 @@ async def test_a_video_threads_cannot_use_fails_for_good_an_unknown_error_may_re
     attempt = attempt_of(sandbox, PostContent(text=TEXT, media=[VIDEO]))
     with pytest.raises(ContainerFailedError, match="UNKNOWN") as unknown:
         await poster.publish(attempt)
-    assert classify_graph_error(unknown.value.code, unknown.value.subcode).error_class is (
-        ErrorClass.TRANSIENT
-    )
+    assert classify_threads_error(unknown.value).error_class is (ErrorClass.TRANSIENT)
 
 
 async def test_the_first_comment_is_a_reply_found_again_after_an_ambiguous_answer(
