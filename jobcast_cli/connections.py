@@ -73,12 +73,10 @@ def login_for(platform: Platform, login: LoginKind | None) -> LoginKind:
 
 
 @connections.command("add")
-def connections_add(  # noqa: PLR0913 (one option each)
+def connections_add(
     tenant: TenantOption,
     platform: Annotated[Platform, typer.Option(help="facebook, instagram or threads")],
-    account_id: Annotated[
-        str, typer.Option(help="Page id, Instagram user id or Threads user id")
-    ],
+    account_id: Annotated[str, typer.Option(help="Page id, Instagram user id or Threads user id")],
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
     ],

@@ -110,7 +110,7 @@ class UserProfile:
 class UserTokenLogin:
     """Calls made on behalf of the connections flow for one login's accounts."""
 
-    def __init__(  # noqa: PLR0913 (the hosts and the app of one login)
+    def __init__(
         self,
         http: aiohttp.ClientSession,
         *,

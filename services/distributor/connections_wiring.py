@@ -12,9 +12,9 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
-from jobcast.graph.user_login import THREADS, UserTokenLogin
 from jobcast.graph.login import FacebookGraph
 from jobcast.graph.session import graph_session
+from jobcast.graph.user_login import THREADS, UserTokenLogin
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
 from services.distributor.routes_connections import connections_router

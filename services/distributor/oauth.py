@@ -1,5 +1,5 @@
-"""Facebook Login, Instagram Login and Threads' OAuth, the pure parts: the signed `state`, the dialog
-URLs, what to connect.
+"""Facebook Login, Instagram Login and Threads' OAuth, the pure parts: the signed `state`,
+the dialog URLs, what to connect.
 
 The `state` carries the tenant through the browser round trip. It is
 `v1.<tenant>.<nonce>.<expiry>.<signature>`, the signature an HMAC-SHA256 keyed with a key

@@ -91,7 +91,7 @@ def user_login_router(
     return router
 
 
-def _add_login_routes(  # noqa: PLR0913, PLR0917 (one login's wiring)
+def _add_login_routes(  # noqa: PLR0917 (one login's wiring)
     router: APIRouter,
     settings: DistributorSettings,
     pool: asyncpg.Pool,

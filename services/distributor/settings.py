@@ -93,8 +93,8 @@ class DistributorSettings(CommonSettings, GraphSettings):
     # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
     # Token health: each connection is refreshed when due and checked (debug_token; /me for
-    # Instagram Login and Threads) this often, and an expiry closer than the warning window is announced
-    # (once) on `connections.events`.
+    # Instagram Login and Threads) this often, and an expiry closer than the warning window
+    # is announced (once) on `connections.events`.
     verify_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
     # (see DISTRIBUTOR_VERIFY_INTERVAL_SECONDS)
     expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)

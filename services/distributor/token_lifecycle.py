@@ -47,8 +47,8 @@ def refresh_due(
 ) -> bool:
     """Whether the check should refresh this token now: it expires within `refresh_before`,
     has not expired (an expired token cannot be refreshed), and, for Instagram Login and
-    Threads, is old enough for Meta to refresh it (a token of unknown age is tried); a Facebook token
-    only when it is short-lived (issued to live a day at most)."""
+    Threads, is old enough for Meta to refresh it (a token of unknown age is tried); a
+    Facebook token only when it is short-lived (issued to live a day at most)."""
     if expires_at is None or expires_at <= now or expires_at - now > refresh_before:
         return False
     if login in REFRESHED_WHEN_OLD_ENOUGH:

@@ -26,13 +26,13 @@ import asyncpg
 from jobcast.crypto import TokenCipher, TokenDecryptError
 from jobcast.graph.client import GraphError
 from jobcast.graph.hosts import LoginKind
+from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
 from jobcast.graph.user_login import (
     INSTAGRAM_LOGIN_SCOPES,
     THREADS_LOGIN_SCOPES,
     UserLoginError,
     UserTokenLogin,
 )
-from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
 from schemas.connections import (
     ConnectionExpired,
     ConnectionExpiring,

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from jobcast.graph.hosts import GraphHosts, LoginKind
-from jobcast.graph.user_login import UserTokenLogin, UserLoginError
+from jobcast.graph.user_login import UserLoginError, UserTokenLogin
 from tests.graph_stub import graph_stub
 
 SECRET = "ig-app-secret"
