@@ -1,9 +1,9 @@
 """Threads' own OAuth, beside the Threads publishing host.
 
-| prefix | stands for | serves |
-| --- | --- | --- |
-| `/threads-www` | threads.net | `GET /oauth/authorize` (the dialog: consents at once) |
-| `/threads-graph` | graph.threads.net | `POST /oauth/access_token` (code → short-lived token), `GET /access_token` (`th_exchange_token`), `GET /refresh_access_token` (`th_refresh_token`), `GET /me` |
+- `/threads-www` (threads.net): `GET /oauth/authorize`, the dialog (consents at once);
+- `/threads-graph` (graph.threads.net): `POST /oauth/access_token` (code → short-lived
+  token), `GET /access_token` (`th_exchange_token`), `GET /refresh_access_token`
+  (`th_refresh_token`), `GET /me`.
 
 As Meta documents it: the code exchange answers `{"access_token", "user_id"}` and names no
 scopes; a short-lived token lives an hour, a long-lived one `threads_login_token_ttl_s`
