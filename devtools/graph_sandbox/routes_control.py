@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import threads_login
 from .faults import FaultRule
 from .instagram_login import OPERATIONS as INSTAGRAM_LOGIN_OPERATIONS
 from .instagram_login import age_tokens
@@ -73,11 +74,14 @@ class SettingsPatch(BaseModel):
     user_token_ttl_s: int | None = Field(default=None, gt=0)
     consenting_instagram_id: str | None = None
     ig_login_token_ttl_s: int | None = Field(default=None, gt=0)
+    consenting_threads_id: str | None = None
+    threads_login_token_ttl_s: int | None = Field(default=None, gt=0)
 
 
 class TokenAging(BaseModel):
-    """Body of ``POST /_sandbox/instagram/tokens/age``: an account's Instagram Login tokens
-    become `seconds` older (issued and expiring that much earlier)."""
+    """Body of ``POST /_sandbox/instagram/tokens/age`` (and `/threads/tokens/age`): an
+    account's Instagram Login (Threads) tokens become `seconds` older (issued and expiring
+    that much earlier)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -226,6 +230,10 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/instagram/tokens/age")
     async def age_instagram_tokens(body: TokenAging) -> dict[str, Any]:
         return {"aged": age_tokens(state, body.account_id, body.seconds)}
+
+    @router.post("/threads/tokens/age")
+    async def age_threads_tokens(body: TokenAging) -> dict[str, Any]:
+        return {"aged": threads_login.age_tokens(state, body.account_id, body.seconds)}
 
     @router.post("/tokens/revoke")
     async def revoke_token(body: RevokeIn) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from . import instagram_login, threads_host
+from . import instagram_login, threads_host, threads_login
 from .auth import authorize, dialog_redirect, verify_appsecret_proof
 from .call import Call
 from .errors import GraphError, JSONDict, invalid_param, missing_token, new_trace_id
@@ -219,13 +219,16 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
 def _dialog_of(
     site: str | None, method: str, segments: tuple[str, ...]
 ) -> tuple[str, Callable[[SandboxState, Call], str]] | None:
-    """The consent dialog a browser asks for (Facebook's or Instagram's), if it is one."""
+    """The consent dialog a browser asks for (Facebook's, Instagram's or Threads'), if it is
+    one."""
     if method != "GET":
         return None
     if site is None and segments == ("dialog", "oauth"):
         return "oauth.dialog", dialog_redirect
     if site == instagram_login.WWW and segments == ("oauth", "authorize"):
         return "ig_login.dialog", instagram_login.dialog_redirect
+    if threads_login.is_dialog(site, method, segments):
+        return "threads_login.dialog", threads_login.dialog_redirect
     return None
 
 

@@ -60,6 +60,11 @@ class SandboxSettings:
     Instagram account registered last."""
     ig_login_token_ttl_s: int = 5_184_000
     """Lifetime of long-lived Instagram Login tokens (exchanged or refreshed: 60 days)."""
+    consenting_threads_id: str | None = None
+    """The Threads profile that consents in Threads' dialog; defaults to the Threads
+    profile registered last."""
+    threads_login_token_ttl_s: int = 5_184_000
+    """Lifetime of long-lived Threads tokens (exchanged or refreshed: 60 days)."""
 
     def copy(self) -> SandboxSettings:
         """Return an independent copy (used to restore start-up settings on reset)."""

@@ -29,7 +29,7 @@ from .models import (
     Platform,
 )
 from .settings import SandboxSettings
-from .threads_models import ThreadsStore
+from .threads_models import ThreadsLoginStore, ThreadsStore
 from .usage import PublishWindow, RollingCounter, minutes_ceil, percent
 
 _FB_ID_BASE = 100_000_000_000_000  # 15 digits, like Page/post ids
@@ -97,6 +97,7 @@ class SandboxState:
         self.faults = FaultBook()
         self.ig_login = IgLoginStore()  # Instagram Login's codes and tokens
         self.threads = ThreadsStore()  # the Threads host's containers and threads
+        self.threads_login = ThreadsLoginStore()  # Threads' OAuth codes and tokens
         self.calls: deque[dict[str, Any]] = deque(maxlen=max(1, self.settings.call_log_size))
         self._call_seq = itertools.count(1)
 

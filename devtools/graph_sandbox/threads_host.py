@@ -5,13 +5,13 @@ Calls answer in the Graph shape (`{"error": {...}}`), without `appsecret_proof`.
 an account registered with `platform: "threads"` and a `token` takes that token (or a user
 token of the user who manages it); an account registered without one, or not registered,
 takes any non-empty token; revoked and expired tokens get 190 as on the Facebook host.
-`EXTRA_ROUTES` is where calls of this host that are not about publishing (token exchange,
-`/me`) are added.
+Threads' OAuth (`threads_login`: token exchange and refresh, `/me`; its tokens act for
+their own profile) and insights (`threads_insights`) are served here too.
 """
 
 from __future__ import annotations
 
-from . import threads
+from . import threads, threads_insights, threads_login
 from .auth import authorize as authorize_token
 from .errors import GraphError, nonexisting_field, unsupported_request
 from .routing import Handler, Route
@@ -31,24 +31,28 @@ _MEDIA_OPS: dict[str, tuple[str, Handler]] = {
 }
 _MEDIA_EDGES: dict[tuple[str, str], tuple[str, Handler]] = {
     ("GET", "replies"): ("threads.replies", threads.list_replies),
+    ("GET", "insights"): ("threads.insights", threads_insights.media_insights),
 }
 # (method, path segments) → route, for this host's calls outside publishing.
-EXTRA_ROUTES: dict[tuple[str, tuple[str, ...]], Route] = {}
-OPERATIONS: tuple[str, ...] = tuple(
-    sorted(
-        {op for op, _ in _USER_EDGES.values()}
-        | {op for op, _ in _MEDIA_OPS.values()}
-        | {op for op, _ in _MEDIA_EDGES.values()}
-        | {"threads.container_status"}
+EXTRA_ROUTES: dict[tuple[str, tuple[str, ...]], Route] = threads_login.ROUTES
+OPERATIONS: tuple[str, ...] = (
+    tuple(
+        sorted(
+            {op for op, _ in _USER_EDGES.values()}
+            | {op for op, _ in _MEDIA_OPS.values()}
+            | {op for op, _ in _MEDIA_EDGES.values()}
+            | {"threads.container_status"}
+        )
     )
+    + threads_login.OPERATIONS
 )
 
 
 def site_of(parts: list[str]) -> str | None:
-    """`SITE` when the path is for the Threads host (its prefix removed from `parts`)."""
-    if parts and parts[0] == SITE:
-        parts.pop(0)
-        return SITE
+    """`SITE` (graph.threads.net) or threads.net's (its dialog) when the path is for one of
+    Threads' hosts (the prefix removed from `parts`)."""
+    if parts and parts[0] in (SITE, threads_login.WWW):
+        return parts.pop(0)
     return None
 
 
@@ -109,5 +113,10 @@ def _edge_route(state: SandboxState, method: str, head: str, edge: str) -> Route
 
 
 def authorize(state: SandboxState, route: Route | None, token: str) -> None:
-    """The Threads host takes the tokens the sandbox knows for the profile (see above)."""
-    authorize_token(state, token, route.account_id if route is not None else None)
+    """The Threads host takes Threads' OAuth tokens for their own profile, and the tokens
+    the sandbox knows for the profile (see above)."""
+    if route is not None and route.operation == "threads_login.exchange_token":
+        return  # checked by the exchange (a short-lived token is what it takes)
+    account_id = route.account_id if route is not None else None
+    if not threads_login.authorizes(state, token, account_id):
+        authorize_token(state, token, account_id)

@@ -15,13 +15,13 @@ profile on the whole Threads host (`authorize`), publishing included.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from .call import Call
 from .errors import GraphError, JSONDict, invalid_param, invalid_token, nonexisting_field
 from .routing import Route
 from .state import SandboxState
+from .threads_models import ThreadsLoginCode, ThreadsLoginToken
 
 WWW = "threads-www"
 SHORT_LIVED_TTL_S = 3600
@@ -29,35 +29,6 @@ REFRESHABLE_AFTER_S = 86_400
 CODE_TTL_S = 600
 DEFAULT_SCOPES = ("threads_basic", "threads_content_publish")
 DEFAULT_PROFILE_ID = "26040000000000777"
-
-
-@dataclass(slots=True)
-class ThreadsLoginToken:
-    """A token issued by Threads' OAuth, for one Threads profile."""
-
-    user_id: str
-    scopes: tuple[str, ...]
-    issued_at: float
-    expires_at: float
-    long_lived: bool
-
-
-@dataclass(slots=True)
-class ThreadsLoginCode:
-    user_id: str
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    expires_at: float
-    used: bool = False
-
-
-@dataclass(slots=True)
-class ThreadsLoginStore:
-    """What Threads' OAuth keeps: its codes and tokens (dropped on reset with the state)."""
-
-    tokens: dict[str, ThreadsLoginToken] = field(default_factory=dict)
-    codes: dict[str, ThreadsLoginCode] = field(default_factory=dict)
 
 
 def consenting_profile(state: SandboxState) -> str:
