@@ -58,7 +58,11 @@ THREADS_MAX_TAG_LENGTH = 50
 ELLIPSIS = "…"
 
 _GRAPHEME = regex.compile(r"\X")
-_EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}]")
+# What may be drawn as an emoji: pictographs, flags' letters, and (the safe side) every
+# character beyond the BMP and the symbol and dingbat blocks some systems draw as emoji.
+_EMOJI = regex.compile(
+    r"[\p{Extended_Pictographic}\p{Regional_Indicator}\U00010000-\U0010FFFF\u2600-\u27BF]"
+)
 _HASH = "#＃"  # the full-width sign is treated as a hashtag too: over-counting is the safe side
 _AT = "@＠"
 _MARKERS = _HASH + _AT
@@ -664,8 +668,9 @@ def facebook_message(
 
 def threads_measure(text: str) -> int:
     """Characters as Threads counts them against its 500: code points, except that an
-    emoji counts as its UTF-8 bytes (Meta documents it so; a whole emoji sequence, with its
-    joiners and modifiers, is counted by its bytes, the safe side)."""
+    emoji counts as its UTF-8 bytes (Meta documents it so without saying what it takes for
+    an emoji: a whole sequence, with its joiners and modifiers, and any character that may
+    be drawn as one are counted by their bytes, the safe side)."""
     if text.isascii():
         return len(text)
     return sum(

@@ -8,8 +8,11 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from devtools.graph_sandbox.threads import text_length
 from schemas.jobs import JobPosting
 from schemas.media import PostFormat
 from schemas.platforms import Platform
@@ -229,3 +232,10 @@ def test_content_model_takes_20_items() -> None:
     assert len(PostContent(text="x", media=items).media) == 20
     with pytest.raises(ValidationError):
         PostContent(text="x", media=[*items, items[0]])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=40))
+def test_text_is_never_weighed_lighter_than_the_threads_host_weighs_it(text: str) -> None:
+    """What fits here fits on the sandbox's Threads host too (its count is per character)."""
+    assert threads_measure(text) >= text_length(text)
