@@ -74,14 +74,14 @@ class FakeApis:
         self.requests.append(request)
         key = request.headers.get("authorization", "").removeprefix("Bearer ")
         url = str(request.url)
+        if (linkedin := self.linkedin(request, url)) is not None:
+            return linkedin
         if url.startswith(f"{DISTRIBUTOR}/v1/connections/") and "/callback?" in url:
             if "state=good" not in url:
                 return httpx.Response(400, json={"detail": "invalid OAuth state: expired"})
             platform = request.url.path.split("/")[3]
             connected = {"platform": platform, "account_id": "1", "display_name": "Kopi Pagi"}
             return httpx.Response(200, json={"tenant_id": "t", "connections": [connected]})
-        if (linkedin := self.linkedin(request, url)) is not None:
-            return linkedin
         if key not in (OPERATOR_KEY, TENANT_KEY):
             return httpx.Response(401, json={"detail": "invalid or revoked API key"})
         path = request.url.path
