@@ -1,5 +1,6 @@
-"""The `make up` demo: a tenant with a Facebook Page, an Instagram account and a LinkedIn
-organization page (connected through LinkedIn's OAuth, the sandbox consenting), three jobs."""
+"""The `make up` demo: a tenant with a Facebook Page, an Instagram account, a Threads profile
+and a LinkedIn organization page (connected through LinkedIn's OAuth, the sandbox
+consenting), three jobs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import SecretStr
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.hosts import LoginKind
 from jobcast.tenancy import (
     KeyScope,
     add_api_key,
@@ -31,7 +33,10 @@ DEMO_LINKEDIN = ("2414183", "Bali Hospitality Jobs (LinkedIn)", "demo-member")
 DEMO_ACCOUNTS = (
     (Platform.FACEBOOK, "104538291736482", "Bali Hospitality Jobs (Page)"),
     (Platform.INSTAGRAM, "17841405822304914", "@balihospitalityjobs"),
+    (Platform.THREADS, "26040582230491400", "@balihospitalityjobs (Threads)"),
 )
+# Each account's login: Threads profiles connect with Threads' own.
+DEMO_LOGINS = {Platform.THREADS: LoginKind.THREADS}
 
 
 def demo_jobs(run_id: str) -> list[dict[str, Any]]:
@@ -98,6 +103,7 @@ async def run_demo(endpoints: Endpoints) -> list[dict[str, Any]]:
                 account_id=account_id,
                 token=f"demo-token-{account_id}",
                 display_name=name,
+                login=DEMO_LOGINS.get(platform, LoginKind.FACEBOOK),
             )
         # Earlier runs (or an operator) may have connected more accounts: each gets the jobs.
         connected = len(await active_connections(pool, tenant.tenant_id))

@@ -17,6 +17,7 @@ import typer
 
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.graph.hosts import LoginKind
+from jobcast.graph.user_login import THREADS_LOGIN_SCOPES
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
 from schemas.envelope import utcnow
@@ -61,12 +62,30 @@ async def _events(settings: DistributorSettings) -> AsyncIterator[Emit]:
         await broker.stop()
 
 
+def login_for(platform: Platform, login: LoginKind | None) -> LoginKind:
+    """The login a hand-added connection was made with: Threads' own for a Threads account
+    and LinkedIn's for a LinkedIn organization (and only for them), else as given (Facebook
+    Login by default)."""
+    if platform is Platform.THREADS and login in (None, LoginKind.THREADS):
+        return LoginKind.THREADS
+    if login is LoginKind.THREADS or platform is Platform.THREADS:
+        raise typer.BadParameter("a Threads account is connected with --login threads, only")
+    if platform is Platform.LINKEDIN and login in (None, LoginKind.LINKEDIN):
+        return LoginKind.LINKEDIN
+    if login is LoginKind.LINKEDIN or platform is Platform.LINKEDIN:
+        raise typer.BadParameter("a LinkedIn organization is connected with --login linkedin")
+    return login or LoginKind.FACEBOOK
+
+
 @connections.command("add")
 def connections_add(
     tenant: TenantOption,
-    platform: Annotated[Platform, typer.Option(help="facebook, instagram or linkedin")],
+    platform: Annotated[Platform, typer.Option(help="facebook, instagram, threads or linkedin")],
     account_id: Annotated[
-        str, typer.Option(help="Page id, Instagram user id or LinkedIn organization id")
+        str,
+        typer.Option(
+            help="Page id, Instagram user id, Threads user id or LinkedIn organization id"
+        ),
     ],
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
@@ -76,8 +95,18 @@ def connections_add(
     login: Annotated[
         LoginKind | None,
         typer.Option(
-            help="facebook (a Page token) or instagram (an Instagram Login token); "
-            "linkedin for a LinkedIn organization (the default for --platform linkedin)"
+            help="facebook (a Page token), instagram (an Instagram Login token) or threads"
+            " (a Threads token; the default for a Threads account, else facebook); linkedin"
+            " for a LinkedIn organization (the default for --platform linkedin)"
+        ),
+    ] = None,
+    expires_in_days: Annotated[
+        float | None,
+        typer.Option(
+            help="When the token expires, in days from now (a long-lived Instagram Login or"
+            " Threads token, or a LinkedIn token: 60), so that it is refreshed and warned"
+            " about in time",
+            min=0,
         ),
     ] = None,
     refresh_token: Annotated[
@@ -97,10 +126,11 @@ def connections_add(
 
     A LinkedIn organization's account id is its numeric id (from urn:li:organization:N).
     """
-    kind = login or (LoginKind.LINKEDIN if platform is Platform.LINKEDIN else LoginKind.FACEBOOK)
+    kind = login_for(platform, login)
     if refresh_token and kind is not LoginKind.LINKEDIN:
         typer.echo("--refresh-token is for LinkedIn connections only", err=True)
         raise typer.Exit(2)
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
         owner = await tenant_or_exit(pool, tenant)
@@ -112,7 +142,10 @@ def connections_add(
             account_id=account_id,
             token=token,
             display_name=name,
+            token_expires_at=expires_at,
             login=kind,
+            # Threads reports no scopes: a token made for publishing is taken to grant them.
+            token_scopes=THREADS_LOGIN_SCOPES if kind is LoginKind.THREADS else (),
             refresh_token=refresh_token or None,
             refresh_token_expires_at=utcnow() + timedelta(days=refresh_token_days),
         )
@@ -177,6 +210,8 @@ def connections_verify(
         logins, http = meta_logins(settings)
         try:
             if not logins.facebook.configured:
+                # debug_token needs the Meta app (Instagram Login and Threads tokens do not,
+                # but a tenant's check covers all its connections).
                 typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
                 raise typer.Exit(2)
             async with _events(settings) as emit:

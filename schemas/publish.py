@@ -12,7 +12,7 @@ from pydantic import Field, HttpUrl
 from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.jobs import FIRST_COMMENT_LIMIT, JobId
-from schemas.media import MAX_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
+from schemas.media import MAX_POST_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 
 PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
@@ -56,7 +56,7 @@ class PostContent(ContractModel):
     title: Annotated[Text | None, Field(min_length=1, max_length=200)] = Field(
         default=None, description="LinkedIn article posts: the article's title (the job's)."
     )
-    media: Annotated[list[MediaItem], Field(max_length=MAX_MEDIA)] = []
+    media: Annotated[list[MediaItem], Field(max_length=MAX_POST_MEDIA)] = []
     format: PostFormat | None = Field(
         default=None, description="What to make of the media; absent: read from the media."
     )
@@ -66,7 +66,7 @@ class PostContent(ContractModel):
     ] = Field(default=None, description="Commented on the post once it is live.")
 
 
-def post_format(platform: Platform, content: PostContent) -> PostFormat:
+def post_format(platform: Platform, content: PostContent) -> PostFormat:  # noqa: PLR0911
     """What `content` makes on `platform`: the distributor's format, or, for a command
     written before formats existed, what the media made then."""
     if content.format is not None:
@@ -76,11 +76,14 @@ def post_format(platform: Platform, content: PostContent) -> PostFormat:
         return PostFormat.LINK
     if platform is Platform.LINKEDIN:  # an image post of the first image, else an article
         return PostFormat.IMAGE if kinds[0] is MediaKind.IMAGE else PostFormat.LINK
+    if platform is Platform.THREADS and len(kinds) == 1:
+        return PostFormat.VIDEO if kinds[0] is MediaKind.VIDEO else PostFormat.IMAGE
     if MediaKind.VIDEO in kinds and (platform is Platform.FACEBOOK or len(kinds) == 1):
         return PostFormat.VIDEO if platform is Platform.FACEBOOK else PostFormat.REEL
     if len(kinds) == 1:
         return PostFormat.IMAGE
-    return PostFormat.CAROUSEL if platform is Platform.INSTAGRAM else PostFormat.IMAGES
+    carousels = (Platform.INSTAGRAM, Platform.THREADS)  # Threads mixes both kinds too
+    return PostFormat.CAROUSEL if platform in carousels else PostFormat.IMAGES
 
 
 def posted_media(platform: Platform, content: PostContent) -> PostedMedia:

@@ -23,6 +23,7 @@ Json = dict[str, Any]
 # serves too when DISTRIBUTOR_PUBLIC_URL is the console's URL).
 CALLBACK_PATH = "/v1/connections/facebook/callback"
 INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
+THREADS_CALLBACK_PATH = "/v1/connections/threads/callback"
 LINKEDIN_CALLBACK_PATH = "/v1/connections/linkedin/callback"
 
 
@@ -122,7 +123,7 @@ class Apis:
 
     async def login_url(self, api_key: str, login: str = "facebook") -> str:
         """The consent dialog of Facebook Login, of Instagram Login (`login="instagram"`) or
-        of LinkedIn (`login="linkedin"`)."""
+        of Threads (`login="threads"`) or of LinkedIn (`login="linkedin"`)."""
         url = f"{self._to.distributor}/v1/connections/{login}/start"
         answer = await self._call("GET", url, api_key, params={"redirect": "false"})
         return str(answer["authorize_url"])

@@ -12,17 +12,17 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
-from jobcast.graph.instagram_login import InstagramLogin
 from jobcast.graph.login import FacebookGraph
 from jobcast.graph.session import graph_session
+from jobcast.graph.user_login import THREADS, UserTokenLogin
 from jobcast.http_client import http_client
 from jobcast.linkedin.client import LinkedInClient
 from jobcast.linkedin.login import LinkedInLogin
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
 from services.distributor.routes_connections import connections_router
-from services.distributor.routes_instagram import instagram_login_router
 from services.distributor.routes_linkedin import linkedin_router
+from services.distributor.routes_user_login import user_login_router
 from services.distributor.settings import DistributorSettings
 from services.distributor.verification import Logins, VerificationLoop
 
@@ -61,13 +61,22 @@ def meta_logins(settings: DistributorSettings) -> tuple[Logins, Sessions]:
         app_id=settings.graph_app_id,
         app_secret=settings.graph_app_secret,
     )
-    instagram = InstagramLogin(
+    instagram = UserTokenLogin(
         http,
         graph_url=settings.graph_instagram_url,
         token_url=settings.instagram_api_url,
         version=settings.graph_api_version,
         app_id=settings.instagram_app_id,
         app_secret=settings.instagram_app_secret,
+    )
+    threads = UserTokenLogin(
+        http,
+        graph_url=settings.graph_threads_url,
+        token_url=settings.graph_threads_url,  # Threads exchanges codes on its Graph host
+        version=settings.graph_threads_version,
+        app_id=settings.threads_app_id,
+        app_secret=settings.threads_app_secret,
+        dialect=THREADS,
     )
     # LinkedIn: its API through its client (one pool on LINKEDIN_API_URL), its OAuth host's
     # token calls through jobcast's HTTP client.
@@ -82,7 +91,7 @@ def meta_logins(settings: DistributorSettings) -> tuple[Logins, Sessions]:
         client_id=settings.linkedin_client_id,
         client_secret=settings.linkedin_client_secret,
     )
-    return Logins(facebook, instagram, linkedin), Sessions(http, linkedin_api, token_calls)
+    return Logins(facebook, instagram, threads, linkedin), Sessions(http, linkedin_api, token_calls)
 
 
 def connections_part(
@@ -104,7 +113,7 @@ def connections_part(
         tenant_dependency=tenant_dependency,
     )  # fmt: skip
     router.include_router(
-        instagram_login_router(
+        user_login_router(
             settings, pool, cipher=cipher, logins=logins, emit=emit,
             tenant_dependency=tenant_dependency,
         )

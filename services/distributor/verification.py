@@ -1,11 +1,11 @@
 """Token health for every connection, on a timer and on demand: refresh, then check.
 
 A token that can be refreshed and nears its end is refreshed first (`token_lifecycle`):
-Instagram Login's `ig_refresh_token`, a Facebook user token's `fb_exchange_token`, a LinkedIn
-token's refresh token (`grant_type=refresh_token`). Then it is checked: Facebook Login
-tokens with `debug_token`, Instagram Login tokens by reading their account (`/me`) against
-the expiry and scopes stored at connect or refresh, LinkedIn tokens by LinkedIn's token
-introspection.
+Instagram Login's `ig_refresh_token`, Threads' `th_refresh_token`, a Facebook user token's
+`fb_exchange_token`, a LinkedIn token's refresh token (`grant_type=refresh_token`). Then it
+is checked: Facebook Login tokens with `debug_token`, Instagram Login and Threads tokens by
+reading their account (`/me`) against the expiry and scopes stored at connect or refresh,
+LinkedIn tokens by LinkedIn's token introspection.
 A token Meta no longer accepts moves its connection to `needs_reconnect` (and the
 distributor stops planning posts for it), announced with `connection.expired` too when it
 ran out; a token that expires within the warning window is announced once with
@@ -27,8 +27,13 @@ import asyncpg
 from jobcast.crypto import TokenCipher, TokenDecryptError
 from jobcast.graph.client import GraphError
 from jobcast.graph.hosts import LoginKind
-from jobcast.graph.instagram_login import InstagramLogin, InstagramLoginError
 from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
+from jobcast.graph.user_login import (
+    INSTAGRAM_LOGIN_SCOPES,
+    THREADS_LOGIN_SCOPES,
+    UserLoginError,
+    UserTokenLogin,
+)
 from jobcast.linkedin.login import LinkedInLogin, LinkedInLoginError
 from schemas.connections import (
     ConnectionExpired,
@@ -59,16 +64,16 @@ REQUIRED_SCOPES: dict[Platform, tuple[str, ...]] = {
     Platform.INSTAGRAM: ("instagram_basic", "instagram_content_publish"),
     Platform.LINKEDIN: ("w_organization_social", "r_organization_social"),
 }
-# The same through Instagram Login (its own scope names).
-INSTAGRAM_LOGIN_SCOPES: tuple[str, ...] = (
-    "instagram_business_basic",
-    "instagram_business_content_publish",
-)
+# The same through a login of the platform's own (its own scope names).
+LOGIN_SCOPES: dict[LoginKind, tuple[str, ...]] = {
+    LoginKind.INSTAGRAM: INSTAGRAM_LOGIN_SCOPES,
+    LoginKind.THREADS: THREADS_LOGIN_SCOPES,
+}
 
 
 def required_scopes(platform: Platform, login: LoginKind = LoginKind.FACEBOOK) -> tuple[str, ...]:
     """What a token must grant for the publisher of `platform` to work with it."""
-    return INSTAGRAM_LOGIN_SCOPES if login is LoginKind.INSTAGRAM else REQUIRED_SCOPES[platform]
+    return LOGIN_SCOPES.get(login) or REQUIRED_SCOPES[platform]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,8 +121,13 @@ class Logins:
     """The platforms' ways in, each with its token calls."""
 
     facebook: FacebookGraph
-    instagram: InstagramLogin
+    instagram: UserTokenLogin
+    threads: UserTokenLogin
     linkedin: LinkedInLogin
+
+    def user_login(self, login: LoginKind) -> UserTokenLogin | None:
+        """The user-token login a connection was made with (None: Facebook Login)."""
+        return {LoginKind.INSTAGRAM: self.instagram, LoginKind.THREADS: self.threads}.get(login)
 
 
 class CheckUnavailableError(Exception):
@@ -149,12 +159,13 @@ async def _inspect(logins: Logins, connection: Connection, token: str) -> TokenI
     """What the platform says of a token now; CheckUnavailableError if it cannot be asked."""
     if connection.login is LoginKind.LINKEDIN:
         return await _inspect_linkedin(logins.linkedin, connection, token)
-    if connection.login is LoginKind.INSTAGRAM:
-        # No debug_token on Instagram's host: a token that still reads its account is
-        # valid; its expiry and scopes are what the last exchange or refresh said.
+    user_login = logins.user_login(connection.login)
+    if user_login is not None:
+        # No debug_token on Instagram's or Threads' host: a token that still reads its
+        # account is valid; its expiry and scopes are what the last exchange or refresh said.
         try:
-            await logins.instagram.profile(token)
-        except InstagramLoginError as exc:
+            await user_login.profile(token)
+        except UserLoginError as exc:
             if exc.code != 190:
                 raise CheckUnavailableError(str(exc)) from None
             return TokenInfo(False, connection.token_expires_at, frozenset(), str(exc))
@@ -193,8 +204,8 @@ class Renewed:
 async def _refresh(
     logins: Logins, cipher: TokenCipher, credential: StoredCredential, token: str
 ) -> Renewed:
-    """A new token and its expiry (raises InstagramLoginError, GraphError,
-    LinkedInLoginError or AppNotConfiguredError when the platform refuses)."""
+    """A new token and its expiry (raises UserLoginError, GraphError, LinkedInLoginError
+    or AppNotConfiguredError when the platform refuses)."""
     connection = credential.connection
     if connection.login is LoginKind.LINKEDIN:
         if credential.refresh_ciphertext is None:
@@ -207,8 +218,9 @@ async def _refresh(
             grant.refresh_token,
             grant.refresh_expires_at(now),
         )
-    if connection.login is LoginKind.INSTAGRAM:
-        fresh = await logins.instagram.refresh(token)
+    user_login = logins.user_login(connection.login)
+    if user_login is not None:
+        fresh = await user_login.refresh(token)
         return Renewed(fresh.token, fresh.expires_at(utcnow()))
     renewed = await logins.facebook.long_lived_user_token(token)
     return Renewed(renewed, (await logins.facebook.debug_token(renewed)).expires_at)
@@ -239,7 +251,7 @@ async def _refresh_if_due(
         return credential, token, ""
     try:
         renewed = await _refresh(logins, cipher, credential, token)
-    except (InstagramLoginError, GraphError, AppNotConfiguredError, LinkedInLoginError) as exc:
+    except (UserLoginError, GraphError, AppNotConfiguredError, LinkedInLoginError) as exc:
         log.warning(
             "token refresh failed",
             extra={"connection_id": str(connection.connection_id), "reason": str(exc)},
@@ -414,7 +426,8 @@ class VerificationLoop:
     async def run(self, stopping: asyncio.Event) -> None:
         """Check due connections until `stopping` is set."""
         if not self._logins.facebook.configured:
-            # Instagram-Login tokens are still checked and refreshed (no app needed for it).
+            # Instagram Login and Threads tokens are still checked and refreshed (no app
+            # needed for it).
             log.warning("Facebook-Login tokens go unchecked: no Facebook app is configured")
         while not stopping.is_set():
             try:

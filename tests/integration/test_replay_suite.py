@@ -3,9 +3,9 @@
 A varied history first, on a stack of its own (rewinding the session's groups would
 replay every other test's records under their feet): jobs over HTTP and over
 `jobs.incoming`, a disabled platform, a connection that needs reconnecting, a scheduled
-job, updates (Facebook edits) and closes (deletes), a 5xx that still posted, a timeout
-after the post was made, a permanent error then an operator retry, and garbage on two
-topics. Then `tests/suites/replay.py` rewinds all groups with `jobcast replay` and
+job, updates (Facebook edits) and closes (deletes), a 5xx that still posted (Facebook,
+Threads), a timeout after the post was made, a permanent error then an operator retry, and
+garbage on two topics. Then `tests/suites/replay.py` rewinds all groups with `jobcast replay` and
 compares the sandbox ledger and every read-model table before and after.
 """
 
@@ -25,11 +25,12 @@ from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.hosts import LoginKind
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
 from jobcast.topics import JOBS_EVENTS, JOBS_INCOMING, PUBLISH_RESULTS
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
-from tests.integration.helpers import job_event
+from tests.integration.helpers import LOGINS, job_event
 from tests.suites.chaos import account_id_for
 from tests.suites.replay import ReplayVerdict, replay_everything
 from tests.suites.stack import OwnInfra, Pipeline, own_stack, run_async
@@ -59,6 +60,7 @@ class History:
             await add_connection(
                 self.pool, self.cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account, token=f"t-{account}",
+                login=LOGINS.get(platform, LoginKind.FACEBOOK),
             )  # fmt: skip
             accounts.append(account)
         self.accounts += accounts
@@ -107,8 +109,14 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
     await migrate_distributor(pool)
     async with httpx.AsyncClient(timeout=15) as http:
         h = History(pipeline, pool, http)
-        a_id, a_key, (a_fb, a_ig, a_stale, a_li) = await h.tenant(
-            [Platform.FACEBOOK, Platform.INSTAGRAM, Platform.FACEBOOK, Platform.LINKEDIN]
+        a_id, a_key, (a_fb, a_ig, a_stale, a_th, a_li) = await h.tenant(
+            [
+                Platform.FACEBOOK,
+                Platform.INSTAGRAM,
+                Platform.FACEBOOK,
+                Platform.THREADS,
+                Platform.LINKEDIN,
+            ]
         )
         stale = await pool.fetchval(
             "SELECT connection_id FROM distributor.connections WHERE account_id = $1", a_stale
@@ -124,6 +132,8 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                       operation="ig.media_publish")  # fmt: skip
         await h.fault(action="error", code=100, account_id=b_fb, operation="fb.*",
                       method="POST")  # fmt: skip
+        await h.fault(action="http_500_after_create", account_id=a_th,
+                      operation="threads.publish")  # fmt: skip
         await h.fault(action="http_500_after_create", account_id=a_li,
                       operation="li.posts.create")  # fmt: skip
 
@@ -147,11 +157,11 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                     await producer.send_and_wait(topic, garbage, key=b"replay-garbage")
         finally:
             await producer.stop()
-        # a: 12 jobs × (FB, IG, stale FB, LinkedIn) = 48 rows; b: 6 FB posts.
-        rows = await h.settled([a_id, b_id], 48 + 6)
+        # a: 12 jobs × (FB, IG, stale FB, Threads, LinkedIn) = 60 rows; b: 6 FB posts.
+        rows = await h.settled([a_id, b_id], 60 + 6)
 
-        # Updates (a Facebook and a LinkedIn edit each; Instagram says it cannot edit) and
-        # closes.
+        # Updates (a Facebook and a LinkedIn edit each; Instagram and Threads cannot edit) and
+        # closes (Threads deletes too).
         await h.submit(a_key, [
             {"event_type": "job.updated", "payload": {**job_event(j)["payload"],
              "revision": 2, "title": f"Senior cook {j}"}} for j in a_jobs[:2]
@@ -175,7 +185,7 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                 != "posted"
             ):
                 await asyncio.sleep(0.3)
-        await h.settled([a_id, b_id], 48 + 6 + 4)  # + the four edits (and deletes, if any)
+        await h.settled([a_id, b_id], 60 + 6 + 4)  # + the four edits (and deletes, if any)
         return h.accounts
 
 

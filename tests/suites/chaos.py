@@ -33,6 +33,7 @@ from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.hosts import LoginKind
 from jobcast.linkedin.little_text import unescape
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import Platform
@@ -57,11 +58,34 @@ JOB_ID_RE = re.compile(r"chaos-[0-9a-f]{8}-\d{6}")
 
 
 @dataclass(frozen=True)
+class Surface:
+    """One platform in the sandbox: its ledger list and text field, the operation that
+    makes a post, all of its operations, and its account rate-limit code."""
+
+    ledger: str
+    text: str
+    publish: str
+    every: str
+    account_rate_limit: int
+
+
+SURFACES = {
+    Platform.FACEBOOK: Surface("fb_posts", "message", "fb.*", "fb.*", 80001),
+    Platform.INSTAGRAM: Surface("ig_media", "caption", "ig.media_publish", "ig.*", 80002),
+    Platform.THREADS: Surface("threads_media", "text", "threads.publish", "threads.*", 17),
+    # LinkedIn's ledger is its own (/_sandbox/linkedin/ledger); its rate limit is a 429.
+    Platform.LINKEDIN: Surface("posts", "commentary", "li.posts.create", "li.*", 429),
+}
+
+
+@dataclass(frozen=True)
 class ChaosPlan:
     jobs: int = 300
     tenants: int = 2
-    connections: int = 20  # in all: split over the tenants, taking `platforms` in turn
-    platforms: tuple[Platform, ...] = (Platform.FACEBOOK, Platform.INSTAGRAM, Platform.LINKEDIN)
+    connections: int = 20  # in all: split over the tenants, in turn over the platforms
+    platforms: tuple[Platform, ...] = (
+        Platform.FACEBOOK, Platform.INSTAGRAM, Platform.THREADS, Platform.LINKEDIN,
+    )  # fmt: skip
     # Per tenant: connections that need reconnecting (planned, skipped with the reason) and
     # disabled ones (not planned at all: no post, no row).
     needs_reconnect_per_tenant: int = 1
@@ -209,6 +233,7 @@ async def setup_tenants(pool: asyncpg.Pool, secret_key: str, plan: ChaosPlan) ->
             stored = await add_connection(
                 pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account_id, token=f"token-{account_id}",
+                login=helpers.LOGINS.get(platform, LoginKind.FACEBOOK),
             )  # fmt: skip
             status = "active"
             if n < plan.needs_reconnect_per_tenant:
@@ -227,15 +252,6 @@ def account_id_for(platform: Platform, tenant: int, n: int) -> str:
     if platform is Platform.LINKEDIN:
         return f"9{tenant}{n:04d}{uuid.uuid4().int % 10**8:08d}"
     return f"{platform.value[:2]}{tenant}{n:04d}{uuid.uuid4().hex[:6]}"
-
-
-# What creates a post (the fault target) and what any call of the platform is, per platform.
-PUBLISH_OPERATION = {
-    Platform.FACEBOOK: "fb.*",
-    Platform.INSTAGRAM: "ig.media_publish",
-    Platform.LINKEDIN: "li.posts.create",
-}
-ANY_OPERATION = {Platform.FACEBOOK: "fb.*", Platform.INSTAGRAM: "ig.*", Platform.LINKEDIN: "li.*"}
 
 
 class Driver:
@@ -376,8 +392,8 @@ class Driver:
             await http.delete(f"{self.pipeline.endpoints.graph_api_url}/_sandbox/faults")
 
     def _fault(self, account: Connection, *, rate_limits: bool) -> tuple[str, dict[str, Any]]:
-        facebook = account.platform is Platform.FACEBOOK
-        publish = PUBLISH_OPERATION[account.platform]
+        surface = SURFACES[account.platform]
+        publish = surface.publish
         kinds = ["timeout_after_create", "timeout", "500_after_create"]
         kind = self.random.choice([*kinds, "rate_limit"] if rate_limits else kinds)
         if kind == "timeout_after_create":  # the post exists; the publisher timed out
@@ -395,10 +411,10 @@ class Driver:
                       "times": self.random.randint(1, 3)}  # fmt: skip
         codes = [32, 613, 17]
         if self.plan.long_rate_limits:
-            codes += [80001 if facebook else 80002, 4]
+            codes += [surface.account_rate_limit, 4]
         code = self.random.choice(codes)
         return f"{kind}_{code}", {"action": "error", "code": code,
-                      "operation": ANY_OPERATION[account.platform],
+                      "operation": surface.every,
                       "times": self.random.randint(1, 3)}  # fmt: skip
 
 
@@ -474,18 +490,23 @@ async def ledger_by_job(
     http: httpx.AsyncClient, sandbox: str, account: Connection
 ) -> dict[str, list[str]]:
     """The texts of each job's live posts on one account, per the sandbox."""
+    surface = SURFACES[account.platform]
+    kind = surface.ledger
     if account.platform is Platform.LINKEDIN:
-        kind, url, params = "posts", f"{sandbox}/_sandbox/linkedin/ledger", {
+        url, params = f"{sandbox}/_sandbox/linkedin/ledger", {
             "organization_id": account.account_id, "include_deleted": "false"}  # fmt: skip
     else:
-        kind = "fb_posts" if account.platform is Platform.FACEBOOK else "ig_media"
         url, params = f"{sandbox}/_sandbox/ledger", {
             "account_id": account.account_id, "kind": kind, "include_deleted": "false"}  # fmt: skip
     response = await http.get(url, params=params)
     response.raise_for_status()
     found: dict[str, list[str]] = {}
     for item in response.json()[kind]:
-        text = item.get("message") or item.get("caption") or unescape(item.get("commentary", ""))
+        if item.get("reply_to_id"):
+            continue  # a Threads reply is a comment, no post
+        text = item.get(surface.text) or ""
+        if account.platform is Platform.LINKEDIN:
+            text = unescape(text)  # the commentary as sent is little text
         match = JOB_ID_RE.search(text)
         found.setdefault(match.group(0) if match else f"<unknown: {text[:40]!r}>", []).append(text)
     return found

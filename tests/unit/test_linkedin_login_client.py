@@ -109,7 +109,7 @@ async def test_a_code_gives_both_tokens_and_the_members_organizations(sandbox: S
 
     status = await sandbox.login.introspect(grant.access_token)
     assert (status.active, status.status, status.scopes) == (
-        True, "active", {"w_organization_social"},
+        True, "active", frozenset({"w_organization_social"}),
     )  # fmt: skip
     assert status.expires_at is not None
 
