@@ -54,10 +54,10 @@ def test_cli_tenants_and_connections(infra: Infra, monkeypatch: pytest.MonkeyPat
          "--expires-in-days", "60"],
     )  # fmt: skip
     assert threads.exit_code == 0, threads.output
-    listed = runner.invoke(app, ["connections", "list", "--tenant", name]).output
-    (line,) = [row for row in listed.splitlines() if "26040000000000042" in row]
+    rows = runner.invoke(app, ["connections", "list", "--tenant", name]).output
+    (line,) = [row for row in rows.splitlines() if "26040000000000042" in row]
     assert "threads-login" in line
-    assert "THAA-never-print-me" not in threads.output + listed
+    assert "THAA-never-print-me" not in threads.output + rows
     mixed = runner.invoke(
         app,
         ["connections", "add", "--tenant", name, "--platform", "threads", "--login", "facebook",
