@@ -209,9 +209,15 @@ def connections_verify(
         owner = await tenant_or_exit(pool, tenant)
         logins, http = meta_logins(settings)
         try:
-            if not logins.facebook.configured:
-                # debug_token needs the Meta app (Instagram Login and Threads tokens do not,
-                # but a tenant's check covers all its connections).
+            checked = [
+                c
+                for c in await list_connections(pool, owner.tenant_id)
+                if connection in (None, c.connection_id)
+            ]
+            if not logins.facebook.configured and any(
+                c.login is LoginKind.FACEBOOK for c in checked
+            ):
+                # debug_token needs the Meta app (Instagram Login and Threads tokens do not).
                 typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
                 raise typer.Exit(2)
             async with _events(settings) as emit:
