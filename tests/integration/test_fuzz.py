@@ -40,6 +40,7 @@ from pydantic import SecretStr
 
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
+from jobcast.graph.hosts import LoginKind
 from jobcast.kafka import topic_partitions
 from jobcast.topics import CONSUMED, dead_letter_topic
 from schemas import (
@@ -159,9 +160,15 @@ async def _handled(http: httpx.AsyncClient, url: str, topic: str) -> float:
 
 async def prepare(topic: str, db: asyncpg.Pool, pipeline: Endpoints, run: str) -> Target:
     """A tenant of its own for the topic, a valid template and the good records."""
-    _, accounts = await new_tenant(db, pipeline)
+    _, accounts = await new_tenant(db, pipeline, threads=True)
     tenant_id, fb_connection = await _ids(db, accounts[Platform.FACEBOOK])
-    _, ig_connection = await _ids(db, accounts[Platform.INSTAGRAM])
+    accounts[Platform.LINKEDIN] = str(random.randint(10_000_000, 99_999_999))
+    await add_connection(
+        db, TokenCipher(SecretStr(pipeline.secret_key)), tenant_id=tenant_id,
+        platform=Platform.LINKEDIN, account_id=accounts[Platform.LINKEDIN],
+        token=f"li-token-{accounts[Platform.LINKEDIN]}", login=LoginKind.LINKEDIN,
+    )  # fmt: skip
+    connections = {platform: (await _ids(db, account))[1] for platform, account in accounts.items()}
     now = datetime.now(UTC)
 
     def dump(model: Any) -> bytes:
@@ -186,7 +193,7 @@ async def prepare(topic: str, db: asyncpg.Pool, pipeline: Endpoints, run: str) -
 
     if topic.startswith("publish.") and topic != "publish.results":
         platform = Platform(topic.removeprefix("publish."))
-        connection = fb_connection if platform is Platform.FACEBOOK else ig_connection
+        connection = connections[platform]
         media = [MediaItem(kind=MediaKind.IMAGE, url="https://cdn.example.com/fuzz.jpg")]
 
         def command(job_id: str) -> PublishRequested:

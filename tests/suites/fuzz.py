@@ -31,6 +31,7 @@ from schemas.connections import ConnectionEvent
 from schemas.export import CONTRACT
 from schemas.jobs import JobEvent
 from schemas.operator import OperatorCommandIssued
+from schemas.platforms import Platform
 from schemas.publish import PublishCompleted, PublishRequested
 from services.ingest.domain import ForeignTenantError, SubmissionError, to_job_event
 
@@ -44,10 +45,12 @@ GROUPS: dict[str, frozenset[str]] = {
     JOBS_EVENTS: frozenset({"distributor"}),
     "publish.facebook": frozenset({"publisher-facebook"}),
     "publish.instagram": frozenset({"publisher-instagram"}),
+    "publish.threads": frozenset({"publisher-threads"}),
+    "publish.linkedin": frozenset({"publisher-linkedin"}),
     PUBLISH_RESULTS: frozenset({"metrics"}),
     CONNECTIONS_EVENTS: frozenset({"distributor-connections"}),
     OPERATOR_COMMANDS: frozenset(
-        {"distributor-operator", "publisher-facebook-operator", "publisher-instagram-operator"}
+        {"distributor-operator", *(f"publisher-{p.value}-operator" for p in Platform)}
     ),
 }
 
@@ -55,6 +58,8 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     JOBS_EVENTS: TypeAdapter(JobEvent),
     "publish.facebook": TypeAdapter(PublishRequested),
     "publish.instagram": TypeAdapter(PublishRequested),
+    "publish.threads": TypeAdapter(PublishRequested),
+    "publish.linkedin": TypeAdapter(PublishRequested),
     PUBLISH_RESULTS: TypeAdapter(PublishCompleted),
     CONNECTIONS_EVENTS: TypeAdapter(ConnectionEvent),
     OPERATOR_COMMANDS: TypeAdapter(OperatorCommandIssued),
