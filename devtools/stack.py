@@ -87,6 +87,7 @@ class Endpoints:
             values["DISTRIBUTOR_OAUTH_DIALOG_URL"] = f"{self.graph_api_url}/dialog/oauth"
             # Instagram Login's three hosts are the sandbox's too, under path prefixes.
             values["GRAPH_INSTAGRAM_URL"] = f"{self.graph_api_url}/instagram-graph"
+            values["GRAPH_THREADS_URL"] = f"{self.graph_api_url}/threads-graph"
             values["DISTRIBUTOR_INSTAGRAM_API_URL"] = f"{self.graph_api_url}/instagram-api"
             values["DISTRIBUTOR_INSTAGRAM_DIALOG_URL"] = (
                 f"{self.graph_api_url}/instagram-www/oauth/authorize"

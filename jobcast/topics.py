@@ -38,8 +38,7 @@ def dead_letter_topic(topic: str) -> str:
 CONSUMED: tuple[TopicSpec, ...] = (
     TopicSpec(JOBS_INCOMING, 6, "job_id (recommended)"),
     TopicSpec(JOBS_EVENTS, 6, "job_id"),
-    TopicSpec(publish_topic(Platform.FACEBOOK), 6, "connection_id"),
-    TopicSpec(publish_topic(Platform.INSTAGRAM), 6, "connection_id"),
+    *(TopicSpec(publish_topic(platform), 6, "connection_id") for platform in Platform),
     TopicSpec(PUBLISH_RESULTS, 6, "post_key"),
     TopicSpec(CONNECTIONS_EVENTS, 3, "connection_id"),
     TopicSpec(OPERATOR_COMMANDS, 3, "tenant_id"),

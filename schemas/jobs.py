@@ -26,8 +26,14 @@ Tag = Annotated[Text, Field(min_length=1, max_length=50)]
 Hashtag = Annotated[Text, Field(min_length=1, max_length=100)]
 JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
-# Meta's limits on a comment's text: Instagram 2,200 characters, a Facebook comment 8,000.
-FIRST_COMMENT_LIMIT = {Platform.FACEBOOK: 8_000, Platform.INSTAGRAM: 2_200}
+# The platforms' limits on a comment's text: Instagram 2,200 characters, a Facebook comment
+# 8,000, a Threads reply 500, a LinkedIn comment 1,250.
+FIRST_COMMENT_LIMIT = {
+    Platform.FACEBOOK: 8_000,
+    Platform.INSTAGRAM: 2_200,
+    Platform.THREADS: 500,
+    Platform.LINKEDIN: 1_250,
+}
 
 
 class EmploymentType(StrEnum):

@@ -6,3 +6,5 @@ from enum import StrEnum
 class Platform(StrEnum):
     FACEBOOK = "facebook"
     INSTAGRAM = "instagram"
+    THREADS = "threads"
+    LINKEDIN = "linkedin"

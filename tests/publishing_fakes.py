@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.publishing.platform import PlatformApi, classify_graph
 
-class NoGraphHosts:
-    """For a poster that never calls Meta: no client is needed for either login."""
 
-    def for_login(self, login: Any) -> Any:
+def no_platform_api() -> PlatformApi[Any]:
+    """For a poster that never calls its platform: no client for any login."""
+
+    async def close() -> None:
         return None
+
+    return PlatformApi(lambda login: None, classify_graph, close)

@@ -19,6 +19,7 @@ from jobcast.graph import metrics
 from jobcast.graph.pacing import Usage, parse_app_usage, parse_business_usage
 from jobcast.http_client import read_capped
 from jobcast.metrics import child
+from jobcast.platform_api import AmbiguousOutcomeError, PlatformError
 
 _USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage")
 # Graph answers are small JSON objects; a body past this is no answer to act on.
@@ -38,38 +39,10 @@ _QUOTE_PLUS = {
 }
 
 
-class GraphError(Exception):
-    """Meta answered with an error body. The message never contains the token.
+class GraphError(PlatformError):
+    """Meta answered with an error body. The message never contains the token."""
 
-    `operation` names the call for a reader (the connections flow's token exchanges);
-    such an error may also stand for no answer at all (`code` and `http_status` None).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: int | None,
-        subcode: int | None,
-        http_status: int | None,
-        regain_seconds: float | None = None,
-        operation: str | None = None,
-    ) -> None:
-        if operation is None:
-            super().__init__(f"Graph error {code}/{subcode} (HTTP {http_status}): {message}")
-        else:
-            where = f"code {code}/{subcode}" if code is not None else f"HTTP {http_status}"
-            super().__init__(f"{operation} failed ({where}): {message}")
-        self.message = message
-        self.operation = operation
-        self.code = code
-        self.subcode = subcode
-        self.http_status = http_status
-        self.regain_seconds = regain_seconds
-
-
-class AmbiguousOutcomeError(Exception):
-    """The call may or may not have taken effect: timeout, reset, or a 5xx with no body."""
+    _label = "Graph error"
 
 
 def appsecret_proof(app_secret: str, token: str) -> str:

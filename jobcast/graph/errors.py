@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from jobcast.platform_api import Verdict
 from schemas.publish import ErrorClass
 
 _RATE_LIMIT_CODES = frozenset({4, 17, 32, 341, 368, 613, 80001, 80002})
@@ -38,18 +37,6 @@ _IG_SUBCODES: dict[int, tuple[ErrorClass, bool]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """What an error means for the post.
-
-    `ambiguous`: the call may have taken effect anyway (Meta answers 'please retry'
-    to creates that succeeded), so the post must be reconciled, never blindly redone.
-    """
-
-    error_class: ErrorClass
-    ambiguous: bool = False
-
-
 def classify_graph_error(code: int | None, subcode: int | None) -> Verdict:
     """Map a Graph error to its class; unknown codes are permanent (a human must look)."""
     if subcode is not None and subcode in _IG_SUBCODES:
@@ -58,7 +45,9 @@ def classify_graph_error(code: int | None, subcode: int | None) -> Verdict:
     if code in (1, 2, -1, -2):
         return Verdict(ErrorClass.TRANSIENT, ambiguous=True)
     if code in _RATE_LIMIT_CODES:
-        return Verdict(ErrorClass.RATE_LIMITED)
+        return Verdict(
+            ErrorClass.RATE_LIMITED, app_wide=code in APP_WIDE_RATE_LIMIT_CODES and subcode is None
+        )
     if code == 506:
         return Verdict(ErrorClass.ALREADY_POSTED)
     if code in _AUTH_CODES:

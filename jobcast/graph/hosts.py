@@ -2,8 +2,9 @@
 
 A connection made with Facebook Login acts through graph.facebook.com (a Page token);
 one made with Instagram's own login (Instagram API with Instagram Login) acts through
-graph.instagram.com with an Instagram user token. The container and publish endpoints are
-the same on both.
+graph.instagram.com with an Instagram user token (the container and publish endpoints are
+the same on both); a Threads connection acts through graph.threads.net. LinkedIn is no
+Graph host: its connections are served by jobcast.linkedin.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class LoginKind(StrEnum):
 
     FACEBOOK = "facebook"
     INSTAGRAM = "instagram"
+    THREADS = "threads"
+    LINKEDIN = "linkedin"
 
 
 class GraphHosts:
@@ -33,6 +36,8 @@ class GraphHosts:
         app_secret: SecretStr | None,
         *,
         instagram_url: str,
+        threads_url: str = "https://graph.threads.net",
+        threads_version: str = "v1.0",
         observe_usage: UsageObserver | None = None,
         platform: str = "",
     ) -> None:
@@ -45,11 +50,18 @@ class GraphHosts:
             LoginKind.INSTAGRAM: GraphClient(
                 http, version, None, observe_usage, platform=platform, base_url=instagram_url
             ),
+            # Threads tokens belong to the Threads app: no appsecret_proof either.
+            LoginKind.THREADS: GraphClient(
+                http, threads_version, None, observe_usage, platform=platform, base_url=threads_url
+            ),
         }
 
     def for_login(self, login: LoginKind) -> GraphClient:
         """The client for a connection made with `login`."""
-        return self._clients[login]
+        client = self._clients.get(login)
+        if client is None:
+            raise ValueError(f"a {login} connection is not served by the Graph API")
+        return client
 
     @property
     def facebook(self) -> GraphClient:

@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import GraphClient, GraphError
+from jobcast.platform_api import AmbiguousOutcomeError
 
 _MAX_PAGES = 20  # pages of /me/accounts followed (a hundred Pages each at most)
 METRICS_LABEL = "facebook_login"

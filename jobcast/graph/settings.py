@@ -17,3 +17,10 @@ class GraphSettings(BaseSettings):
     graph_instagram_url: str = Field(
         default="https://graph.instagram.com", validation_alias="GRAPH_INSTAGRAM_URL"
     )
+    # The Threads API's host: Threads connections publish and refresh their tokens here
+    # (the local stack points it at the sandbox's `/threads-graph`).
+    graph_threads_url: str = Field(
+        default="https://graph.threads.net", validation_alias="GRAPH_THREADS_URL"
+    )
+    # The Threads API's version, which Meta numbers apart from the Graph API's.
+    graph_threads_version: str = Field(default="v1.0", validation_alias="GRAPH_THREADS_VERSION")

@@ -158,7 +158,8 @@ def _collector(
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
     graph = GraphHosts(
         http, settings.graph_api_version, settings.graph_app_secret,
-        instagram_url=settings.graph_instagram_url, observe_usage=throttle.observe,
+        instagram_url=settings.graph_instagram_url, threads_url=settings.graph_threads_url,
+        threads_version=settings.graph_threads_version, observe_usage=throttle.observe,
     )  # fmt: skip
     return EngagementCollector(
         pool=pool,

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from pydantic import HttpUrl, ValidationError
 
 from jobcast.graph.client import (
-    AmbiguousOutcomeError,
     GraphClient,
     GraphError,
     permalink_of,
     read_permalink,
 )
+from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.media import MediaKind, PostFormat
 from services.publisher_facebook.reels import ReelUploader
 from services.publishing.comments import find_comment, make_comment
@@ -36,9 +36,9 @@ class FacebookPoster:
     def __init__(self, reels: ReelUploader | None = None) -> None:
         self._reels = reels
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
         """Pick the endpoint by the format: Reel, video, one photo, several photos, or none."""
-        command, graph, token = attempt.command, attempt.graph, attempt.token
+        command, graph, token = attempt.command, attempt.api, attempt.token
         page, content = command.account_id, command.content
         images = [str(m.url) for m in content.media if m.kind is MediaKind.IMAGE]
         videos = [str(m.url) for m in content.media if m.kind is MediaKind.VIDEO]
@@ -83,13 +83,13 @@ class FacebookPoster:
             post_id = str(created["id"])
         return Posted(post_id, await permalink_of(graph, created, post_id, token, "permalink_url"))
 
-    async def _reel(self, attempt: Attempt, video_url: str) -> Posted:
+    async def _reel(self, attempt: Attempt[GraphClient], video_url: str) -> Posted:
         """Meta's Reels flow: start a session (its video id checkpointed), have the upload
         host fetch the video, then finish with the description as PUBLISHED."""
         if self._reels is None:
             raise GraphError("Reels are not configured on this publisher", code=None,
                              subcode=None, http_status=400)  # fmt: skip
-        graph, token, progress = attempt.graph, attempt.token, attempt.progress
+        graph, token, progress = attempt.api, attempt.token, attempt.progress
         reels = f"{attempt.command.account_id}/video_reels"
         if "reel_video_id" not in progress:
             started = await graph.call("POST", reels, token, data={"upload_phase": "start"})
@@ -107,11 +107,11 @@ class FacebookPoster:
         )  # fmt: skip
         return Posted(video_id, await _video_permalink(graph, video_id, token))
 
-    async def _reconcile_reel(self, attempt: Attempt, video_id: str) -> Reconciliation:
+    async def _reconcile_reel(self, attempt: Attempt[GraphClient], video_id: str) -> Reconciliation:
         """A Reel's session tells: published (or publishing) means posted; an upload or
         publish phase not reached means not posted, and the flow resumes."""
         try:
-            found = await attempt.graph.call(
+            found = await attempt.api.call(
                 "GET", video_id, attempt.token, params={"fields": "status"}
             )
         except (GraphError, AmbiguousOutcomeError) as exc:
@@ -120,14 +120,14 @@ class FacebookPoster:
         uploading = (status.get("uploading_phase") or {}).get("status")
         publishing = (status.get("publishing_phase") or {}).get("status")
         if publishing in ("complete", "in_progress"):
-            return Posted(video_id, await _video_permalink(attempt.graph, video_id, attempt.token))
+            return Posted(video_id, await _video_permalink(attempt.api, video_id, attempt.token))
         if uploading != "complete":
             attempt.progress.pop("reel_uploaded", None)
         if publishing in (None, "not_started") or status.get("video_status") == "error":
             return Absent()
         return Undecided(f"Reel publishing phase {publishing!r}")
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         """Look for our message among the Page's posts since the claim (Meta has no
         idempotency key).
 
@@ -135,7 +135,7 @@ class FacebookPoster:
         posts between the ambiguous call and this check, and stopping at the newest few
         would call a post that exists "absent" and post it again.
         """
-        command, graph, token = attempt.command, attempt.graph, attempt.token
+        command, graph, token = attempt.command, attempt.api, attempt.token
         reel_video_id = attempt.progress.get("reel_video_id")
         if reel_video_id is not None:
             return await self._reconcile_reel(attempt, str(reel_video_id))
@@ -169,29 +169,31 @@ class FacebookPoster:
             params = {**params, "after": after}
         return Undecided(f"more than {_MAX_PAGES * _RECENT_POSTS} posts since the claim")
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Facebook edits a post's message in place; a video's (or Reel's) description.
 
         A video post is known by its id: a video id is bare, a feed or photo post's id is
         `{page}_{post}`."""
         field = "message" if "_" in post_id else "description"
-        await attempt.graph.call(
+        await attempt.api.call(
             "POST", post_id, attempt.token, data={field: attempt.command.content.text}
         )
         return True
 
-    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+    async def comment(self, attempt: Attempt[GraphClient], post_id: str, text: str) -> str:
         """The first comment on a live post."""
         return await make_comment(attempt, post_id, text)
 
-    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+    async def find_comment(
+        self, attempt: Attempt[GraphClient], post_id: str, text: str
+    ) -> Reconciliation:
         """Our comment among the post's comments (a comment's text is its `message`)."""
         return await find_comment(attempt, post_id, text, text_field="message")
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete the post; one already gone counts as deleted (deletes get retried)."""
         try:
-            await attempt.graph.call("DELETE", post_id, attempt.token)
+            await attempt.api.call("DELETE", post_id, attempt.token)
         except GraphError as exc:
             if exc.code == 100 and exc.subcode == _NOT_FOUND_SUBCODE:
                 return True

@@ -12,7 +12,8 @@ import json
 import aiohttp
 from yarl import URL
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphError
+from jobcast.graph.client import GraphError
+from jobcast.platform_api import AmbiguousOutcomeError
 
 
 class ReelUploader:

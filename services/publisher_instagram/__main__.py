@@ -5,6 +5,7 @@ from schemas.platforms import Platform
 from services.publisher_instagram.poster import ContainerTiming, InstagramPoster
 from services.publisher_instagram.settings import InstagramPublisherSettings
 from services.publishing.app import build_publisher
+from services.publishing.platform import graph_api
 
 
 async def build(settings: InstagramPublisherSettings) -> Service:
@@ -17,7 +18,9 @@ async def build(settings: InstagramPublisherSettings) -> Service:
             quota_retry_seconds=settings.quota_retry_seconds,
         )
     )
-    return await build_publisher(settings, Platform.INSTAGRAM, poster)
+    return await build_publisher(
+        settings, Platform.INSTAGRAM, poster, graph_api(settings, Platform.INSTAGRAM)
+    )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobcast.graph.client import (
-    AmbiguousOutcomeError,
+    GraphClient,
     GraphError,
     permalink_of,
     read_permalink,
 )
 from jobcast.graph.errors import classify_graph_error
+from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.media import MediaKind, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, MediaItem
@@ -70,13 +71,13 @@ class InstagramPoster:
         # Per account: (quota left by our count, when to ask Meta again).
         self._quota: dict[str, tuple[int, float]] = {}
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
         """Create (or resume) the container, check quota, publish once it is FINISHED.
 
         A carousel's children are created and checkpointed first, and each must be
         FINISHED before the carousel container is made (Meta refuses one otherwise).
         """
-        graph, token = attempt.graph, attempt.token
+        graph, token = attempt.api, attempt.token
         post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
         fresh = False
         if "container_id" not in attempt.progress:
@@ -107,15 +108,17 @@ class InstagramPoster:
         media_id = str(published["id"])
         return Posted(media_id, await permalink_of(graph, published, media_id, token, "permalink"))
 
-    async def _publish_when_finished(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
+    async def _publish_when_finished(
+        self, attempt: Attempt[GraphClient], container_id: str
+    ) -> dict[str, Any]:
         await self._wait_until_finished(attempt, [container_id], "container_created")
         return await self._publish_container(attempt, container_id)
 
-    async def _finished_children(self, attempt: Attempt) -> list[str]:
+    async def _finished_children(self, attempt: Attempt[GraphClient]) -> list[str]:
         """The carousel's item containers, created once (checkpointed), all FINISHED."""
         children = attempt.progress.get("children")
         if not isinstance(children, list):
-            graph, token = attempt.graph, attempt.token
+            graph, token = attempt.api, attempt.token
             children = []
             for item in attempt.command.content.media:
                 child = await graph.call(
@@ -129,10 +132,12 @@ class InstagramPoster:
         await self._wait_until_finished(attempt, children, "children_created")
         return [str(child) for child in children]
 
-    async def _publish_container(self, attempt: Attempt, container_id: str) -> dict[str, Any]:
+    async def _publish_container(
+        self, attempt: Attempt[GraphClient], container_id: str
+    ) -> dict[str, Any]:
         await self._check_quota(attempt)
         ig_user = attempt.command.account_id
-        published = await attempt.graph.call(
+        published = await attempt.api.call(
             "POST", f"{ig_user}/media_publish", attempt.token,
             data={"creation_id": container_id}, params=_WITH_PERMALINK,
         )  # fmt: skip
@@ -140,13 +145,13 @@ class InstagramPoster:
         self._quota[ig_user] = (left - 1, recheck_at)
         return published
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         """The container tells: PUBLISHED means live; anything else means not posted."""
         container_id = attempt.progress.get("container_id")
         if container_id is None:
             return Absent()  # no container, nothing that could have been published
         try:
-            status = await attempt.graph.call(
+            status = await attempt.api.call(
                 "GET", str(container_id), attempt.token, params={"fields": "status_code"}
             )
         except (GraphError, AmbiguousOutcomeError) as exc:
@@ -159,30 +164,32 @@ class InstagramPoster:
             return Absent()  # IN_PROGRESS / FINISHED: publish() resumes with it
         return await self._find_media(attempt)
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """The Graph API cannot change a published caption."""
         return False
 
-    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+    async def comment(self, attempt: Attempt[GraphClient], post_id: str, text: str) -> str:
         """The first comment on a live media."""
         return await make_comment(attempt, post_id, text)
 
-    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+    async def find_comment(
+        self, attempt: Attempt[GraphClient], post_id: str, text: str
+    ) -> Reconciliation:
         """Our comment among the media's comments (a comment's text is its `text`)."""
         return await find_comment(attempt, post_id, text, text_field="text")
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete works for Facebook-Login accounts with `instagram_manage_contents`;
         without that permission Meta refuses, and the post cannot be deleted by us."""
         try:
-            await attempt.graph.call("DELETE", post_id, attempt.token)
+            await attempt.api.call("DELETE", post_id, attempt.token)
         except GraphError as exc:
             if classify_graph_error(exc.code, exc.subcode).error_class is ErrorClass.AUTH:
                 return False
             raise
         return True
 
-    async def _create_container(self, attempt: Attempt, children: list[str]) -> str:
+    async def _create_container(self, attempt: Attempt[GraphClient], children: list[str]) -> str:
         content = attempt.command.content
         if children:
             data = {"media_type": "CAROUSEL", "children": ",".join(children)}
@@ -191,14 +198,14 @@ class InstagramPoster:
         else:
             raise GraphError("Instagram needs an image or a video", code=100, subcode=None,
                              http_status=400)  # fmt: skip
-        created = await attempt.graph.call(
+        created = await attempt.api.call(
             "POST", f"{attempt.command.account_id}/media", attempt.token,
             data={**data, "caption": content.text},
         )  # fmt: skip
         return str(created["id"])
 
     async def _wait_until_finished(
-        self, attempt: Attempt, container_ids: list[str], created_key: str
+        self, attempt: Attempt[GraphClient], container_ids: list[str], created_key: str
     ) -> None:
         """Poll the containers until each is FINISHED; one in ERROR or EXPIRED fails them
         all with Meta's reason (and the next try starts over with new containers)."""
@@ -208,7 +215,7 @@ class InstagramPoster:
         waiting = list(container_ids)
         while True:
             for container_id in list(waiting):
-                status = await attempt.graph.call(
+                status = await attempt.api.call(
                     "GET", container_id, attempt.token, params={"fields": "status_code,status"}
                 )
                 code = status.get("status_code")
@@ -232,7 +239,7 @@ class InstagramPoster:
                 raise NotReadyError("media processing", timing.resume_after_seconds)
             await asyncio.sleep(timing.poll_interval_seconds)
 
-    async def _check_quota(self, attempt: Attempt) -> None:
+    async def _check_quota(self, attempt: Attempt[GraphClient]) -> None:
         # Over quota the post waits for the moving 24-hour window; it does not fail.
         # Meta's count is read at most once a minute per account; between reads we count
         # our own publishes, keeping a margin so other publishers' posts are covered.
@@ -240,7 +247,7 @@ class InstagramPoster:
         left, recheck_at = self._quota.get(ig_user, (0, 0.0))
         if left > _QUOTA_MARGIN and time.monotonic() < recheck_at:
             return
-        limit = await attempt.graph.call(
+        limit = await attempt.api.call(
             "GET", f"{attempt.command.account_id}/content_publishing_limit", attempt.token,
             params={"fields": "quota_usage,config"},
         )  # fmt: skip
@@ -255,9 +262,9 @@ class InstagramPoster:
                         self._timing.quota_retry_seconds,
                     )
 
-    async def _find_media(self, attempt: Attempt) -> Reconciliation:
+    async def _find_media(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         try:
-            listing = await attempt.graph.call(
+            listing = await attempt.api.call(
                 "GET", f"{attempt.command.account_id}/media", attempt.token,
                 params={"fields": "id,caption,timestamp", "limit": _RECENT_MEDIA},
             )  # fmt: skip
@@ -267,9 +274,7 @@ class InstagramPoster:
         for media in listing.get("data", []):
             if str(media.get("caption", "")).strip() == wanted:
                 media_id = str(media["id"])
-                permalink = await read_permalink(
-                    attempt.graph, media_id, attempt.token, "permalink"
-                )
+                permalink = await read_permalink(attempt.api, media_id, attempt.token, "permalink")
                 return Posted(media_id, permalink)
         return Undecided("container published but its media was not found")
 

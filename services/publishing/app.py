@@ -1,17 +1,16 @@
-"""Wiring shared by both publishers: pool, broker, Graph client, the command subscriber."""
+"""Wiring shared by every publisher: pool, broker, the platform's API, the command subscriber."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
-from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import RetryPolicy, Throttle
-from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
 from jobcast.kafka import (
     ConcurrentConsumer,
@@ -29,42 +28,35 @@ from schemas.publish import PublishRequested
 from services.publishing import metrics
 from services.publishing.lanes import job_lanes
 from services.publishing.operator import OperatorRetries
-from services.publishing.posting import Poster
+from services.publishing.platform import PlatformApi
+from services.publishing.posting import ApiT, Poster
 from services.publishing.repo import migrate_publishing
 from services.publishing.settings import PublisherSettings
 from services.publishing.worker import PublishWorker
 
 
 async def build_publisher(
-    settings: PublisherSettings, platform: Platform, poster: Poster
+    settings: PublisherSettings,
+    platform: Platform,
+    poster: Poster[ApiT],
+    api: Callable[[Throttle], PlatformApi[ApiT]],
 ) -> Service:
-    """Assemble a publisher for `platform` around its poster."""
+    """Assemble a publisher for `platform` around its poster and its API (made here, inside
+    the event loop, with the publisher's throttle: rate-limit headers feed it)."""
     name = f"publisher-{platform.value}"
     cipher = TokenCipher(settings.secret_key)
     pool = await create_pool(settings.database_url.get_secret_value())
     await migrate_publishing(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
-    http = graph_session(
-        settings.graph_api_url,
-        timeout_seconds=settings.graph_timeout_seconds,
-        max_connections=settings.graph_max_connections,
-    )
     throttle = Throttle(default_block_seconds=settings.rate_limit_block_seconds)
-    graph = GraphHosts(
-        http,
-        settings.graph_api_version,
-        settings.graph_app_secret,
-        instagram_url=settings.graph_instagram_url,
-        observe_usage=throttle.observe,
-        platform=platform.value,
-    )
+    platform_api = api(throttle)
     metrics.export_zero_series(platform.value)
     broker = make_broker(settings.kafka_bootstrap_servers, name)
     worker = PublishWorker(
         platform=platform,
         pool=pool,
         broker=broker,
-        graph=graph,
+        api=platform_api,
         cipher=cipher,
         poster=poster,
         throttle=throttle,
@@ -120,6 +112,6 @@ async def build_publisher(
         name,
         app,
         broker,
-        cleanups=[pool.close, http.close],
+        cleanups=[pool.close, platform_api.close],
         background=[consume, timers],
     )

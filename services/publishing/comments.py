@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic
 
 from pydantic import HttpUrl
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphError
+from jobcast.graph.client import GraphClient, GraphError
+from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.publish import (
     FirstComment,
     FirstCommentStatus,
@@ -29,7 +30,15 @@ from schemas.publish import (
 )
 from services.publishing import repo
 from services.publishing.decisions import Decision
-from services.publishing.posting import Absent, Attempt, Posted, Poster, Reconciliation, Undecided
+from services.publishing.posting import (
+    Absent,
+    ApiT,
+    Attempt,
+    Posted,
+    Poster,
+    Reconciliation,
+    Undecided,
+)
 
 _PAGE_SIZE = 100
 _MAX_PAGES = 10
@@ -110,39 +119,39 @@ def result_of(
     )
 
 
-class CommentPoster:
+class CommentPoster(Generic[ApiT]):
     """A platform poster's comment calls in the shape the worker runs: `publish` makes the
     comment, `reconcile` looks for it among the post's comments."""
 
-    def __init__(self, poster: Poster) -> None:
+    def __init__(self, poster: Poster[ApiT]) -> None:
         self._poster = poster
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[ApiT]) -> Posted:
         post_id = str(attempt.progress["post_id"])
         comment_id = await self._poster.comment(attempt, post_id, attempt.command.content.text)
         return Posted(comment_id, None)
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[ApiT]) -> Reconciliation:
         post_id = str(attempt.progress["post_id"])
         return await self._poster.find_comment(attempt, post_id, attempt.command.content.text)
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[ApiT], post_id: str) -> bool:
         raise NotImplementedError("a first comment is never edited")
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[ApiT], post_id: str) -> bool:
         raise NotImplementedError("a first comment is never deleted on its own")
 
 
-async def make_comment(attempt: Attempt, object_id: str, text: str) -> str:
+async def make_comment(attempt: Attempt[GraphClient], object_id: str, text: str) -> str:
     """`POST /{object-id}/comments` with `message` (Facebook posts and Instagram media alike)."""
-    created = await attempt.graph.call(
+    created = await attempt.api.call(
         "POST", f"{object_id}/comments", attempt.token, data={"message": text}
     )
     return str(created["id"])
 
 
 async def find_comment(
-    attempt: Attempt, object_id: str, text: str, *, text_field: str
+    attempt: Attempt[GraphClient], object_id: str, text: str, *, text_field: str
 ) -> Reconciliation:
     """Our comment among the object's comments (`GET /{object-id}/comments`), matched on its
     text (`text_field`: `text` on Instagram, `message` on Facebook). Every page is read: only
@@ -151,7 +160,7 @@ async def find_comment(
     params: dict[str, str | int] = {"fields": f"id,{text_field}", "limit": _PAGE_SIZE}
     for _ in range(_MAX_PAGES):
         try:
-            listing = await attempt.graph.call(
+            listing = await attempt.api.call(
                 "GET", f"{object_id}/comments", attempt.token, params=params
             )
         except (GraphError, AmbiguousOutcomeError) as exc:

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import HttpUrl
 
-from jobcast.graph.errors import Verdict
 from jobcast.graph.pacing import RetryPolicy
+from jobcast.platform_api import Verdict
 from schemas.bounds import MAX_INT, scrub_text
 from schemas.publish import ErrorClass, PublishError, PublishStatus
 

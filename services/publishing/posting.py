@@ -1,8 +1,8 @@
 """What a platform poster is given, and what it may answer.
 
 A poster makes the calls for one platform. It never decides about retries: it
-returns what happened, or raises GraphError / AmbiguousOutcomeError / NotReadyError,
-and the worker decides (see `worker.py`).
+returns what happened, or raises PlatformError (its client's, e.g. GraphError) /
+AmbiguousOutcomeError / NotReadyError, and the worker decides (see `worker.py`).
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import HttpUrl
 
-from jobcast.graph.client import GraphClient
 from schemas.publish import PublishCommand
+
+# The platform's API client a poster makes its calls with (the Graph client, LinkedIn's).
+ApiT = TypeVar("ApiT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +51,10 @@ class NotReadyError(Exception):
 
 
 @dataclass
-class Attempt:
+class Attempt(Generic[ApiT]):
     """One try at one command. `progress` survives across tries (it is checkpointed)."""
 
-    graph: GraphClient
+    api: ApiT
     command: PublishCommand
     token: str
     progress: dict[str, Any]
@@ -60,29 +62,29 @@ class Attempt:
     checkpoint: Callable[[], Awaitable[None]]
 
 
-class Poster(Protocol):
-    """One platform's calls."""
+class Poster(Protocol[ApiT]):
+    """One platform's calls, made with its API client."""
 
-    async def publish(self, attempt: Attempt) -> Posted:
+    async def publish(self, attempt: Attempt[ApiT]) -> Posted:
         """Make the post (resuming from `attempt.progress`) and read its permalink."""
         ...
 
-    async def reconcile(self, attempt: Attempt) -> Reconciliation:
+    async def reconcile(self, attempt: Attempt[ApiT]) -> Reconciliation:
         """Find out whether an earlier, ambiguous try already made the post."""
         ...
 
-    async def edit(self, attempt: Attempt, post_id: str) -> bool:
+    async def edit(self, attempt: Attempt[ApiT], post_id: str) -> bool:
         """Replace the post's text; False if the platform cannot edit it."""
         ...
 
-    async def delete(self, attempt: Attempt, post_id: str) -> bool:
+    async def delete(self, attempt: Attempt[ApiT], post_id: str) -> bool:
         """Take the post down; False if the platform cannot delete it."""
         ...
 
-    async def comment(self, attempt: Attempt, post_id: str, text: str) -> str:
+    async def comment(self, attempt: Attempt[ApiT], post_id: str, text: str) -> str:
         """Comment `text` on the live post; the comment's id."""
         ...
 
-    async def find_comment(self, attempt: Attempt, post_id: str, text: str) -> Reconciliation:
+    async def find_comment(self, attempt: Attempt[ApiT], post_id: str, text: str) -> Reconciliation:
         """Whether an earlier, ambiguous try already made the comment."""
         ...

@@ -24,20 +24,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Generic
 
 import asyncpg
 from faststream.kafka import KafkaBroker
 
 from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
-from jobcast.graph.client import AmbiguousOutcomeError, GraphError
 from jobcast.graph.credentials import CredentialCache, Unusable
-from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, Verdict, classify_graph_error
-from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.kafka import RecordMeta, RenderedEvent, publish_event
 from jobcast.metrics import child
+from jobcast.platform_api import AmbiguousOutcomeError, PlatformError, Verdict
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
 from schemas.connections import ConnectionStatus, ConnectionStatusChange, ConnectionStatusChanged
 from schemas.envelope import utcnow
@@ -54,7 +52,16 @@ from schemas.publish import (
 )
 from services.publishing import comments, decisions, metrics, repo
 from services.publishing.decisions import Decision
-from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, Poster, Undecided
+from services.publishing.platform import PlatformApi
+from services.publishing.posting import (
+    Absent,
+    ApiT,
+    Attempt,
+    NotReadyError,
+    Posted,
+    Poster,
+    Undecided,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,7 @@ log = logging.getLogger(__name__)
 RETRYABLE = Verdict(ErrorClass.TRANSIENT)
 
 
-class PublishWorker:
+class PublishWorker(Generic[ApiT]):
     """Handles one platform's publish commands and its durable timers."""
 
     def __init__(
@@ -71,9 +78,9 @@ class PublishWorker:
         platform: Platform,
         pool: asyncpg.Pool,
         broker: KafkaBroker,
-        graph: GraphHosts,
+        api: PlatformApi[ApiT],
         cipher: TokenCipher,
-        poster: Poster,
+        poster: Poster[ApiT],
         throttle: Throttle,
         retry_policy: RetryPolicy,
         confirm_delays: Sequence[float] = (60.0, 300.0, 900.0, 3600.0),
@@ -84,7 +91,7 @@ class PublishWorker:
         self._platform = platform
         self._pool = pool
         self._broker = broker
-        self._graph = graph
+        self._api = api
         self._credentials = CredentialCache(pool, cipher)
         self._poster = poster
         self._comments = comments.CommentPoster(poster)
@@ -201,7 +208,7 @@ class PublishWorker:
             metrics.PACED.labels(platform=self._platform.value, reason="paced").inc()
             paced = decisions.wait(
                 claim.attempt, wait_seconds, ErrorClass.RATE_LIMITED,
-                "account paced to stay inside Meta's rate limits",
+                "account paced to stay inside the platform's rate limits",
             )  # fmt: skip
             if claim.resume is repo.Resume.CONFIRM:
                 paced = replace(
@@ -213,11 +220,11 @@ class PublishWorker:
         async def checkpoint() -> None:
             await self._checkpoints.submit(repo.Progress(command.post_key, attempt.progress))
 
-        graph = self._graph.for_login(credentials.login)
-        attempt = Attempt(graph, command, token, progress, claim.claimed_at, checkpoint)
+        client = self._api.client_for(credentials.login)
+        attempt = Attempt(client, command, token, progress, claim.claimed_at, checkpoint)
         return await self._act(claim, attempt)
 
-    async def _act(self, claim: repo.Claim, attempt: Attempt) -> Decision:
+    async def _act(self, claim: repo.Claim, attempt: Attempt[ApiT]) -> Decision:
         try:
             if attempt.command.action is PublishAction.PUBLISH:
                 return await self._publish(claim, attempt)
@@ -226,13 +233,13 @@ class PublishWorker:
             return decisions.wait(
                 claim.attempt, exc.retry_in_seconds, ErrorClass.TRANSIENT, exc.reason
             )
-        except GraphError as exc:
-            decided = await self._after_graph_error(claim, attempt, exc)
+        except PlatformError as exc:
+            decided = await self._after_platform_error(claim, attempt, exc)
             return replace(decided, http_status=exc.http_status)
         except AmbiguousOutcomeError as exc:
             return await self._after_ambiguity(claim, attempt, f"no clear answer: {exc}")
 
-    async def _change(self, claim: repo.Claim, attempt: Attempt) -> Decision:
+    async def _change(self, claim: repo.Claim, attempt: Attempt[ApiT]) -> Decision:
         """Edit or delete the post of the command's original key."""
         command = attempt.command
         original = (
@@ -276,7 +283,7 @@ class PublishWorker:
             http_status=200 if reason is None else None,
         )  # fmt: skip
 
-    async def _publish(self, claim: repo.Claim, attempt: Attempt) -> Decision:
+    async def _publish(self, claim: repo.Claim, attempt: Attempt[ApiT]) -> Decision:
         if claim.resume is not repo.Resume.FRESH:
             found = await self._poster_of(claim).reconcile(attempt)
             if isinstance(found, Posted):
@@ -288,13 +295,13 @@ class PublishWorker:
             # Absent: proven not on the platform, so publishing now cannot double it.
         return self._posted(claim.attempt, await self._poster_of(claim).publish(attempt))
 
-    def _poster_of(self, claim: repo.Claim) -> Poster | comments.CommentPoster:
+    def _poster_of(self, claim: repo.Claim) -> Poster[ApiT] | comments.CommentPoster[ApiT]:
         return self._comments if claim.kind is repo.Kind.FIRST_COMMENT else self._poster
 
-    async def _after_graph_error(
-        self, claim: repo.Claim, attempt: Attempt, exc: GraphError
+    async def _after_platform_error(
+        self, claim: repo.Claim, attempt: Attempt[ApiT], exc: PlatformError
     ) -> Decision:
-        verdict = classify_graph_error(exc.code, exc.subcode)
+        verdict = self._api.classify(exc)
         metrics.GRAPH_ERRORS.labels(
             platform=self._platform.value, error_class=verdict.error_class.value
         ).inc()
@@ -305,7 +312,7 @@ class PublishWorker:
             metrics.PACED.labels(platform=self._platform.value, reason="rate_limited").inc()
             self._throttle.rate_limited(
                 attempt.command.account_id,
-                app_wide=exc.code in APP_WIDE_RATE_LIMIT_CODES and exc.subcode is None,
+                app_wide=verdict.app_wide,
                 regain_seconds=exc.regain_seconds,
             )
             return decisions.wait(
@@ -318,7 +325,9 @@ class PublishWorker:
             series_start=claim.series_start,
         )  # fmt: skip
 
-    async def _after_ambiguity(self, claim: repo.Claim, attempt: Attempt, reason: str) -> Decision:
+    async def _after_ambiguity(
+        self, claim: repo.Claim, attempt: Attempt[ApiT], reason: str
+    ) -> Decision:
         if attempt.command.action is not PublishAction.PUBLISH:
             # Edits and deletes are idempotent: doing them again is safe.
             return decisions.after_failure(

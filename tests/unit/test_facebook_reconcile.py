@@ -39,7 +39,7 @@ async def graph() -> AsyncIterator[GraphClient]:
             yield GraphClient(http, "v24.0", None)
 
 
-def attempt(graph: GraphClient, text: str, since: datetime) -> Attempt:
+def attempt(graph: GraphClient, text: str, since: datetime) -> Attempt[GraphClient]:
     command = PublishCommand(
         post_key=make_post_key(uuid.uuid4(), "job-1", uuid.uuid4(), 1),
         platform=Platform.FACEBOOK,

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import GraphClient, GraphError
+from jobcast.platform_api import AmbiguousOutcomeError
 from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
 from schemas.media import PostFormat
 from services.publisher_facebook.poster import FacebookPoster
@@ -70,7 +71,7 @@ class Meta:
 
 async def reel_attempt(
     meta: Meta, stack: AsyncExitStack, progress: dict[str, Any] | None = None
-) -> tuple[FacebookPoster, Attempt, list[str]]:
+) -> tuple[FacebookPoster, Attempt[GraphClient], list[str]]:
     graph_http = await stack.enter_async_context(graph_stub(meta.graph))
     upload_http = await stack.enter_async_context(graph_stub(meta.upload_host))
     tenant, connection = uuid.uuid4(), uuid.uuid4()
@@ -173,9 +174,7 @@ async def test_a_video_post_is_edited_through_its_description() -> None:
 
     async with AsyncExitStack() as stack:
         _, attempt, _ = await reel_attempt(Meta(), stack)
-        attempt.graph = GraphClient(
-            await stack.enter_async_context(graph_stub(graph)), "v24.0", None
-        )
+        attempt.api = GraphClient(await stack.enter_async_context(graph_stub(graph)), "v24.0", None)
         poster = FacebookPoster()
         assert await poster.edit(attempt, "v1")
         assert await poster.edit(attempt, f"{PAGE}_99")

@@ -12,10 +12,10 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from jobcast.crypto import TokenCipher, generate_key
-from jobcast.graph.client import AmbiguousOutcomeError, GraphError
+from jobcast.graph.client import GraphError
 from jobcast.graph.credentials import Usable
-from jobcast.graph.errors import Verdict
 from jobcast.graph.pacing import RetryPolicy, Throttle
+from jobcast.platform_api import AmbiguousOutcomeError, Verdict
 from schemas import (
     ErrorClass,
     FirstComment,
@@ -39,7 +39,7 @@ from services.metrics.readmodel.models import first_comment_key, first_comment_o
 from services.metrics.rebuild.decoder import result_row_fast
 from services.publishing import comments, decisions, repo, worker
 from services.publishing.posting import Absent, Attempt, Posted, Undecided
-from tests.publishing_fakes import NoGraphHosts
+from tests.publishing_fakes import no_platform_api
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -215,11 +215,11 @@ class _Graph:
         return page
 
 
-def attempt(graph: _Graph) -> Attempt:
+def attempt(graph: _Graph) -> Attempt[Any]:
     async def checkpoint() -> None:
         return None
 
-    return Attempt(graph, command().payload, "token", {}, utcnow(), checkpoint)  # type: ignore[arg-type]
+    return Attempt(graph, command().payload, "token", {}, utcnow(), checkpoint)
 
 
 async def test_our_comment_is_found_on_a_later_page() -> None:
@@ -305,7 +305,7 @@ async def run_comment(
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
-        platform=Platform.FACEBOOK, pool=None, broker=None, graph=NoGraphHosts(),  # type: ignore[arg-type]
+        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
         throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3),
     )  # fmt: skip

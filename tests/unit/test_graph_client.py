@@ -16,7 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError, _form_encoded
+from jobcast.graph.client import GraphClient, GraphError, _form_encoded
+from jobcast.platform_api import AmbiguousOutcomeError
 from tests.graph_stub import Handler, graph_stub
 
 TOKEN = "EAAB-secret-page-token"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobcast.graph.errors import Verdict, classify_graph_error
+from jobcast.graph.errors import classify_graph_error
+from jobcast.platform_api import Verdict
 from schemas import ErrorClass
 
 T, R, A, P, D = (
@@ -21,13 +22,13 @@ T, R, A, P, D = (
     [
         (1, None, Verdict(T, ambiguous=True)),
         (2, None, Verdict(T, ambiguous=True)),
-        (4, None, Verdict(R)),
+        (4, None, Verdict(R, app_wide=True)),
         (17, None, Verdict(R)),
         (32, None, Verdict(R)),
         (613, None, Verdict(R)),
         (80001, None, Verdict(R)),
         (80002, None, Verdict(R)),
-        (341, None, Verdict(R)),
+        (341, None, Verdict(R, app_wide=True)),
         (368, 1390008, Verdict(R)),
         (506, None, Verdict(D)),
         (100, None, Verdict(P)),

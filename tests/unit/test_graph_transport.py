@@ -18,9 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import SecretStr
 
-from jobcast.graph.client import MAX_BODY_BYTES, AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import MAX_BODY_BYTES, GraphClient, GraphError
 from jobcast.graph.pacing import Usage
 from jobcast.graph.session import graph_session
+from jobcast.platform_api import AmbiguousOutcomeError
 from services.publishing.settings import PublisherSettings
 
 pytestmark = pytest.mark.timeout(30)

@@ -68,7 +68,7 @@ class ScriptedGraph:
 
 async def attempt_for(
     graph: ScriptedGraph, media: list[MediaItem], progress: dict[str, Any] | None = None
-) -> tuple[Attempt, Callable[[], Awaitable[None]]]:
+) -> tuple[Attempt[GraphClient], Callable[[], Awaitable[None]]]:
     stack = AsyncExitStack()
     client = await stack.enter_async_context(graph_stub(graph.handle))
     tenant, connection = uuid.uuid4(), uuid.uuid4()

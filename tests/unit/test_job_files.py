@@ -206,7 +206,8 @@ def test_the_columns_cover_every_posting_field() -> None:
     top = {c.split(".")[0] for c in COLUMNS}
     assert top == set(JobPosting.model_fields) - NOT_IN_CSV  # media: JSON Lines only
     assert {"pay.min_amount", "platform_settings.facebook.caption"} <= set(COLUMNS)
-    lists = {"tags", *(f"platform_settings.{p}.extra_hashtags" for p in ("facebook", "instagram"))}
+    platforms = ("facebook", "instagram", "threads", "linkedin")
+    lists = {"tags", *(f"platform_settings.{p}.extra_hashtags" for p in platforms)}
     assert lists == LIST_COLUMNS
     assert set(REQUIRED_COLUMNS) == set(HEADER.split(","))
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from jobcast.graph.errors import Verdict
 from jobcast.graph.pacing import RetryPolicy
 from jobcast.kafka import RecordMeta
+from jobcast.platform_api import Verdict
 from schemas.operator import OperatorAction, OperatorCommand, OperatorCommandIssued
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, PublishStatus

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from jobcast.graph.errors import Verdict
 from jobcast.graph.pacing import RetryPolicy
+from jobcast.platform_api import Verdict
 from schemas.bounds import MAX_INT
 from schemas.publish import ErrorClass, PublishStatus
 from services.publishing import decisions

@@ -100,13 +100,23 @@ def test_json_round_trip() -> None:
         hashtags=("#BaliJobs",),
         footer="Ikuti @balijobs",
         default_image_url="https://cdn.example.com/d.jpg",
-        utm={Platform.FACEBOOK: {"utm_source": "fb"}, Platform.INSTAGRAM: {}},
+        utm={
+            Platform.FACEBOOK: {"utm_source": "fb"},
+            Platform.INSTAGRAM: {},
+            Platform.THREADS: {"utm_source": "th"},
+            Platform.LINKEDIN: {"utm_campaign": "hiring"},
+        },
         require_approval=True,
         update_policy="ignore",
         timezone="Asia/Makassar",
     )
     data = profile_to_json(profile)
-    assert data["utm"] == {"facebook": {"utm_source": "fb"}, "instagram": {}}
+    assert data["utm"] == {
+        "facebook": {"utm_source": "fb"},
+        "instagram": {},
+        "threads": {"utm_source": "th"},
+        "linkedin": {"utm_campaign": "hiring"},
+    }
     assert profile_from_json(data) == profile
 
 

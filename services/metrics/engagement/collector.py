@@ -25,12 +25,13 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from jobcast.due_work import work_through_due
-from jobcast.graph.client import AmbiguousOutcomeError, GraphClient, GraphError
+from jobcast.graph.client import GraphClient, GraphError
 from jobcast.graph.credentials import CredentialCache, Unusable
 from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, classify_graph_error
 from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import Throttle
 from jobcast.kafka import publish_event
+from jobcast.platform_api import AmbiguousOutcomeError
 from jobcast.topics import ENGAGEMENT_EVENTS
 from schemas.engagement import EngagementCollected, EngagementMetrics, EngagementSnapshot
 from schemas.envelope import utcnow
