@@ -33,7 +33,7 @@ from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
 from jobcast.graph.credentials import CredentialCache, Unusable
 from jobcast.graph.pacing import RetryPolicy, Throttle
-from jobcast.kafka import RecordMeta, RenderedEvent, publish_event
+from jobcast.kafka import EventBatches, OutgoingEvent, RecordMeta, RenderedEvent, publish_event
 from jobcast.metrics import child
 from jobcast.platform_api import AmbiguousOutcomeError, PlatformError, Verdict
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
@@ -83,6 +83,7 @@ class PublishWorker(Generic[ApiT]):
         platform: Platform,
         pool: asyncpg.Pool,
         broker: KafkaBroker,
+        results: EventBatches,
         api: PlatformApi[ApiT],
         cipher: TokenCipher,
         poster: Poster[ApiT],
@@ -96,6 +97,8 @@ class PublishWorker(Generic[ApiT]):
         self._platform = platform
         self._pool = pool
         self._broker = broker
+        # Results go out in batches (one per record otherwise: see EventBatches).
+        self._results = results
         self._api = api
         self._credentials = CredentialCache(pool, cipher)
         self._poster = poster
@@ -474,10 +477,12 @@ class PublishWorker(Generic[ApiT]):
                     "attempt": completed.payload.attempt,
                 },
             )
-        await publish_event(
-            self._broker, PUBLISH_RESULTS, RenderedEvent(rendered) if rendered else completed,
-            key=completed.payload.post_key,
-            correlation_id=correlation_id, event_type=completed.event_type,
+        await self._results.send(
+            OutgoingEvent(
+                PUBLISH_RESULTS, completed.payload.post_key,
+                RenderedEvent(rendered) if rendered else completed,
+                correlation_id=correlation_id, event_type=completed.event_type,
+            )
         )  # fmt: skip
         if mark_sent:
             # `key`: the claim row's, when not the result's post (a first comment's).

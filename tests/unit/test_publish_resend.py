@@ -27,7 +27,7 @@ from schemas import (
 from schemas.envelope import utcnow
 from services.publishing import repo, worker
 from services.publishing.posting import Absent, Posted
-from tests.publishing_fakes import no_platform_api
+from tests.publishing_fakes import ResultsTo, no_platform_api
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -69,6 +69,7 @@ async def test_unsent_results_are_published_then_marked_sent(
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
         platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=None,  # type: ignore[arg-type]
         throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2), resend_after_seconds=12.0,
     )  # fmt: skip
@@ -145,6 +146,7 @@ async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
         platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=_Poster(fail),
         throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2),
     )  # fmt: skip
