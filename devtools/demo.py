@@ -1,4 +1,5 @@
-"""The `make up` demo: a tenant with a Facebook Page and an Instagram account, three jobs."""
+"""The `make up` demo: a tenant with a Facebook Page, an Instagram account and a Threads
+profile, three jobs."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.hosts import LoginKind
 from jobcast.tenancy import (
     KeyScope,
     add_api_key,
@@ -28,7 +30,10 @@ DEMO_TENANT = "demo"
 DEMO_ACCOUNTS = (
     (Platform.FACEBOOK, "104538291736482", "Bali Hospitality Jobs (Page)"),
     (Platform.INSTAGRAM, "17841405822304914", "@balihospitalityjobs"),
+    (Platform.THREADS, "26040582230491400", "@balihospitalityjobs (Threads)"),
 )
+# Each account's login: Threads profiles connect with Threads' own.
+DEMO_LOGINS = {Platform.THREADS: LoginKind.THREADS}
 
 
 def demo_jobs(run_id: str) -> list[dict[str, Any]]:
@@ -95,6 +100,7 @@ async def run_demo(endpoints: Endpoints) -> list[dict[str, Any]]:
                 account_id=account_id,
                 token=f"demo-token-{account_id}",
                 display_name=name,
+                login=DEMO_LOGINS.get(platform, LoginKind.FACEBOOK),
             )
         # Earlier runs (or an operator) may have connected more accounts: each gets the jobs.
         connected = len(await active_connections(pool, tenant.tenant_id))

@@ -39,6 +39,7 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "publisher-facebook": ("services.publisher_facebook", "PUBLISHER_FACEBOOK_PORT", 8083),
     "publisher-instagram": ("services.publisher_instagram", "PUBLISHER_INSTAGRAM_PORT", 8084),
     "metrics": ("services.metrics", "METRICS_PORT", 8085),
+    "publisher-threads": ("services.publisher_threads", "PUBLISHER_THREADS_PORT", 8087),
 }
 # The web console: started with the services when its port is among the endpoints' ports
 # (`make up` and the test harness), not by pipelines that only move posts (benchmarks).
@@ -92,12 +93,18 @@ class Endpoints:
             values["DISTRIBUTOR_INSTAGRAM_DIALOG_URL"] = (
                 f"{self.graph_api_url}/instagram-www/oauth/authorize"
             )
+            values["DISTRIBUTOR_THREADS_DIALOG_URL"] = (
+                f"{self.graph_api_url}/threads-www/oauth/authorize"
+            )
             values["FACEBOOK_RUPLOAD_URL"] = self.graph_api_url  # the sandbox takes uploads too
         values.update(self.extra)
-        # The sandbox plays both apps: the Instagram app is the Meta app unless set apart.
+        # The sandbox plays every app: the Instagram and Threads apps are the Meta app unless
+        # set apart.
         for graph_name, instagram_name in (
             ("GRAPH_APP_ID", "INSTAGRAM_APP_ID"),
             ("GRAPH_APP_SECRET", "INSTAGRAM_APP_SECRET"),
+            ("GRAPH_APP_ID", "THREADS_APP_ID"),
+            ("GRAPH_APP_SECRET", "THREADS_APP_SECRET"),
         ):
             if values.get(graph_name) and instagram_name not in values:
                 values[instagram_name] = values[graph_name]

@@ -45,6 +45,8 @@ class Flow:
     receivers: tuple[str, ...]
 
 
+# Every platform has its publisher service.
+_PUBLISHERS = tuple(f"publisher_{p.value}" for p in Platform)
 FLOWS: dict[str, Flow] = {
     JOBS_INCOMING: Flow("jobs.events", ("upstream",), ("ingest",)),
     JOBS_EVENTS: Flow("jobs.events", ("ingest",), ("distributor",)),
@@ -54,18 +56,18 @@ FLOWS: dict[str, Flow] = {
     },
     PUBLISH_RESULTS: Flow(
         "publish.result",
-        ("distributor", "publisher_facebook", "publisher_instagram"),
+        ("distributor", *_PUBLISHERS),
         ("metrics",),
     ),
     CONNECTIONS_EVENTS: Flow(
         "connections.events",
-        ("distributor", "publisher_facebook", "publisher_instagram"),
+        ("distributor", *_PUBLISHERS),
         ("distributor", "metrics"),
     ),
     OPERATOR_COMMANDS: Flow(
         "operator.commands",
         ("ingest",),
-        ("distributor", "publisher_facebook", "publisher_instagram"),
+        ("distributor", *_PUBLISHERS),
     ),
     ENGAGEMENT_EVENTS: Flow("engagement.events", ("metrics",), ("metrics",)),
     PLATFORM_WEBHOOKS: Flow("platform.webhooks", ("ingest",), ("metrics",)),

@@ -17,8 +17,10 @@ import typer
 
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.graph.hosts import LoginKind
+from jobcast.graph.user_login import THREADS_LOGIN_SCOPES
 from jobcast.kafka import ensure_topics, make_broker
 from jobcast_cli.pools import run_with_pool, tenant_or_exit
+from schemas.envelope import utcnow
 from schemas.platforms import Platform
 from services.distributor.connections import Emit, broker_emitter, disconnect
 from services.distributor.connections_wiring import meta_logins
@@ -60,22 +62,45 @@ async def _events(settings: DistributorSettings) -> AsyncIterator[Emit]:
         await broker.stop()
 
 
+def login_for(platform: Platform, login: LoginKind | None) -> LoginKind:
+    """The login a hand-added connection was made with: Threads' own for a Threads account
+    (and only for one), else as given (Facebook Login by default)."""
+    if platform is Platform.THREADS and login in (None, LoginKind.THREADS):
+        return LoginKind.THREADS
+    if login is LoginKind.THREADS or platform is Platform.THREADS:
+        raise typer.BadParameter("a Threads account is connected with --login threads, only")
+    return login or LoginKind.FACEBOOK
+
+
 @connections.command("add")
 def connections_add(
     tenant: TenantOption,
-    platform: Annotated[Platform, typer.Option(help="facebook or instagram")],
-    account_id: Annotated[str, typer.Option(help="Page id or Instagram user id")],
+    platform: Annotated[Platform, typer.Option(help="facebook, instagram or threads")],
+    account_id: Annotated[str, typer.Option(help="Page id, Instagram user id or Threads user id")],
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
     ],
     *,
     name: Annotated[str, typer.Option(help="Display name")] = "",
     login: Annotated[
-        LoginKind,
-        typer.Option(help="facebook (a Page token) or instagram (an Instagram Login token)"),
-    ] = LoginKind.FACEBOOK,
+        LoginKind | None,
+        typer.Option(
+            help="facebook (a Page token), instagram (an Instagram Login token) or threads"
+            " (a Threads token; the default for a Threads account, else facebook)"
+        ),
+    ] = None,
+    expires_in_days: Annotated[
+        float | None,
+        typer.Option(
+            help="When the token expires, in days from now (a long-lived Instagram Login or"
+            " Threads token: 60), so that it is refreshed and warned about in time",
+            min=0,
+        ),
+    ] = None,
 ) -> None:
     """Connect an account by hand; the token is encrypted before it is stored."""
+    kind = login_for(platform, login)
+    expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
         owner = await tenant_or_exit(pool, tenant)
@@ -87,7 +112,10 @@ def connections_add(
             account_id=account_id,
             token=token,
             display_name=name,
-            login=login,
+            token_expires_at=expires_at,
+            login=kind,
+            # Threads reports no scopes: a token made for publishing is taken to grant them.
+            token_scopes=THREADS_LOGIN_SCOPES if kind is LoginKind.THREADS else (),
         )
         typer.echo(f"connection_id={connection.connection_id}")
 
@@ -149,7 +177,15 @@ def connections_verify(
         owner = await tenant_or_exit(pool, tenant)
         logins, http = meta_logins(settings)
         try:
-            if not logins.facebook.configured:
+            checked = [
+                c
+                for c in await list_connections(pool, owner.tenant_id)
+                if connection in (None, c.connection_id)
+            ]
+            if not logins.facebook.configured and any(
+                c.login is LoginKind.FACEBOOK for c in checked
+            ):
+                # debug_token needs the Meta app (Instagram Login and Threads tokens do not).
                 typer.echo("set GRAPH_APP_ID and GRAPH_APP_SECRET to verify tokens", err=True)
                 raise typer.Exit(2)
             async with _events(settings) as emit:

@@ -117,6 +117,10 @@ def profile_set(
         bool | None,
         typer.Option(help="Move Instagram captions' hashtags into the post's first comment"),
     ] = None,
+    threads_topic_tag: Annotated[
+        str | None,
+        typer.Option(help="The one topic tag of every Threads post ('': the first hashtag)"),
+    ] = None,
     utm: Annotated[
         list[str] | None,
         typer.Option(
@@ -136,6 +140,7 @@ def profile_set(
         ("timezone", timezone),
         ("facebook_video_as_reel", facebook_video_as_reel),
         ("instagram_hashtags_in_first_comment", instagram_hashtags_in_first_comment),
+        ("threads_topic_tag", threads_topic_tag),
     ):
         if value is not None:
             changes[field] = value

@@ -30,7 +30,8 @@ from services.ingest.settings import IngestSettings
 from services.metrics.settings import MetricsSettings
 from services.publisher_facebook.settings import FacebookPublisherSettings
 from services.publisher_instagram.settings import InstagramPublisherSettings
-from services.publishing.settings import PublisherSettings
+from services.publisher_threads.settings import ThreadsPublisherSettings
+from services.publishing.settings import ContainerPublisherSettings, PublisherSettings
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 
@@ -39,9 +40,15 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("Every service that calls the Graph API", GraphSettings),
     ("ingest", IngestSettings),
     ("distributor", DistributorSettings),
-    ("Both publishers", PublisherSettings),
+    ("Every publisher", PublisherSettings),
     ("publisher_facebook", FacebookPublisherSettings),
+    (
+        "publisher_instagram and publisher_threads (`<SERVICE>_` is `PUBLISHER_INSTAGRAM_` "
+        "or `PUBLISHER_THREADS_`)",
+        ContainerPublisherSettings,
+    ),
     ("publisher_instagram", InstagramPublisherSettings),
+    ("publisher_threads", ThreadsPublisherSettings),
     ("metrics", MetricsSettings),
     ("console", ConsoleSettings),
 ]

@@ -24,6 +24,8 @@ class EngagementMetrics(ContractModel):
     from the post's own fields; `total_interactions` = reactions + comments + shares.
     Instagram: Meta's `views`, `reach`, `likes`, `comments`, `shares`, `saved`,
     `total_interactions` as they are.
+    Threads: Meta's `views`, `likes`, `reposts`, `quotes` as they are, `comments` is its
+    `replies`; `total_interactions` = likes + replies + reposts + quotes.
     """
 
     views: Count = None
@@ -35,6 +37,8 @@ class EngagementMetrics(ContractModel):
     clicks: Count = None
     saved: Count = None
     total_interactions: Count = None
+    reposts: Count = None  # Threads
+    quotes: Count = None  # Threads
 
 
 class EngagementSnapshot(ContractModel):

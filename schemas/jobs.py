@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    HttpUrl,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from schemas.bounds import (
     MAX_BIGINT,
@@ -19,7 +28,7 @@ from schemas.bounds import (
     check_wall_time,
 )
 from schemas.envelope import ContractModel, Envelope
-from schemas.media import MediaList
+from schemas.media import MAX_MEDIA, MAX_POST_MEDIA, MediaList, PlatformMediaList
 from schemas.platforms import Platform
 
 Tag = Annotated[Text, Field(min_length=1, max_length=50)]
@@ -27,13 +36,16 @@ Hashtag = Annotated[Text, Field(min_length=1, max_length=100)]
 JobId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
 # The platforms' limits on a comment's text: Instagram 2,200 characters, a Facebook comment
-# 8,000, a Threads reply 500, a LinkedIn comment 1,250.
+# 8,000, a Threads reply 500, a LinkedIn comment 1,250. A platform missing here takes none.
 FIRST_COMMENT_LIMIT = {
     Platform.FACEBOOK: 8_000,
     Platform.INSTAGRAM: 2_200,
     Platform.THREADS: 500,
     Platform.LINKEDIN: 1_250,
 }
+# Items one post may hold where a platform takes more than a job's `MAX_MEDIA`: a Threads
+# carousel holds up to 20.
+MEDIA_LIMIT = {Platform.THREADS: MAX_POST_MEDIA}
 
 
 class EmploymentType(StrEnum):
@@ -76,8 +88,10 @@ class PlatformSettings(ContractModel):
     enabled: bool = True
     caption: Annotated[Text | None, Field(max_length=10_000)] = None
     extra_hashtags: Annotated[list[Hashtag], Field(max_length=30)] = []
-    media: MediaList | None = Field(
-        default=None, description="This platform's media instead of the job's (`[]`: none)."
+    media: PlatformMediaList | None = Field(
+        default=None,
+        description="This platform's media instead of the job's (`[]`: none). At most 10"
+        " items, 20 on Threads.",
     )
     first_comment: Annotated[
         Text | None,
@@ -85,7 +99,7 @@ class PlatformSettings(ContractModel):
             min_length=1,
             max_length=max(FIRST_COMMENT_LIMIT.values()),
             description="Posted as the first comment once the post is live"
-            " (Instagram: at most 2,200 characters).",
+            " (Instagram: at most 2,200 characters; Threads: a reply of at most 500).",
         ),
     ] = None
 
@@ -131,17 +145,41 @@ class JobPosting(ContractModel):
 
     @field_validator("platform_settings")
     @classmethod
-    def _first_comment_fits(
+    def _fits_platform(
         cls, value: dict[Platform, PlatformSettings]
     ) -> dict[Platform, PlatformSettings]:
         for platform, settings in value.items():
-            limit = FIRST_COMMENT_LIMIT[platform]
-            if settings.first_comment is not None and len(settings.first_comment) > limit:
+            comment = settings.first_comment
+            limit = FIRST_COMMENT_LIMIT.get(platform)
+            if comment is not None and limit is None:
+                raise ValueError(f"{platform.value}.first_comment: {platform.value} takes none")
+            if comment is not None and limit is not None and len(comment) > limit:
                 raise ValueError(
                     f"{platform.value}.first_comment: at most {limit:,} characters"
-                    f" ({len(settings.first_comment):,} given)"
+                    f" ({len(comment):,} given)"
                 )
         return value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _platform_media_fits(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        # Checked here, not on `PlatformSettings`, because the limit depends on the dict's
+        # key; the error still names `platform_settings.<platform>.media`, as for a job's.
+        job = handler(data)
+        too_long = [
+            InitErrorDetails(
+                type="too_long",
+                loc=("platform_settings", platform.value, "media"),
+                input=settings.media,
+                ctx={"field_type": "List", "max_length": most, "actual_length": given},
+            )
+            for platform, settings in job.platform_settings.items()
+            if settings.media is not None
+            and (given := len(settings.media)) > (most := MEDIA_LIMIT.get(platform, MAX_MEDIA))
+        ]
+        if too_long:
+            raise ValidationError.from_exception_data(cls.__name__, too_long)
+        return job
 
     @field_validator("publish_at")
     @classmethod

@@ -11,7 +11,12 @@ from schemas.bounds import Text, check_url_length
 from schemas.envelope import ContractModel
 
 MAX_MEDIA = 10
-"""Items per job or post: Instagram's carousel limit, and Facebook's for one post here."""
+"""Items per job, and per Facebook or Instagram post: Instagram's carousel limit, and
+Facebook's for one post here."""
+
+MAX_POST_MEDIA = 20
+"""Items one platform's post may hold: Threads' carousel limit (only
+`platform_settings.threads.media` may give more than `MAX_MEDIA`)."""
 
 MAX_ALT_TEXT = 1_000
 """Instagram's limit on a photo's alt text."""
@@ -25,11 +30,11 @@ class MediaKind(StrEnum):
 class PostFormat(StrEnum):
     """What a post is on its platform (decided by the distributor from the media)."""
 
-    LINK = "link"  # Facebook: text with the apply link's preview card
-    IMAGE = "image"  # one photo (Instagram IMAGE, Facebook photo)
+    LINK = "link"  # Facebook, Threads (a TEXT post): text with the apply link's preview card
+    IMAGE = "image"  # one photo (Instagram IMAGE, Facebook photo, Threads IMAGE)
     IMAGES = "images"  # Facebook: one feed post with several photos (attached_media)
-    CAROUSEL = "carousel"  # Instagram: 2-10 photos and videos
-    VIDEO = "video"  # Facebook: a Page video
+    CAROUSEL = "carousel"  # Instagram: 2-10 photos and videos; Threads: 2-20
+    VIDEO = "video"  # Facebook: a Page video; Threads: a video post
     REEL = "reel"  # Instagram REELS; Facebook Page Reel (video_reels)
 
 
@@ -68,11 +73,14 @@ class JobMedia(ContractModel):
 
 
 MediaList = Annotated[list[JobMedia], Field(max_length=MAX_MEDIA)]
+PlatformMediaList = Annotated[list[JobMedia], Field(max_length=MAX_POST_MEDIA)]
+"""One platform's media (`platform_settings.<platform>.media`); its platform's own limit
+(`MEDIA_LIMIT` in `schemas.jobs`) is checked with the job."""
 
 
 class PostedMedia(ContractModel):
     """What a post was made of: its format and how many photos and videos."""
 
     format: PostFormat
-    images: Annotated[int, Field(ge=0, le=MAX_MEDIA)] = 0
-    videos: Annotated[int, Field(ge=0, le=MAX_MEDIA)] = 0
+    images: Annotated[int, Field(ge=0, le=MAX_POST_MEDIA)] = 0
+    videos: Annotated[int, Field(ge=0, le=MAX_POST_MEDIA)] = 0

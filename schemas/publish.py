@@ -13,7 +13,7 @@ from pydantic import Field, HttpUrl
 from schemas.bounds import MAX_BIGINT, MAX_INT, Text
 from schemas.envelope import ContractModel, Envelope, UtcDatetime
 from schemas.jobs import FIRST_COMMENT_LIMIT, JobId
-from schemas.media import MAX_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
+from schemas.media import MAX_POST_MEDIA, AltText, MediaKind, PostedMedia, PostFormat
 from schemas.platforms import Platform
 
 PostKey = Annotated[str, Field(pattern=r"^pk_[0-9a-f]{32}$")]
@@ -54,7 +54,7 @@ class PostContent(ContractModel):
 
     text: Annotated[Text, Field(max_length=63_206)]
     link: HttpUrl | None = None
-    media: Annotated[list[MediaItem], Field(max_length=MAX_MEDIA)] = []
+    media: Annotated[list[MediaItem], Field(max_length=MAX_POST_MEDIA)] = []
     format: PostFormat | None = Field(
         default=None, description="What to make of the media; absent: read from the media."
     )
@@ -72,11 +72,14 @@ def post_format(platform: Platform, content: PostContent) -> PostFormat:
     kinds = [item.kind for item in content.media]
     if not kinds:
         return PostFormat.LINK
+    if platform is Platform.THREADS and len(kinds) == 1:
+        return PostFormat.VIDEO if kinds[0] is MediaKind.VIDEO else PostFormat.IMAGE
     if MediaKind.VIDEO in kinds and (platform is Platform.FACEBOOK or len(kinds) == 1):
         return PostFormat.VIDEO if platform is Platform.FACEBOOK else PostFormat.REEL
     if len(kinds) == 1:
         return PostFormat.IMAGE
-    return PostFormat.CAROUSEL if platform is Platform.INSTAGRAM else PostFormat.IMAGES
+    carousels = (Platform.INSTAGRAM, Platform.THREADS)  # Threads mixes both kinds too
+    return PostFormat.CAROUSEL if platform in carousels else PostFormat.IMAGES
 
 
 def posted_media(platform: Platform, content: PostContent) -> PostedMedia:

@@ -6,7 +6,7 @@ import base64
 import ipaddress
 import time
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -40,6 +40,26 @@ def read_after_write(
     except GraphError as err:
         err.original_response = written
         raise
+
+
+def container_state(
+    *, published: bool, failed: bool, expired: bool, ready: bool, child_states: Iterable[str]
+) -> str:
+    """A media container's state (Instagram's and Threads' alike): PUBLISHED, ERROR (its
+    own, or a carousel item's error or expiry), EXPIRED, IN_PROGRESS until it and every
+    item are processed, then FINISHED."""
+    if published:
+        return "PUBLISHED"
+    if failed:
+        return "ERROR"
+    if expired:
+        return "EXPIRED"
+    pending = not ready
+    for child_state in child_states:
+        if child_state in ("ERROR", "EXPIRED"):
+            return "ERROR"
+        pending = pending or child_state == "IN_PROGRESS"
+    return "IN_PROGRESS" if pending else "FINISHED"
 
 
 def fmt_time(ts: float) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .call import Call
 from .common import (
     NodeFields,
+    container_state,
     fake_count,
     fmt_time,
     paginate,
@@ -88,23 +89,14 @@ def _ig_user(call: Call) -> str:
 
 def container_status(state: SandboxState, container: IgContainer, now: float) -> str:
     """Status of a container, computed lazily from timestamps (no background tasks)."""
-    if container.published_media_id is not None:
-        return PUBLISHED
-    if container.error_subcode is not None:
-        return ERROR
-    if now - container.created_at >= state.settings.container_ttl_s:
-        return EXPIRED
-    pending = now < container.ready_at
-    for child_id in container.children:
-        child = state.containers.get(child_id)
-        if child is None:
-            return ERROR
-        child_status = container_status(state, child, now)
-        if child_status in (ERROR, EXPIRED):
-            return ERROR
-        if child_status == IN_PROGRESS:
-            pending = True
-    return IN_PROGRESS if pending else FINISHED
+    children = (state.containers.get(child_id) for child_id in container.children)
+    return container_state(
+        published=container.published_media_id is not None,
+        failed=container.error_subcode is not None,
+        expired=now - container.created_at >= state.settings.container_ttl_s,
+        ready=now >= container.ready_at,
+        child_states=(container_status(state, c, now) if c else ERROR for c in children),
+    )
 
 
 def _error_subcode(state: SandboxState, container: IgContainer) -> int:
@@ -300,7 +292,8 @@ def publish(state: SandboxState, call: Call) -> JSONDict:
     )
 
 
-def _shortcode(media_id: str) -> str:
+def shortcode(media_id: str) -> str:
+    """A short public code for a numeric media id (the last part of its permalink)."""
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     number = int(media_id)
     chars: list[str] = []
@@ -335,7 +328,7 @@ def _create_media(state: SandboxState, container: IgContainer, now: float) -> Ig
             caption=None,
             media_url=child.image_url or child.video_url,
             created_at=now,
-            shortcode=_shortcode(child_media_id),
+            shortcode=shortcode(child_media_id),
             alt_text=child.alt_text,
             is_child=True,
         )
@@ -355,7 +348,7 @@ def _create_media(state: SandboxState, container: IgContainer, now: float) -> Ig
         or container.image_url
         or container.video_url,
         created_at=now,
-        shortcode=_shortcode(media_id),
+        shortcode=shortcode(media_id),
         alt_text=container.alt_text,
         children=tuple(child_ids),
     )

@@ -8,8 +8,19 @@ from .facebook import permalink
 from .instagram import container_status, media_permalink
 from .models import FbPhoto, FbPost, FbVideo, IgContainer, IgMedia
 from .state import SandboxState
+from .threads import container_status as threads_container_status
+from .threads import permalink as threads_permalink
+from .threads_models import ThreadsContainer, ThreadsMedia
 
-LEDGER_KINDS = ("fb_post", "fb_photo", "fb_video", "ig_container", "ig_media")
+LEDGER_KINDS = (
+    "fb_post",
+    "fb_photo",
+    "fb_video",
+    "ig_container",
+    "ig_media",
+    "threads_container",
+    "threads_media",
+)
 
 
 def normalize_kind(kind: str | None) -> str | None:
@@ -86,12 +97,31 @@ def build_ledger(
             else [m for m in state.media.values() if not m.is_child]
         )
         media = [m for m in source_media if alive(m.deleted_at) and _matches(m.caption, contains)]
+    threads_containers: list[ThreadsContainer] = []
+    if want("threads_container"):
+        threads_containers = [
+            c
+            for c in state.threads.containers.values()
+            if (account_id is None or c.user_id == account_id) and _matches(c.text, contains)
+        ]
+    threads_media: list[ThreadsMedia] = []
+    if want("threads_media"):
+        threads_media = [
+            m
+            for m in state.threads.media.values()
+            if not m.is_child
+            and (account_id is None or m.user_id == account_id)
+            and alive(m.deleted_at)
+            and _matches(m.text, contains)
+        ]
     result: JSONDict = {
         "fb_posts": [_post_view(state, p, now) for p in posts],
         "fb_photos": [_photo_view(p) for p in photos],
         "fb_videos": [_video_view(v, now) for v in videos],
         "ig_containers": [_container_view(state, c, now) for c in containers],
         "ig_media": [_media_view(state, m) for m in media],
+        "threads_containers": [_threads_container_view(state, c, now) for c in threads_containers],
+        "threads_media": [_threads_media_view(state, m) for m in threads_media],
     }
     result["counts"] = {
         "fb_posts": sum(1 for p in posts if p.deleted_at is None),
@@ -99,6 +129,9 @@ def build_ledger(
         "fb_videos": sum(1 for v in videos if v.deleted_at is None),
         "ig_containers": len(containers),
         "ig_media": sum(1 for m in media if m.deleted_at is None),
+        "threads_containers": len(threads_containers),
+        # Threads and replies alike (a reply has `reply_to_id`).
+        "threads_media": sum(1 for m in threads_media if m.deleted_at is None),
     }
     return result
 
@@ -199,6 +232,42 @@ def _media_view(state: SandboxState, media: IgMedia) -> JSONDict:
             for c in children
         ],
         "permalink": media_permalink(state, media),
+        "timestamp": fmt_time(media.created_at),
+        "deleted": media.deleted_at is not None,
+    }
+
+
+def _threads_container_view(
+    state: SandboxState, container: ThreadsContainer, now: float
+) -> JSONDict:
+    return {
+        "id": container.id,
+        "user_id": container.user_id,
+        "media_type": container.media_type,
+        "status": threads_container_status(state, container, now),
+        "error_message": container.error_message,
+        "text": container.text,
+        "image_url": container.image_url,
+        "video_url": container.video_url,
+        "is_carousel_item": container.is_carousel_item,
+        "children": list(container.children),
+        "reply_to_id": container.reply_to_id,
+        "published_media_id": container.published_media_id,
+        "created_time": fmt_time(container.created_at),
+    }
+
+
+def _threads_media_view(state: SandboxState, media: ThreadsMedia) -> JSONDict:
+    return {
+        "id": media.id,
+        "user_id": media.user_id,
+        "container_id": media.container_id,
+        "media_type": media.media_type,
+        "text": media.text,
+        "media_url": media.media_url,
+        "children": list(media.children),
+        "reply_to_id": media.reply_to_id,
+        "permalink": threads_permalink(state, media),
         "timestamp": fmt_time(media.created_at),
         "deleted": media.deleted_at is not None,
     }

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Platform = Literal["facebook", "instagram"]
+Platform = Literal["facebook", "instagram", "threads"]
 
 
 @dataclass(slots=True)
 class Account:
-    """A Facebook Page or an Instagram professional account registered via the control API."""
+    """A Facebook Page, an Instagram professional account or a Threads profile registered via
+    the control API."""
 
     account_id: str
     platform: Platform

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from . import threads_login
 from .faults import FaultRule
 from .instagram_login import OPERATIONS as INSTAGRAM_LOGIN_OPERATIONS
 from .instagram_login import age_tokens
@@ -15,6 +16,7 @@ from .ledger import build_ledger
 from .models import Account
 from .routing import OPERATIONS
 from .state import SandboxState
+from .threads_host import OPERATIONS as THREADS_OPERATIONS
 
 
 class AccountIn(BaseModel):
@@ -23,7 +25,7 @@ class AccountIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     account_id: str = Field(min_length=1)
-    platform: Literal["facebook", "instagram"]
+    platform: Literal["facebook", "instagram", "threads"]
     token: str | None = Field(default=None, min_length=1)
     permissions: list[str] | None = None
     quota_total: int | None = Field(default=None, ge=0)
@@ -54,6 +56,9 @@ class SettingsPatch(BaseModel):
     container_ttl_s: float | None = Field(default=None, gt=0)
     ig_quota_total: int | None = Field(default=None, ge=0)
     ig_quota_duration_s: int | None = Field(default=None, gt=0)
+    threads_quota_total: int | None = Field(default=None, ge=0)
+    threads_reply_quota_total: int | None = Field(default=None, ge=0)
+    threads_delete_quota_total: int | None = Field(default=None, ge=0)
     account_hourly_budget: int | None = Field(default=None, ge=0)
     app_hourly_budget: int | None = Field(default=None, ge=0)
     app_id: str | None = None
@@ -69,11 +74,14 @@ class SettingsPatch(BaseModel):
     user_token_ttl_s: int | None = Field(default=None, gt=0)
     consenting_instagram_id: str | None = None
     ig_login_token_ttl_s: int | None = Field(default=None, gt=0)
+    consenting_threads_id: str | None = None
+    threads_login_token_ttl_s: int | None = Field(default=None, gt=0)
 
 
 class TokenAging(BaseModel):
-    """Body of ``POST /_sandbox/instagram/tokens/age``: an account's Instagram Login tokens
-    become `seconds` older (issued and expiring that much earlier)."""
+    """Body of ``POST /_sandbox/instagram/tokens/age`` (and `/threads/tokens/age`): an
+    account's Instagram Login (Threads) tokens become `seconds` older (issued and expiring
+    that much earlier)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -118,7 +126,10 @@ def build_control_router(state: SandboxState) -> APIRouter:
 
     @router.get("/health")
     async def health() -> dict[str, Any]:
-        return {"ok": True, "operations": [*OPERATIONS, *INSTAGRAM_LOGIN_OPERATIONS]}
+        return {
+            "ok": True,
+            "operations": [*OPERATIONS, *INSTAGRAM_LOGIN_OPERATIONS, *THREADS_OPERATIONS],
+        }
 
     @router.get("/ledger")
     async def ledger(
@@ -219,6 +230,10 @@ def build_control_router(state: SandboxState) -> APIRouter:
     @router.post("/instagram/tokens/age")
     async def age_instagram_tokens(body: TokenAging) -> dict[str, Any]:
         return {"aged": age_tokens(state, body.account_id, body.seconds)}
+
+    @router.post("/threads/tokens/age")
+    async def age_threads_tokens(body: TokenAging) -> dict[str, Any]:
+        return {"aged": threads_login.age_tokens(state, body.account_id, body.seconds)}
 
     @router.post("/tokens/revoke")
     async def revoke_token(body: RevokeIn) -> dict[str, Any]:

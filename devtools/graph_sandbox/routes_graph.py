@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from . import instagram_login
+from . import instagram_login, threads_host, threads_login
 from .auth import authorize, dialog_redirect, verify_appsecret_proof
 from .call import Call
 from .errors import GraphError, JSONDict, invalid_param, missing_token, new_trace_id
@@ -151,7 +151,8 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
         await asyncio.sleep(latency_ms / 1000.0)
     method = request.method
     parts = [part for part in request.path.split("/") if part]
-    site = instagram_login.site_of(parts)  # None: the Facebook host
+    # None: the Facebook host.
+    site = instagram_login.site_of(parts) or threads_host.site_of(parts)
     version = parts.pop(0) if parts and _VERSION.match(parts[0]) else ""
     segments = tuple(parts)
     path = "/" + "/".join(segments)
@@ -218,13 +219,16 @@ async def handle_graph(state: SandboxState, request: _Request) -> GraphResponse:
 def _dialog_of(
     site: str | None, method: str, segments: tuple[str, ...]
 ) -> tuple[str, Callable[[SandboxState, Call], str]] | None:
-    """The consent dialog a browser asks for (Facebook's or Instagram's), if it is one."""
+    """The consent dialog a browser asks for (Facebook's, Instagram's or Threads'), if it is
+    one."""
     if method != "GET":
         return None
     if site is None and segments == ("dialog", "oauth"):
         return "oauth.dialog", dialog_redirect
     if site == instagram_login.WWW and segments == ("oauth", "authorize"):
         return "ig_login.dialog", instagram_login.dialog_redirect
+    if threads_login.is_dialog(site, method, segments):
+        return "threads_login.dialog", threads_login.dialog_redirect
     return None
 
 
@@ -242,6 +246,8 @@ def _check_token(
     if site is None:
         verify_appsecret_proof(state, token, None if proof is None else str(proof))
         authorize(state, token, route.account_id if route is not None else None)
+    elif site == threads_host.SITE:
+        threads_host.authorize(state, route, token)
     else:
         instagram_login.authorize(state, route, token)
 
@@ -250,6 +256,8 @@ def _resolve(
     state: SandboxState, site: str | None, method: str, segments: tuple[str, ...]
 ) -> tuple[Route | None, GraphError | None]:
     # Resolution errors are answered only after the token check, as Meta checks tokens first.
+    if site == threads_host.SITE:
+        return threads_host.resolve_on(state, method, segments)
     if site is not None:
         return instagram_login.resolve_on(state, site, method, segments)
     try:

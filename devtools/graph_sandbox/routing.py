@@ -49,7 +49,7 @@ _IG_EDGES: dict[tuple[str, str], tuple[str, Handler]] = {
         instagram.publishing_limit,
     ),
 }
-_NODE_TYPE: dict[str, str] = {"facebook": "Page", "instagram": "IGUser"}
+_NODE_TYPE: dict[str, str] = {"facebook": "Page", "instagram": "IGUser", "threads": "ThreadsUser"}
 
 OPERATIONS: tuple[str, ...] = (
     *sorted({op for op, _ in _PAGE_EDGES.values()} | {op for op, _ in _IG_EDGES.values()}),
@@ -225,7 +225,7 @@ def _object_route(state: SandboxState, method: str, object_id: str) -> Route:
     if media is not None:
         return _pick(method, object_id, _MEDIA_OPS, media.ig_user_id, "instagram")
     platform = state.platform_of(object_id)
-    if platform is not None:
+    if platform is not None and platform in _ACCOUNT_OPS:  # Threads profiles live elsewhere
         return _pick(method, object_id, _ACCOUNT_OPS[platform], object_id, platform)
     raise unsupported_request(method, object_id)
 

@@ -22,6 +22,12 @@ class SandboxSettings:
     """Default IG publishes allowed per moving window (per account override on register)."""
     ig_quota_duration_s: int = 86_400
     """Length of the IG publishing window."""
+    threads_quota_total: int = 250
+    """Threads posts a profile may publish per moving 24 h (per account override on register)."""
+    threads_reply_quota_total: int = 1_000
+    """Threads replies a profile may publish per moving 24 h."""
+    threads_delete_quota_total: int = 100
+    """Threads posts a profile may delete per moving 24 h."""
     account_hourly_budget: int = 4_800
     """Calls per rolling hour one Page / IG account may make before 80001 / 80002."""
     app_hourly_budget: int = 2_000_000
@@ -54,6 +60,11 @@ class SandboxSettings:
     Instagram account registered last."""
     ig_login_token_ttl_s: int = 5_184_000
     """Lifetime of long-lived Instagram Login tokens (exchanged or refreshed: 60 days)."""
+    consenting_threads_id: str | None = None
+    """The Threads profile that consents in Threads' dialog; defaults to the Threads
+    profile registered last."""
+    threads_login_token_ttl_s: int = 5_184_000
+    """Lifetime of long-lived Threads tokens (exchanged or refreshed: 60 days)."""
 
     def copy(self) -> SandboxSettings:
         """Return an independent copy (used to restore start-up settings on reset)."""

@@ -29,11 +29,20 @@ from .models import (
     Platform,
 )
 from .settings import SandboxSettings
+from .threads_models import ThreadsLoginStore, ThreadsStore
 from .usage import PublishWindow, RollingCounter, minutes_ceil, percent
 
 _FB_ID_BASE = 100_000_000_000_000  # 15 digits, like Page/post ids
 _IG_ID_BASE = 17_840_000_000_000_000  # 17 digits, like IG media/container ids
 DEFAULT_USER_ID = "100000000000001"
+# Per platform: the usage header's account type, and the code past an account's budget
+# (Threads documents no business-use-case code: 17, "User request limit reached").
+_ACCOUNT_TYPE: dict[Platform, str] = {
+    "facebook": "pages",
+    "instagram": "instagram",
+    "threads": "threads",
+}
+_BLOCKED_CODE: dict[Platform, int] = {"facebook": 80001, "instagram": 80002, "threads": 17}
 
 
 @dataclass(slots=True)
@@ -87,6 +96,8 @@ class SandboxState:
         self.app_usage = RollingCounter()
         self.faults = FaultBook()
         self.ig_login = IgLoginStore()  # Instagram Login's codes and tokens
+        self.threads = ThreadsStore()  # the Threads host's containers and threads
+        self.threads_login = ThreadsLoginStore()  # Threads' OAuth codes and tokens
         self.calls: deque[dict[str, Any]] = deque(maxlen=max(1, self.settings.call_log_size))
         self._call_seq = itertools.count(1)
 
@@ -226,12 +237,12 @@ class SandboxState:
                 counter = self.account_usage[account_id] = RollingCounter()
             total = counter.add(now)
             snap.account_id = account_id
-            snap.account_type = "pages" if platform == "facebook" else "instagram"
+            snap.account_type = _ACCOUNT_TYPE[platform]
             snap.account_pct = percent(total, budget)
             if budget > 0 and total > budget:
                 wait = counter.seconds_until_at_most(now, budget)
                 snap.regain_minutes = max(1, minutes_ceil(wait))
-                snap.blocked_code = 80001 if platform == "facebook" else 80002
+                snap.blocked_code = _BLOCKED_CODE[platform]
                 return snap
         app_budget = settings.app_hourly_budget
         if app_budget > 0 and app_total > app_budget:

@@ -5,7 +5,7 @@
 `pacing`: usage headers, per-account pacing and retry tiers. `credentials`: a
 connection's token and login kind, decrypted and cached. `hosts`: which host a
 connection's calls go to (graph.facebook.com or graph.instagram.com). `login`: Facebook
-Login's token exchanges, Pages and debug_token. `instagram_login`: Instagram Login's code
-exchange, long-lived token, refresh and `/me`. `settings`: the Graph settings every caller
-shares (one API version). `metrics`: the Graph call metrics.
+Login's token exchanges, Pages and debug_token. `user_login`: Instagram Login's and
+Threads' code exchange, long-lived token, refresh and `/me`. `settings`: the Graph
+settings every caller shares (one API version). `metrics`: the Graph call metrics.
 """

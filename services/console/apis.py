@@ -23,6 +23,7 @@ Json = dict[str, Any]
 # serves too when DISTRIBUTOR_PUBLIC_URL is the console's URL).
 CALLBACK_PATH = "/v1/connections/facebook/callback"
 INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
+THREADS_CALLBACK_PATH = "/v1/connections/threads/callback"
 
 
 class ApiError(Exception):
@@ -120,7 +121,8 @@ class Apis:
         return await self._call("GET", f"{self._to.distributor}/v1/connections", api_key)
 
     async def login_url(self, api_key: str, login: str = "facebook") -> str:
-        """The consent dialog of Facebook Login, or of Instagram Login (`login="instagram"`)."""
+        """The consent dialog of Facebook Login, of Instagram Login (`login="instagram"`) or
+        of Threads (`login="threads"`)."""
         url = f"{self._to.distributor}/v1/connections/{login}/start"
         answer = await self._call("GET", url, api_key, params={"redirect": "false"})
         return str(answer["authorize_url"])

@@ -16,7 +16,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 from jobcast.rate_limits import RateLimiter
 from schemas.operator import OperatorAction
 from services.console import views
-from services.console.apis import CALLBACK_PATH, INSTAGRAM_CALLBACK_PATH, ApiError, Apis
+from services.console.apis import (
+    CALLBACK_PATH,
+    INSTAGRAM_CALLBACK_PATH,
+    THREADS_CALLBACK_PATH,
+    ApiError,
+    Apis,
+)
 from services.console.params import Checked, Filters, Signed, Text
 from services.console.routes_bulk import bulk_router
 from services.console.sessions import Session
@@ -238,10 +244,11 @@ def connections_router(apis: Apis) -> APIRouter:
     @router.post("/connections/connect")
     async def connect(request: Request, session: Checked, login: str = "facebook") -> Response:
         """Facebook Login: Pages, and the Instagram accounts linked to them, in one dialog;
-        `?login=instagram`: Instagram Login, for an account without a Facebook Page."""
+        `?login=instagram`: Instagram Login, for an account without a Facebook Page;
+        `?login=threads`: Threads' own login, for a Threads profile."""
         try:
             url = await apis.login_url(
-                session.api_key, "instagram" if login == "instagram" else "facebook"
+                session.api_key, login if login in ("instagram", "threads") else "facebook"
             )
         except ApiError as exc:
             session.flash.append(("error", f"Could not start the connection: {exc.detail}"))
@@ -250,8 +257,9 @@ def connections_router(apis: Apis) -> APIRouter:
 
     @router.get(CALLBACK_PATH)
     @router.get(INSTAGRAM_CALLBACK_PATH)
+    @router.get(THREADS_CALLBACK_PATH)
     async def login_callback(request: Request) -> Response:
-        """Facebook (or Instagram) Login's way back: the distributor connects the accounts;
+        """Facebook (Instagram, Threads) Login's way back: the distributor connects the accounts;
         a person is shown what happened, any other client gets the distributor's answer as
         it is."""
         status, answer = await apis.login_callback(request.url.query, request.url.path)

@@ -1,4 +1,5 @@
-"""Post text for Instagram captions and Facebook messages, kept inside Meta's limits.
+"""Post text for Instagram captions, Facebook messages and Threads posts, kept inside
+Meta's limits.
 
 Pure functions, no I/O. Layout of every post:
 
@@ -35,6 +36,7 @@ emoji sequences stay whole.
 from __future__ import annotations
 
 import functools
+import sys
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -49,9 +51,18 @@ INSTAGRAM_MAX_MENTIONS = 20
 FACEBOOK_MESSAGE_LIMIT = 63_206
 # Facebook documents no hashtag cap; this only keeps a runaway tag list from becoming spam.
 FACEBOOK_MAX_HASHTAGS = 30
+THREADS_TEXT_LIMIT = 500
+# Threads makes one topic tag of a post (at most 50 characters, no '.' or '&').
+THREADS_MAX_HASHTAGS = 1
+THREADS_MAX_TAG_LENGTH = 50
 ELLIPSIS = "…"
 
 _GRAPHEME = regex.compile(r"\X")
+# What may be drawn as an emoji: pictographs, flags' letters, and (the safe side) every
+# character beyond the BMP and the symbol and dingbat blocks some systems draw as emoji.
+_EMOJI = regex.compile(
+    r"[\p{Extended_Pictographic}\p{Regional_Indicator}\U00010000-\U0010FFFF\u2600-\u27BF]"
+)
 _HASH = "#＃"  # the full-width sign is treated as a hashtag too: over-counting is the safe side
 _AT = "@＠"
 _MARKERS = _HASH + _AT
@@ -653,6 +664,110 @@ def facebook_message(
         footer=footer,
         apply_label=apply_label,
     ).text
+
+
+def threads_measure(text: str) -> int:
+    """Characters as Threads counts them against its 500: code points, except that an
+    emoji counts as its UTF-8 bytes (Meta documents it so without saying what it takes for
+    an emoji: a whole sequence, with its joiners and modifiers, and any character that may
+    be drawn as one are counted by their bytes, the safe side)."""
+    if text.isascii():
+        return len(text)
+    return sum(
+        len(cluster.encode()) if _EMOJI.search(cluster) else len(cluster)
+        for cluster in _GRAPHEME.findall(text)
+    )
+
+
+def _sanitise_for_threads(parts: list[str], *, keep_tags: int) -> tuple[list[str], Cuts]:
+    """No links and at most `keep_tags` hashtags across `parts` (earlier parts first);
+    repeated until stable, as for Instagram (one step can undo another)."""
+    links = hashtags = 0
+    while True:
+        stripped = [_strip_links_counted(part) for part in parts]
+        links += sum(found for _, found in stripped)
+        cleaned, unmarked = _cap_markers(
+            [part.strip() for part, _ in stripped], hashtags=True, keep=keep_tags
+        )
+        hashtags += unmarked
+        if cleaned == parts:
+            return cleaned, Cuts(links_removed=links, hashtags_unmarked=hashtags)
+        parts = cleaned
+
+
+def _fit_by_weight(layout: Callable[[int], Fitted]) -> Fitted:
+    """The longest layout whose text fits Threads' 500 as Threads counts (`threads_measure`).
+
+    Layouts count code points; an emoji weighs more on Threads, so the room in code points
+    is searched for: a layout that fails (`ValueError`) had too little room, one that
+    weighs too much too much room."""
+    low, high = 0, THREADS_TEXT_LIMIT
+    best: Fitted | None = None
+    while low <= high:
+        room = (low + high) // 2
+        try:
+            fitted = layout(room)
+        except ValueError:
+            low = room + 1
+            continue
+        if threads_measure(fitted.text) <= THREADS_TEXT_LIMIT:
+            best, low = fitted, room + 1
+        else:
+            high = room - 1
+    if best is None:
+        raise ValueError("the apply line and footer alone do not fit")
+    return best
+
+
+def fit_threads_text(
+    *,
+    headline: Sequence[str],
+    body: str,
+    apply_line: str,
+    hashtags: Iterable[str],
+    footer: str = "",
+) -> Fitted:
+    """A Threads post's text: ≤ 500 characters as Threads counts them (`threads_measure`),
+    one link, one topic tag.
+
+    The apply line (the one link, or where to apply) and the footer are never cut; links
+    elsewhere become their host names. The tag is the first of `hashtags` that Threads
+    takes as a topic tag (≤ 50 characters); when there is one, hashtags in the text lose
+    their sign, else the text's first hashtag stays the post's tag. Raises `ValueError` if
+    the apply line is blank or cannot fit (with the footer) on its own.
+    """
+    apply_clean = drop_bidi_controls(apply_line).strip()
+    if not apply_clean:
+        raise ValueError("a Threads post needs an apply line")
+    tags = normalise_hashtags(hashtags)
+    usable = [tag for tag in tags if _measure(tag) - 1 <= THREADS_MAX_TAG_LENGTH]
+    (footer_clean, *head_clean, body_clean), marks = _sanitise_for_threads(
+        [drop_bidi_controls(footer), *_clean_lines(headline), drop_bidi_controls(body)],
+        keep_tags=0 if usable else THREADS_MAX_HASHTAGS,
+    )
+
+    def layout(limit: int) -> Fitted:
+        return _layout(
+            headline=[line for line in head_clean if line],
+            body=body_clean,
+            footer=footer_clean,
+            apply_line=apply_clean,
+            tags=usable,
+            limit=limit,
+            max_total_tags=THREADS_MAX_HASHTAGS,
+            max_line_tags=THREADS_MAX_HASHTAGS,
+        )
+
+    whole = layout(sys.maxsize)
+    fitted = whole if threads_measure(whole.text) <= THREADS_TEXT_LIMIT else _fit_by_weight(layout)
+    cuts = replace(
+        fitted.cuts,
+        full_length=threads_measure(whole.text),
+        tags_over_cap=fitted.cuts.tags_over_cap + len(tags) - len(usable),
+        links_removed=marks.links_removed,
+        hashtags_unmarked=marks.hashtags_unmarked,
+    )
+    return Fitted(fitted.text, cuts)
 
 
 def comment_with_hashtags(

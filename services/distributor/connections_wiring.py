@@ -12,13 +12,13 @@ from faststream.kafka import KafkaBroker
 
 from jobcast.auth import TenantDependency
 from jobcast.crypto import SecretKeyMissingError, TokenCipher
-from jobcast.graph.instagram_login import InstagramLogin
 from jobcast.graph.login import FacebookGraph
 from jobcast.graph.session import graph_session
+from jobcast.graph.user_login import THREADS, UserTokenLogin
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
 from services.distributor.routes_connections import connections_router
-from services.distributor.routes_instagram import instagram_login_router
+from services.distributor.routes_user_login import user_login_router
 from services.distributor.settings import DistributorSettings
 from services.distributor.verification import Logins, VerificationLoop
 
@@ -33,7 +33,7 @@ class ConnectionsPart:
 
 
 def meta_logins(settings: DistributorSettings) -> tuple[Logins, aiohttp.ClientSession]:
-    """The token calls of both logins for the connections flow, and the HTTP session to
+    """The token calls of every login for the connections flow, and the HTTP session to
     close after (made here, so call it inside the event loop)."""
     http = graph_session(settings.graph_api_url, timeout_seconds=settings.graph_timeout_seconds)
     facebook = FacebookGraph(
@@ -42,7 +42,7 @@ def meta_logins(settings: DistributorSettings) -> tuple[Logins, aiohttp.ClientSe
         app_id=settings.graph_app_id,
         app_secret=settings.graph_app_secret,
     )
-    instagram = InstagramLogin(
+    instagram = UserTokenLogin(
         http,
         graph_url=settings.graph_instagram_url,
         token_url=settings.instagram_api_url,
@@ -50,7 +50,16 @@ def meta_logins(settings: DistributorSettings) -> tuple[Logins, aiohttp.ClientSe
         app_id=settings.instagram_app_id,
         app_secret=settings.instagram_app_secret,
     )
-    return Logins(facebook, instagram), http
+    threads = UserTokenLogin(
+        http,
+        graph_url=settings.graph_threads_url,
+        token_url=settings.graph_threads_url,  # Threads exchanges codes on its Graph host
+        version=settings.graph_threads_version,
+        app_id=settings.threads_app_id,
+        app_secret=settings.threads_app_secret,
+        dialect=THREADS,
+    )
+    return Logins(facebook, instagram, threads), http
 
 
 def connections_part(
@@ -72,7 +81,7 @@ def connections_part(
         tenant_dependency=tenant_dependency,
     )  # fmt: skip
     router.include_router(
-        instagram_login_router(
+        user_login_router(
             settings, pool, cipher=cipher, logins=logins, emit=emit,
             tenant_dependency=tenant_dependency,
         )

@@ -11,7 +11,11 @@ What goes into a post:
   length limit bites, the last ones go first);
 - apply: Facebook gets the apply URL with the platform's attribution, in the text and as
   the post's link; Instagram gets "Apply: <host> (link in bio)", host only — no path, no
-  query, hence no attribution parameters in the caption;
+  query, hence no attribution parameters in the caption; Threads gets it like Facebook, as
+  the post's one link (other links in the text become host names; an apply URL too long
+  for 500 characters is named by its host and stays the post's link);
+- Threads: one topic tag (the profile's `threads_topic_tag`, else the first hashtag), and
+  text-only posts are allowed;
 - media: photos and videos and the kind of post they make, per platform (`media`: on
   Instagram, which requires media, the tenant's default image when the job has none;
   Facebook without media stays a link post, whose preview card comes from the apply page).
@@ -55,7 +59,7 @@ class Labels:
     """The fixed words of a post in one language."""
 
     headline: str  # "{title}" and "{company}" are replaced
-    apply_facebook: str  # before ": <url>"
+    apply_facebook: str  # before ": <url>" (Facebook and Threads)
     apply_instagram: str  # "{host}" is replaced
     periods: Mapping[PayPeriod, str]
 
@@ -282,7 +286,17 @@ def render(
     if platform is Platform.INSTAGRAM and profile.instagram_hashtags_in_first_comment:
         hashtags = []  # they are in the first comment
 
-    if platform is Platform.FACEBOOK:
+    if platform is Platform.THREADS:
+        fitted, apply_warnings = _threads_text(
+            headline, body, str(link), job.apply_url.host, labels, profile, hashtags
+        )
+        warnings.extend(apply_warnings)
+        limit = captions.THREADS_TEXT_LIMIT
+        content = PostContent(
+            text=fitted.text, link=link, media=items, format=media.format,
+            first_comment=first_comment,
+        )  # fmt: skip
+    elif platform is Platform.FACEBOOK:
         fitted = captions.fit_facebook_message(
             headline=headline,
             body=body,
@@ -316,6 +330,45 @@ def render(
     return Rendered(content=content, apply_url=str(link), warnings=tuple(warnings))
 
 
+def _threads_text(  # noqa: PLR0917 (the parts of one post)
+    headline: list[str],
+    body: str,
+    apply_url: str,
+    host: str | None,
+    labels: Labels,
+    profile: TenantProfile,
+    hashtags: list[str],
+) -> tuple[captions.Fitted, list[ContentWarning]]:
+    """A Threads post's text, and what had to give beyond the usual cuts: an apply URL
+    too long for the post is named by its host (the post still links to it), and a footer
+    that leaves no room for the apply line is left out."""
+    tags = [profile.threads_topic_tag, *hashtags] if profile.threads_topic_tag else hashtags
+    lines = [f"{labels.apply_facebook}: {apply_url}"]
+    if host:
+        lines.append(f"{labels.apply_facebook}: {host.strip('[]')}")
+    warnings: list[ContentWarning] = []
+    for footer in (profile.footer, ""):
+        for number, line in enumerate(lines):
+            try:
+                fitted = captions.fit_threads_text(
+                    headline=headline, body=body, apply_line=line, hashtags=tags, footer=footer
+                )
+            except ValueError:
+                continue
+            if number:
+                warnings.append(
+                    ContentWarning(
+                        "apply_link_shortened",
+                        "apply URL too long for a Threads post: the text names its host,"
+                        " the post links to it",
+                    )
+                )
+            if footer != profile.footer:
+                warnings.append(ContentWarning("footer_dropped", "footer left out: no room"))
+            return fitted, warnings
+    raise ValueError("the apply line does not fit a Threads post")
+
+
 def _link(url: str) -> HttpUrl | None:
     try:
         return HttpUrl(url)
@@ -327,7 +380,7 @@ def cut_warnings(
     cuts: captions.Cuts, platform: Platform, limit: int, *, body_name: str = "description"
 ) -> list[ContentWarning]:
     """What fitting took out, one warning per kind of cut."""
-    post = "caption" if platform is Platform.INSTAGRAM else "message"
+    post = {Platform.INSTAGRAM: "caption", Platform.THREADS: "post"}.get(platform, "message")
     found: list[ContentWarning] = []
 
     def add(code: str, message: str) -> None:
@@ -346,11 +399,10 @@ def cut_warnings(
             add("body_dropped", f"{body_name} left out: no room for it")
     if cuts.headline_lines_cut:
         add("headline_shortened", f"{_count(cuts.headline_lines_cut, 'headline line')} shortened")
-    tag_cap = (
-        captions.INSTAGRAM_MAX_HASHTAGS
-        if platform is Platform.INSTAGRAM
-        else captions.FACEBOOK_MAX_HASHTAGS
-    )
+    tag_cap = {
+        Platform.INSTAGRAM: captions.INSTAGRAM_MAX_HASHTAGS,
+        Platform.THREADS: captions.THREADS_MAX_HASHTAGS,
+    }.get(platform, captions.FACEBOOK_MAX_HASHTAGS)
     if cuts.tags_over_cap:
         add(
             "hashtags_dropped", f"{_count(cuts.tags_over_cap, 'hashtag')} dropped (limit {tag_cap})"
@@ -363,8 +415,7 @@ def cut_warnings(
     if cuts.hashtags_unmarked:
         add(
             "hashtags_unmarked",
-            f"{_count(cuts.hashtags_unmarked, 'hashtag')} in the text lost the # "
-            f"(limit {captions.INSTAGRAM_MAX_HASHTAGS})",
+            f"{_count(cuts.hashtags_unmarked, 'hashtag')} in the text lost the # (limit {tag_cap})",
         )
     if cuts.mentions_unmarked:
         add(
@@ -376,7 +427,11 @@ def cut_warnings(
         add(
             "links_removed",
             f"{_count(cuts.links_removed, 'link')} shown as plain host names "
-            "(Instagram captions cannot carry links)",
+            + (
+                "(a Threads post carries one link: the apply link)"
+                if platform is Platform.THREADS
+                else "(Instagram captions cannot carry links)"
+            ),
         )
     return found
 

@@ -49,6 +49,9 @@ class Changes:
 
 
 INSTAGRAM_NO_EDIT = "Instagram captions cannot be changed through the API; the post stays as it is"
+THREADS_NO_EDIT = "Threads posts cannot be edited through the API; the post stays as it is"
+# Platforms whose posts cannot be edited: why, as the edit's skipped result says it.
+NO_EDIT = {Platform.INSTAGRAM: INSTAGRAM_NO_EDIT, Platform.THREADS: THREADS_NO_EDIT}
 
 
 def _latest_publish(rows: list[PlannedPost], connection_id: UUID) -> PlannedPost | None:
@@ -110,8 +113,9 @@ def on_update(
                 "original_post_key": live.post_key,
             }
         )
-        if item.platform is Platform.INSTAGRAM:
-            changes.unsupported_edits.append((edit, INSTAGRAM_NO_EDIT))
+        cannot = NO_EDIT.get(item.platform)
+        if cannot is not None:
+            changes.unsupported_edits.append((edit, cannot))
         else:
             changes.plan.append(edit)
     return changes

@@ -13,8 +13,13 @@ sets `facebook_video_as_reel`. A Facebook post holds photos or one video, never 
 when the list has a video, the first video is posted alone and the other items are left
 out, with a warning (the video is the richer item, and a Reel is what reaches people).
 
+Threads: no media → a text post (its apply link previewed); one image → IMAGE; one video →
+VIDEO; 2-20 items → CAROUSEL, videos included (20 only through
+`platform_settings.threads.media`: a job holds 10).
+
 Format warnings come from the URL's extension, only a hint (CDNs serve JPEG from any
-path), so they never skip a post: Instagram takes JPEG photos and MP4 or MOV videos;
+path), so they never skip a post: Instagram takes JPEG photos and MP4 or MOV videos,
+Threads JPEG or PNG photos and MP4 or MOV videos;
 Meta reports anything it cannot read as a failed post with its reason.
 """
 
@@ -98,6 +103,8 @@ def plan_media(job: JobPosting, platform: Platform, profile: TenantProfile) -> M
     items = tuple(_item(*given) for given in source_media(job, platform))
     if platform is Platform.INSTAGRAM:
         return _instagram(items, profile)
+    if platform is Platform.THREADS:
+        return _threads(items)
     return _facebook(items, profile)
 
 
@@ -127,6 +134,28 @@ def _instagram(items: tuple[MediaItem, ...], profile: TenantProfile) -> MediaPla
     else:
         post_format = PostFormat.IMAGE if _is_image(items[0]) else PostFormat.REEL
     return MediaPlan(items, post_format, tuple(warnings))
+
+
+def _threads(items: tuple[MediaItem, ...]) -> MediaPlan:
+    warnings: list[ContentWarning] = []
+    for number, item in enumerate(items, start=1):
+        which = f"item {number}" if len(items) > 1 else ("image" if _is_image(item) else "video")
+        if _is_image(item) and (kind := image_format(str(item.url))) not in (None, "PNG"):
+            warnings.append(
+                ContentWarning("image_format", f"{which} is {kind}; Threads takes JPEG or PNG")
+            )
+        if not _is_image(item) and (kind := _named_format(str(item.url), NOT_MP4)) is not None:
+            warnings.append(
+                ContentWarning(
+                    "video_format", f"{which} is {kind}; Threads takes MP4 or MOV videos"
+                )
+            )
+    if not items:
+        return MediaPlan((), PostFormat.LINK)
+    if len(items) > 1:
+        return MediaPlan(items, PostFormat.CAROUSEL, tuple(warnings))
+    one = PostFormat.IMAGE if _is_image(items[0]) else PostFormat.VIDEO
+    return MediaPlan(items, one, tuple(warnings))
 
 
 def _facebook(items: tuple[MediaItem, ...], profile: TenantProfile) -> MediaPlan:

@@ -66,6 +66,8 @@ class TenantProfile:
     facebook_video_as_reel: bool = False  # a job's video goes to Facebook as a Page Reel
     # Instagram captions carry no hashtags: they go to the post's first comment instead.
     instagram_hashtags_in_first_comment: bool = False
+    # The one topic tag of the tenant's Threads posts ('': the post's first hashtag).
+    threads_topic_tag: str = ""
 
     def attribution(self, platform: Platform) -> dict[str, str]:
         """The attribution parameters for `platform` (empty: none)."""

@@ -1,5 +1,5 @@
-"""Facebook Login and Instagram Login, the pure parts: the signed `state`, the dialog
-URLs, what to connect.
+"""Facebook Login, Instagram Login and Threads' OAuth, the pure parts: the signed `state`,
+the dialog URLs, what to connect.
 
 The `state` carries the tenant through the browser round trip. It is
 `v1.<tenant>.<nonce>.<expiry>.<signature>`, the signature an HMAC-SHA256 keyed with a key
@@ -30,6 +30,7 @@ from schemas.platforms import Platform
 
 CALLBACK_PATH = "/v1/connections/facebook/callback"
 INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
+THREADS_CALLBACK_PATH = "/v1/connections/threads/callback"
 _VERSION = "v1"
 _KEY_LABEL = b"jobcast/oauth-state/v1"
 
@@ -130,7 +131,8 @@ def authorize_url(
 def instagram_authorize_url(
     dialog_url: str, *, app_id: str, redirect_uri: str, state: str, scopes: Sequence[str]
 ) -> str:
-    """Instagram's Business Login dialog address for one attempt (not versioned)."""
+    """Instagram's Business Login dialog address for one attempt (not versioned); Threads'
+    dialog takes the same parameters."""
     query = urlencode(
         {
             "client_id": app_id,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from schemas.bounds import Text
 from schemas.platforms import Platform
-from services.distributor.captions import normalise_hashtags
+from services.distributor.captions import THREADS_MAX_TAG_LENGTH, normalise_hashtags
 from services.distributor.models import Language, TenantProfile, UpdatePolicy, default_utm
 
 MAX_PROFILE_HASHTAGS = 30
@@ -27,6 +27,15 @@ MAX_UTM_PARAMS = 10
 UtmKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 UtmValue = Annotated[Text, Field(min_length=1, max_length=200)]
 HashtagInput = Annotated[Text, Field(min_length=1, max_length=50)]
+TopicTag = Annotated[
+    Text,
+    Field(
+        max_length=THREADS_MAX_TAG_LENGTH,
+        pattern=r"^[^.&]*$",
+        description="Threads: the one topic tag of every post (no '.' or '&'); '': the"
+        " post's first hashtag",
+    ),
+]
 
 
 class TenantProfileInput(BaseModel):
@@ -51,6 +60,7 @@ class TenantProfileInput(BaseModel):
     timezone: str = "UTC"
     facebook_video_as_reel: bool = False
     instagram_hashtags_in_first_comment: bool = False
+    threads_topic_tag: TopicTag = ""
 
     @field_validator("locale")
     @classmethod
@@ -77,6 +87,13 @@ class TenantProfileInput(BaseModel):
                 raise ValueError(f"{raw!r} is not a usable hashtag (needs a letter or digit)")
         return normalise_hashtags(value)
 
+    @field_validator("threads_topic_tag")
+    @classmethod
+    def _usable_topic_tag(cls, value: str) -> str:
+        if value and not normalise_hashtags([value]):
+            raise ValueError(f"{value!r} is not a usable topic tag (needs a letter or digit)")
+        return value
+
     @field_validator("utm")
     @classmethod
     def _keep_default_attribution(
@@ -98,6 +115,7 @@ class TenantProfileInput(BaseModel):
             timezone=self.timezone,
             facebook_video_as_reel=self.facebook_video_as_reel,
             instagram_hashtags_in_first_comment=self.instagram_hashtags_in_first_comment,
+            threads_topic_tag=self.threads_topic_tag,
         )
 
     @classmethod
@@ -118,6 +136,7 @@ class TenantProfileInput(BaseModel):
                 "instagram_hashtags_in_first_comment": (
                     profile.instagram_hashtags_in_first_comment
                 ),
+                "threads_topic_tag": profile.threads_topic_tag,
             }
         )
 

@@ -1,5 +1,5 @@
-"""HTTP routes for connections: Facebook Login and Instagram Login (start + callback),
-list, verify, remove.
+"""HTTP routes for connections: Facebook Login (start + callback; Instagram Login and
+Threads' are in `routes_user_login`), list, verify, remove.
 
 `start` and the tenant routes authenticate with the tenant's API key; a callback is
 reached by the user's browser coming back from Facebook or Instagram, so the signed,
@@ -44,7 +44,7 @@ class ConnectionOut(BaseModel):
 
     connection_id: UUID
     platform: str
-    login: str  # facebook or instagram: which login made it (and which host it posts to)
+    login: str  # facebook, instagram or threads: which login made it (and which host it posts to)
     account_id: str
     display_name: str
     status: str

@@ -71,15 +71,35 @@ class DistributorSettings(CommonSettings, GraphSettings):
         "instagram_business_content_publish",
         "instagram_business_manage_comments",  # first comments
     )
+    # Threads (its own OAuth and its own app): the Threads app's id, shown in the App
+    # Dashboard under App settings > Basic > Threads App ID (not the Meta app's).
+    threads_app_id: str | None = Field(default=None, validation_alias="THREADS_APP_ID")
+    # The Threads app's secret: the code exchange and the long-lived token exchange.
+    threads_app_secret: SecretStr | None = Field(
+        default=None, validation_alias="THREADS_APP_SECRET"
+    )
+    # Where the browser is sent to consent with Threads. The local stack points it at the
+    # sandbox's `/threads-www/oauth/authorize`. The code exchange, the token exchange and
+    # refresh and `/me` go to GRAPH_THREADS_URL.
+    threads_dialog_url: str = "https://threads.net/oauth/authorize"
+    # The permissions Threads' dialog asks for.
+    threads_oauth_scopes: tuple[str, ...] = (
+        "threads_basic",
+        "threads_content_publish",
+        "threads_manage_insights",  # views, likes, replies, reposts, quotes
+        "threads_manage_replies",  # first comments (replies)
+        "threads_delete",  # deleting the post when its job closes
+    )
     # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
     # Token health: each connection is refreshed when due and checked (debug_token; /me for
-    # Instagram Login) this often, and an expiry closer than the warning window is announced
-    # (once) on `connections.events`.
+    # Instagram Login and Threads) this often, and an expiry closer than the warning window
+    # is announced (once) on `connections.events`.
     verify_interval_seconds: float = Field(default=6 * 3600.0, gt=0)
     # (see DISTRIBUTOR_VERIFY_INTERVAL_SECONDS)
     expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)
-    # A token that can be refreshed (Instagram Login: at least 24 h old; a short-lived
-    # Facebook user token: exchanged for a long-lived one) is refreshed by the check once it
+    # A token that can be refreshed (Instagram Login and Threads: at least 24 h old; a
+    # short-lived Facebook user token: exchanged for a long-lived one) is refreshed by the
+    # check once it
     # expires within this window, before any expiry warning would be due.
     refresh_before_seconds: float = Field(default=30 * 86400.0, ge=0)

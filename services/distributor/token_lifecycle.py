@@ -1,7 +1,7 @@
 """When a connection's token is refreshed, and how near its end it is (pure).
 
-Instagram Login tokens live 60 days and can be refreshed once they are 24 h old, until
-they expire. Facebook Page tokens made from a long-lived user token do not expire on a
+Instagram Login and Threads tokens live 60 days and can be refreshed once they are 24 h
+old, until they expire. Facebook Page tokens made from a long-lived user token do not expire on a
 clock. A short-lived Facebook user token (an hour or two, e.g. added by hand) is exchanged
 for a long-lived one (`fb_exchange_token`); a long-lived one cannot be extended without the
 person logging in again, so it is announced as expiring instead.
@@ -13,10 +13,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from jobcast.graph.hosts import LoginKind
-from jobcast.graph.instagram_login import REFRESHABLE_AFTER
+from jobcast.graph.user_login import REFRESHABLE_AFTER
 
 # A Facebook user token issued to live this long at most is a short-lived one.
 SHORT_LIVED_AT_MOST = timedelta(days=1)
+# Logins whose long-lived tokens are refreshed once they are old enough (`REFRESHABLE_AFTER`).
+REFRESHED_WHEN_OLD_ENOUGH = frozenset({LoginKind.INSTAGRAM, LoginKind.THREADS})
 
 
 class Expiry(StrEnum):
@@ -44,11 +46,11 @@ def refresh_due(
     refresh_before: timedelta,
 ) -> bool:
     """Whether the check should refresh this token now: it expires within `refresh_before`,
-    has not expired (an expired token cannot be refreshed), and, for Instagram Login, is
-    old enough for Meta to refresh it (a token of unknown age is tried); a Facebook token
-    only when it is short-lived (issued to live a day at most)."""
+    has not expired (an expired token cannot be refreshed), and, for Instagram Login and
+    Threads, is old enough for Meta to refresh it (a token of unknown age is tried); a
+    Facebook token only when it is short-lived (issued to live a day at most)."""
     if expires_at is None or expires_at <= now or expires_at - now > refresh_before:
         return False
-    if login is LoginKind.INSTAGRAM:
+    if login in REFRESHED_WHEN_OLD_ENOUGH:
         return issued_at is None or now - issued_at >= REFRESHABLE_AFTER
     return issued_at is not None and expires_at - issued_at <= SHORT_LIVED_AT_MOST

@@ -1,9 +1,10 @@
 """Token health for every connection, on a timer and on demand: refresh, then check.
 
 A token that can be refreshed and nears its end is refreshed first (`token_lifecycle`):
-Instagram Login's `ig_refresh_token`, a Facebook user token's `fb_exchange_token`. Then it
-is checked: Facebook Login tokens with `debug_token`, Instagram Login tokens by reading
-their account (`/me`) against the expiry and scopes stored at connect or refresh.
+Instagram Login's `ig_refresh_token`, Threads' `th_refresh_token`, a Facebook user token's
+`fb_exchange_token`. Then it is checked: Facebook Login tokens with `debug_token`,
+Instagram Login and Threads tokens by reading their account (`/me`) against the expiry
+and scopes stored at connect or refresh.
 A token Meta no longer accepts moves its connection to `needs_reconnect` (and the
 distributor stops planning posts for it), announced with `connection.expired` too when it
 ran out; a token that expires within the warning window is announced once with
@@ -25,8 +26,13 @@ import asyncpg
 from jobcast.crypto import TokenCipher, TokenDecryptError
 from jobcast.graph.client import GraphError
 from jobcast.graph.hosts import LoginKind
-from jobcast.graph.instagram_login import InstagramLogin, InstagramLoginError
 from jobcast.graph.login import AppNotConfiguredError, FacebookGraph, TokenInfo
+from jobcast.graph.user_login import (
+    INSTAGRAM_LOGIN_SCOPES,
+    THREADS_LOGIN_SCOPES,
+    UserLoginError,
+    UserTokenLogin,
+)
 from schemas.connections import (
     ConnectionExpired,
     ConnectionExpiring,
@@ -55,16 +61,16 @@ REQUIRED_SCOPES: dict[Platform, tuple[str, ...]] = {
     Platform.FACEBOOK: ("pages_manage_posts", "pages_read_engagement"),
     Platform.INSTAGRAM: ("instagram_basic", "instagram_content_publish"),
 }
-# The same through Instagram Login (its own scope names).
-INSTAGRAM_LOGIN_SCOPES: tuple[str, ...] = (
-    "instagram_business_basic",
-    "instagram_business_content_publish",
-)
+# The same through a login of the platform's own (its own scope names).
+LOGIN_SCOPES: dict[LoginKind, tuple[str, ...]] = {
+    LoginKind.INSTAGRAM: INSTAGRAM_LOGIN_SCOPES,
+    LoginKind.THREADS: THREADS_LOGIN_SCOPES,
+}
 
 
 def required_scopes(platform: Platform, login: LoginKind = LoginKind.FACEBOOK) -> tuple[str, ...]:
     """What a token must grant for the publisher of `platform` to work with it."""
-    return INSTAGRAM_LOGIN_SCOPES if login is LoginKind.INSTAGRAM else REQUIRED_SCOPES[platform]
+    return LOGIN_SCOPES.get(login) or REQUIRED_SCOPES[platform]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +115,15 @@ def assess(
 
 @dataclass(frozen=True, slots=True)
 class Logins:
-    """Meta's two ways in, each with its token calls."""
+    """Meta's ways in, each with its token calls."""
 
     facebook: FacebookGraph
-    instagram: InstagramLogin
+    instagram: UserTokenLogin
+    threads: UserTokenLogin
+
+    def user_login(self, login: LoginKind) -> UserTokenLogin | None:
+        """The user-token login a connection was made with (None: Facebook Login)."""
+        return {LoginKind.INSTAGRAM: self.instagram, LoginKind.THREADS: self.threads}.get(login)
 
 
 class CheckUnavailableError(Exception):
@@ -142,12 +153,13 @@ class Windows:
 
 async def _inspect(logins: Logins, connection: Connection, token: str) -> TokenInfo:
     """What Meta says of a token now; CheckUnavailableError if it cannot be asked."""
-    if connection.login is LoginKind.INSTAGRAM:
-        # No debug_token on Instagram's host: a token that still reads its account is
-        # valid; its expiry and scopes are what the last exchange or refresh said.
+    user_login = logins.user_login(connection.login)
+    if user_login is not None:
+        # No debug_token on Instagram's or Threads' host: a token that still reads its
+        # account is valid; its expiry and scopes are what the last exchange or refresh said.
         try:
-            await logins.instagram.profile(token)
-        except InstagramLoginError as exc:
+            await user_login.profile(token)
+        except UserLoginError as exc:
             if exc.code != 190:
                 raise CheckUnavailableError(str(exc)) from None
             return TokenInfo(False, connection.token_expires_at, frozenset(), str(exc))
@@ -161,10 +173,11 @@ async def _inspect(logins: Logins, connection: Connection, token: str) -> TokenI
 async def _refresh(
     logins: Logins, connection: Connection, token: str
 ) -> tuple[str, datetime | None]:
-    """A new token and its expiry (raises InstagramLoginError, GraphError or
+    """A new token and its expiry (raises UserLoginError, GraphError or
     AppNotConfiguredError when the platform refuses)."""
-    if connection.login is LoginKind.INSTAGRAM:
-        fresh = await logins.instagram.refresh(token)
+    user_login = logins.user_login(connection.login)
+    if user_login is not None:
+        fresh = await user_login.refresh(token)
         return fresh.token, fresh.expires_at(utcnow())
     renewed = await logins.facebook.long_lived_user_token(token)
     return renewed, (await logins.facebook.debug_token(renewed)).expires_at
@@ -194,7 +207,7 @@ async def _refresh_if_due(
         return credential, token, ""
     try:
         fresh, expires_at = await _refresh(logins, connection, token)
-    except (InstagramLoginError, GraphError, AppNotConfiguredError) as exc:
+    except (UserLoginError, GraphError, AppNotConfiguredError) as exc:
         log.warning(
             "token refresh failed",
             extra={"connection_id": str(connection.connection_id), "reason": str(exc)},
@@ -363,7 +376,8 @@ class VerificationLoop:
     async def run(self, stopping: asyncio.Event) -> None:
         """Check due connections until `stopping` is set."""
         if not self._logins.facebook.configured:
-            # Instagram-Login tokens are still checked and refreshed (no app needed for it).
+            # Instagram Login and Threads tokens are still checked and refreshed (no app
+            # needed for it).
             log.warning("Facebook-Login tokens go unchecked: no Facebook app is configured")
         while not stopping.is_set():
             try:

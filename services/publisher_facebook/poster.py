@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 
 from pydantic import HttpUrl, ValidationError
 
-from jobcast.graph.client import (
-    GraphClient,
-    GraphError,
-    permalink_of,
-    read_permalink,
-)
+from jobcast.graph.client import GraphClient, GraphError, permalink_of, read_permalink
 from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.media import MediaKind, PostFormat
 from services.publisher_facebook.reels import ReelUploader
 from services.publishing.comments import find_comment, make_comment
+from services.publishing.deletes import delete_post
+from services.publishing.listing import Found, Listing, find_text
 from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
 
-# Meta's clock and ours may differ a little; a post made just before the claim was
-# recorded must still count as ours.
-_CLOCK_SKEW = timedelta(minutes=2)
-_RECENT_POSTS = 100  # per page (Meta's maximum for this edge)
-_MAX_PAGES = 20
-_NOT_FOUND_SUBCODE = 33  # "object does not exist": a delete that already happened
 # Asking for the permalink on the create call saves a round trip per post.
 _WITH_PERMALINK = {"fields": "id,permalink_url"}
 _FACEBOOK = "https://www.facebook.com"  # what a video's relative permalink is relative to
@@ -139,35 +129,15 @@ class FacebookPoster:
         reel_video_id = attempt.progress.get("reel_video_id")
         if reel_video_id is not None:
             return await self._reconcile_reel(attempt, str(reel_video_id))
-        earliest = attempt.since - _CLOCK_SKEW
-        params: dict[str, str | int] = {
-            "fields": "id,message,created_time",
-            "limit": _RECENT_POSTS,
-            "since": int(earliest.timestamp()),
-        }
-        wanted = command.content.text.strip()
-        for _ in range(_MAX_PAGES):
-            try:
-                listing = await graph.call(
-                    "GET", f"{command.account_id}/published_posts", token, params=params
-                )
-            except (GraphError, AmbiguousOutcomeError) as exc:
-                return Undecided(f"could not read the Page's posts: {exc}")
-            for post in listing.get("data", []):
-                created = _parse_time(post.get("created_time"))
-                if created is not None and created < earliest:
-                    continue
-                if str(post.get("message", "")).strip() == wanted:
-                    post_id = str(post["id"])
-                    return Posted(
-                        post_id, await read_permalink(graph, post_id, token, "permalink_url")
-                    )
-            paging = listing.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not paging.get("next") or not after:
-                return Absent()  # every post since the claim was read
-            params = {**params, "after": after}
-        return Undecided(f"more than {_MAX_PAGES * _RECENT_POSTS} posts since the claim")
+        found = await find_text(
+            attempt, _published_posts(command.account_id), command.content.text,
+            since=attempt.since,
+        )  # fmt: skip
+        if not isinstance(found, Found):
+            return found
+        return Posted(
+            found.entry_id, await read_permalink(graph, found.entry_id, token, "permalink_url")
+        )
 
     async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Facebook edits a post's message in place; a video's (or Reel's) description.
@@ -192,13 +162,7 @@ class FacebookPoster:
 
     async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete the post; one already gone counts as deleted (deletes get retried)."""
-        try:
-            await attempt.api.call("DELETE", post_id, attempt.token)
-        except GraphError as exc:
-            if exc.code == 100 and exc.subcode == _NOT_FOUND_SUBCODE:
-                return True
-            raise
-        return True
+        return await delete_post(attempt, post_id)
 
 
 async def _video_permalink(graph: GraphClient, video_id: str, token: str) -> HttpUrl | None:
@@ -216,11 +180,9 @@ async def _video_permalink(graph: GraphClient, video_id: str, token: str) -> Htt
         return None
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        # Meta writes "+0000" offsets; fromisoformat accepts them from Python 3.11.
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
+def _published_posts(page: str) -> Listing:
+    # A busy Page can publish many posts between the ambiguous call and the check.
+    return Listing(
+        f"{page}/published_posts", "message", "the Page's posts",
+        time_field="created_time", max_pages=20,
+    )  # fmt: skip

@@ -7,18 +7,12 @@ NotReadyError and resumed from the checkpointed container id later.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from jobcast.graph.client import (
-    GraphClient,
-    GraphError,
-    permalink_of,
-    read_permalink,
-)
+from jobcast.graph.client import GraphClient, GraphError, permalink_of, read_permalink
 from jobcast.graph.errors import classify_graph_error
 from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.media import MediaKind, PostFormat
@@ -26,18 +20,21 @@ from schemas.platforms import Platform
 from schemas.publish import ErrorClass, MediaItem
 from schemas.publish import post_format as post_format_of
 from services.publishing.comments import find_comment, make_comment
-from services.publishing.posting import (
-    Absent,
-    Attempt,
-    NotReadyError,
-    Posted,
-    Reconciliation,
-    Undecided,
+from services.publishing.containers import (
+    ContainerFailedError,
+    ContainerStatus,
+    ContainerTiming,
+    PublishingLimits,
+    Quota,
+    finished_children,
+    item_label,
+    published_container,
+    wait_until_finished,
 )
+from services.publishing.posting import Attempt, Posted, Reconciliation, Undecided
 
 _RECENT_MEDIA = 50
-_QUOTA_RECHECK_SECONDS = 60.0
-_QUOTA_MARGIN = 5
+_QUOTA = Quota("content_publishing_limit")
 _NOT_READY_SUBCODE = 2207027  # media_publish before the container is FINISHED
 _UPLOAD_ERROR_SUBCODE = 2207053  # Meta's "unknown upload error": a new container may do
 # The code in a container's `status` ("... failed with error code 2207026").
@@ -48,28 +45,13 @@ _ERROR_CODE = re.compile(r"\b(2207\d{3})\b|error code:?\s*(\d+)", re.IGNORECASE)
 _WITH_PERMALINK = {"fields": "id,permalink"}
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerTiming:
-    """How long to wait for Meta to process media (Meta: poll once a minute, ≤ 5 min)."""
-
-    inline_wait_seconds: float = 3.0
-    poll_interval_seconds: float = 1.0
-    resume_after_seconds: float = 30.0
-    give_up_after_seconds: float = 300.0
-    quota_retry_seconds: float = 900.0
-
-
-class ContainerFailedError(GraphError):
-    """Meta could not process the media (container ERROR or EXPIRED): a new one is needed."""
-
-
 class InstagramPoster:
     """Publishes to an Instagram professional account (Facebook Login flavour)."""
 
     def __init__(self, timing: ContainerTiming | None = None) -> None:
         self._timing = timing or ContainerTiming()
-        # Per account: (quota left by our count, when to ask Meta again).
-        self._quota: dict[str, tuple[int, float]] = {}
+        # Over quota a container would only expire unpublished: looked at before making one.
+        self._limits = PublishingLimits(self._timing.quota_retry_seconds)
 
     async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
         """Create (or resume) the container, check quota, publish once it is FINISHED.
@@ -81,11 +63,12 @@ class InstagramPoster:
         post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
         fresh = False
         if "container_id" not in attempt.progress:
-            # Over quota a container would only expire unpublished: look before making one.
-            await self._check_quota(attempt)
+            await self._limits.check(attempt, _QUOTA)
             children: list[str] = []
             if post_format is PostFormat.CAROUSEL:
-                children = await self._finished_children(attempt)
+                children = await finished_children(
+                    attempt, "media", partial(_media_fields, carousel=True), self._timing, _STATUS
+                )
             attempt.progress["container_id"] = await self._create_container(attempt, children)
             attempt.progress["container_created"] = time.time()
             await attempt.checkpoint()
@@ -111,57 +94,27 @@ class InstagramPoster:
     async def _publish_when_finished(
         self, attempt: Attempt[GraphClient], container_id: str
     ) -> dict[str, Any]:
-        await self._wait_until_finished(attempt, [container_id], "container_created")
+        await wait_until_finished(
+            attempt, [container_id], "container_created", self._timing, _STATUS
+        )
         return await self._publish_container(attempt, container_id)
-
-    async def _finished_children(self, attempt: Attempt[GraphClient]) -> list[str]:
-        """The carousel's item containers, created once (checkpointed), all FINISHED."""
-        children = attempt.progress.get("children")
-        if not isinstance(children, list):
-            graph, token = attempt.api, attempt.token
-            children = []
-            for item in attempt.command.content.media:
-                child = await graph.call(
-                    "POST", f"{attempt.command.account_id}/media", token,
-                    data={**_media_fields(item, carousel=True), "is_carousel_item": "true"},
-                )  # fmt: skip
-                children.append(str(child["id"]))
-            attempt.progress["children"] = children
-            attempt.progress["children_created"] = time.time()
-            await attempt.checkpoint()
-        await self._wait_until_finished(attempt, children, "children_created")
-        return [str(child) for child in children]
 
     async def _publish_container(
         self, attempt: Attempt[GraphClient], container_id: str
     ) -> dict[str, Any]:
-        await self._check_quota(attempt)
-        ig_user = attempt.command.account_id
+        await self._limits.check(attempt, _QUOTA)
         published = await attempt.api.call(
-            "POST", f"{ig_user}/media_publish", attempt.token,
+            "POST", f"{attempt.command.account_id}/media_publish", attempt.token,
             data={"creation_id": container_id}, params=_WITH_PERMALINK,
         )  # fmt: skip
-        left, recheck_at = self._quota.get(ig_user, (0, 0.0))
-        self._quota[ig_user] = (left - 1, recheck_at)
+        self._limits.spent(attempt, _QUOTA)
         return published
 
     async def reconcile(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         """The container tells: PUBLISHED means live; anything else means not posted."""
-        container_id = attempt.progress.get("container_id")
-        if container_id is None:
-            return Absent()  # no container, nothing that could have been published
-        try:
-            status = await attempt.api.call(
-                "GET", str(container_id), attempt.token, params={"fields": "status_code"}
-            )
-        except (GraphError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"could not read the container: {exc}")
-        code = status.get("status_code")
-        if code in ("ERROR", "EXPIRED"):
-            attempt.progress.clear()
-            return Absent()
-        if code != "PUBLISHED":
-            return Absent()  # IN_PROGRESS / FINISHED: publish() resumes with it
+        published = await published_container(attempt, _STATUS)
+        if not isinstance(published, str):
+            return published
         return await self._find_media(attempt)
 
     async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
@@ -204,64 +157,6 @@ class InstagramPoster:
         )  # fmt: skip
         return str(created["id"])
 
-    async def _wait_until_finished(
-        self, attempt: Attempt[GraphClient], container_ids: list[str], created_key: str
-    ) -> None:
-        """Poll the containers until each is FINISHED; one in ERROR or EXPIRED fails them
-        all with Meta's reason (and the next try starts over with new containers)."""
-        timing = self._timing
-        loop = asyncio.get_running_loop()
-        inline_deadline = loop.time() + timing.inline_wait_seconds
-        waiting = list(container_ids)
-        while True:
-            for container_id in list(waiting):
-                status = await attempt.api.call(
-                    "GET", container_id, attempt.token, params={"fields": "status_code,status"}
-                )
-                code = status.get("status_code")
-                if code == "FINISHED":
-                    waiting.remove(container_id)
-                elif code == "PUBLISHED":
-                    raise AmbiguousOutcomeError("container already published")
-                elif code in ("ERROR", "EXPIRED"):
-                    attempt.progress.clear()
-                    raise _failed(code, str(status.get("status", "")), container_ids, container_id)
-            if not waiting:
-                return
-            created = float(attempt.progress.get(created_key, time.time()))
-            if time.time() - created > timing.give_up_after_seconds:
-                attempt.progress.clear()
-                raise ContainerFailedError(
-                    "media still processing after the wait limit",
-                    code=None, subcode=_UPLOAD_ERROR_SUBCODE, http_status=200,
-                )  # fmt: skip
-            if loop.time() >= inline_deadline:
-                raise NotReadyError("media processing", timing.resume_after_seconds)
-            await asyncio.sleep(timing.poll_interval_seconds)
-
-    async def _check_quota(self, attempt: Attempt[GraphClient]) -> None:
-        # Over quota the post waits for the moving 24-hour window; it does not fail.
-        # Meta's count is read at most once a minute per account; between reads we count
-        # our own publishes, keeping a margin so other publishers' posts are covered.
-        ig_user = attempt.command.account_id
-        left, recheck_at = self._quota.get(ig_user, (0, 0.0))
-        if left > _QUOTA_MARGIN and time.monotonic() < recheck_at:
-            return
-        limit = await attempt.api.call(
-            "GET", f"{attempt.command.account_id}/content_publishing_limit", attempt.token,
-            params={"fields": "quota_usage,config"},
-        )  # fmt: skip
-        for entry in limit.get("data", []):
-            usage = entry.get("quota_usage", 0)
-            total = entry.get("config", {}).get("quota_total")
-            if isinstance(total, int) and isinstance(usage, int):
-                self._quota[ig_user] = (total - usage, time.monotonic() + _QUOTA_RECHECK_SECONDS)
-                if usage >= total:
-                    raise NotReadyError(
-                        f"publishing quota reached ({usage}/{total} in 24 h)",
-                        self._timing.quota_retry_seconds,
-                    )
-
     async def _find_media(self, attempt: Attempt[GraphClient]) -> Reconciliation:
         try:
             listing = await attempt.api.call(
@@ -280,17 +175,18 @@ class InstagramPoster:
 
 
 def _failed(
-    code: str, status: str, container_ids: list[str], container_id: str
+    code: str, answer: dict[str, Any], container_ids: list[str], container_id: str
 ) -> ContainerFailedError:
     """Meta's reason for a container in ERROR (its `status` names the error code, e.g.
     2207026 for a video format it cannot read), classified by that code."""
+    status = str(answer.get("status", ""))
     found = _ERROR_CODE.search(status)
     subcode = int(found.group(1) or found.group(2)) if found else _UPLOAD_ERROR_SUBCODE
-    which = (
-        f"carousel item {container_ids.index(container_id) + 1} " if len(container_ids) > 1 else ""
-    )
-    reason = f"{which}container {code}: {status}".strip()
+    reason = f"{item_label(container_ids, container_id)}container {code}: {status}".strip()
     return ContainerFailedError(reason, code=None, subcode=subcode, http_status=200)
+
+
+_STATUS = ContainerStatus("status_code,status", "status_code", _failed, _UPLOAD_ERROR_SUBCODE)
 
 
 def _media_fields(item: MediaItem, *, carousel: bool) -> dict[str, str]:

@@ -18,8 +18,7 @@ from typing import Any, Generic
 
 from pydantic import HttpUrl
 
-from jobcast.graph.client import GraphClient, GraphError
-from jobcast.platform_api import AmbiguousOutcomeError
+from jobcast.graph.client import GraphClient
 from schemas.publish import (
     FirstComment,
     FirstCommentStatus,
@@ -30,18 +29,9 @@ from schemas.publish import (
 )
 from services.publishing import repo
 from services.publishing.decisions import Decision
-from services.publishing.posting import (
-    Absent,
-    ApiT,
-    Attempt,
-    Posted,
-    Poster,
-    Reconciliation,
-    Undecided,
-)
+from services.publishing.listing import Found, Listing, find_text
+from services.publishing.posting import ApiT, Attempt, Posted, Poster, Reconciliation
 
-_PAGE_SIZE = 100
-_MAX_PAGES = 10
 _STATUS = {
     PublishStatus.POSTED: FirstCommentStatus.POSTED,
     PublishStatus.FAILED: FirstCommentStatus.FAILED,
@@ -154,23 +144,7 @@ async def find_comment(
     attempt: Attempt[GraphClient], object_id: str, text: str, *, text_field: str
 ) -> Reconciliation:
     """Our comment among the object's comments (`GET /{object-id}/comments`), matched on its
-    text (`text_field`: `text` on Instagram, `message` on Facebook). Every page is read: only
-    having seen them all proves the comment absent."""
-    wanted = text.strip()
-    params: dict[str, str | int] = {"fields": f"id,{text_field}", "limit": _PAGE_SIZE}
-    for _ in range(_MAX_PAGES):
-        try:
-            listing = await attempt.api.call(
-                "GET", f"{object_id}/comments", attempt.token, params=params
-            )
-        except (GraphError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"could not read the post's comments: {exc}")
-        for comment in listing.get("data", []):
-            if str(comment.get(text_field, "")).strip() == wanted:
-                return Posted(str(comment["id"]), None)
-        paging = listing.get("paging") or {}
-        after = (paging.get("cursors") or {}).get("after")
-        if not paging.get("next") or not after:
-            return Absent()
-        params = {**params, "after": after}
-    return Undecided(f"more than {_MAX_PAGES * _PAGE_SIZE} comments on the post")
+    text (`text_field`: `text` on Instagram, `message` on Facebook)."""
+    listing = Listing(f"{object_id}/comments", text_field, "the post's comments")
+    found = await find_text(attempt, listing, text)
+    return Posted(found.entry_id, None) if isinstance(found, Found) else found

@@ -1,9 +1,10 @@
-"""Settings both publishers read; each subclass sets its env prefix and port."""
+"""Settings every publisher reads; each subclass sets its env prefix and port."""
 
 from pydantic import Field, SecretStr
 
 from jobcast.graph.settings import GraphSettings
 from jobcast.settings import CommonSettings
+from services.publishing.containers import ContainerTiming
 
 
 class PublisherSettings(CommonSettings, GraphSettings):
@@ -48,3 +49,27 @@ class PublisherSettings(CommonSettings, GraphSettings):
     timer_poll_seconds: float = Field(
         default=0.5, gt=0, validation_alias="PUBLISH_TIMER_POLL_SECONDS"
     )
+
+
+class ContainerPublisherSettings(PublisherSettings):
+    """A publisher of Meta's container flow (Instagram, Threads)."""
+
+    # How often a container still processing is looked at.
+    container_poll_seconds: float = 1.0
+    # How long a post waits in line for its container before it is parked on a timer.
+    container_inline_wait_seconds: float = 3.0
+    # When a parked container is looked at again.
+    container_resume_after_seconds: float = 30.0
+    # How long a container may process before the post fails.
+    container_max_wait_seconds: float = 300.0
+    # When a post held by the publishing quota is tried again.
+    quota_retry_seconds: float = 900.0
+
+    def container_timing(self) -> ContainerTiming:
+        return ContainerTiming(
+            inline_wait_seconds=self.container_inline_wait_seconds,
+            poll_interval_seconds=self.container_poll_seconds,
+            resume_after_seconds=self.container_resume_after_seconds,
+            give_up_after_seconds=self.container_max_wait_seconds,
+            quota_retry_seconds=self.quota_retry_seconds,
+        )

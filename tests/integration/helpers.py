@@ -15,18 +15,22 @@ from pydantic import SecretStr, ValidationError
 
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
+from jobcast.graph.hosts import LoginKind
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast.topics import PUBLISH_RESULTS
 from schemas import Platform, PublishCompleted
 from services.distributor.repo import add_connection, migrate_distributor
 
 T = TypeVar("T")
+# How a test's connection of each platform was made (the host its token works on).
+LOGINS = {Platform.THREADS: LoginKind.THREADS}
 
 
 async def new_tenant(
-    db: asyncpg.Pool, pipeline: Endpoints, *, instagram: bool = True
+    db: asyncpg.Pool, pipeline: Endpoints, *, instagram: bool = True, threads: bool = False
 ) -> tuple[dict[str, str], dict[Platform, str]]:
-    """A tenant with a Facebook Page and (optionally) an Instagram account; returns auth + ids."""
+    """A tenant with a Facebook Page and (optionally) an Instagram account and a Threads
+    profile (connected with Threads' login); returns auth + ids."""
     await migrate_tenancy(db)
     await migrate_distributor(db)
     tenant, api_key = await create_tenant(db, f"t-{uuid.uuid4().hex[:10]}")
@@ -34,6 +38,8 @@ async def new_tenant(
     accounts = {Platform.FACEBOOK: f"page-{uuid.uuid4().hex[:8]}"}
     if instagram:
         accounts[Platform.INSTAGRAM] = f"ig-{uuid.uuid4().hex[:8]}"
+    if threads:
+        accounts[Platform.THREADS] = f"th-{uuid.uuid4().hex[:8]}"
     for platform, account_id in accounts.items():
         await add_connection(
             db,
@@ -42,6 +48,7 @@ async def new_tenant(
             platform=platform,
             account_id=account_id,
             token=f"token-{account_id}",
+            login=LOGINS.get(platform, LoginKind.FACEBOOK),
         )
     return {"Authorization": f"Bearer {api_key}"}, accounts
 
@@ -77,14 +84,16 @@ async def wait_for_posts(
 
 
 async def ledger(http: httpx.AsyncClient, pipeline: Endpoints, account_id: str) -> list[Any]:
-    """What exists on the platform for an account now: live FB posts and IG media."""
+    """What exists on the platform for an account now: live FB posts, IG media, threads
+    (not replies: like comments elsewhere, they are no posts)."""
     response = await http.get(
         f"{pipeline.graph_api_url}/_sandbox/ledger",
         params={"account_id": account_id, "include_deleted": "false"},
     )
     assert response.status_code == 200
     body = response.json()
-    return [*body["fb_posts"], *body["ig_media"]]
+    threads = [t for t in body["threads_media"] if t["reply_to_id"] is None]
+    return [*body["fb_posts"], *body["ig_media"], *threads]
 
 
 async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[int, int]:

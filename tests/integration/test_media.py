@@ -25,9 +25,13 @@ def media_job(job_id: str, media: list[dict[str, Any]], **changes: Any) -> dict[
     return job_event(job_id, image_url=None, media=media, **changes)
 
 
+# What `make_tenant` connects: a Page and an Instagram account.
+TENANT_PLATFORMS = {Platform.FACEBOOK, Platform.INSTAGRAM}
+
+
 def settled(results: list[PublishCompleted]) -> bool:
     final = {PublishStatus.POSTED, PublishStatus.FAILED}
-    return {r.payload.platform for r in results if r.payload.status in final} == set(Platform)
+    return {r.payload.platform for r in results if r.payload.status in final} == TENANT_PLATFORMS
 
 
 async def outcome(running: RunningPipeline, job_id: str) -> dict[Platform, PublishCompleted]:

@@ -46,6 +46,25 @@ def test_cli_tenants_and_connections(infra: Infra, monkeypatch: pytest.MonkeyPat
     assert "active" in listed.output
     assert token not in added.output + listed.output
 
+    # A Threads profile by hand: Threads' own login, its expiry kept; no other login for it.
+    threads = runner.invoke(
+        app,
+        ["connections", "add", "--tenant", name, "--platform", "threads",
+         "--account-id", "26040000000000042", "--token", "THAA-never-print-me",
+         "--expires-in-days", "60"],
+    )  # fmt: skip
+    assert threads.exit_code == 0, threads.output
+    rows = runner.invoke(app, ["connections", "list", "--tenant", name]).output
+    (line,) = [row for row in rows.splitlines() if "26040000000000042" in row]
+    assert "threads-login" in line
+    assert "THAA-never-print-me" not in threads.output + rows
+    mixed = runner.invoke(
+        app,
+        ["connections", "add", "--tenant", name, "--platform", "threads", "--login", "facebook",
+         "--account-id", "26040000000000043", "--token", "t"],
+    )  # fmt: skip
+    assert mixed.exit_code == 2
+
     unknown = runner.invoke(app, ["connections", "list", "--tenant", "no-such-tenant"])
     assert unknown.exit_code == 2
 

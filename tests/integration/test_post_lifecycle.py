@@ -110,5 +110,6 @@ def test_no_token_in_any_service_log(running: RunningPipeline) -> None:
         scanned += len(text)
         assert "token-page-" not in text, process.name
         assert "token-ig-" not in text, process.name
+        assert "token-th-" not in text, process.name
         assert running.endpoints.secret_key not in text, process.name
     assert scanned > 0

@@ -3,9 +3,9 @@
 A varied history first, on a stack of its own (rewinding the session's groups would
 replay every other test's records under their feet): jobs over HTTP and over
 `jobs.incoming`, a disabled platform, a connection that needs reconnecting, a scheduled
-job, updates (Facebook edits) and closes (deletes), a 5xx that still posted, a timeout
-after the post was made, a permanent error then an operator retry, and garbage on two
-topics. Then `tests/suites/replay.py` rewinds all groups with `jobcast replay` and
+job, updates (Facebook edits) and closes (deletes), a 5xx that still posted (Facebook,
+Threads), a timeout after the post was made, a permanent error then an operator retry, and
+garbage on two topics. Then `tests/suites/replay.py` rewinds all groups with `jobcast replay` and
 compares the sandbox ledger and every read-model table before and after.
 """
 
@@ -25,11 +25,12 @@ from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.hosts import LoginKind
 from jobcast.tenancy import KeyScope, add_api_key, create_tenant, migrate_tenancy
 from jobcast.topics import JOBS_EVENTS, JOBS_INCOMING, PUBLISH_RESULTS
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
-from tests.integration.helpers import job_event
+from tests.integration.helpers import LOGINS, job_event
 from tests.suites.replay import ReplayVerdict, replay_everything
 from tests.suites.stack import OwnInfra, Pipeline, own_stack, run_async
 from tests.suites.verdict import show
@@ -58,6 +59,7 @@ class History:
             await add_connection(
                 self.pool, self.cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account, token=f"t-{account}",
+                login=LOGINS.get(platform, LoginKind.FACEBOOK),
             )  # fmt: skip
             accounts.append(account)
         self.accounts += accounts
@@ -106,8 +108,8 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
     await migrate_distributor(pool)
     async with httpx.AsyncClient(timeout=15) as http:
         h = History(pipeline, pool, http)
-        a_id, a_key, (a_fb, a_ig, a_stale) = await h.tenant(
-            [Platform.FACEBOOK, Platform.INSTAGRAM, Platform.FACEBOOK]
+        a_id, a_key, (a_fb, a_ig, a_stale, a_th) = await h.tenant(
+            [Platform.FACEBOOK, Platform.INSTAGRAM, Platform.FACEBOOK, Platform.THREADS]
         )
         stale = await pool.fetchval(
             "SELECT connection_id FROM distributor.connections WHERE account_id = $1", a_stale
@@ -123,6 +125,8 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                       operation="ig.media_publish")  # fmt: skip
         await h.fault(action="error", code=100, account_id=b_fb, operation="fb.*",
                       method="POST")  # fmt: skip
+        await h.fault(action="http_500_after_create", account_id=a_th,
+                      operation="threads.publish")  # fmt: skip
 
         a_jobs = [f"replay-a-{n}" for n in range(12)]
         events = [job_event(j) for j in a_jobs[:10]]
@@ -144,10 +148,11 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                     await producer.send_and_wait(topic, garbage, key=b"replay-garbage")
         finally:
             await producer.stop()
-        # a: 12 jobs × (FB, IG, stale FB) = 36 rows; b: 6 FB posts.
-        rows = await h.settled([a_id, b_id], 36 + 6)
+        # a: 12 jobs × (FB, IG, stale FB, Threads) = 48 rows; b: 6 FB posts.
+        rows = await h.settled([a_id, b_id], 48 + 6)
 
-        # Updates (a Facebook edit each; Instagram says it cannot edit) and closes.
+        # Updates (a Facebook edit each; Instagram and Threads cannot edit) and closes
+        # (Threads deletes too).
         await h.submit(a_key, [
             {"event_type": "job.updated", "payload": {**job_event(j)["payload"],
              "revision": 2, "title": f"Senior cook {j}"}} for j in a_jobs[:2]
@@ -171,7 +176,7 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                 != "posted"
             ):
                 await asyncio.sleep(0.3)
-        await h.settled([a_id, b_id], 36 + 6 + 2)  # + the two edits (and deletes, if any)
+        await h.settled([a_id, b_id], 48 + 6 + 2)  # + the two edits (and deletes, if any)
         return h.accounts
 
 

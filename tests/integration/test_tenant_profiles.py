@@ -38,6 +38,8 @@ async def test_profiles_round_trip_and_default(db: asyncpg.Pool) -> None:
         utm={
             Platform.FACEBOOK: {"utm_source": "fb", "utm_campaign": "bali"},
             Platform.INSTAGRAM: {},
+            Platform.THREADS: {"utm_source": "th"},
+            Platform.LINKEDIN: {"utm_campaign": "hiring"},
         },
         require_approval=True,
         update_policy="ignore",

@@ -33,6 +33,7 @@ from pydantic import SecretStr
 
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
+from jobcast.graph.hosts import LoginKind
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
@@ -56,10 +57,30 @@ JOB_ID_RE = re.compile(r"chaos-[0-9a-f]{8}-\d{6}")
 
 
 @dataclass(frozen=True)
+class Surface:
+    """One platform in the sandbox: its ledger list and text field, the operation that
+    makes a post, all of its operations, and its account rate-limit code."""
+
+    ledger: str
+    text: str
+    publish: str
+    every: str
+    account_rate_limit: int
+
+
+SURFACES = {
+    Platform.FACEBOOK: Surface("fb_posts", "message", "fb.*", "fb.*", 80001),
+    Platform.INSTAGRAM: Surface("ig_media", "caption", "ig.media_publish", "ig.*", 80002),
+    Platform.THREADS: Surface("threads_media", "text", "threads.publish", "threads.*", 17),
+}
+
+
+@dataclass(frozen=True)
 class ChaosPlan:
     jobs: int = 300
     tenants: int = 2
-    connections: int = 20  # in all: split over the tenants, half Facebook, half Instagram
+    connections: int = 20  # in all: split over the tenants, in turn over the platforms
+    platforms: tuple[Platform, ...] = (Platform.FACEBOOK, Platform.INSTAGRAM, Platform.THREADS)
     # Per tenant: connections that need reconnecting (planned, skipped with the reason) and
     # disabled ones (not planned at all: no post, no row).
     needs_reconnect_per_tenant: int = 1
@@ -202,11 +223,12 @@ async def setup_tenants(pool: asyncpg.Pool, secret_key: str, plan: ChaosPlan) ->
         tenant, api_key = await create_tenant(pool, f"chaos-{t}-{uuid.uuid4().hex[:6]}")
         connections = []
         for n in range(per_tenant):
-            platform = Platform.FACEBOOK if n % 2 == 0 else Platform.INSTAGRAM
+            platform = plan.platforms[n % len(plan.platforms)]
             account_id = f"{platform.value[:2]}{t}{n:04d}{uuid.uuid4().hex[:6]}"
             stored = await add_connection(
                 pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account_id, token=f"token-{account_id}",
+                login=helpers.LOGINS.get(platform, LoginKind.FACEBOOK),
             )  # fmt: skip
             status = "active"
             if n < plan.needs_reconnect_per_tenant:
@@ -358,8 +380,8 @@ class Driver:
             await http.delete(f"{self.pipeline.endpoints.graph_api_url}/_sandbox/faults")
 
     def _fault(self, account: Connection, *, rate_limits: bool) -> tuple[str, dict[str, Any]]:
-        facebook = account.platform is Platform.FACEBOOK
-        publish = "fb.*" if facebook else "ig.media_publish"
+        surface = SURFACES[account.platform]
+        publish = surface.publish
         kinds = ["timeout_after_create", "timeout", "500_after_create"]
         kind = self.random.choice([*kinds, "rate_limit"] if rate_limits else kinds)
         if kind == "timeout_after_create":  # the post exists; the publisher timed out
@@ -373,10 +395,10 @@ class Driver:
                           "method": "POST"}  # fmt: skip
         codes = [32, 613, 17]
         if self.plan.long_rate_limits:
-            codes += [80001 if facebook else 80002, 4]
+            codes += [surface.account_rate_limit, 4]
         code = self.random.choice(codes)
         return f"{kind}_{code}", {"action": "error", "code": code,
-                      "operation": "fb.*" if facebook else "ig.*",
+                      "operation": surface.every,
                       "times": self.random.randint(1, 3)}  # fmt: skip
 
 
@@ -452,7 +474,8 @@ async def ledger_by_job(
     http: httpx.AsyncClient, sandbox: str, account: Connection
 ) -> dict[str, list[str]]:
     """The texts of each job's live posts on one account, per the sandbox."""
-    kind = "fb_posts" if account.platform is Platform.FACEBOOK else "ig_media"
+    surface = SURFACES[account.platform]
+    kind = surface.ledger
     response = await http.get(
         f"{sandbox}/_sandbox/ledger",
         params={"account_id": account.account_id, "kind": kind, "include_deleted": "false"},
@@ -460,7 +483,9 @@ async def ledger_by_job(
     response.raise_for_status()
     found: dict[str, list[str]] = {}
     for item in response.json()[kind]:
-        text = item.get("message") or item.get("caption") or ""
+        if item.get("reply_to_id"):
+            continue  # a Threads reply is a comment, no post
+        text = item.get(surface.text) or ""
         match = JOB_ID_RE.search(text)
         found.setdefault(match.group(0) if match else f"<unknown: {text[:40]!r}>", []).append(text)
     return found

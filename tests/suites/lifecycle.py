@@ -129,15 +129,17 @@ def judge_follow_up(
         return f"cancelled, but {len(live)} on the platform" if live else None
     if status != "posted":
         return None  # never out: judged like any post
-    if platform is Platform.INSTAGRAM:  # no edit, no delete: the one post stays as it is
-        return None if len(live) == 1 else f"posted on Instagram, but {len(live)} there"
+    # No edit (Instagram, Threads), no delete (Instagram): the one post stays as it is.
+    if platform is Platform.INSTAGRAM or (platform is Platform.THREADS and fate is Fate.UPDATED):
+        return None if len(live) == 1 else f"posted on {platform.value}, but {len(live)} there"
     if fate is Fate.UPDATED:
         return _change_problem(rows.edit, "edited", "edit") if NEW_TITLE not in live[0] else None
     return _after_close(rows, live)
 
 
 def _after_close(rows: PairRows, live: list[str]) -> str | None:
-    """A closed job's Facebook post that was out: deleted, or the delete says why not."""
+    """A closed job's Facebook (Threads) post that was out: deleted, or the delete says why
+    not."""
     if live:
         return _change_problem(rows.delete, "deleted", "delete")
     if rows.delete is None or rows.delete["status"] != "deleted":

@@ -16,6 +16,7 @@ SERVICES = Path(__file__).resolve().parents[2] / "services"
 ALLOWED = {
     ("publisher_facebook", "publishing"),
     ("publisher_instagram", "publishing"),
+    ("publisher_threads", "publishing"),
 }
 
 

@@ -55,14 +55,20 @@ class FakeApis:
         self.requests.append(request)
         key = request.headers.get("authorization", "").removeprefix("Bearer ")
         url = str(request.url)
-        if url.startswith(f"{DISTRIBUTOR}/v1/connections/facebook/callback"):
+        if url.startswith(f"{DISTRIBUTOR}/v1/connections/") and "/callback?" in url:
             if "state=good" not in url:
                 return httpx.Response(400, json={"detail": "invalid OAuth state: expired"})
-            connected = {"platform": "facebook", "account_id": "1", "display_name": "Kopi Pagi"}
+            platform = request.url.path.split("/")[3]
+            connected = {"platform": platform, "account_id": "1", "display_name": "Kopi Pagi"}
             return httpx.Response(200, json={"tenant_id": "t", "connections": [connected]})
         if key not in (OPERATOR_KEY, TENANT_KEY):
             return httpx.Response(401, json={"detail": "invalid or revoked API key"})
         path = request.url.path
+        if path == "/v1/connections":
+            return httpx.Response(200, json={"connections": []})
+        if path.startswith("/v1/connections/") and path.endswith("/start"):
+            login = path.split("/")[3]
+            return httpx.Response(200, json={"authorize_url": f"https://dialog.example/{login}"})
         if path == "/v1/operator/audit":
             if key != OPERATOR_KEY:
                 return httpx.Response(403, json={"detail": "tenant scope"})
@@ -237,6 +243,25 @@ def test_the_oauth_callback_goes_to_the_distributor(client: TestClient, apis: Fa
     refused = client.get("/v1/connections/facebook/callback?code=c&state=bad", headers=html)
     assert refused.status_code == 400
     assert "expired" in refused.text
+
+
+def test_connect_threads_goes_through_threads_login_and_back(
+    client: TestClient, apis: FakeApis
+) -> None:
+    sign_in(client, TENANT_KEY)
+    page = client.get("/connections")
+    assert 'id="connect-threads"' in page.text
+    started = client.post(
+        "/connections/connect?login=threads", data={"csrf_token": csrf_of(client)}
+    )
+    assert started.status_code == 303
+    assert started.headers["location"] == "https://dialog.example/threads"
+    assert apis.requests[-1].url.path == "/v1/connections/threads/start"
+    html = {"accept": "text/html"}
+    back = client.get("/v1/connections/threads/callback?code=c&state=good", headers=html)
+    assert back.status_code == 303
+    assert apis.requests[-1].url.path == "/v1/connections/threads/callback"
+    assert "Kopi Pagi (Threads)" in client.get("/connections").text
 
 
 def test_an_upload_is_sent_row_by_row_and_each_outcome_shown(

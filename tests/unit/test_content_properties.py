@@ -20,9 +20,11 @@ from services.distributor.captions import (
     INSTAGRAM_CAPTION_LIMIT,
     INSTAGRAM_MAX_HASHTAGS,
     INSTAGRAM_MAX_MENTIONS,
+    THREADS_TEXT_LIMIT,
     count_hashtags,
     count_mentions,
     instagram_apply_line,
+    threads_measure,
 )
 from services.distributor.content import LABELS, attributed_url, render
 from services.distributor.domain import Skip, plan_posts, preview
@@ -255,7 +257,11 @@ def test_a_shortened_description_is_a_whole_cluster_prefix(
     if shown == body:
         return
     if not shown:  # dropped only when not even its first cluster fits
-        assert len(clusters(body)[0]) > INSTAGRAM_CAPTION_LIMIT - len(post) - 2
+        if platform is Platform.THREADS:
+            room = THREADS_TEXT_LIMIT - threads_measure(post) - 2
+            assert threads_measure(clusters(body)[0] + "…") > room
+        else:
+            assert len(clusters(body)[0]) > INSTAGRAM_CAPTION_LIMIT - len(post) - 2
         return
     assert shown.endswith("…")
     kept = clusters(shown[:-1])

@@ -9,14 +9,14 @@ import pytest
 from pydantic import SecretStr
 
 from jobcast.graph.hosts import GraphHosts, LoginKind
-from jobcast.graph.instagram_login import InstagramLogin, InstagramLoginError
+from jobcast.graph.user_login import UserLoginError, UserTokenLogin
 from tests.graph_stub import graph_stub
 
 SECRET = "ig-app-secret"
 
 
-def login_client(http: object, base: str) -> InstagramLogin:
-    return InstagramLogin(
+def login_client(http: object, base: str) -> UserTokenLogin:
+    return UserTokenLogin(
         http,  # type: ignore[arg-type]
         graph_url=f"{base}/instagram-graph",
         token_url=f"{base}/instagram-api",
@@ -78,7 +78,7 @@ async def test_code_exchange_long_lived_and_profile_on_their_hosts() -> None:
 async def test_refusals_carry_the_code_and_no_secret(answer: dict[str, object]) -> None:
     async with graph_stub(lambda _: httpx.Response(400, json=answer)) as http:
         client = login_client(http, base_of(http))
-        with pytest.raises(InstagramLoginError) as refused:
+        with pytest.raises(UserLoginError) as refused:
             await client.refresh("tok-123")
     assert "tok-123" not in str(refused.value)
     assert SECRET not in str(refused.value)

@@ -10,7 +10,8 @@ import pytest
 
 from jobcast.graph.errors import classify_graph_error
 from schemas import ErrorClass, MediaItem, MediaKind
-from services.publisher_instagram.poster import ContainerFailedError, InstagramPoster
+from services.publisher_instagram.poster import InstagramPoster
+from services.publishing.containers import ContainerFailedError
 from services.publishing.posting import NotReadyError
 from tests.unit.test_instagram_poster import FAST, QUOTA, ScriptedGraph, attempt_for
 

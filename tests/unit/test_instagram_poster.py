@@ -15,7 +15,8 @@ import pytest
 
 from jobcast.graph.client import GraphClient
 from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
-from services.publisher_instagram.poster import ContainerTiming, InstagramPoster
+from services.publisher_instagram.poster import InstagramPoster
+from services.publishing.containers import ContainerTiming
 from services.publishing.posting import Attempt
 from tests.graph_stub import graph_stub
 

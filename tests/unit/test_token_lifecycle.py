@@ -43,10 +43,13 @@ def test_expiry_state(expires_at: datetime | None, expected: Expiry) -> None:
         (61 * DAY, -DAY, False),  # expired: cannot be refreshed, only reconnected
     ],
 )
-def test_instagram_login_refresh(issued_ago: timedelta, expires_in: timedelta, due: bool) -> None:
+@pytest.mark.parametrize("login", [LoginKind.INSTAGRAM, LoginKind.THREADS])
+def test_instagram_login_and_threads_refresh(
+    login: LoginKind, issued_ago: timedelta, expires_in: timedelta, due: bool
+) -> None:
     assert (
         refresh_due(
-            LoginKind.INSTAGRAM,
+            login,
             issued_at=NOW - issued_ago,
             expires_at=NOW + expires_in,
             now=NOW,

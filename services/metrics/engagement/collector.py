@@ -42,9 +42,11 @@ from services.metrics.engagement.domain import (
     FB_COUNT_FIELDS,
     FB_INSIGHTS,
     IG_INSIGHTS,
+    THREADS_INSIGHTS,
     facebook_engagement,
     insight_values,
     instagram_engagement,
+    threads_engagement,
 )
 from services.metrics.retries import next_try_in
 
@@ -150,13 +152,18 @@ class EngagementCollector:
         self, graph: GraphClient, due: repo.DueCheckpoint, token: str
     ) -> tuple[EngagementMetrics, dict[str, int]]:
         post = due.platform_post_id
-        names = IG_INSIGHTS if due.platform == Platform.INSTAGRAM.value else FB_INSIGHTS
+        names = {
+            Platform.INSTAGRAM.value: IG_INSIGHTS,
+            Platform.THREADS.value: THREADS_INSIGHTS,
+        }.get(due.platform, FB_INSIGHTS)
         insights = await graph.call(
             "GET", f"{post}/insights", token, params={"metric": ",".join(names)}
         )
         values = insight_values(insights)
         if due.platform == Platform.INSTAGRAM.value:
             return instagram_engagement(values)
+        if due.platform == Platform.THREADS.value:
+            return threads_engagement(values)
         fields = await graph.call("GET", post, token, params={"fields": FB_COUNT_FIELDS})
         return facebook_engagement(values, fields)
 

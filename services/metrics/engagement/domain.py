@@ -23,6 +23,7 @@ def due_checkpoints(
 FB_INSIGHTS = ("post_total_media_view_unique", "post_clicks", "post_reactions_by_type_total")
 FB_COUNT_FIELDS = "shares,reactions.summary(total_count).limit(0),comments.summary(true).limit(0)"
 IG_INSIGHTS = ("reach", "views", "likes", "comments", "shares", "saved", "total_interactions")
+THREADS_INSIGHTS = ("views", "likes", "replies", "reposts", "quotes")
 
 
 def insight_values(body: Mapping[str, Any]) -> dict[str, int]:
@@ -70,6 +71,21 @@ def facebook_engagement(
 def instagram_engagement(insights: Mapping[str, int]) -> tuple[EngagementMetrics, dict[str, int]]:
     """An Instagram media's numbers, named as Meta names them."""
     return EngagementMetrics(**{k: insights.get(k) for k in IG_INSIGHTS}), dict(insights)
+
+
+def threads_engagement(insights: Mapping[str, int]) -> tuple[EngagementMetrics, dict[str, int]]:
+    """A Threads post's numbers: its replies are its comments."""
+    interactions = [insights.get(k) for k in ("likes", "replies", "reposts", "quotes")]
+    counted = [n for n in interactions if n is not None]
+    metrics = EngagementMetrics(
+        views=insights.get("views"),
+        likes=insights.get("likes"),
+        comments=insights.get("replies"),
+        reposts=insights.get("reposts"),
+        quotes=insights.get("quotes"),
+        total_interactions=sum(counted) if counted else None,
+    )
+    return metrics, dict(insights)
 
 
 def webhook_comment(

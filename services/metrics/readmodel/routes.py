@@ -113,6 +113,8 @@ class EngagementCounts(BaseModel):
     clicks: int | None
     saved: int | None
     total_interactions: int | None
+    reposts: int | None
+    quotes: int | None
 
 
 class EngagementSnapshotView(EngagementCounts):

@@ -24,6 +24,8 @@ async def test_ledger_filters_and_counts(client: httpx.AsyncClient) -> None:
         "fb_videos": 0,
         "ig_containers": 1,
         "ig_media": 1,
+        "threads_containers": 0,
+        "threads_media": 0,
     }
     job1_page_a = await ledger(client, account_id=PAGE, kind="fb_posts", contains="job-1")
     assert [p["message"] for p in job1_page_a["fb_posts"]] == ["job-1 at page A"]

@@ -1,11 +1,14 @@
-"""Instagram Login (the Instagram API with Instagram Login): the code exchange, the
-long-lived token, its refresh and the account behind a token.
+"""Meta's user-token logins other than Facebook Login: Instagram Login (the Instagram API
+with Instagram Login) and Threads' own OAuth. The code exchange, the long-lived token, its
+refresh and the account behind a token.
 
-Three hosts, each a setting: the dialog (www.instagram.com, a browser address only), the
-code exchange (api.instagram.com) and the Graph host (graph.instagram.com). A short-lived
-token (1 h) is swapped at once for a long-lived one (60 days), which can be refreshed once
-it is 24 h old and until it expires. As in `login`, no secret ever reaches an exception:
-Meta's messages are scrubbed of them, transport errors keep only their type.
+Both work alike, told apart by a `LoginDialect` (grant names, `/me` fields): a dialog
+(www.instagram.com, threads.net; a browser address only), a code exchange
+(api.instagram.com; graph.threads.net) and a Graph host (graph.instagram.com;
+graph.threads.net), each a setting. A short-lived token (1 h) is swapped at once for a
+long-lived one (60 days), which can be refreshed once it is 24 h old and until it expires.
+As in `login`, no secret ever reaches an exception: Meta's messages are scrubbed of them,
+transport errors keep only their type.
 """
 
 from __future__ import annotations
@@ -24,13 +27,44 @@ from jobcast.graph.login import AppNotConfiguredError
 
 # What publishing through Instagram Login needs (the dialog asks for exactly these).
 INSTAGRAM_LOGIN_SCOPES = ("instagram_business_basic", "instagram_business_content_publish")
+# What publishing to Threads needs.
+THREADS_LOGIN_SCOPES = ("threads_basic", "threads_content_publish")
 # Meta: a long-lived token can be refreshed once it is this old.
 REFRESHABLE_AFTER = timedelta(hours=24)
 _MAX_BODY_BYTES = 1024 * 1024
 
 
-class InstagramLoginError(Exception):
-    """Instagram refused a call, or did not answer. The message carries no secret.
+@dataclass(frozen=True, slots=True)
+class LoginDialect:
+    """What tells one of these logins from the other."""
+
+    name: str  # as messages name the platform
+    exchange_grant: str  # the long-lived token exchange's grant_type
+    refresh_grant: str  # the refresh's grant_type
+    me_fields: str  # what `/me` is asked for (the account id and its username)
+    app_settings: str  # the settings that configure the app, for "not configured"
+    reports_scopes: bool = True  # whether the code exchange says what was granted
+
+
+INSTAGRAM = LoginDialect(
+    "Instagram",
+    "ig_exchange_token",
+    "ig_refresh_token",
+    "user_id,username",
+    "INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET",
+)
+THREADS = LoginDialect(
+    "Threads",
+    "th_exchange_token",
+    "th_refresh_token",
+    "id,username",
+    "THREADS_APP_ID and THREADS_APP_SECRET",
+    reports_scopes=False,
+)
+
+
+class UserLoginError(Exception):
+    """The platform refused a call, or did not answer. The message carries no secret.
 
     `code` is Meta's error code when there was one (190: the token is dead).
     """
@@ -42,7 +76,8 @@ class InstagramLoginError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ShortLivedGrant:
-    """What the code exchange gives: a 1 h token, the account and the granted scopes."""
+    """What the code exchange gives: a 1 h token, the account and the granted scopes
+    (none when the platform does not say: Threads)."""
 
     token: str
     user_id: str
@@ -65,15 +100,15 @@ class LongLivedToken:
 
 
 @dataclass(frozen=True, slots=True)
-class InstagramProfile:
-    """The professional account behind a token (`user_id` is the id media is posted to)."""
+class UserProfile:
+    """The account behind a token (`user_id` is the id media is posted to)."""
 
     user_id: str
     username: str
 
 
-class InstagramLogin:
-    """Calls made on behalf of the connections flow for Instagram-Login accounts."""
+class UserTokenLogin:
+    """Calls made on behalf of the connections flow for one login's accounts."""
 
     def __init__(
         self,
@@ -84,7 +119,9 @@ class InstagramLogin:
         version: str,
         app_id: str | None,
         app_secret: SecretStr | None,
+        dialect: LoginDialect = INSTAGRAM,
     ) -> None:
+        self.dialect = dialect
         self._http = http
         self._graph = URL(graph_url.rstrip("/") + "/")
         self._token_url = URL(token_url.rstrip("/") + "/")
@@ -94,13 +131,13 @@ class InstagramLogin:
 
     @property
     def configured(self) -> bool:
-        """Whether the Instagram app's id and secret (needed by the dialog and the code
-        exchange) are set."""
+        """Whether the app's id and secret (needed by the dialog and the code exchange) are
+        set."""
         return bool(self._app_id) and self._app_secret is not None
 
     def _app(self) -> tuple[str, str]:
         if not self._app_id or self._app_secret is None:
-            raise AppNotConfiguredError("INSTAGRAM_APP_ID and INSTAGRAM_APP_SECRET must be set")
+            raise AppNotConfiguredError(f"{self.dialect.app_settings} must be set")
         return self._app_id, self._app_secret.get_secret_value()
 
     async def exchange_code(self, code: str, redirect_uri: str) -> ShortLivedGrant:
@@ -124,7 +161,7 @@ class InstagramLogin:
         entry = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else body
         token, user_id = entry.get("access_token"), entry.get("user_id")
         if not isinstance(token, str) or not token or user_id in (None, ""):
-            raise InstagramLoginError("code exchange", "answer without access_token or user_id")
+            raise UserLoginError("code exchange", "answer without access_token or user_id")
         permissions = entry.get("permissions") or ""
         scopes = (
             permissions.split(",")
@@ -141,7 +178,7 @@ class InstagramLogin:
             self._graph.join(URL("access_token")),
             "long-lived token exchange",
             query={
-                "grant_type": "ig_exchange_token",
+                "grant_type": self.dialect.exchange_grant,
                 "client_secret": secret,
                 "access_token": short_lived,
             },
@@ -155,25 +192,25 @@ class InstagramLogin:
             "GET",
             self._graph.join(URL("refresh_access_token")),
             "token refresh",
-            query={"grant_type": "ig_refresh_token", "access_token": token},
+            query={"grant_type": self.dialect.refresh_grant, "access_token": token},
             secrets=(token,),
         )
         return _long_lived_of(body, "token refresh")
 
-    async def profile(self, token: str) -> InstagramProfile:
+    async def profile(self, token: str) -> UserProfile:
         """The account a token acts for (also the proof that the token still works)."""
         body = await self._call(
             "GET",
             self._graph.join(URL(f"{self._version}/me")),
             "reading the account",
-            query={"fields": "user_id,username"},
+            query={"fields": self.dialect.me_fields},
             token=token,
             secrets=(token,),
         )
         user_id = body.get("user_id") or body.get("id")
         if not user_id:
-            raise InstagramLoginError("reading the account", "answer without user_id")
-        return InstagramProfile(str(user_id), str(body.get("username") or ""))
+            raise UserLoginError("reading the account", "answer without user_id")
+        return UserProfile(str(user_id), str(body.get("username") or ""))
 
     async def _call(
         self,
@@ -204,19 +241,17 @@ class InstagramLogin:
             # By class name only: aiohttp's message may hold the URL, and a secret in it.
             failure = type(exc).__name__
         if failure:
-            raise InstagramLoginError(operation, f"Instagram unreachable ({failure})")
+            raise UserLoginError(operation, f"{self.dialect.name} unreachable ({failure})")
         try:
             body = json.loads(content)
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise InstagramLoginError(operation, f"HTTP {status} without a JSON body")
+            raise UserLoginError(operation, f"HTTP {status} without a JSON body")
         error = body.get("error")
         if isinstance(error, dict) or status >= 400:
             code, message = _error_of(body)
-            raise InstagramLoginError(
-                operation, f"code {code}: {_scrub(message, secrets)}", code=code
-            )
+            raise UserLoginError(operation, f"code {code}: {_scrub(message, secrets)}", code=code)
         return body
 
 
@@ -235,7 +270,7 @@ def _error_of(body: dict[str, Any]) -> tuple[int | None, str]:
 def _long_lived_of(body: dict[str, Any], operation: str) -> LongLivedToken:
     token, expires_in = body.get("access_token"), body.get("expires_in")
     if not isinstance(token, str) or not token or not isinstance(expires_in, int):
-        raise InstagramLoginError(operation, "answer without access_token or expires_in")
+        raise UserLoginError(operation, "answer without access_token or expires_in")
     return LongLivedToken(token, expires_in)
 
 
