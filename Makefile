@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## Start Kafka, Postgres, the Graph API sandbox and all five services; run the demo.
+## Start Kafka, Postgres, the Graph API sandbox and all the services; run the demo.
 ## `python -m` from the checkout: `stack` lives in devtools/, which is not installed.
 up: venv
 	$(BIN)/python -m jobcast_cli.main stack up

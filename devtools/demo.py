@@ -1,5 +1,6 @@
-"""The `make up` demo: a tenant with a Facebook Page, an Instagram account and a Threads
-profile, three jobs."""
+"""The `make up` demo: a tenant with a Facebook Page, an Instagram account, a Threads profile
+and a LinkedIn organization page (connected through LinkedIn's OAuth, the sandbox
+consenting), three jobs."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from schemas.platforms import Platform
 from services.distributor.repo import active_connections, add_connection, migrate_distributor
 
 DEMO_TENANT = "demo"
+# The LinkedIn organization page the demo connects, and the sandbox member who administers it.
+DEMO_LINKEDIN = ("2414183", "Bali Hospitality Jobs (LinkedIn)", "demo-member")
 DEMO_ACCOUNTS = (
     (Platform.FACEBOOK, "104538291736482", "Bali Hospitality Jobs (Page)"),
     (Platform.INSTAGRAM, "17841405822304914", "@balihospitalityjobs"),
@@ -110,6 +113,7 @@ async def run_demo(endpoints: Endpoints) -> list[dict[str, Any]]:
     jobs = demo_jobs(str(int(time.time())))
     auth = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(timeout=10.0) as http:
+        connected += await connect_linkedin(http, endpoints, auth)
         for job in jobs:
             response = await http.post(
                 f"{endpoints.url('ingest')}/v1/job-events",
@@ -119,6 +123,35 @@ async def run_demo(endpoints: Endpoints) -> list[dict[str, Any]]:
             response.raise_for_status()
         async with asyncio.timeout(60.0):
             return await _wait_for_posts(http, endpoints, auth, jobs, len(jobs) * connected)
+
+
+async def connect_linkedin(
+    http: httpx.AsyncClient, endpoints: Endpoints, auth: dict[str, str]
+) -> int:
+    """Connect the demo's LinkedIn page the way a person would: the distributor's start, the
+    (sandbox's) consent dialog, the callback. How many new connections that made (0 when it
+    was connected before)."""
+    organization, name, member = DEMO_LINKEDIN
+    sandbox = f"{endpoints.graph_api_url}/_sandbox/linkedin"
+    registered = await http.post(
+        f"{sandbox}/organizations",
+        json={"organization_id": organization, "name": name, "admins": [member]},
+    )
+    registered.raise_for_status()
+    (await http.patch(f"{sandbox}/oauth", json={"consenting_member": member})).raise_for_status()
+    before = await http.get(f"{endpoints.url('distributor')}/v1/connections", headers=auth)
+    before.raise_for_status()
+    known = {c["account_id"] for c in before.json()["connections"] if c["status"] == "active"}
+    start = await http.get(
+        f"{endpoints.url('distributor')}/v1/connections/linkedin/start",
+        params={"redirect": "false"},
+        headers=auth,
+    )
+    start.raise_for_status()
+    dialog = await http.get(start.json()["authorize_url"])
+    callback = await http.get(dialog.headers["location"])  # the distributor's, or the console's
+    callback.raise_for_status()
+    return 0 if organization in known else len(callback.json()["connections"])
 
 
 async def _wait_for_posts(

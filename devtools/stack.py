@@ -1,4 +1,4 @@
-"""The local stack: real Kafka, real Postgres, the Graph API sandbox, the five services and the
+"""The local stack: real Kafka, real Postgres, the Graph API sandbox, the services and the
 console.
 
 `jobcast stack up` starts what is down and keeps what runs; an endpoint given in the
@@ -40,6 +40,7 @@ SERVICES: dict[str, tuple[str, str, int]] = {
     "publisher-instagram": ("services.publisher_instagram", "PUBLISHER_INSTAGRAM_PORT", 8084),
     "metrics": ("services.metrics", "METRICS_PORT", 8085),
     "publisher-threads": ("services.publisher_threads", "PUBLISHER_THREADS_PORT", 8087),
+    "publisher-linkedin": ("services.publisher_linkedin", "PUBLISHER_LINKEDIN_PORT", 8088),
 }
 # The web console: started with the services when its port is among the endpoints' ports
 # (`make up` and the test harness), not by pipelines that only move posts (benchmarks).
@@ -97,14 +98,23 @@ class Endpoints:
                 f"{self.graph_api_url}/threads-www/oauth/authorize"
             )
             values["FACEBOOK_RUPLOAD_URL"] = self.graph_api_url  # the sandbox takes uploads too
+            # LinkedIn's API is the sandbox's too; images on the made-up hosts of demo and
+            # test jobs are fetched through its media relay.
+            values["LINKEDIN_API_URL"] = f"{self.graph_api_url}/linkedin"
+            values["DISTRIBUTOR_LINKEDIN_OAUTH_URL"] = f"{self.graph_api_url}/linkedin-www/oauth/v2"
+            values["PUBLISHER_LINKEDIN_MEDIA_RELAY_URL"] = (
+                f"{self.graph_api_url}/_sandbox/linkedin/media"
+            )
         values.update(self.extra)
-        # The sandbox plays every app: the Instagram and Threads apps are the Meta app unless
-        # set apart.
+        # The sandbox plays every app: the Instagram and Threads apps (and the LinkedIn app)
+        # are the Meta app unless set apart.
         for graph_name, instagram_name in (
             ("GRAPH_APP_ID", "INSTAGRAM_APP_ID"),
             ("GRAPH_APP_SECRET", "INSTAGRAM_APP_SECRET"),
             ("GRAPH_APP_ID", "THREADS_APP_ID"),
             ("GRAPH_APP_SECRET", "THREADS_APP_SECRET"),
+            ("GRAPH_APP_ID", "LINKEDIN_CLIENT_ID"),
+            ("GRAPH_APP_SECRET", "LINKEDIN_CLIENT_SECRET"),
         ):
             if values.get(graph_name) and instagram_name not in values:
                 values[instagram_name] = values[graph_name]
@@ -116,7 +126,7 @@ def _spec(name: str) -> tuple[str, str, int]:
 
 
 def service_processes(state_dir: Path, endpoints: Endpoints) -> list[ManagedProcess]:
-    """The five services (and the console, when it has a port) as managed processes,
+    """The services (and the console, when it has a port) as managed processes,
     configured for `endpoints`."""
     names = [*SERVICES, *(["console"] if endpoints.has_console else [])]
     return [ManagedProcess(name, _spec(name)[0], state_dir, env=endpoints.env()) for name in names]

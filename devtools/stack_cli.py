@@ -21,7 +21,7 @@ stack = typer.Typer(
 def stack_up(
     demo: Annotated[bool, typer.Option(help="Send the demo jobs once the stack is up")] = True,
 ) -> None:
-    """Start Kafka, Postgres, the Graph API sandbox, the five services and the console; run
+    """Start Kafka, Postgres, the Graph API sandbox, the services and the console; run
     the demo.
 
     Run again, it restarts only what is down and keeps the endpoints it recorded; it refuses

@@ -1,7 +1,7 @@
 """What `jobcast stack up` does with each part of the stack: pure decisions, no I/O.
 
 Every part is either *local* (started and supervised here: Kafka, Postgres, the Graph API
-sandbox, the five services) or *given* (an endpoint the user set in the environment). The
+sandbox, the services) or *given* (an endpoint the user set in the environment). The
 choice is recorded in the stack's state file, so a second `stack up` — with or without
 `.jobcast/env` sourced — keeps it:
 

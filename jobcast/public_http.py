@@ -124,6 +124,7 @@ def public_only_client(
     resolver: Resolver = system_resolver,
     ssl_context: ssl.SSLContext | None = None,
     socket_factory: SocketFactoryType | None = None,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
 ) -> HttpClient:
     """A client that reaches public addresses only and follows no redirect (none of its
     exchanges do); call inside the event loop that will use it.
@@ -132,6 +133,7 @@ def public_only_client(
     an address we never checked. Each new connection resolves anew (no DNS cache), so
     every connection is checked by its own lookup. `socket_factory` (aiohttp's) creates
     the socket for a checked address: tests give one that connects nowhere.
+    `max_answer_bytes` bounds what is read (a webhook receiver's answer; an image).
     """
     connector = aiohttp.TCPConnector(
         resolver=PublicOnlyResolver(allow_loopback=allow_loopback, resolver=resolver),
@@ -144,5 +146,5 @@ def public_only_client(
         timeout_seconds=timeout_seconds,
         connector=connector,
         middlewares=(_refuse_non_public_literals(allow_loopback),),
-        max_answer_bytes=MAX_ANSWER_BYTES,
+        max_answer_bytes=max_answer_bytes,
     )

@@ -64,19 +64,29 @@ async def _events(settings: DistributorSettings) -> AsyncIterator[Emit]:
 
 def login_for(platform: Platform, login: LoginKind | None) -> LoginKind:
     """The login a hand-added connection was made with: Threads' own for a Threads account
-    (and only for one), else as given (Facebook Login by default)."""
+    and LinkedIn's for a LinkedIn organization (and only for them), else as given (Facebook
+    Login by default)."""
     if platform is Platform.THREADS and login in (None, LoginKind.THREADS):
         return LoginKind.THREADS
     if login is LoginKind.THREADS or platform is Platform.THREADS:
         raise typer.BadParameter("a Threads account is connected with --login threads, only")
+    if platform is Platform.LINKEDIN and login in (None, LoginKind.LINKEDIN):
+        return LoginKind.LINKEDIN
+    if login is LoginKind.LINKEDIN or platform is Platform.LINKEDIN:
+        raise typer.BadParameter("a LinkedIn organization is connected with --login linkedin")
     return login or LoginKind.FACEBOOK
 
 
 @connections.command("add")
 def connections_add(
     tenant: TenantOption,
-    platform: Annotated[Platform, typer.Option(help="facebook, instagram or threads")],
-    account_id: Annotated[str, typer.Option(help="Page id, Instagram user id or Threads user id")],
+    platform: Annotated[Platform, typer.Option(help="facebook, instagram, threads or linkedin")],
+    account_id: Annotated[
+        str,
+        typer.Option(
+            help="Page id, Instagram user id, Threads user id or LinkedIn organization id"
+        ),
+    ],
     token: Annotated[
         str, typer.Option(help="Access token (or set JOBCAST_TOKEN)", envvar="JOBCAST_TOKEN")
     ],
@@ -86,20 +96,40 @@ def connections_add(
         LoginKind | None,
         typer.Option(
             help="facebook (a Page token), instagram (an Instagram Login token) or threads"
-            " (a Threads token; the default for a Threads account, else facebook)"
+            " (a Threads token; the default for a Threads account, else facebook); linkedin"
+            " for a LinkedIn organization (the default for --platform linkedin)"
         ),
     ] = None,
     expires_in_days: Annotated[
         float | None,
         typer.Option(
             help="When the token expires, in days from now (a long-lived Instagram Login or"
-            " Threads token: 60), so that it is refreshed and warned about in time",
+            " Threads token, or a LinkedIn token: 60), so that it is refreshed and warned"
+            " about in time",
             min=0,
         ),
     ] = None,
+    refresh_token: Annotated[
+        str | None,
+        typer.Option(
+            help="LinkedIn: the refresh token that renews the access token (or set "
+            "JOBCAST_REFRESH_TOKEN)",
+            envvar="JOBCAST_REFRESH_TOKEN",
+        ),
+    ] = None,
+    refresh_token_days: Annotated[
+        float,
+        typer.Option(help="LinkedIn: days the refresh token has left (365 after a consent)"),
+    ] = 365.0,
 ) -> None:
-    """Connect an account by hand; the token is encrypted before it is stored."""
+    """Connect an account by hand; the tokens are encrypted before they are stored.
+
+    A LinkedIn organization's account id is its numeric id (from urn:li:organization:N).
+    """
     kind = login_for(platform, login)
+    if refresh_token and kind is not LoginKind.LINKEDIN:
+        typer.echo("--refresh-token is for LinkedIn connections only", err=True)
+        raise typer.Exit(2)
     expires_at = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
 
     async def work(pool: asyncpg.Pool, settings: DistributorSettings) -> None:
@@ -116,6 +146,8 @@ def connections_add(
             login=kind,
             # Threads reports no scopes: a token made for publishing is taken to grant them.
             token_scopes=THREADS_LOGIN_SCOPES if kind is LoginKind.THREADS else (),
+            refresh_token=refresh_token or None,
+            refresh_token_expires_at=utcnow() + timedelta(days=refresh_token_days),
         )
         typer.echo(f"connection_id={connection.connection_id}")
 

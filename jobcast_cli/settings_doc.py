@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from jobcast.graph.settings import GraphSettings
+from jobcast.linkedin.settings import LinkedInSettings
 from jobcast.settings import CommonSettings
 from jobcast_cli.generated import write_or_check
 from services.console.settings import ConsoleSettings
@@ -30,6 +31,7 @@ from services.ingest.settings import IngestSettings
 from services.metrics.settings import MetricsSettings
 from services.publisher_facebook.settings import FacebookPublisherSettings
 from services.publisher_instagram.settings import InstagramPublisherSettings
+from services.publisher_linkedin.settings import LinkedInPublisherSettings
 from services.publisher_threads.settings import ThreadsPublisherSettings
 from services.publishing.settings import ContainerPublisherSettings, PublisherSettings
 
@@ -38,6 +40,7 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
 SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("Every service", CommonSettings),
     ("Every service that calls the Graph API", GraphSettings),
+    ("Every service that calls LinkedIn", LinkedInSettings),
     ("ingest", IngestSettings),
     ("distributor", DistributorSettings),
     ("Every publisher", PublisherSettings),
@@ -49,6 +52,7 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ),
     ("publisher_instagram", InstagramPublisherSettings),
     ("publisher_threads", ThreadsPublisherSettings),
+    ("publisher_linkedin", LinkedInPublisherSettings),
     ("metrics", MetricsSettings),
     ("console", ConsoleSettings),
 ]

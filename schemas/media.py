@@ -30,8 +30,10 @@ class MediaKind(StrEnum):
 class PostFormat(StrEnum):
     """What a post is on its platform (decided by the distributor from the media)."""
 
-    LINK = "link"  # Facebook, Threads (a TEXT post): text with the apply link's preview card
-    IMAGE = "image"  # one photo (Instagram IMAGE, Facebook photo, Threads IMAGE)
+    # Facebook, Threads (a TEXT post): text with the apply link's preview card; LinkedIn: an
+    # article (the apply link's card, titled).
+    LINK = "link"
+    IMAGE = "image"  # one photo (Instagram IMAGE, Facebook photo, Threads IMAGE, LinkedIn image)
     IMAGES = "images"  # Facebook: one feed post with several photos (attached_media)
     CAROUSEL = "carousel"  # Instagram: 2-10 photos and videos; Threads: 2-20
     VIDEO = "video"  # Facebook: a Page video; Threads: a video post

@@ -54,6 +54,9 @@ class PostContent(ContractModel):
 
     text: Annotated[Text, Field(max_length=63_206)]
     link: HttpUrl | None = None
+    title: Annotated[Text | None, Field(min_length=1, max_length=200)] = Field(
+        default=None, description="LinkedIn article posts: the article's title (the job's)."
+    )
     media: Annotated[list[MediaItem], Field(max_length=MAX_POST_MEDIA)] = []
     format: PostFormat | None = Field(
         default=None, description="What to make of the media; absent: read from the media."
@@ -64,7 +67,7 @@ class PostContent(ContractModel):
     ] = Field(default=None, description="Commented on the post once it is live.")
 
 
-def post_format(platform: Platform, content: PostContent) -> PostFormat:
+def post_format(platform: Platform, content: PostContent) -> PostFormat:  # noqa: PLR0911
     """What `content` makes on `platform`: the distributor's format, or, for a command
     written before formats existed, what the media made then."""
     if content.format is not None:
@@ -72,6 +75,8 @@ def post_format(platform: Platform, content: PostContent) -> PostFormat:
     kinds = [item.kind for item in content.media]
     if not kinds:
         return PostFormat.LINK
+    if platform is Platform.LINKEDIN:  # an image post of the first image, else an article
+        return PostFormat.IMAGE if kinds[0] is MediaKind.IMAGE else PostFormat.LINK
     if platform is Platform.THREADS and len(kinds) == 1:
         return PostFormat.VIDEO if kinds[0] is MediaKind.VIDEO else PostFormat.IMAGE
     if MediaKind.VIDEO in kinds and (platform is Platform.FACEBOOK or len(kinds) == 1):
@@ -85,7 +90,12 @@ def post_format(platform: Platform, content: PostContent) -> PostFormat:
 def posted_media(platform: Platform, content: PostContent) -> PostedMedia:
     """What a post of `content` on `platform` is made of (results carry it)."""
     post = post_format(platform, content)
-    items = content.media[:1] if post in (PostFormat.VIDEO, PostFormat.REEL) else content.media
+    if post is PostFormat.LINK:
+        items: list[MediaItem] = []
+    elif post in (PostFormat.VIDEO, PostFormat.REEL) or platform is Platform.LINKEDIN:
+        items = content.media[:1]
+    else:
+        items = content.media
     videos = sum(1 for item in items if item.kind is MediaKind.VIDEO)
     return _posted_media(post, len(items) - videos, videos)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from devtools.linkedin_sandbox.paths import is_linkedin_path
 from jobcast.http_edge import install_edge
 
 from .routes_control import build_control_router
@@ -23,9 +24,14 @@ class SandboxApp(FastAPI):
     """
 
     sandbox: SandboxState
+    linkedin: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Dispatch Graph calls directly; everything else (control API, docs) to FastAPI."""
+        """Dispatch Graph calls directly, LinkedIn calls to the LinkedIn app; everything
+        else (control API, docs) to FastAPI."""
+        if scope["type"] == "http" and is_linkedin_path(scope["path"]):
+            await self.linkedin(scope, receive, send)
+            return
         if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
             await graph_asgi(self.sandbox, scope, receive, send)
             return
@@ -37,6 +43,10 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
 
     The state is reachable as ``app.state.sandbox`` so in-process tests can inspect it.
     """
+    # Imported here: the LinkedIn fake's modules import this package's.
+    from devtools.linkedin_sandbox.app import create_linkedin_app
+    from devtools.linkedin_sandbox.control import build_linkedin_control_router
+
     sandbox = state if state is not None else SandboxState()
     app = SandboxApp(
         title="Jobcast Graph API sandbox",
@@ -46,7 +56,9 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
     )
     app.sandbox = sandbox
     app.state.sandbox = sandbox
+    app.linkedin = create_linkedin_app(sandbox)
     app.include_router(build_control_router(sandbox))
+    app.include_router(build_linkedin_control_router(sandbox))
     # The control API answers like the services do (the Graph fast path speaks Meta's errors).
     install_edge(app, max_body_bytes=CONTROL_MAX_BODY_BYTES)
     return app

@@ -30,6 +30,8 @@ from urllib.parse import unquote
 import httptools
 from starlette.types import ASGIApp, Message, Scope
 
+from devtools.linkedin_sandbox.paths import is_linkedin_path
+
 from .app import CONTROL_PREFIX
 from .routes_graph import ResetResponse, handle_graph, request_of
 from .state import SandboxState
@@ -250,7 +252,8 @@ class HttpConnection(asyncio.Protocol):
         if "%" in path:
             path = unquote(path)
         query = parsed.query or b""
-        if path.startswith(CONTROL_PREFIX):
+        if path.startswith(CONTROL_PREFIX) or is_linkedin_path(path):
+            # The control API and the fake LinkedIn: ASGI apps (SandboxApp dispatches).
             status, headers, body = await self._asgi(request, path, raw_path, query)
             self._write(render(status, headers, body, close=close), close)
         else:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from devtools.linkedin_sandbox.store import LinkedInStore
+
 from .errors import GraphError
 from .faults import FaultBook
 from .ig_login_models import IgLoginStore
@@ -98,6 +100,7 @@ class SandboxState:
         self.ig_login = IgLoginStore()  # Instagram Login's codes and tokens
         self.threads = ThreadsStore()  # the Threads host's containers and threads
         self.threads_login = ThreadsLoginStore()  # Threads' OAuth codes and tokens
+        self.linkedin = LinkedInStore()  # the fake LinkedIn's data (devtools.linkedin_sandbox)
         self.calls: deque[dict[str, Any]] = deque(maxlen=max(1, self.settings.call_log_size))
         self._call_seq = itertools.count(1)
 

@@ -24,6 +24,7 @@ Json = dict[str, Any]
 CALLBACK_PATH = "/v1/connections/facebook/callback"
 INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
 THREADS_CALLBACK_PATH = "/v1/connections/threads/callback"
+LINKEDIN_CALLBACK_PATH = "/v1/connections/linkedin/callback"
 
 
 class ApiError(Exception):
@@ -122,7 +123,7 @@ class Apis:
 
     async def login_url(self, api_key: str, login: str = "facebook") -> str:
         """The consent dialog of Facebook Login, of Instagram Login (`login="instagram"`) or
-        of Threads (`login="threads"`)."""
+        of Threads (`login="threads"`) or of LinkedIn (`login="linkedin"`)."""
         url = f"{self._to.distributor}/v1/connections/{login}/start"
         answer = await self._call("GET", url, api_key, params={"redirect": "false"})
         return str(answer["authorize_url"])
@@ -141,6 +142,15 @@ class Apis:
         except ValueError:
             body = {"detail": response.text[:300]}
         return response.status, body if isinstance(body, dict) else {"detail": str(body)}
+
+    async def linkedin_choose(self, api_key: str, grant_id: str, organization_id: str) -> Json:
+        """Connect the LinkedIn organization chosen among those a consent offered."""
+        return await self._call(
+            "POST",
+            f"{self._to.distributor}/v1/connections/linkedin/choose",
+            api_key,
+            json={"grant_id": grant_id, "organization_id": organization_id},
+        )
 
     async def verify(self, api_key: str, connection_id: str) -> Json:
         url = f"{self._to.distributor}/v1/connections/{quote(connection_id, safe='')}/verify"

@@ -25,6 +25,7 @@ from services.console.apis import (
 )
 from services.console.params import Checked, Filters, Signed, Text
 from services.console.routes_bulk import bulk_router
+from services.console.routes_linkedin import linkedin_router
 from services.console.sessions import Session
 from services.console.web import (
     COOKIE,
@@ -61,6 +62,7 @@ def pages_router(apis: Apis, failures: RateLimiter[str], max_upload_bytes: int) 
         posts_router(apis),
         operations_router(apis),
         connections_router(apis),
+        linkedin_router(apis),
         tools_router(apis),
         bulk_router(apis, max_upload_bytes),
     ):
@@ -245,10 +247,12 @@ def connections_router(apis: Apis) -> APIRouter:
     async def connect(request: Request, session: Checked, login: str = "facebook") -> Response:
         """Facebook Login: Pages, and the Instagram accounts linked to them, in one dialog;
         `?login=instagram`: Instagram Login, for an account without a Facebook Page;
-        `?login=threads`: Threads' own login, for a Threads profile."""
+        `?login=threads`: Threads' own login, for a Threads profile; `?login=linkedin`: a
+        LinkedIn organization page."""
         try:
             url = await apis.login_url(
-                session.api_key, login if login in ("instagram", "threads") else "facebook"
+                session.api_key,
+                login if login in ("instagram", "threads", "linkedin") else "facebook",
             )
         except ApiError as exc:
             session.flash.append(("error", f"Could not start the connection: {exc.detail}"))

@@ -58,7 +58,12 @@ ADVICE: dict[str, str] = {
     ErrorClass.NOT_PUBLISHABLE: "This job cannot be posted on this platform as it is "
     "(for example, Instagram needs an image). Correct the job and send it again.",
 }
-PLATFORM_NAMES = {"facebook": "Facebook", "instagram": "Instagram", "threads": "Threads"}
+PLATFORM_NAMES = {
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "threads": "Threads",
+    "linkedin": "LinkedIn",
+}
 STATUS_OPTIONS: list[tuple[str, str]] = [(s.value, STATUS_WORDS[s]) for s in PublishStatus]
 PLATFORM_OPTIONS: list[tuple[str, str]] = list(PLATFORM_NAMES.items())
 

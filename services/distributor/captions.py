@@ -45,12 +45,18 @@ from urllib.parse import urlsplit
 
 import regex
 
+from jobcast.linkedin import little_text
+
 INSTAGRAM_CAPTION_LIMIT = 2_200
 INSTAGRAM_MAX_HASHTAGS = 30
 INSTAGRAM_MAX_MENTIONS = 20
 FACEBOOK_MESSAGE_LIMIT = 63_206
 # Facebook documents no hashtag cap; this only keeps a runaway tag list from becoming spam.
 FACEBOOK_MAX_HASHTAGS = 30
+# LinkedIn's commentary limit, counted on the text as sent (escapes included: see
+# `fit_linkedin_commentary`); its hashtag cap is a sanity limit like Facebook's.
+LINKEDIN_COMMENTARY_LIMIT = 3_000
+LINKEDIN_MAX_HASHTAGS = 30
 THREADS_TEXT_LIMIT = 500
 # Threads makes one topic tag of a post (at most 50 characters, no '.' or '&').
 THREADS_MAX_HASHTAGS = 1
@@ -89,6 +95,7 @@ _WWW_PREFIX = regex.compile(r"(?i)^(?:www\.)+")
 _TRAILING_PUNCT = ".,;:!?)]}>'\"»”’…"  # sentence punctuation after a link stays in the text
 _BLOCK_SEP = "\n\n"
 _SETTLE_ROUNDS = 4
+_UNLIMITED = 10**9  # a limit no post reaches: the post as it would be without one
 INSTAGRAM_APPLY_TEMPLATE = "Apply: {host} (link in bio)"
 
 
@@ -664,6 +671,65 @@ def facebook_message(
         footer=footer,
         apply_label=apply_label,
     ).text
+
+
+def fit_linkedin_commentary(
+    *,
+    headline: Sequence[str],
+    body: str,
+    apply_url: str,
+    hashtags: Iterable[str],
+    footer: str = "",
+    apply_label: str = "Apply",
+) -> Fitted:
+    """A LinkedIn post's commentary: ≤ 3,000 characters as sent, hashtags inline,
+    "<apply_label>: <url>" kept whole (LinkedIn makes it a link: no link in bio).
+
+    Laid out as a Facebook message. The text stays plain (the publisher writes it as little
+    text, `jobcast.linkedin.little_text`), but the limit is measured on the escaped text,
+    the conservative reading (LinkedIn does not say which it counts): a text whose escapes
+    push it over is fitted again into what is left. Raises `ValueError` if `apply_url` is
+    blank or cannot fit.
+    """
+    if not apply_url.strip():
+        raise ValueError("a LinkedIn post needs an apply URL")
+
+    def fit(limit: int) -> Fitted:
+        return _layout(
+            headline=_clean_lines(headline),
+            body=drop_bidi_controls(body).strip(),
+            footer=drop_bidi_controls(footer).strip(),
+            apply_line=drop_bidi_controls(f"{apply_label}: {apply_url.strip()}"),
+            tags=normalise_hashtags(hashtags),
+            limit=limit,
+            max_total_tags=None,
+            max_line_tags=LINKEDIN_MAX_HASHTAGS,
+        )
+
+    def escaped_fits(limit: int) -> bool:
+        try:
+            return _measure(little_text.escape(fit(limit).text)) <= LINKEDIN_COMMENTARY_LIMIT
+        except ValueError:  # not even the apply line and footer fit in `limit`
+            return False
+
+    fitted = fit(LINKEDIN_COMMENTARY_LIMIT)
+    full_length = _measure(little_text.escape(fit(_UNLIMITED).text))
+    limit = LINKEDIN_COMMENTARY_LIMIT
+    # Escapes pushed it over: first a limit that fits (less by the overshoot each round; an
+    # escape doubles a character at most, so half the limit fits whenever anything does),
+    # then the largest that fits, found by halving the distance to the full limit.
+    for rounds in range(_SETTLE_ROUNDS):
+        over = _measure(little_text.escape(fitted.text)) - LINKEDIN_COMMENTARY_LIMIT
+        if over <= 0:
+            break
+        limit = LINKEDIN_COMMENTARY_LIMIT // 2 if rounds == _SETTLE_ROUNDS - 1 else limit - over
+        fitted = fit(limit)
+    if limit < LINKEDIN_COMMENTARY_LIMIT:
+        limit = _largest(limit, LINKEDIN_COMMENTARY_LIMIT, escaped_fits) or limit
+        fitted = fit(limit)
+    if _measure(little_text.escape(fitted.text)) > LINKEDIN_COMMENTARY_LIMIT:
+        raise ValueError("the apply line and footer alone do not fit once escaped")
+    return Fitted(fitted.text, replace(fitted.cuts, full_length=full_length))
 
 
 def threads_measure(text: str) -> int:

@@ -1,6 +1,6 @@
 """What happens to a connection, in one place for the HTTP API and the `jobcast` command:
-connected through Facebook Login or Instagram Login, removed by its tenant, and the events
-that say so.
+connected through Facebook Login, Instagram Login or LinkedIn's OAuth, removed by its
+tenant, and the events that say so.
 
 Each change is written to Postgres first, then announced on `connections.events` with the
 row's own change time as `occurred_at`, so a consumer can tell a stale event from a new one.
@@ -94,6 +94,8 @@ async def connect_accounts(
             token_expires_at=account.expires_at,
             login=account.login,
             token_scopes=account.scopes,
+            refresh_token=account.refresh_token,
+            refresh_token_expires_at=account.refresh_expires_at,
         )
         stored.append(connection)
     for connection in stored:

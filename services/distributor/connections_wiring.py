@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
-import aiohttp
 import asyncpg
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
@@ -15,9 +15,13 @@ from jobcast.crypto import SecretKeyMissingError, TokenCipher
 from jobcast.graph.login import FacebookGraph
 from jobcast.graph.session import graph_session
 from jobcast.graph.user_login import THREADS, UserTokenLogin
+from jobcast.http_client import http_client
+from jobcast.linkedin.client import LinkedInClient
+from jobcast.linkedin.login import LinkedInLogin
 from jobcast.service import BackgroundLoop, Cleanup
 from services.distributor.connections import broker_emitter
 from services.distributor.routes_connections import connections_router
+from services.distributor.routes_linkedin import linkedin_router
 from services.distributor.routes_user_login import user_login_router
 from services.distributor.settings import DistributorSettings
 from services.distributor.verification import Logins, VerificationLoop
@@ -32,8 +36,23 @@ class ConnectionsPart:
     cleanups: list[Cleanup] = field(default_factory=list)
 
 
-def meta_logins(settings: DistributorSettings) -> tuple[Logins, aiohttp.ClientSession]:
-    """The token calls of every login for the connections flow, and the HTTP session to
+class Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+class Sessions:
+    """The HTTP sessions the logins call through, closed together."""
+
+    def __init__(self, *sessions: Closable) -> None:
+        self._sessions = sessions
+
+    async def close(self) -> None:
+        for session in self._sessions:
+            await session.close()
+
+
+def meta_logins(settings: DistributorSettings) -> tuple[Logins, Sessions]:
+    """The token calls of every login for the connections flow, and the HTTP sessions to
     close after (made here, so call it inside the event loop)."""
     http = graph_session(settings.graph_api_url, timeout_seconds=settings.graph_timeout_seconds)
     facebook = FacebookGraph(
@@ -59,7 +78,20 @@ def meta_logins(settings: DistributorSettings) -> tuple[Logins, aiohttp.ClientSe
         app_secret=settings.threads_app_secret,
         dialect=THREADS,
     )
-    return Logins(facebook, instagram, threads), http
+    # LinkedIn: its API through its client (one pool on LINKEDIN_API_URL), its OAuth host's
+    # token calls through jobcast's HTTP client.
+    linkedin_api = graph_session(
+        settings.linkedin_api_url, timeout_seconds=settings.linkedin_timeout_seconds
+    )
+    token_calls = http_client(timeout_seconds=settings.linkedin_timeout_seconds)
+    linkedin = LinkedInLogin(
+        token_calls,
+        LinkedInClient(linkedin_api, settings.linkedin_api_version),
+        oauth_url=settings.linkedin_oauth_url,
+        client_id=settings.linkedin_client_id,
+        client_secret=settings.linkedin_client_secret,
+    )
+    return Logins(facebook, instagram, threads, linkedin), Sessions(http, linkedin_api, token_calls)
 
 
 def connections_part(
@@ -82,6 +114,12 @@ def connections_part(
     )  # fmt: skip
     router.include_router(
         user_login_router(
+            settings, pool, cipher=cipher, logins=logins, emit=emit,
+            tenant_dependency=tenant_dependency,
+        )
+    )  # fmt: skip
+    router.include_router(
+        linkedin_router(
             settings, pool, cipher=cipher, logins=logins, emit=emit,
             tenant_dependency=tenant_dependency,
         )

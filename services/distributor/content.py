@@ -10,10 +10,12 @@ What goes into a post:
   (deduplicated case-insensitively, first spelling and order kept; when a cap or the
   length limit bites, the last ones go first);
 - apply: Facebook gets the apply URL with the platform's attribution, in the text and as
-  the post's link; Instagram gets "Apply: <host> (link in bio)", host only — no path, no
-  query, hence no attribution parameters in the caption; Threads gets it like Facebook, as
-  the post's one link (other links in the text become host names; an apply URL too long
-  for 500 characters is named by its host and stays the post's link);
+  the post's link; LinkedIn the same (an article titled with the job's title when there is
+  no image), within 3,000 characters once written as little text; Instagram gets
+  "Apply: <host> (link in bio)", host only — no path, no query, hence no attribution
+  parameters in the caption; Threads gets it like Facebook, as the post's one link (other
+  links in the text become host names; an apply URL too long for 500 characters is named by
+  its host and stays the post's link);
 - Threads: one topic tag (the profile's `threads_topic_tag`, else the first hashtag), and
   text-only posts are allowed;
 - media: photos and videos and the kind of post they make, per platform (`media`: on
@@ -43,6 +45,7 @@ from babel.numbers import format_currency
 from pydantic import HttpUrl, ValidationError
 
 from schemas.jobs import FIRST_COMMENT_LIMIT, JobPosting, Pay, PayPeriod
+from schemas.media import PostFormat
 from schemas.platforms import Platform
 from schemas.publish import PostContent
 from services.distributor import captions
@@ -310,6 +313,21 @@ def render(
             text=fitted.text, link=link, media=items, format=media.format,
             first_comment=first_comment,
         )  # fmt: skip
+    elif platform is Platform.LINKEDIN:
+        fitted = captions.fit_linkedin_commentary(
+            headline=headline,
+            body=body,
+            apply_url=str(link),
+            hashtags=hashtags,
+            footer=profile.footer,
+            apply_label=labels.apply_facebook,
+        )
+        limit = captions.LINKEDIN_COMMENTARY_LIMIT
+        article = media.format is PostFormat.LINK
+        content = PostContent(
+            text=fitted.text, link=link, title=job.title if article else None, media=items,
+            format=media.format, first_comment=first_comment,
+        )  # fmt: skip
     else:
         fitted = captions.fit_instagram_caption(
             headline=headline,
@@ -376,11 +394,24 @@ def _link(url: str) -> HttpUrl | None:
         return None
 
 
+# What each platform calls a post's text, and its hashtag cap (Facebook's where not named).
+POST_TEXT_NAME: Mapping[Platform, str] = {
+    Platform.INSTAGRAM: "caption",
+    Platform.THREADS: "post",
+    Platform.LINKEDIN: "commentary",
+}
+HASHTAG_CAP: Mapping[Platform, int] = {
+    Platform.INSTAGRAM: captions.INSTAGRAM_MAX_HASHTAGS,
+    Platform.THREADS: captions.THREADS_MAX_HASHTAGS,
+    Platform.LINKEDIN: captions.LINKEDIN_MAX_HASHTAGS,
+}
+
+
 def cut_warnings(
     cuts: captions.Cuts, platform: Platform, limit: int, *, body_name: str = "description"
 ) -> list[ContentWarning]:
     """What fitting took out, one warning per kind of cut."""
-    post = {Platform.INSTAGRAM: "caption", Platform.THREADS: "post"}.get(platform, "message")
+    post = POST_TEXT_NAME.get(platform, "message")
     found: list[ContentWarning] = []
 
     def add(code: str, message: str) -> None:
@@ -399,10 +430,7 @@ def cut_warnings(
             add("body_dropped", f"{body_name} left out: no room for it")
     if cuts.headline_lines_cut:
         add("headline_shortened", f"{_count(cuts.headline_lines_cut, 'headline line')} shortened")
-    tag_cap = {
-        Platform.INSTAGRAM: captions.INSTAGRAM_MAX_HASHTAGS,
-        Platform.THREADS: captions.THREADS_MAX_HASHTAGS,
-    }.get(platform, captions.FACEBOOK_MAX_HASHTAGS)
+    tag_cap = HASHTAG_CAP.get(platform, captions.FACEBOOK_MAX_HASHTAGS)
     if cuts.tags_over_cap:
         add(
             "hashtags_dropped", f"{_count(cuts.tags_over_cap, 'hashtag')} dropped (limit {tag_cap})"

@@ -13,6 +13,10 @@ sets `facebook_video_as_reel`. A Facebook post holds photos or one video, never 
 when the list has a video, the first video is posted alone and the other items are left
 out, with a warning (the video is the richer item, and a Reel is what reaches people).
 
+LinkedIn: no media → an article post (the apply link's card, titled with the job's
+title); images → an image post of the first image, the others left out with a warning (a
+multi-image post is not built yet); videos are not posted to LinkedIn yet, left out with a
+warning. The tenant's default image is not used: the article's card is the better post.
 Threads: no media → a text post (its apply link previewed); one image → IMAGE; one video →
 VIDEO; 2-20 items → CAROUSEL, videos included (20 only through
 `platform_settings.threads.media`: a job holds 10).
@@ -103,6 +107,8 @@ def plan_media(job: JobPosting, platform: Platform, profile: TenantProfile) -> M
     items = tuple(_item(*given) for given in source_media(job, platform))
     if platform is Platform.INSTAGRAM:
         return _instagram(items, profile)
+    if platform is Platform.LINKEDIN:
+        return _linkedin(items)
     if platform is Platform.THREADS:
         return _threads(items)
     return _facebook(items, profile)
@@ -178,6 +184,34 @@ def _facebook(items: tuple[MediaItem, ...], profile: TenantProfile) -> MediaPlan
     if not items:
         return MediaPlan((), PostFormat.LINK)
     return MediaPlan(items, PostFormat.IMAGE if len(items) == 1 else PostFormat.IMAGES)
+
+
+def _linkedin(items: tuple[MediaItem, ...]) -> MediaPlan:
+    images = [item for item in items if _is_image(item)]
+    videos = len(items) - len(images)
+    warnings: list[ContentWarning] = []
+    if videos:
+        warnings.append(
+            ContentWarning(
+                "video_not_supported",
+                f"{_items(videos, 'video')} left out: videos are not posted to LinkedIn yet",
+            )
+        )
+    if len(images) > 1:
+        warnings.append(
+            ContentWarning(
+                "media_left_out",
+                f"a LinkedIn post here holds one image: {_items(len(images) - 1, 'other image')}"
+                " left out, the first image posted",
+            )
+        )
+    if not images:
+        return MediaPlan((), PostFormat.LINK, tuple(warnings))
+    return MediaPlan((images[0],), PostFormat.IMAGE, tuple(warnings))
+
+
+def _items(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _is_image(item: MediaItem) -> bool:

@@ -33,6 +33,8 @@ class Connection:
     login: LoginKind = LoginKind.FACEBOOK  # how it was connected: its host and token rules
     token_issued_at: datetime | None = None  # None: not known (stored before it was kept)
     token_scopes: tuple[str, ...] = ()  # granted at connect, where Meta reports no scopes later
+    # LinkedIn: until when its refresh token renews the access token (None: it has none).
+    refresh_token_expires_at: datetime | None = None
 
 
 def default_utm() -> dict[Platform, dict[str, str]]:

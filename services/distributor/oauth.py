@@ -31,6 +31,7 @@ from schemas.platforms import Platform
 CALLBACK_PATH = "/v1/connections/facebook/callback"
 INSTAGRAM_CALLBACK_PATH = "/v1/connections/instagram/callback"
 THREADS_CALLBACK_PATH = "/v1/connections/threads/callback"
+LINKEDIN_CALLBACK_PATH = "/v1/connections/linkedin/callback"
 _VERSION = "v1"
 _KEY_LABEL = b"jobcast/oauth-state/v1"
 
@@ -154,6 +155,8 @@ class NewConnection:
     login: LoginKind = LoginKind.FACEBOOK
     expires_at: datetime | None = None  # None: does not expire on a clock (Page tokens)
     scopes: tuple[str, ...] = ()  # kept only where Meta cannot be asked later
+    refresh_token: str | None = None  # LinkedIn: renews the access token
+    refresh_expires_at: datetime | None = None
 
     def __repr__(self) -> str:
         return f"NewConnection({self.platform.value}, {self.account_id!r})"

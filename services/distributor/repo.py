@@ -27,6 +27,7 @@ class StoredCredential:
 
     connection: Connection
     token_ciphertext: bytes
+    refresh_ciphertext: bytes | None = None  # LinkedIn's refresh token, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class RotationCounts:
 _COLUMNS = (
     "connection_id, tenant_id, platform, account_id, display_name, status,"
     " token_expires_at, last_verified_at, last_verify_error, updated_at,"
-    " login, token_issued_at, token_scopes"
+    " login, token_issued_at, token_scopes, refresh_token_expires_at"
 )
 
 
@@ -57,6 +58,14 @@ def _connection(row: asyncpg.Record) -> Connection:
         LoginKind(row["login"]),
         row["token_issued_at"],
         tuple(row["token_scopes"]),
+        row["refresh_token_expires_at"],
+    )
+
+
+def _credential(row: asyncpg.Record) -> StoredCredential:
+    refresh = row["refresh_token_ciphertext"]
+    return StoredCredential(
+        _connection(row), bytes(row["token_ciphertext"]), bytes(refresh) if refresh else None
     )
 
 
@@ -77,6 +86,8 @@ async def add_connection(
     token_expires_at: datetime | None = None,
     login: LoginKind = LoginKind.FACEBOOK,
     token_scopes: tuple[str, ...] = (),
+    refresh_token: str | None = None,
+    refresh_token_expires_at: datetime | None = None,
 ) -> Connection:
     """Store a connection (or replace the token of an existing one) and reactivate it.
 
@@ -87,10 +98,13 @@ async def add_connection(
     row = await pool.fetchrow(
         f"""INSERT INTO distributor.connections
                (connection_id, tenant_id, platform, account_id, display_name, token_ciphertext,
-                token_expires_at, login, token_issued_at, token_scopes)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9)
+                token_expires_at, login, token_issued_at, token_scopes,
+                refresh_token_ciphertext, refresh_token_expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, $10, $11)
             ON CONFLICT (tenant_id, platform, account_id) DO UPDATE
                SET token_ciphertext = EXCLUDED.token_ciphertext,
+                   refresh_token_ciphertext = EXCLUDED.refresh_token_ciphertext,
+                   refresh_token_expires_at = EXCLUDED.refresh_token_expires_at,
                    display_name = EXCLUDED.display_name,
                    token_expires_at = EXCLUDED.token_expires_at,
                    login = EXCLUDED.login, token_issued_at = EXCLUDED.token_issued_at,
@@ -107,6 +121,8 @@ async def add_connection(
         token_expires_at,
         login.value,
         list(token_scopes),
+        cipher.encrypt(refresh_token) if refresh_token else None,
+        refresh_token_expires_at if refresh_token else None,
     )
     assert row is not None
     return _connection(row)
@@ -189,6 +205,7 @@ async def remove_connection(
     row = await pool.fetchrow(
         f"""UPDATE distributor.connections
                SET token_ciphertext = ''::bytea, status = 'removed',
+                   refresh_token_ciphertext = NULL, refresh_token_expires_at = NULL,
                    token_expires_at = NULL, expiry_warned_for = NULL,
                    updated_at = CASE WHEN status = 'removed' THEN updated_at ELSE now() END
              WHERE connection_id = $1 AND tenant_id = $2
@@ -204,14 +221,15 @@ async def credentials_to_verify(
 ) -> list[StoredCredential]:
     """A tenant's connections that still hold a token (all, or the one named)."""
     rows = await pool.fetch(
-        f"""SELECT {_COLUMNS}, token_ciphertext FROM distributor.connections
+        f"""SELECT {_COLUMNS}, token_ciphertext, refresh_token_ciphertext
+              FROM distributor.connections
              WHERE tenant_id = $1 AND status <> 'removed'
                AND ($2::uuid IS NULL OR connection_id = $2)
              ORDER BY platform, account_id""",
         tenant_id,
         connection_id,
     )
-    return [StoredCredential(_connection(r), bytes(r["token_ciphertext"])) for r in rows]
+    return [_credential(r) for r in rows]
 
 
 async def claim_due_verifications(
@@ -232,11 +250,11 @@ async def claim_due_verifications(
                     ORDER BY last_verified_at NULLS FIRST
                     LIMIT $2
                       FOR UPDATE SKIP LOCKED)
-            RETURNING {_COLUMNS}, token_ciphertext""",
+            RETURNING {_COLUMNS}, token_ciphertext, refresh_token_ciphertext""",
         interval_seconds,
         limit,
     )
-    return [StoredCredential(_connection(r), bytes(r["token_ciphertext"])) for r in rows]
+    return [_credential(r) for r in rows]
 
 
 async def record_verification(
@@ -261,9 +279,12 @@ async def store_refreshed_token(
     old_ciphertext: bytes,
     token: str,
     expires_at: datetime | None,
+    refresh_token: str | None = None,
+    refresh_expires_at: datetime | None = None,
 ) -> bool:
-    """Replace a refreshed token (encrypted), its expiry and issue time; False when the
-    row no longer holds the token that was refreshed (a reconnect or removal meanwhile).
+    """Replace a refreshed token (encrypted), its expiry and issue time, and the refresh
+    token when a new one came with it; False when the row no longer holds the token that
+    was refreshed (a reconnect or removal meanwhile).
 
     Not a status change: `updated_at` stays. The expiry warned about is forgotten, so a
     later expiry is announced again.
@@ -271,13 +292,18 @@ async def store_refreshed_token(
     swapped = await pool.fetchval(
         """UPDATE distributor.connections
               SET token_ciphertext = $3, token_expires_at = $4, token_issued_at = now(),
-                  expiry_warned_for = NULL
+                  expiry_warned_for = NULL,
+                  refresh_token_ciphertext = COALESCE($5, refresh_token_ciphertext),
+                  refresh_token_expires_at = CASE WHEN $5::bytea IS NULL
+                       THEN refresh_token_expires_at ELSE $6 END
             WHERE connection_id = $1 AND token_ciphertext = $2 AND status <> 'removed'
            RETURNING true""",
         connection_id,
         old_ciphertext,
         cipher.encrypt(token),
         expires_at,
+        cipher.encrypt(refresh_token) if refresh_token else None,
+        refresh_expires_at,
     )
     return bool(swapped)
 
@@ -324,29 +350,36 @@ async def consume_oauth_nonce(
 
 
 async def rotate_tokens(pool: asyncpg.Pool | DbConnection, cipher: TokenCipher) -> RotationCounts:
-    """Re-encrypt every stored token under the newest key.
+    """Re-encrypt every stored token (and LinkedIn refresh token) under the newest key.
 
-    Each row is swapped only if it still holds the ciphertext read, so a token replaced
-    meanwhile (a reconnect) is never overwritten with an older one.
+    Each row is swapped only if it still holds the ciphertexts read, so a token replaced
+    meanwhile (a reconnect, a refresh) is never overwritten with an older one.
     """
     rows = await pool.fetch(
-        "SELECT connection_id, token_ciphertext FROM distributor.connections"
+        "SELECT connection_id, token_ciphertext, refresh_token_ciphertext"
+        " FROM distributor.connections"
         " WHERE token_ciphertext <> ''::bytea ORDER BY connection_id"
     )
     rotated = failed = 0
     for row in rows:
         old = bytes(row["token_ciphertext"])
+        old_refresh = row["refresh_token_ciphertext"]
         try:
             new = cipher.rotate(old)
+            new_refresh = cipher.rotate(bytes(old_refresh)) if old_refresh else None
         except InvalidToken:
             failed += 1
             continue
         swapped = await pool.fetchval(
-            """UPDATE distributor.connections SET token_ciphertext = $3
-                WHERE connection_id = $1 AND token_ciphertext = $2 RETURNING true""",
+            """UPDATE distributor.connections
+                  SET token_ciphertext = $3, refresh_token_ciphertext = $5
+                WHERE connection_id = $1 AND token_ciphertext = $2
+                  AND refresh_token_ciphertext IS NOT DISTINCT FROM $4 RETURNING true""",
             row["connection_id"],
             old,
             new,
+            old_refresh,
+            new_refresh,
         )
         rotated += bool(swapped)
     return RotationCounts(rotated, failed)

@@ -6,10 +6,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from jobcast.graph.settings import GraphSettings
+from jobcast.linkedin.login import LINKEDIN_SCOPES
+from jobcast.linkedin.settings import LinkedInSettings
 from jobcast.settings import CommonSettings
 
 
-class DistributorSettings(CommonSettings, GraphSettings):
+class DistributorSettings(CommonSettings, GraphSettings, LinkedInSettings):
     model_config = SettingsConfigDict(env_prefix="DISTRIBUTOR_", frozen=True, extra="ignore")
 
     # HTTP port: preview, connections and OAuth, and the ops endpoints.
@@ -90,6 +92,20 @@ class DistributorSettings(CommonSettings, GraphSettings):
         "threads_manage_replies",  # first comments (replies)
         "threads_delete",  # deleting the post when its job closes
     )
+    # LinkedIn (organization pages): the app's client id, from the LinkedIn Developer
+    # Portal (Auth tab); the app needs the Community Management API product.
+    linkedin_client_id: str | None = Field(default=None, validation_alias="LINKEDIN_CLIENT_ID")
+    # The LinkedIn app's client secret: the code exchange, refreshes and introspection.
+    linkedin_client_secret: SecretStr | None = Field(
+        default=None, validation_alias="LINKEDIN_CLIENT_SECRET"
+    )
+    # LinkedIn's OAuth 2.0 base: the consent dialog is `/authorization` below it (a browser
+    # address), the token calls `/accessToken` and `/introspectToken`. The local stack
+    # points it at the sandbox's `/linkedin-www/oauth/v2`.
+    linkedin_oauth_url: str = "https://www.linkedin.com/oauth/v2"
+    # The permissions LinkedIn's consent asks for: post as the organization, read its posts,
+    # list the organizations the member administers.
+    linkedin_oauth_scopes: tuple[str, ...] = LINKEDIN_SCOPES
     # How long an OAuth state (a started connect) stays valid.
     oauth_state_ttl_seconds: float = Field(default=600.0, gt=0)
     # Token health: each connection is refreshed when due and checked (debug_token; /me for
@@ -99,7 +115,7 @@ class DistributorSettings(CommonSettings, GraphSettings):
     # (see DISTRIBUTOR_VERIFY_INTERVAL_SECONDS)
     expiry_warning_seconds: float = Field(default=7 * 86400.0, ge=0)
     # A token that can be refreshed (Instagram Login and Threads: at least 24 h old; a
-    # short-lived Facebook user token: exchanged for a long-lived one) is refreshed by the
-    # check once it
-    # expires within this window, before any expiry warning would be due.
+    # short-lived Facebook user token: exchanged for a long-lived one; LinkedIn: while its
+    # refresh token lives) is refreshed by the check once it expires within this window,
+    # before any expiry warning would be due.
     refresh_before_seconds: float = Field(default=30 * 86400.0, ge=0)

@@ -2,9 +2,10 @@
 
 A token that can be refreshed and nears its end is refreshed first (`token_lifecycle`):
 Instagram Login's `ig_refresh_token`, Threads' `th_refresh_token`, a Facebook user token's
-`fb_exchange_token`. Then it is checked: Facebook Login tokens with `debug_token`,
-Instagram Login and Threads tokens by reading their account (`/me`) against the expiry
-and scopes stored at connect or refresh.
+`fb_exchange_token`, a LinkedIn token's refresh token (`grant_type=refresh_token`). Then it
+is checked: Facebook Login tokens with `debug_token`, Instagram Login and Threads tokens by
+reading their account (`/me`) against the expiry and scopes stored at connect or refresh,
+LinkedIn tokens by LinkedIn's token introspection.
 A token Meta no longer accepts moves its connection to `needs_reconnect` (and the
 distributor stops planning posts for it), announced with `connection.expired` too when it
 ran out; a token that expires within the warning window is announced once with
@@ -33,6 +34,7 @@ from jobcast.graph.user_login import (
     UserLoginError,
     UserTokenLogin,
 )
+from jobcast.linkedin.login import LinkedInLogin, LinkedInLoginError
 from schemas.connections import (
     ConnectionExpired,
     ConnectionExpiring,
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 REQUIRED_SCOPES: dict[Platform, tuple[str, ...]] = {
     Platform.FACEBOOK: ("pages_manage_posts", "pages_read_engagement"),
     Platform.INSTAGRAM: ("instagram_basic", "instagram_content_publish"),
+    Platform.LINKEDIN: ("w_organization_social", "r_organization_social"),
 }
 # The same through a login of the platform's own (its own scope names).
 LOGIN_SCOPES: dict[LoginKind, tuple[str, ...]] = {
@@ -115,11 +118,12 @@ def assess(
 
 @dataclass(frozen=True, slots=True)
 class Logins:
-    """Meta's ways in, each with its token calls."""
+    """The platforms' ways in, each with its token calls."""
 
     facebook: FacebookGraph
     instagram: UserTokenLogin
     threads: UserTokenLogin
+    linkedin: LinkedInLogin
 
     def user_login(self, login: LoginKind) -> UserTokenLogin | None:
         """The user-token login a connection was made with (None: Facebook Login)."""
@@ -152,7 +156,9 @@ class Windows:
 
 
 async def _inspect(logins: Logins, connection: Connection, token: str) -> TokenInfo:
-    """What Meta says of a token now; CheckUnavailableError if it cannot be asked."""
+    """What the platform says of a token now; CheckUnavailableError if it cannot be asked."""
+    if connection.login is LoginKind.LINKEDIN:
+        return await _inspect_linkedin(logins.linkedin, connection, token)
     user_login = logins.user_login(connection.login)
     if user_login is not None:
         # No debug_token on Instagram's or Threads' host: a token that still reads its
@@ -170,17 +176,54 @@ async def _inspect(logins: Logins, connection: Connection, token: str) -> TokenI
         raise CheckUnavailableError(str(exc)) from None
 
 
+async def _inspect_linkedin(login: LinkedInLogin, connection: Connection, token: str) -> TokenInfo:
+    """LinkedIn's introspection: active or not, its expiry and scopes."""
+    try:
+        status = await login.introspect(token)
+    except LinkedInLoginError as exc:
+        raise CheckUnavailableError(str(exc)) from None
+    error = "" if status.active else f"LinkedIn says the token is {status.status}"
+    return TokenInfo(
+        status.active, status.expires_at or connection.token_expires_at, status.scopes, error
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Renewed:
+    """A refreshed token, its expiry, and the refresh token that came with it (LinkedIn)."""
+
+    token: str
+    expires_at: datetime | None
+    refresh_token: str | None = None
+    refresh_expires_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"Renewed(expires_at={self.expires_at}, tokens=[redacted])"
+
+
 async def _refresh(
-    logins: Logins, connection: Connection, token: str
-) -> tuple[str, datetime | None]:
-    """A new token and its expiry (raises UserLoginError, GraphError or
-    AppNotConfiguredError when the platform refuses)."""
+    logins: Logins, cipher: TokenCipher, credential: StoredCredential, token: str
+) -> Renewed:
+    """A new token and its expiry (raises UserLoginError, GraphError, LinkedInLoginError
+    or AppNotConfiguredError when the platform refuses)."""
+    connection = credential.connection
+    if connection.login is LoginKind.LINKEDIN:
+        if credential.refresh_ciphertext is None:
+            raise LinkedInLoginError("token refresh", "the connection holds no refresh token")
+        grant = await logins.linkedin.refresh(cipher.decrypt(credential.refresh_ciphertext))
+        now = utcnow()
+        return Renewed(
+            grant.access_token,
+            grant.expires_at(now),
+            grant.refresh_token,
+            grant.refresh_expires_at(now),
+        )
     user_login = logins.user_login(connection.login)
     if user_login is not None:
         fresh = await user_login.refresh(token)
-        return fresh.token, fresh.expires_at(utcnow())
+        return Renewed(fresh.token, fresh.expires_at(utcnow()))
     renewed = await logins.facebook.long_lived_user_token(token)
-    return renewed, (await logins.facebook.debug_token(renewed)).expires_at
+    return Renewed(renewed, (await logins.facebook.debug_token(renewed)).expires_at)
 
 
 async def _refresh_if_due(
@@ -202,23 +245,26 @@ async def _refresh_if_due(
         expires_at=connection.token_expires_at,
         now=now,
         refresh_before=windows.refresh_before,
+        refresh_token_until=connection.refresh_token_expires_at,
     )
     if not due:
         return credential, token, ""
     try:
-        fresh, expires_at = await _refresh(logins, connection, token)
-    except (UserLoginError, GraphError, AppNotConfiguredError) as exc:
+        renewed = await _refresh(logins, cipher, credential, token)
+    except (UserLoginError, GraphError, AppNotConfiguredError, LinkedInLoginError) as exc:
         log.warning(
             "token refresh failed",
             extra={"connection_id": str(connection.connection_id), "reason": str(exc)},
         )
         return credential, token, str(exc)
+    fresh, expires_at = renewed.token, renewed.expires_at
     old_expiry = connection.token_expires_at
     if old_expiry is not None and expires_at is not None and expires_at <= old_expiry:
         return credential, token, "the platform gave no later expiry"
     if not await store_refreshed_token(
         pool, cipher, connection.connection_id,
         old_ciphertext=credential.token_ciphertext, token=fresh, expires_at=expires_at,
+        refresh_token=renewed.refresh_token, refresh_expires_at=renewed.refresh_expires_at,
     ):  # fmt: skip
         return credential, token, "the connection changed while it was refreshed"
     log.info(
@@ -229,7 +275,11 @@ async def _refresh_if_due(
         },
     )
     refreshed = replace(connection, token_expires_at=expires_at, token_issued_at=now)
-    return StoredCredential(refreshed, cipher.encrypt(fresh)), fresh, ""
+    refresh_ciphertext = credential.refresh_ciphertext
+    if renewed.refresh_token:
+        refreshed = replace(refreshed, refresh_token_expires_at=renewed.refresh_expires_at)
+        refresh_ciphertext = cipher.encrypt(renewed.refresh_token)
+    return StoredCredential(refreshed, cipher.encrypt(fresh), refresh_ciphertext), fresh, ""
 
 
 async def check_connection(
@@ -401,6 +451,8 @@ class VerificationLoop:
         async with self._slots:
             connection = credential.connection
             if connection.login is LoginKind.FACEBOOK and not self._logins.facebook.configured:
+                return
+            if connection.login is LoginKind.LINKEDIN and not self._logins.linkedin.configured:
                 return
             await check_connection(
                 self._pool, self._cipher, self._logins, self._emit, credential,

@@ -22,6 +22,7 @@ from jobcast.graph.pacing import Throttle
 from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
 from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
+from jobcast.linkedin.client import LinkedInClient
 from jobcast.public_http import public_only_client
 from jobcast.rate_limits import RateLimiter
 from jobcast.service import (
@@ -161,7 +162,13 @@ def _collector(
         instagram_url=settings.graph_instagram_url, threads_url=settings.graph_threads_url,
         threads_version=settings.graph_threads_version, observe_usage=throttle.observe,
     )  # fmt: skip
+    # LinkedIn posts' likes and comments, through the LinkedIn client on its own pool.
+    linkedin = graph_session(
+        settings.linkedin_api_url, timeout_seconds=settings.linkedin_timeout_seconds
+    )
+    cleanups.append(linkedin.close)
     return EngagementCollector(
+        linkedin=LinkedInClient(linkedin, settings.linkedin_api_version),
         pool=pool,
         broker=broker,
         graph=graph,

@@ -1,14 +1,15 @@
-"""Metrics service settings (env prefix `METRICS_`; Graph API settings shared with the
-publishers)."""
+"""Metrics service settings (env prefix `METRICS_`; Graph API and LinkedIn API settings
+shared with the publishers)."""
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from jobcast.graph.settings import GraphSettings
+from jobcast.linkedin.settings import LinkedInSettings
 from jobcast.settings import CommonSettings
 
 
-class MetricsSettings(CommonSettings, GraphSettings):
+class MetricsSettings(CommonSettings, GraphSettings, LinkedInSettings):
     model_config = SettingsConfigDict(env_prefix="METRICS_", frozen=True, extra="ignore")
 
     # HTTP port: the read API, SSE, webhook registration and the ops endpoints.

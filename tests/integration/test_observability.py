@@ -164,6 +164,7 @@ async def test_readiness_covers_broker_database_and_consumer_assignment(
         "publisher-facebook": {"kafka", "postgres", "assignment", "consumers"},
         "publisher-instagram": {"kafka", "postgres", "assignment", "consumers"},
         "publisher-threads": {"kafka", "postgres", "assignment", "consumers"},
+        "publisher-linkedin": {"kafka", "postgres", "assignment", "consumers"},
         "metrics": {"kafka", "postgres", "consumers"},
     }
     async with httpx.AsyncClient(timeout=10) as http:

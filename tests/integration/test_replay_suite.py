@@ -31,6 +31,7 @@ from jobcast.topics import JOBS_EVENTS, JOBS_INCOMING, PUBLISH_RESULTS
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
 from tests.integration.helpers import LOGINS, job_event
+from tests.suites.chaos import account_id_for
 from tests.suites.replay import ReplayVerdict, replay_everything
 from tests.suites.stack import OwnInfra, Pipeline, own_stack, run_async
 from tests.suites.verdict import show
@@ -53,9 +54,9 @@ class History:
 
     async def tenant(self, platforms: list[Platform]) -> tuple[uuid.UUID, str, list[str]]:
         tenant, key = await create_tenant(self.pool, f"replay-{uuid.uuid4().hex[:8]}")
-        accounts = []
+        accounts: list[str] = []
         for platform in platforms:
-            account = f"{platform.value[:2]}-{uuid.uuid4().hex[:10]}"
+            account = account_id_for(platform, 0, len(self.accounts) + len(accounts))
             await add_connection(
                 self.pool, self.cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account, token=f"t-{account}",
@@ -108,8 +109,14 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
     await migrate_distributor(pool)
     async with httpx.AsyncClient(timeout=15) as http:
         h = History(pipeline, pool, http)
-        a_id, a_key, (a_fb, a_ig, a_stale, a_th) = await h.tenant(
-            [Platform.FACEBOOK, Platform.INSTAGRAM, Platform.FACEBOOK, Platform.THREADS]
+        a_id, a_key, (a_fb, a_ig, a_stale, a_th, a_li) = await h.tenant(
+            [
+                Platform.FACEBOOK,
+                Platform.INSTAGRAM,
+                Platform.FACEBOOK,
+                Platform.THREADS,
+                Platform.LINKEDIN,
+            ]
         )
         stale = await pool.fetchval(
             "SELECT connection_id FROM distributor.connections WHERE account_id = $1", a_stale
@@ -127,6 +134,8 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                       method="POST")  # fmt: skip
         await h.fault(action="http_500_after_create", account_id=a_th,
                       operation="threads.publish")  # fmt: skip
+        await h.fault(action="http_500_after_create", account_id=a_li,
+                      operation="li.posts.create")  # fmt: skip
 
         a_jobs = [f"replay-a-{n}" for n in range(12)]
         events = [job_event(j) for j in a_jobs[:10]]
@@ -148,11 +157,11 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                     await producer.send_and_wait(topic, garbage, key=b"replay-garbage")
         finally:
             await producer.stop()
-        # a: 12 jobs × (FB, IG, stale FB, Threads) = 48 rows; b: 6 FB posts.
-        rows = await h.settled([a_id, b_id], 48 + 6)
+        # a: 12 jobs × (FB, IG, stale FB, Threads, LinkedIn) = 60 rows; b: 6 FB posts.
+        rows = await h.settled([a_id, b_id], 60 + 6)
 
-        # Updates (a Facebook edit each; Instagram and Threads cannot edit) and closes
-        # (Threads deletes too).
+        # Updates (a Facebook and a LinkedIn edit each; Instagram and Threads cannot edit) and
+        # closes (Threads deletes too).
         await h.submit(a_key, [
             {"event_type": "job.updated", "payload": {**job_event(j)["payload"],
              "revision": 2, "title": f"Senior cook {j}"}} for j in a_jobs[:2]
@@ -176,7 +185,7 @@ async def make_history(pipeline: Pipeline, pool: asyncpg.Pool) -> list[str]:
                 != "posted"
             ):
                 await asyncio.sleep(0.3)
-        await h.settled([a_id, b_id], 48 + 6 + 2)  # + the two edits (and deletes, if any)
+        await h.settled([a_id, b_id], 60 + 6 + 4)  # + the four edits (and deletes, if any)
         return h.accounts
 
 

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool
 from jobcast.graph.hosts import LoginKind
+from jobcast.linkedin.little_text import unescape
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import Platform
 from services.distributor.repo import add_connection, migrate_distributor, set_connection_status
@@ -72,6 +73,8 @@ SURFACES = {
     Platform.FACEBOOK: Surface("fb_posts", "message", "fb.*", "fb.*", 80001),
     Platform.INSTAGRAM: Surface("ig_media", "caption", "ig.media_publish", "ig.*", 80002),
     Platform.THREADS: Surface("threads_media", "text", "threads.publish", "threads.*", 17),
+    # LinkedIn's ledger is its own (/_sandbox/linkedin/ledger); its rate limit is a 429.
+    Platform.LINKEDIN: Surface("posts", "commentary", "li.posts.create", "li.*", 429),
 }
 
 
@@ -80,7 +83,9 @@ class ChaosPlan:
     jobs: int = 300
     tenants: int = 2
     connections: int = 20  # in all: split over the tenants, in turn over the platforms
-    platforms: tuple[Platform, ...] = (Platform.FACEBOOK, Platform.INSTAGRAM, Platform.THREADS)
+    platforms: tuple[Platform, ...] = (
+        Platform.FACEBOOK, Platform.INSTAGRAM, Platform.THREADS, Platform.LINKEDIN,
+    )  # fmt: skip
     # Per tenant: connections that need reconnecting (planned, skipped with the reason) and
     # disabled ones (not planned at all: no post, no row).
     needs_reconnect_per_tenant: int = 1
@@ -224,7 +229,7 @@ async def setup_tenants(pool: asyncpg.Pool, secret_key: str, plan: ChaosPlan) ->
         connections = []
         for n in range(per_tenant):
             platform = plan.platforms[n % len(plan.platforms)]
-            account_id = f"{platform.value[:2]}{t}{n:04d}{uuid.uuid4().hex[:6]}"
+            account_id = account_id_for(platform, t, n)
             stored = await add_connection(
                 pool, cipher, tenant_id=tenant.tenant_id, platform=platform,
                 account_id=account_id, token=f"token-{account_id}",
@@ -240,6 +245,13 @@ async def setup_tenants(pool: asyncpg.Pool, secret_key: str, plan: ChaosPlan) ->
             connections.append(Connection(stored.connection_id, platform, account_id, status))
         tenants.append(Tenant(tenant.tenant_id, api_key, connections))
     return tenants
+
+
+def account_id_for(platform: Platform, tenant: int, n: int) -> str:
+    """A fresh account id on `platform` (a LinkedIn organization's is a number)."""
+    if platform is Platform.LINKEDIN:
+        return f"9{tenant}{n:04d}{uuid.uuid4().int % 10**8:08d}"
+    return f"{platform.value[:2]}{tenant}{n:04d}{uuid.uuid4().hex[:6]}"
 
 
 class Driver:
@@ -393,6 +405,10 @@ class Driver:
         if kind == "500_after_create":  # "please retry" from a call that did post
             return kind, {"action": "http_500_after_create", "operation": publish,
                           "method": "POST"}  # fmt: skip
+        if account.platform is Platform.LINKEDIN:  # a 429 that names no daily limit
+            return f"{kind}_429", {"action": "error", "code": 429, "http_status": 429,
+                      "message": "Too many requests", "operation": "li.*",
+                      "times": self.random.randint(1, 3)}  # fmt: skip
         codes = [32, 613, 17]
         if self.plan.long_rate_limits:
             codes += [surface.account_rate_limit, 4]
@@ -476,16 +492,21 @@ async def ledger_by_job(
     """The texts of each job's live posts on one account, per the sandbox."""
     surface = SURFACES[account.platform]
     kind = surface.ledger
-    response = await http.get(
-        f"{sandbox}/_sandbox/ledger",
-        params={"account_id": account.account_id, "kind": kind, "include_deleted": "false"},
-    )
+    if account.platform is Platform.LINKEDIN:
+        url, params = f"{sandbox}/_sandbox/linkedin/ledger", {
+            "organization_id": account.account_id, "include_deleted": "false"}  # fmt: skip
+    else:
+        url, params = f"{sandbox}/_sandbox/ledger", {
+            "account_id": account.account_id, "kind": kind, "include_deleted": "false"}  # fmt: skip
+    response = await http.get(url, params=params)
     response.raise_for_status()
     found: dict[str, list[str]] = {}
     for item in response.json()[kind]:
         if item.get("reply_to_id"):
             continue  # a Threads reply is a comment, no post
         text = item.get(surface.text) or ""
+        if account.platform is Platform.LINKEDIN:
+            text = unescape(text)  # the commentary as sent is little text
         match = JOB_ID_RE.search(text)
         found.setdefault(match.group(0) if match else f"<unknown: {text[:40]!r}>", []).append(text)
     return found

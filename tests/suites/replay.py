@@ -91,6 +91,11 @@ async def snapshot(pool: asyncpg.Pool, sandbox: str, accounts: Sequence[str]) ->
             response = await http.get(f"{sandbox}/_sandbox/ledger", params={"account_id": account})
             response.raise_for_status()
             ledger[account] = response.json()
+            response = await http.get(
+                f"{sandbox}/_sandbox/linkedin/ledger", params={"organization_id": account}
+            )
+            response.raise_for_status()
+            ledger[f"{account} on LinkedIn"] = response.json()
         calls = (await http.get(f"{sandbox}/_sandbox/calls", params={"limit": 1})).json()
     last = calls["calls"][-1]["seq"] if calls["calls"] else 0
     return Snapshot(ledger, await read_model(pool), int(last))

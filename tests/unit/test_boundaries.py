@@ -1,6 +1,6 @@
 """Packages are boundaries: a service imports shared packages, never another service.
 
-The only allowed reach is the two publisher services into `services.publishing`, their
+The only allowed reach is the publisher services into `services.publishing`, their
 shared package. And the product (`jobcast`, `schemas`, `services`) never imports the
 development tools in `devtools/`, which the wheel and the image leave out, nor (with the
 CLI) an HTTP client library but aiohttp.
@@ -17,6 +17,7 @@ ALLOWED = {
     ("publisher_facebook", "publishing"),
     ("publisher_instagram", "publishing"),
     ("publisher_threads", "publishing"),
+    ("publisher_linkedin", "publishing"),
 }
 
 

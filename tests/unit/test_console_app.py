@@ -51,10 +51,31 @@ class FakeApis:
             response.status_code, response.reason_phrase, response.headers, response.content
         )
 
+    @staticmethod
+    def linkedin(request: httpx.Request, url: str) -> httpx.Response | None:
+        """A LinkedIn consent offering two pages, the choice of one, the connections."""
+        path = request.url.path
+        if url.startswith(f"{DISTRIBUTOR}/v1/connections/linkedin/callback"):
+            organizations = [{"organization_id": "101", "name": "Warung Ibu"},
+                             {"organization_id": "102", "name": "Warung Laut"}]  # fmt: skip
+            choice = {"grant_id": "g-1", "organizations": organizations, "expires_at": "x"}
+            return httpx.Response(200, json={"tenant_id": "t", "connections": [], "choice": choice})
+        if path == "/v1/connections" and request.headers.get("authorization"):
+            return httpx.Response(200, json={"connections": []})
+        if path == "/v1/connections/linkedin/choose":
+            chosen = json.loads(request.content)
+            if chosen != {"grant_id": "g-1", "organization_id": "102"}:
+                return httpx.Response(404, json={"detail": "no such choice"})
+            connected = {"platform": "linkedin", "account_id": "102", "display_name": "Warung Laut"}
+            return httpx.Response(200, json={"tenant_id": "t", "connections": [connected]})
+        return None
+
     def __call__(self, request: httpx.Request) -> httpx.Response:  # noqa: PLR0911
         self.requests.append(request)
         key = request.headers.get("authorization", "").removeprefix("Bearer ")
         url = str(request.url)
+        if (linkedin := self.linkedin(request, url)) is not None:
+            return linkedin
         if url.startswith(f"{DISTRIBUTOR}/v1/connections/") and "/callback?" in url:
             if "state=good" not in url:
                 return httpx.Response(400, json={"detail": "invalid OAuth state: expired"})
@@ -262,6 +283,31 @@ def test_connect_threads_goes_through_threads_login_and_back(
     assert back.status_code == 303
     assert apis.requests[-1].url.path == "/v1/connections/threads/callback"
     assert "Kopi Pagi (Threads)" in client.get("/connections").text
+
+
+def test_a_linkedin_member_with_several_pages_chooses_one(
+    client: TestClient, apis: FakeApis
+) -> None:
+    sign_in(client, TENANT_KEY)
+    html = {"accept": "text/html"}
+    assert 'id="connect-linkedin"' in client.get("/connections").text
+    page = client.get("/v1/connections/linkedin/callback?code=c&state=good", headers=html)
+    assert page.status_code == 200
+    assert "Warung Ibu" in page.text
+    assert 'value="102"' in page.text
+    assert 'name="grant_id" value="g-1"' in page.text
+    token = csrf_of(client, "/connections")
+    form = {"csrf_token": token, "grant_id": "g-1", "organization_id": "102"}
+    assert (
+        client.post("/connections/linkedin/choose", data={**form, "csrf_token": "x"}).status_code
+        == 403
+    )
+    done = client.post("/connections/linkedin/choose", data=form)
+    assert done.status_code == 303
+    assert apis.requests[-1].headers["authorization"] == f"Bearer {TENANT_KEY}"
+    assert "Connected: Warung Laut (LinkedIn)." in client.get("/connections").text
+    client.post("/connections/linkedin/choose", data={**form, "organization_id": "999"})
+    assert "Nothing was connected: no such choice" in client.get("/connections").text
 
 
 def test_an_upload_is_sent_row_by_row_and_each_outcome_shown(

@@ -18,6 +18,7 @@ from services.metrics.engagement.domain import (
     facebook_engagement,
     insight_values,
     instagram_engagement,
+    linkedin_engagement,
     webhook_comment,
 )
 from services.metrics.readmodel.domain import decode_cursor, encode_cursor, ratio
@@ -268,3 +269,18 @@ def test_webhook_url_settings_are_off_by_default_and_in_every_deployment(
     for path in deploy.rglob("*"):
         if path.is_file() and path.suffix in {".yaml", ".yml", ".example", ".env", ""}:
             assert "WEBHOOK_ALLOW" not in path.read_text(errors="ignore"), path
+
+
+def test_linkedin_engagement_is_likes_and_comments_from_social_actions() -> None:
+    body = {
+        "likesSummary": {"totalLikes": 7, "likedByCurrentUser": False},
+        "commentsSummary": {"aggregatedTotalComments": 2, "totalFirstLevelComments": 1},
+    }
+    metrics, raw = linkedin_engagement(body)
+    assert (metrics.likes, metrics.comments, metrics.total_interactions) == (7, 2, 9)
+    assert (metrics.views, metrics.shares, metrics.reach) == (None, None, None)
+    assert raw == {"likes": 7, "comments": 2}
+    # A summary LinkedIn leaves out, or a count that is no count, is unknown, not zero.
+    partial, raw = linkedin_engagement({"likesSummary": {"totalLikes": True}})
+    assert (partial.likes, partial.comments, partial.total_interactions) == (None, None, None)
+    assert raw == {}

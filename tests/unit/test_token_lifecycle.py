@@ -100,3 +100,36 @@ def test_an_expired_token_is_invalid_and_says_so() -> None:
         False,
         "token expired",
     )
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "refresh_left", "due"),
+    [
+        (40 * DAY, 300 * DAY, False),  # not within the window yet
+        (MONTH, 300 * DAY, True),
+        (-DAY, 300 * DAY, True),  # an expired access token is renewed with the refresh token
+        (5 * DAY, -DAY, False),  # the refresh token is dead: the member must consent again
+        (5 * DAY, None, False),  # no refresh token at all (added by hand without one)
+    ],
+)
+def test_linkedin_tokens_refresh_while_their_refresh_token_lives(
+    expires_in: timedelta, refresh_left: timedelta | None, due: bool
+) -> None:
+    assert (
+        refresh_due(
+            LoginKind.LINKEDIN,
+            issued_at=NOW - 20 * DAY,
+            expires_at=NOW + expires_in,
+            now=NOW,
+            refresh_before=MONTH,
+            refresh_token_until=None if refresh_left is None else NOW + refresh_left,
+        )
+        is due
+    )
+
+
+def test_linkedin_tokens_need_posting_and_reading_as_the_organization() -> None:
+    info = TokenInfo(True, NOW + 60 * DAY, frozenset({"w_organization_social"}))
+    health = assess(info, Platform.LINKEDIN, now=NOW, warning=WEEK, login=LoginKind.LINKEDIN)
+    assert health.missing_scopes == ("r_organization_social",)
+    assert health.problem == "missing scopes: r_organization_social"

@@ -25,13 +25,15 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import Counter
 
 from jobcast.due_work import work_through_due
-from jobcast.graph.client import GraphClient, GraphError
+from jobcast.graph.client import GraphClient
 from jobcast.graph.credentials import CredentialCache, Unusable
-from jobcast.graph.errors import APP_WIDE_RATE_LIMIT_CODES, classify_graph_error
+from jobcast.graph.errors import classify_graph_error
 from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import Throttle
 from jobcast.kafka import publish_event
-from jobcast.platform_api import AmbiguousOutcomeError
+from jobcast.linkedin.client import LinkedInClient, rest_path
+from jobcast.linkedin.errors import LinkedInError, classify_linkedin_error
+from jobcast.platform_api import AmbiguousOutcomeError, PlatformError
 from jobcast.topics import ENGAGEMENT_EVENTS
 from schemas.engagement import EngagementCollected, EngagementMetrics, EngagementSnapshot
 from schemas.envelope import utcnow
@@ -46,6 +48,7 @@ from services.metrics.engagement.domain import (
     facebook_engagement,
     insight_values,
     instagram_engagement,
+    linkedin_engagement,
     threads_engagement,
 )
 from services.metrics.retries import next_try_in
@@ -73,7 +76,9 @@ class EngagementCollector:
         retry_delays: Sequence[float] = (60.0, 300.0, 900.0, 3600.0),
         lease_seconds: float = 120.0,
         batch: int = 50,
+        linkedin: LinkedInClient | None = None,
     ) -> None:
+        self._linkedin = linkedin
         self._pool = pool
         self._broker = broker
         self._graph = graph
@@ -120,9 +125,12 @@ class EngagementCollector:
             )  # fmt: skip
             return "paced"
         try:
-            graph = self._graph.for_login(credentials.login)
-            metrics, raw = await self._read(graph, due, credentials.token)
-        except GraphError as exc:
+            if due.platform == Platform.LINKEDIN.value:
+                metrics, raw = await self._read_linkedin(due, credentials.token)
+            else:
+                graph = self._graph.for_login(credentials.login)
+                metrics, raw = await self._read(graph, due, credentials.token)
+        except PlatformError as exc:
             return await self._after_error(due, credentials.account_id, exc)
         except AmbiguousOutcomeError as exc:
             return await self._retry_or_fail(due, f"no clear answer: {exc}")
@@ -167,13 +175,30 @@ class EngagementCollector:
         fields = await graph.call("GET", post, token, params={"fields": FB_COUNT_FIELDS})
         return facebook_engagement(values, fields)
 
-    async def _after_error(self, due: repo.DueCheckpoint, account_id: str, exc: GraphError) -> str:
-        verdict = classify_graph_error(exc.code, exc.subcode)
+    async def _read_linkedin(
+        self, due: repo.DueCheckpoint, token: str
+    ) -> tuple[EngagementMetrics, dict[str, int]]:
+        """A LinkedIn post's likes and comments (its social actions)."""
+        if self._linkedin is None:
+            raise LinkedInError(
+                "LinkedIn statistics are not read here (no LinkedIn client)", code=None,
+                http_status=None, error_code="NOT_CONFIGURED",
+            )  # fmt: skip
+        answer = await self._linkedin.call(
+            "GET", rest_path("socialActions", due.platform_post_id), token
+        )
+        return linkedin_engagement(answer.body or {})
+
+    async def _after_error(
+        self, due: repo.DueCheckpoint, account_id: str, exc: PlatformError
+    ) -> str:
+        if isinstance(exc, LinkedInError):
+            verdict = classify_linkedin_error(exc)
+        else:
+            verdict = classify_graph_error(exc.code, exc.subcode)
         if verdict.error_class is ErrorClass.RATE_LIMITED:
             self._throttle.rate_limited(
-                account_id,
-                app_wide=exc.code in APP_WIDE_RATE_LIMIT_CODES and exc.subcode is None,
-                regain_seconds=exc.regain_seconds,
+                account_id, app_wide=verdict.app_wide, regain_seconds=exc.regain_seconds
             )
             await repo.retry_checkpoint(
                 self._pool, due, self._throttle.wait_seconds(account_id), exc.message,

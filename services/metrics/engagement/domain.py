@@ -73,6 +73,26 @@ def instagram_engagement(insights: Mapping[str, int]) -> tuple[EngagementMetrics
     return EngagementMetrics(**{k: insights.get(k) for k in IG_INSIGHTS}), dict(insights)
 
 
+def linkedin_engagement(body: Mapping[str, Any]) -> tuple[EngagementMetrics, dict[str, int]]:
+    """A LinkedIn post's numbers from its social actions (`GET /rest/socialActions/{urn}`):
+    likes (LinkedIn's reactions) and comments; LinkedIn reports no views or shares there."""
+    likes = _count_in(body, "likesSummary", "totalLikes")
+    comments = _count_in(body, "commentsSummary", "aggregatedTotalComments")
+    counted = [n for n in (likes, comments) if n is not None]
+    metrics = EngagementMetrics(
+        likes=likes, comments=comments, total_interactions=sum(counted) if counted else None
+    )
+    raw = {"likes": likes} if likes is not None else {}
+    raw.update({"comments": comments} if comments is not None else {})
+    return metrics, raw
+
+
+def _count_in(body: Mapping[str, Any], summary: str, name: str) -> int | None:
+    part = body.get(summary)
+    value = part.get(name) if isinstance(part, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def threads_engagement(insights: Mapping[str, int]) -> tuple[EngagementMetrics, dict[str, int]]:
     """A Threads post's numbers: its replies are its comments."""
     interactions = [insights.get(k) for k in ("likes", "replies", "reposts", "quotes")]
