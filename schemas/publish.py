@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -96,7 +97,14 @@ def posted_media(platform: Platform, content: PostContent) -> PostedMedia:
     else:
         items = content.media
     videos = sum(1 for item in items if item.kind is MediaKind.VIDEO)
-    return PostedMedia(format=post, images=len(items) - videos, videos=videos)
+    return _posted_media(post, len(items) - videos, videos)
+
+
+# A few shapes recur (frozen models, so one instance serves every result of its shape):
+# a validated model per published post cost more than the rest of this function.
+@functools.lru_cache(maxsize=256)
+def _posted_media(post: PostFormat, images: int, videos: int) -> PostedMedia:
+    return PostedMedia(format=post, images=images, videos=videos)
 
 
 class PublishCommand(ContractModel):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from jobcast.kafka import OutgoingEvent
 from services.publishing.platform import PlatformApi, classify_graph
 
 
@@ -14,3 +16,17 @@ def no_platform_api() -> PlatformApi[Any]:
         return None
 
     return PlatformApi(lambda login: None, classify_graph, close)
+
+
+class ResultsTo:
+    """The worker's result batches (`EventBatches`): each event handed to `publish` as
+    `publish_event(broker, topic, event, **fields)` would have been called."""
+
+    def __init__(self, publish: Callable[..., Awaitable[None]]) -> None:
+        self._publish = publish
+
+    async def send(self, event: OutgoingEvent) -> None:
+        await self._publish(
+            None, event.topic, event.event, key=event.key,
+            correlation_id=event.correlation_id, event_type=event.event_type,
+        )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -24,6 +25,9 @@ _USAGE_HEADERS = ("X-App-Usage", "X-Business-Use-Case-Usage")
 # Graph answers are small JSON objects; a body past this is no answer to act on.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 _FORM = "application/x-www-form-urlencoded"
+# Proofs remembered per client: a token makes call after call, and an HMAC costs more
+# than the lookup. As many as the accounts a process posts for at once, roughly.
+_PROOFS = 4096
 # msgspec's decoder: json.loads on bytes first sniffs the encoding in Python.
 _decode_json = msgspec.json.Decoder().decode
 # quote_plus as a table over UTF-8 bytes (read as latin-1 characters): letters, digits and
@@ -72,7 +76,13 @@ class GraphClient:
         # one session, one pool of connections, whichever host a call is for.
         self._base = URL(base_url.rstrip("/") + "/") if base_url else None
         self._version = version
-        self._app_secret = app_secret
+        self._proof: Callable[[str], str] | None = (
+            functools.lru_cache(maxsize=_PROOFS)(
+                functools.partial(appsecret_proof, app_secret.get_secret_value())
+            )
+            if app_secret is not None
+            else None
+        )
         self._observe_usage = observe_usage
         self._platform = platform  # a metrics label only
 
@@ -91,9 +101,9 @@ class GraphClient:
         sent without Authorization and appsecret_proof.
         """
         query = _form_encoded(params.items()) if params else ""
-        if self._app_secret is not None and token is not None:
+        if self._proof is not None and token is not None:
             # Hex digits: nothing to escape.
-            proof = appsecret_proof(self._app_secret.get_secret_value(), token)
+            proof = self._proof(token)
             query = f"{query}&appsecret_proof={proof}" if query else f"appsecret_proof={proof}"
         token = token or ""
         # Relative to the session's base URL, and encoded here: yarl then neither parses

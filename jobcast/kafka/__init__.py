@@ -2,7 +2,8 @@
 
 - `admin`: topics (`ensure_topics`, `topic_partitions`);
 - `produce`: every record written, one event through the broker (`publish_event`) or many
-  in order (`OrderedProducer`), with `partitioner`'s key placement;
+  in order (`OrderedProducer`; `EventBatches` gathers concurrent single events into its
+  batches), with `partitioner`'s key placement;
 - `handling`: what a consumer does with a record: validate against the contract, handle,
   and on failure `settle` (infrastructure: retried in place by `retry`'s one loop, then
   redelivered; anything else: isolated in `dead_letters`);
@@ -24,6 +25,7 @@ from jobcast.kafka.handling import describe_validation_error, validating
 from jobcast.kafka.lanes import LaneScheduler, lane_by_key
 from jobcast.kafka.partitioner import CachedKeyPartitioner, murmur2
 from jobcast.kafka.produce import (
+    EventBatches,
     JsonEvent,
     OrderedProducer,
     OutgoingEvent,
@@ -45,6 +47,7 @@ __all__ = [
     "CachedKeyPartitioner",
     "ConcurrentConsumer",
     "ConsumedRecord",
+    "EventBatches",
     "JsonEvent",
     "LaneScheduler",
     "OffsetWatermark",

@@ -35,7 +35,7 @@ from pydantic import TypeAdapter, ValidationError
 from jobcast import metrics
 from jobcast.failures import is_infrastructure
 from jobcast.kafka.dead_letters import dead_letter
-from jobcast.kafka.records import RecordMeta, record_meta
+from jobcast.kafka.records import RecordMeta
 from jobcast.kafka.retry import call_until_success
 from jobcast.logs import event_fields, log_context
 from jobcast.stalls import STALLS
@@ -110,11 +110,15 @@ async def validate_or_dead_letter(
     try:
         return adapter.validate_json(raw.value or b"")
     except ValidationError as exc:
-        await dead_letter(
-            broker, raw, group_id=group_id, reason=describe_validation_error(exc), kind="invalid"
-        )
-        metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
+        await _park_invalid(broker, group_id, raw, exc)
         return None
+
+
+async def _park_invalid(broker: KafkaBroker, group_id: str, raw: Any, exc: ValidationError) -> None:
+    await dead_letter(
+        broker, raw, group_id=group_id, reason=describe_validation_error(exc), kind="invalid"
+    )
+    metrics.RECORDS_CONSUMED.labels(topic=raw.topic, outcome="dead_lettered").inc()
 
 
 def validating(
@@ -131,15 +135,23 @@ def validating(
 
     async def route(raw: Any) -> None:
         started = time.perf_counter()
-        with log_context(**metrics.record_log_fields(raw)):
-            event = await validate_or_dead_letter(broker, group_id, adapter, raw)
-            if event is None:
-                return
-            with (
-                log_context(**event_fields(event)),
-                metrics.child(metrics.HANDLERS_IN_PROGRESS, raw.topic).track_inprogress(),
-            ):
-                await handle(event, record_meta(raw))
+        where = metrics.record_log_fields(raw)
+        # Validated before any log context is bound (validation logs nothing): a valid
+        # record, nearly every one, then binds its fields once.
+        try:
+            event = adapter.validate_json(raw.value or b"")
+        except ValidationError as exc:
+            with log_context(**where):
+                await _park_invalid(broker, group_id, raw, exc)
+            return
+        # The correlation id `record_log_fields` read already (as `record_meta` would).
+        correlation_id = where.get("correlation_id")
+        meta = RecordMeta(raw.topic, raw.partition, raw.offset, raw.key, correlation_id)
+        with (
+            log_context(**{**where, **event_fields(event)}),
+            metrics.child(metrics.HANDLERS_IN_PROGRESS, raw.topic).track_inprogress(),
+        ):
+            await handle(event, meta)
         metrics.child(metrics.RECORDS_CONSUMED, raw.topic, "handled").inc()
         metrics.child(metrics.HANDLER_SECONDS, raw.topic).observe(time.perf_counter() - started)
 

@@ -1,6 +1,7 @@
 """Every record jobcast writes goes out here: one event through the broker
 (`publish_event`, and the dead letters through `publish_record`), or many at once, in
-order, through an `OrderedProducer`. Both are idempotent producers with the same
+order, through an `OrderedProducer` (`EventBatches` gathers single events of many
+concurrent callers into its batches). Both are idempotent producers with the same
 partitioner and the same chain headers, and count what they wrote the same way."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import asyncio
 import collections
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
 from jobcast import metrics
+from jobcast.batching import MicroBatcher
 from jobcast.kafka.partitioner import CachedKeyPartitioner
 from schemas import headers as h
 
@@ -238,6 +240,33 @@ class OrderedProducer:
                 metrics.PRODUCE_FAILURES.labels(topic=topic).inc(records)
             if failed:
                 raise failed[0][2]
+
+
+class EventBatches:
+    """Single events from many concurrent callers, produced together through an
+    `OrderedProducer`: `send` returns once the broker has its event, and the events sent
+    while a batch is on its way go in the next one (`jobcast.batching.MicroBatcher`: no
+    timer, so a lone event waits for no one).
+
+    For a hot path of one event per record, such as a publisher's results: through the
+    broker, each event costs faststream's publish and aiokafka's per-record `send`, about
+    four times the CPU of appending it to a batch. One batch at a time, so the events of
+    one key reach the broker in the order they were sent.
+    """
+
+    def __init__(self, producer: OrderedProducer, *, max_batch: int = 500) -> None:
+        self._producer = producer
+        self._batches: MicroBatcher[OutgoingEvent, None] = MicroBatcher(
+            self._send_all, max_weight=max_batch, max_in_flight=1
+        )
+
+    async def send(self, event: OutgoingEvent) -> None:
+        """Return once the broker has `event` (raises as `OrderedProducer.send_all`)."""
+        await self._batches.submit(event)
+
+    async def _send_all(self, events: Sequence[OutgoingEvent]) -> list[None]:
+        await self._producer.send_all(events)
+        return [None] * len(events)
 
 
 _BATCH_BYTES = 262_144

@@ -14,6 +14,8 @@ from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.http_edge import install_edge
 from jobcast.kafka import (
     ConcurrentConsumer,
+    EventBatches,
+    OrderedProducer,
     dead_letters_for,
     ensure_topics,
     make_broker,
@@ -52,10 +54,14 @@ async def build_publisher(
     platform_api = api(throttle)
     metrics.export_zero_series(platform.value)
     broker = make_broker(settings.kafka_bootstrap_servers, name)
+    # Results, one per record, go out through a producer of their own, many at once.
+    results = OrderedProducer(settings.kafka_bootstrap_servers, f"{name}-results")
+    await results.start()
     worker = PublishWorker(
         platform=platform,
         pool=pool,
         broker=broker,
+        results=EventBatches(results),
         api=platform_api,
         cipher=cipher,
         poster=poster,
@@ -112,6 +118,6 @@ async def build_publisher(
         name,
         app,
         broker,
-        cleanups=[pool.close, platform_api.close],
+        cleanups=[results.stop, pool.close, platform_api.close],
         background=[consume, timers],
     )

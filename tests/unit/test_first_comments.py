@@ -39,7 +39,7 @@ from services.metrics.readmodel.models import first_comment_key, first_comment_o
 from services.metrics.rebuild.decoder import result_row_fast
 from services.publishing import comments, decisions, repo, worker
 from services.publishing.posting import Absent, Attempt, Posted, Undecided
-from tests.publishing_fakes import no_platform_api
+from tests.publishing_fakes import ResultsTo, no_platform_api
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -306,6 +306,7 @@ async def run_comment(
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
         platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
         throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3),
     )  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -27,7 +28,7 @@ from schemas import (
 from schemas.envelope import utcnow
 from services.publishing import repo, worker
 from services.publishing.posting import Absent, Posted
-from tests.publishing_fakes import no_platform_api
+from tests.publishing_fakes import ResultsTo, no_platform_api
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -69,6 +70,7 @@ async def test_unsent_results_are_published_then_marked_sent(
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
         platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=None,  # type: ignore[arg-type]
         throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2), resend_after_seconds=12.0,
     )  # fmt: skip
@@ -145,6 +147,7 @@ async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
     monkeypatch.setattr(worker, "publish_event", fake_publish)
     publisher = worker.PublishWorker(
         platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
         cipher=TokenCipher(SecretStr(generate_key())), poster=_Poster(fail),
         throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2),
     )  # fmt: skip
@@ -168,3 +171,35 @@ async def test_only_a_final_result_of_a_record_skips_the_resend_flag(
     # Stored and sent as the same bytes, serialised once.
     assert [e.model_dump_json() for e in sent] == [o.rendered for o in recorded]
     assert recorded[0].rendered == recorded[0].result.model_dump_json()
+
+
+async def test_routine_outcomes_log_at_debug_and_the_rest_at_info(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    published: list[Any] = []
+
+    async def fake_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
+        published.append(event)
+
+    publisher = worker.PublishWorker(
+        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
+        cipher=TokenCipher(SecretStr(generate_key())), poster=None,  # type: ignore[arg-type]
+        throttle=Throttle(), retry_policy=RetryPolicy((1.0,), 2),
+    )  # fmt: skip
+    posted = stored("job-1").result
+    failed = posted.model_copy(
+        update={"payload": posted.payload.model_copy(update={"status": PublishStatus.FAILED})}
+    )
+    caplog.set_level(logging.INFO, logger=worker.log.name)
+    await publisher._emit(posted, "corr", mark_sent=False)
+    await publisher._emit(failed, "corr", mark_sent=False)
+    logged = [r for r in caplog.records if r.getMessage() == "publish outcome"]
+    assert [(r.levelno, r.__dict__["status"]) for r in logged] == [(logging.INFO, "failed")]
+    assert published == [posted, failed]  # both sent, whatever their log level
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger=worker.log.name)
+    await publisher._emit(posted, "corr", mark_sent=False)
+    assert [r.levelno for r in caplog.records if r.getMessage() == "publish outcome"] == [
+        logging.DEBUG
+    ]
