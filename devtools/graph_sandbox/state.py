@@ -17,7 +17,7 @@ from devtools.linkedin_sandbox.store import LinkedInStore
 
 from .errors import GraphError
 from .faults import FaultBook
-from .ig_login_models import IgLoginStore
+from .login_models import LoginStore
 from .models import (
     Account,
     AuthCode,
@@ -31,7 +31,7 @@ from .models import (
     Platform,
 )
 from .settings import SandboxSettings
-from .threads_models import ThreadsLoginStore, ThreadsStore
+from .threads_models import ThreadsStore
 from .usage import PublishWindow, RollingCounter, minutes_ceil, percent
 
 _FB_ID_BASE = 100_000_000_000_000  # 15 digits, like Page/post ids
@@ -97,9 +97,9 @@ class SandboxState:
         self.account_usage: dict[str, RollingCounter] = {}
         self.app_usage = RollingCounter()
         self.faults = FaultBook()
-        self.ig_login = IgLoginStore()  # Instagram Login's codes and tokens
+        self.ig_login = LoginStore()  # Instagram Login's codes and tokens
         self.threads = ThreadsStore()  # the Threads host's containers and threads
-        self.threads_login = ThreadsLoginStore()  # Threads' OAuth codes and tokens
+        self.threads_login = LoginStore()  # Threads' OAuth codes and tokens
         self.linkedin = LinkedInStore()  # the fake LinkedIn's data (devtools.linkedin_sandbox)
         self.calls: deque[dict[str, Any]] = deque(maxlen=max(1, self.settings.call_log_size))
         self._call_seq = itertools.count(1)

@@ -68,32 +68,3 @@ class ThreadsStore:
     # Replies to a thread, oldest first (`GET /{media-id}/replies`).
     replies_by_media: dict[str, list[ThreadsMedia]] = field(default_factory=dict)
     windows: dict[str, ThreadsWindows] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class ThreadsLoginToken:
-    """A token issued by Threads' OAuth, for one Threads profile."""
-
-    user_id: str
-    scopes: tuple[str, ...]
-    issued_at: float
-    expires_at: float
-    long_lived: bool
-
-
-@dataclass(slots=True)
-class ThreadsLoginCode:
-    user_id: str
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    expires_at: float
-    used: bool = False
-
-
-@dataclass(slots=True)
-class ThreadsLoginStore:
-    """What Threads' OAuth keeps: its codes and tokens (dropped on reset with the state)."""
-
-    tokens: dict[str, ThreadsLoginToken] = field(default_factory=dict)
-    codes: dict[str, ThreadsLoginCode] = field(default_factory=dict)

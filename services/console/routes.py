@@ -32,6 +32,7 @@ from services.console.web import (
     SIGNIN_COOKIE,
     PageError,
     back_to,
+    connected_page,
     render,
     set_cookie,
     store,
@@ -272,11 +273,7 @@ def connections_router(apis: Apis) -> APIRouter:
         session = store(request).get(request.cookies.get(COOKIE))
         if status != 200:
             raise PageError(status, f"Nothing was connected: {answer.get('detail', answer)}")
-        names = views.connected_names(answer)
-        if session is None:
-            return render(request, "connected.html", None, names=names)
-        session.flash.append(("ok", f"Connected: {names}."))
-        return back_to("/connections")
+        return connected_page(request, session, answer)
 
     @router.post("/connections/{connection_id}/verify")
     async def verify(request: Request, session: Checked, connection_id: str) -> Response:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from services.console import views
 from services.console.apis import LINKEDIN_CALLBACK_PATH, ApiError, Apis
 from services.console.params import Checked
-from services.console.web import COOKIE, PageError, back_to, render, store
+from services.console.web import COOKIE, PageError, back_to, connected_page, render, store
 
 
 def linkedin_router(apis: Apis) -> APIRouter:
@@ -36,11 +36,7 @@ def linkedin_router(apis: Apis) -> APIRouter:
             )  # fmt: skip
         if choice:
             raise PageError(401, "Sign in to the console, then connect LinkedIn again.")
-        names = views.connected_names(answer)
-        if session is None:
-            return render(request, "connected.html", None, names=names)
-        session.flash.append(("ok", f"Connected: {names}."))
-        return back_to("/connections")
+        return connected_page(request, session, answer)
 
     @router.post("/connections/linkedin/choose")
     async def linkedin_choose(

@@ -143,3 +143,13 @@ def render(
 def back_to(url: str) -> RedirectResponse:
     """After a form: see the page again (303, so a reload does not resubmit)."""
     return RedirectResponse(url, status_code=303)
+
+
+def connected_page(request: Request, session: Session | None, answer: dict[str, Any]) -> Response:
+    """A login's way back, done: the connected accounts named on a page of their own, or,
+    for a signed-in person, in a message on the connections page."""
+    names = views.connected_names(answer)
+    if session is None:
+        return render(request, "connected.html", None, names=names)
+    session.flash.append(("ok", f"Connected: {names}."))
+    return back_to("/connections")

@@ -641,15 +641,34 @@ def fit_facebook_message(
     """
     if not apply_url.strip():
         raise ValueError("a Facebook message needs an apply URL")
+    return _inline_layout(
+        headline, body, apply_url, hashtags, footer, apply_label,
+        limit=FACEBOOK_MESSAGE_LIMIT, max_line_tags=FACEBOOK_MAX_HASHTAGS,
+    )  # fmt: skip
+
+
+def _inline_layout(  # noqa: PLR0917 (the caption's parts, as the callers name them)
+    headline: Sequence[str],
+    body: str,
+    apply_url: str,
+    hashtags: Iterable[str],
+    footer: str,
+    apply_label: str,
+    *,
+    limit: int,
+    max_line_tags: int,
+) -> Fitted:
+    """A post whose link stays in the text (Facebook, LinkedIn): the parts cleaned, laid
+    out within `limit` with a capped tag line."""
     return _layout(
         headline=_clean_lines(headline),
         body=drop_bidi_controls(body).strip(),
         footer=drop_bidi_controls(footer).strip(),
         apply_line=drop_bidi_controls(f"{apply_label}: {apply_url.strip()}"),
         tags=normalise_hashtags(hashtags),
-        limit=FACEBOOK_MESSAGE_LIMIT,
+        limit=limit,
         max_total_tags=None,
-        max_line_tags=FACEBOOK_MAX_HASHTAGS,
+        max_line_tags=max_line_tags,
     )
 
 
@@ -695,16 +714,10 @@ def fit_linkedin_commentary(
         raise ValueError("a LinkedIn post needs an apply URL")
 
     def fit(limit: int) -> Fitted:
-        return _layout(
-            headline=_clean_lines(headline),
-            body=drop_bidi_controls(body).strip(),
-            footer=drop_bidi_controls(footer).strip(),
-            apply_line=drop_bidi_controls(f"{apply_label}: {apply_url.strip()}"),
-            tags=normalise_hashtags(hashtags),
-            limit=limit,
-            max_total_tags=None,
-            max_line_tags=LINKEDIN_MAX_HASHTAGS,
-        )
+        return _inline_layout(
+            headline, body, apply_url, hashtags, footer, apply_label,
+            limit=limit, max_line_tags=LINKEDIN_MAX_HASHTAGS,
+        )  # fmt: skip
 
     def escaped_fits(limit: int) -> bool:
         try:

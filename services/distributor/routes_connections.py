@@ -129,6 +129,29 @@ async def redeem_state(
     return verified, code
 
 
+DialogRedirect = Annotated[bool, Query(description="false: answer the URL as JSON")]
+"""A start route's `redirect` query flag."""
+
+
+def login_ready(
+    signer: StateSigner | None, cipher: TokenCipher | None, *, configured: bool, unconfigured: str
+) -> tuple[StateSigner, TokenCipher]:
+    """The state signer and token cipher a login needs, or 503 (no key, or `unconfigured`
+    while its app is not set)."""
+    if signer is None or cipher is None:
+        raise HTTPException(503, "connections are unavailable: JOBCAST_SECRET_KEY is not set")
+    if not configured:
+        raise HTTPException(503, unconfigured)
+    return signer, cipher
+
+
+def dialog_answer(url: str, *, redirect: bool) -> Any:
+    """A start route's answer: the browser sent to the dialog, or its URL as JSON."""
+    if redirect:
+        return RedirectResponse(url, status_code=302)
+    return AuthorizeUrl(authorize_url=url)
+
+
 def connections_router(
     settings: DistributorSettings,
     pool: asyncpg.Pool,
@@ -148,14 +171,13 @@ def connections_router(
         timedelta(seconds=settings.refresh_before_seconds),
     )
 
-    def login_ready() -> tuple[StateSigner, TokenCipher]:
-        if signer is None or cipher is None:
-            raise HTTPException(503, "connections are unavailable: JOBCAST_SECRET_KEY is not set")
-        if not graph.configured:
-            raise HTTPException(
-                503, "Facebook Login is not configured: set GRAPH_APP_ID and GRAPH_APP_SECRET"
-            )
-        return signer, cipher
+    def ready() -> tuple[StateSigner, TokenCipher]:
+        return login_ready(
+            signer,
+            cipher,
+            configured=graph.configured,
+            unconfigured="Facebook Login is not configured: set GRAPH_APP_ID and GRAPH_APP_SECRET",
+        )
 
     @router.get(
         "/v1/connections/facebook/start",
@@ -165,9 +187,9 @@ def connections_router(
     )
     async def start_facebook_login(
         tenant: Annotated[Tenant, Depends(tenant_dependency)],
-        redirect: Annotated[bool, Query(description="false: answer the URL as JSON")] = True,
+        redirect: DialogRedirect = True,
     ) -> Any:
-        state_signer, _ = login_ready()
+        state_signer, _ = ready()
         url = authorize_url(
             settings.oauth_dialog_url,
             version=settings.graph_api_version,
@@ -176,9 +198,7 @@ def connections_router(
             state=state_signer.issue(tenant.tenant_id),
             scopes=settings.oauth_scopes,
         )
-        if redirect:
-            return RedirectResponse(url, status_code=302)
-        return AuthorizeUrl(authorize_url=url)
+        return dialog_answer(url, redirect=redirect)
 
     @router.get(
         CALLBACK_PATH,
@@ -192,7 +212,7 @@ def connections_router(
         error: str | None = None,
         error_description: str | None = None,
     ) -> Connected:
-        state_signer, token_cipher = login_ready()
+        state_signer, token_cipher = ready()
         verified, code = await redeem_state(
             pool, state_signer, code, state,
             error=error, error_description=error_description, platform_name="Facebook",

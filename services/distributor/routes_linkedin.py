@@ -15,8 +15,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from jobcast.crypto import TokenCipher
@@ -37,6 +36,9 @@ from services.distributor.routes_connections import (
     AuthorizeUrl,
     Connected,
     ConnectionOut,
+    DialogRedirect,
+    dialog_answer,
+    login_ready,
     redeem_state,
 )
 from services.distributor.settings import DistributorSettings
@@ -83,13 +85,13 @@ def linkedin_router(
     hold_for = timedelta(seconds=settings.oauth_state_ttl_seconds)
 
     def ready() -> tuple[StateSigner, TokenCipher]:
-        if signer is None or cipher is None:
-            raise HTTPException(503, "connections are unavailable: JOBCAST_SECRET_KEY is not set")
-        if not logins.linkedin.configured:
-            raise HTTPException(
-                503, "LinkedIn is not configured: set LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET"
-            )
-        return signer, cipher
+        return login_ready(
+            signer,
+            cipher,
+            configured=logins.linkedin.configured,
+            unconfigured="LinkedIn is not configured: set LINKEDIN_CLIENT_ID and "
+            "LINKEDIN_CLIENT_SECRET",
+        )
 
     async def connect(
         token_cipher: TokenCipher, tenant_id: UUID, organization: Organization, grant: HeldGrant
@@ -123,7 +125,7 @@ def linkedin_router(
     )
     async def start_linkedin(
         tenant: Annotated[Tenant, Depends(tenant_dependency)],
-        redirect: Annotated[bool, Query(description="false: answer the URL as JSON")] = True,
+        redirect: DialogRedirect = True,
     ) -> Any:
         state_signer, _ = ready()
         url = authorize_url(
@@ -133,9 +135,7 @@ def linkedin_router(
             state=state_signer.issue(tenant.tenant_id),
             scopes=settings.linkedin_oauth_scopes,
         )
-        if redirect:
-            return RedirectResponse(url, status_code=302)
-        return AuthorizeUrl(authorize_url=url)
+        return dialog_answer(url, redirect=redirect)
 
     @router.get(
         LINKEDIN_CALLBACK_PATH,

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, HTTPException
 
 from jobcast.crypto import TokenCipher
 from jobcast.graph.hosts import LoginKind
@@ -37,6 +36,9 @@ from services.distributor.routes_connections import (
     AuthorizeUrl,
     Connected,
     ConnectionOut,
+    DialogRedirect,
+    dialog_answer,
+    login_ready,
     redeem_state,
 )
 from services.distributor.settings import DistributorSettings
@@ -107,13 +109,12 @@ def _add_login_routes(  # noqa: PLR0917 (one login's wiring)
     redirect_uri = callback_url(settings.public_url, login.callback_path)
 
     def ready() -> tuple[StateSigner, TokenCipher]:
-        if signer is None or cipher is None:
-            raise HTTPException(503, "connections are unavailable: JOBCAST_SECRET_KEY is not set")
-        if not login.client.configured:
-            raise HTTPException(
-                503, f"{name} login is not configured: set {login.client.dialect.app_settings}"
-            )
-        return signer, cipher
+        return login_ready(
+            signer,
+            cipher,
+            configured=login.client.configured,
+            unconfigured=f"{name} login is not configured: set {login.client.dialect.app_settings}",
+        )
 
     @router.get(
         f"/v1/connections/{slug}/start",
@@ -124,7 +125,7 @@ def _add_login_routes(  # noqa: PLR0917 (one login's wiring)
     )
     async def start_login(
         tenant: Annotated[Tenant, Depends(tenant_dependency)],
-        redirect: Annotated[bool, Query(description="false: answer the URL as JSON")] = True,
+        redirect: DialogRedirect = True,
     ) -> Any:
         state_signer, _ = ready()
         url = instagram_authorize_url(
@@ -134,9 +135,7 @@ def _add_login_routes(  # noqa: PLR0917 (one login's wiring)
             state=state_signer.issue(tenant.tenant_id),
             scopes=login.scopes,
         )
-        if redirect:
-            return RedirectResponse(url, status_code=302)
-        return AuthorizeUrl(authorize_url=url)
+        return dialog_answer(url, redirect=redirect)
 
     @router.get(
         login.callback_path,

@@ -8,7 +8,6 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -23,6 +22,7 @@ from services.distributor.repo import add_connection, migrate_distributor
 from services.metrics.webhooks.domain import verify_webhook
 from tests.harness import FAST_TIMERS, RunningPipeline
 from tests.integration.helpers import job_event, wait_for_posts
+from tests.integration.logins import dialog_query, row_of, sandbox, through_dialog, verify
 from tests.integration.metrics_support import eventually
 from tests.integration.test_metrics_webhooks import operator_tenant, receiver
 
@@ -31,13 +31,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 START = "/v1/connections/instagram/start"
 CALLBACK = "/v1/connections/instagram/callback"
 DAY = 86_400
-
-
-async def sandbox(http: httpx.AsyncClient, graph: str, path: str, body: dict[str, Any]) -> Any:
-    method = http.patch if path == "settings" else http.post
-    response = await method(f"{graph}/_sandbox/{path}", json=body)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
 
 
 async def instagram_account(http: httpx.AsyncClient, graph: str) -> str:
@@ -57,34 +50,6 @@ async def instagram_account(http: httpx.AsyncClient, graph: str) -> str:
     return account
 
 
-async def connect(
-    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str]
-) -> tuple[httpx.Response, str]:
-    """Start, let the sandbox's Instagram dialog consent, follow the callback."""
-    start = await http.get(f"{pipeline.url('distributor')}{START}", headers=auth)
-    assert start.status_code == 302, start.text
-    dialog = await http.get(start.headers["location"])
-    assert dialog.status_code == 302, dialog.text
-    callback = dialog.headers["location"].split("#", 1)[0]
-    return await http.get(callback), callback
-
-
-async def verify(
-    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str], connection_id: str
-) -> httpx.Response:
-    return await http.get(
-        f"{pipeline.url('distributor')}/v1/connections/{connection_id}/verify", headers=auth
-    )
-
-
-async def row_of(db: asyncpg.Pool, connection_id: str) -> asyncpg.Record:
-    row = await db.fetchrow(
-        "SELECT * FROM distributor.connections WHERE connection_id = $1", uuid.UUID(connection_id)
-    )
-    assert row is not None
-    return row
-
-
 async def test_instagram_login_connects_posts_refreshes_and_verifies_per_tenant(
     db: asyncpg.Pool, pipeline: Endpoints, running: RunningPipeline
 ) -> None:
@@ -96,13 +61,9 @@ async def test_instagram_login_connects_posts_refreshes_and_verifies_per_tenant(
         account = await instagram_account(http, graph)
 
         # The dialog is Instagram's, with the app, the callback and Instagram's own scopes.
-        start = await http.get(f"{distributor}{START}?redirect=false", headers=auth)
-        assert start.status_code == 200, start.text
-        dialog = urlsplit(start.json()["authorize_url"])
-        assert f"{dialog.scheme}://{dialog.netloc}{dialog.path}" == (
-            f"{graph}/instagram-www/oauth/authorize"
+        query = await dialog_query(
+            http, pipeline, auth, START, f"{graph}/instagram-www/oauth/authorize"
         )
-        query = parse_qs(dialog.query)
         assert query["client_id"] == [FAST_TIMERS["GRAPH_APP_ID"]]
         assert query["redirect_uri"] == [f"{distributor}{CALLBACK}"]
         assert query["scope"] == [
@@ -110,7 +71,7 @@ async def test_instagram_login_connects_posts_refreshes_and_verifies_per_tenant(
             "instagram_business_manage_comments"
         ]
 
-        connected, callback = await connect(http, pipeline, auth)
+        connected, callback = await through_dialog(http, pipeline, auth, START)
         assert connected.status_code == 200, connected.text
         (connection,) = connected.json()["connections"]
         assert (connection["platform"], connection["login"], connection["account_id"]) == (
@@ -220,7 +181,7 @@ async def test_expiring_and_expired_tokens_become_signed_webhooks(
 
         # An Instagram-Login token past its end: `connection.expired`, and needs_reconnect.
         account = await instagram_account(http, graph)
-        connected, _ = await connect(http, pipeline, auth)
+        connected, _ = await through_dialog(http, pipeline, auth, START)
         assert connected.status_code == 200, connected.text
         expired_id = connected.json()["connections"][0]["connection_id"]
         await sandbox(http, graph, "instagram/tokens/age", {"account_id": account,

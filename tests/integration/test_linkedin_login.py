@@ -9,7 +9,6 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -22,6 +21,8 @@ from jobcast.crypto import TokenCipher
 from services.distributor.repo import migrate_distributor
 from tests.harness import FAST_TIMERS, RunningPipeline
 from tests.integration.helpers import job_event, wait_for_posts
+from tests.integration.logins import dialog_query, row_of, through_dialog
+from tests.integration.logins import verify as verify_connection
 from tests.integration.metrics_support import eventually
 from tests.integration.test_metrics_webhooks import operator_tenant
 
@@ -50,35 +51,13 @@ async def member_with_pages(http: httpx.AsyncClient, graph: str, pages: int) -> 
     return organizations
 
 
-async def consent(
-    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str]
-) -> tuple[httpx.Response, str]:
-    """Start, let the sandbox's LinkedIn dialog consent, follow the callback."""
-    start = await http.get(f"{pipeline.url('distributor')}{START}", headers=auth)
-    assert start.status_code == 302, start.text
-    dialog = await http.get(start.headers["location"])
-    assert dialog.status_code == 302, dialog.text
-    callback = dialog.headers["location"]
-    return await http.get(callback), callback
-
-
 async def verify(
     http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str], connection_id: str
 ) -> dict[str, Any]:
-    response = await http.get(
-        f"{pipeline.url('distributor')}/v1/connections/{connection_id}/verify", headers=auth
-    )
+    response = await verify_connection(http, pipeline, auth, connection_id)
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-async def row_of(db: asyncpg.Pool, connection_id: str) -> asyncpg.Record:
-    row = await db.fetchrow(
-        "SELECT * FROM distributor.connections WHERE connection_id = $1", uuid.UUID(connection_id)
-    )
-    assert row is not None
-    return row
 
 
 async def test_linkedin_oauth_connects_posts_refreshes_and_verifies(
@@ -92,13 +71,9 @@ async def test_linkedin_oauth_connects_posts_refreshes_and_verifies(
         [organization] = await member_with_pages(http, graph, 1)
 
         # LinkedIn's dialog, with the app, the callback and the organization scopes.
-        start = await http.get(f"{distributor}{START}?redirect=false", headers=auth)
-        assert start.status_code == 200, start.text
-        dialog = urlsplit(start.json()["authorize_url"])
-        assert f"{dialog.scheme}://{dialog.netloc}{dialog.path}" == (
-            f"{graph}/linkedin-www/oauth/v2/authorization"
+        query = await dialog_query(
+            http, pipeline, auth, START, f"{graph}/linkedin-www/oauth/v2/authorization"
         )
-        query = parse_qs(dialog.query)
         assert query["client_id"] == [FAST_TIMERS["GRAPH_APP_ID"]]
         assert query["redirect_uri"] == [f"{distributor}{CALLBACK}"]
         assert query["scope"] == [
@@ -106,7 +81,7 @@ async def test_linkedin_oauth_connects_posts_refreshes_and_verifies(
         ]
 
         # One organization administered: connected at once, both tokens encrypted.
-        connected, callback = await consent(http, pipeline, auth)
+        connected, callback = await through_dialog(http, pipeline, auth, START)
         assert connected.status_code == 200, connected.text
         answer = connected.json()
         assert answer["choice"] is None
@@ -204,7 +179,7 @@ async def test_a_member_with_several_pages_chooses_one(
     await migrate_distributor(db)
     async with httpx.AsyncClient(timeout=15) as http:
         first, second = await member_with_pages(http, graph, 2)
-        answered, _ = await consent(http, pipeline, auth)
+        answered, _ = await through_dialog(http, pipeline, auth, START)
         assert answered.status_code == 200, answered.text
         body = answered.json()
         assert body["connections"] == []
@@ -234,7 +209,7 @@ async def test_a_member_with_several_pages_chooses_one(
         # A member who refuses connects nothing.
         await control(http, graph, "PATCH", "oauth", {"deny": True})
         try:
-            refused, _ = await consent(http, pipeline, auth)
+            refused, _ = await through_dialog(http, pipeline, auth, START)
         finally:
             await control(http, graph, "PATCH", "oauth", {"deny": False})
         assert refused.status_code == 400

@@ -9,7 +9,6 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
@@ -25,6 +24,7 @@ from services.metrics.engagement.domain import THREADS_INSIGHTS
 from services.metrics.webhooks.domain import verify_webhook
 from tests.harness import FAST_TIMERS, RunningPipeline
 from tests.integration.helpers import job_event
+from tests.integration.logins import dialog_query, row_of, sandbox, through_dialog, verify
 from tests.integration.metrics_support import eventually
 from tests.integration.test_metrics_webhooks import operator_tenant, receiver
 
@@ -33,13 +33,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 START = "/v1/connections/threads/start"
 CALLBACK = "/v1/connections/threads/callback"
 DAY = 86_400
-
-
-async def sandbox(http: httpx.AsyncClient, graph: str, path: str, body: dict[str, Any]) -> Any:
-    method = http.patch if path == "settings" else http.post
-    response = await method(f"{graph}/_sandbox/{path}", json=body)
-    assert response.status_code in (200, 201), response.text
-    return response.json()
 
 
 async def threads_profile(http: httpx.AsyncClient, graph: str) -> str:
@@ -54,34 +47,6 @@ async def threads_profile(http: httpx.AsyncClient, graph: str) -> str:
     return profile
 
 
-async def connect(
-    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str]
-) -> tuple[httpx.Response, str]:
-    """Start, let the sandbox's Threads dialog consent, follow the callback."""
-    start = await http.get(f"{pipeline.url('distributor')}{START}", headers=auth)
-    assert start.status_code == 302, start.text
-    dialog = await http.get(start.headers["location"])
-    assert dialog.status_code == 302, dialog.text
-    callback = dialog.headers["location"]
-    return await http.get(callback), callback
-
-
-async def verify(
-    http: httpx.AsyncClient, pipeline: Endpoints, auth: dict[str, str], connection_id: str
-) -> httpx.Response:
-    return await http.get(
-        f"{pipeline.url('distributor')}/v1/connections/{connection_id}/verify", headers=auth
-    )
-
-
-async def row_of(db: asyncpg.Pool, connection_id: str) -> asyncpg.Record:
-    row = await db.fetchrow(
-        "SELECT * FROM distributor.connections WHERE connection_id = $1", uuid.UUID(connection_id)
-    )
-    assert row is not None
-    return row
-
-
 async def test_threads_connects_posts_collects_insights_refreshes_and_verifies(
     db: asyncpg.Pool, pipeline: Endpoints, running: RunningPipeline
 ) -> None:
@@ -93,13 +58,9 @@ async def test_threads_connects_posts_collects_insights_refreshes_and_verifies(
         profile = await threads_profile(http, graph)
 
         # The dialog is Threads', with the app, the callback and Threads' scopes.
-        start = await http.get(f"{distributor}{START}?redirect=false", headers=auth)
-        assert start.status_code == 200, start.text
-        dialog = urlsplit(start.json()["authorize_url"])
-        assert f"{dialog.scheme}://{dialog.netloc}{dialog.path}" == (
-            f"{graph}/threads-www/oauth/authorize"
+        query = await dialog_query(
+            http, pipeline, auth, START, f"{graph}/threads-www/oauth/authorize"
         )
-        query = parse_qs(dialog.query)
         assert query["client_id"] == [FAST_TIMERS["GRAPH_APP_ID"]]
         assert query["redirect_uri"] == [f"{distributor}{CALLBACK}"]
         scopes = query["scope"][0].split(",")
@@ -107,7 +68,7 @@ async def test_threads_connects_posts_collects_insights_refreshes_and_verifies(
             scopes
         )
 
-        connected, callback = await connect(http, pipeline, auth)
+        connected, callback = await through_dialog(http, pipeline, auth, START)
         assert connected.status_code == 200, connected.text
         (connection,) = connected.json()["connections"]
         assert (connection["platform"], connection["login"], connection["account_id"]) == (
@@ -203,7 +164,7 @@ async def test_a_refresh_too_early_is_refused_and_an_expired_token_is_announced(
         assert registered.status_code == 201, registered.text
         secret = registered.json()["secret"]
         profile = await threads_profile(http, graph)
-        connected, _ = await connect(http, pipeline, auth)
+        connected, _ = await through_dialog(http, pipeline, auth, START)
         assert connected.status_code == 200, connected.text
         connection_id = connected.json()["connections"][0]["connection_id"]
 

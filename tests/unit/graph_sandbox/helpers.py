@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -91,3 +92,29 @@ async def publish_image(client: httpx.AsyncClient, caption: str, ig: str = IG) -
     assert published.status_code == 200, published.text
     media_id: str = published.json()["id"]
     return media_id
+
+
+async def check_refresh_rules(
+    clock: FakeClock,
+    short: str,
+    long_lived: Callable[[str], Awaitable[httpx.Response]],
+    refresh: Callable[[str], Awaitable[httpx.Response]],
+) -> str:
+    """An app login's refresh (Instagram Login, Threads): not for a short-lived token, nor
+    a long-lived one under a day old; then 60 fresh days; never once expired. The
+    long-lived token, expired by now."""
+    day = 86_400
+    assert error_of(await refresh(short))["code"] == 100  # short-lived: not refreshable
+    token = str((await long_lived(short)).json()["access_token"])
+    early = await refresh(token)
+    assert early.status_code == 400
+    assert "24 hours" in error_of(early)["message"]
+    clock.advance(day + 1)
+    fresh = await refresh(token)
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json()["expires_in"] == 60 * day
+    assert fresh.json()["access_token"] != token
+    clock.advance(60 * day)
+    expired = error_of(await refresh(token))
+    assert (expired["code"], expired.get("error_subcode")) == (190, 463)
+    return token

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.graph_sandbox import SandboxSettings
 
-from .helpers import FakeClock, error_of
+from .helpers import FakeClock, check_refresh_rules, error_of
 
 APP_ID, SECRET, PROFILE = "app-1", "app-secret", "26040000000000009"
 REDIRECT = "https://jobs.example/cb"
@@ -124,19 +124,9 @@ async def test_refresh_needs_a_day_old_token_and_refuses_an_expired_one(
     client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
     short = await connect(client)
-    assert error_of(await refresh(client, short))["code"] == 100  # short-lived
-    token = (await long_lived(client, short)).json()["access_token"]
-    early = await refresh(client, token)
-    assert early.status_code == 400
-    assert "24 hours" in error_of(early)["message"]
-    clock.advance(DAY + 1)
-    fresh = await refresh(client, token)
-    assert fresh.status_code == 200, fresh.text
-    assert fresh.json()["expires_in"] == 60 * DAY
-    assert fresh.json()["access_token"] != token
-    clock.advance(60 * DAY)
-    expired = error_of(await refresh(client, token))
-    assert (expired["code"], expired.get("error_subcode")) == (190, 463)
+    token = await check_refresh_rules(
+        clock, short, lambda t: long_lived(client, t), lambda t: refresh(client, t)
+    )
     me = await client.get(f"{GRAPH}/v1.0/me", headers={"Authorization": f"Bearer {token}"})
     assert error_of(me)["code"] == 190
 
