@@ -98,18 +98,33 @@ def refresh(state: SandboxState, call: Call) -> JSONDict:
 
 def get_me(state: SandboxState, call: Call) -> JSONDict:
     """`GET graph.threads.net/me`: the Threads profile behind the token."""
-    issued = valid_token(state, call.token)
+    user_id = _profile_of(state, call.token)
     out: JSONDict = {}
     for spec in call.params.fields("id"):
         if spec.name == "id":
-            out["id"] = issued.user_id
+            out["id"] = user_id
         elif spec.name in ("username", "name"):
-            out[spec.name] = state.account_name(issued.user_id)
+            out[spec.name] = state.account_name(user_id)
         elif spec.name == "threads_biography":
             out[spec.name] = ""
         else:
             raise nonexisting_field(spec.name, "ThreadsUser")
     return out
+
+
+def _profile_of(state: SandboxState, token: str | None) -> str:
+    """The profile a token acts for. A token not issued by this login is, as on the
+    Facebook host (permissive mode), a valid token: of the Threads profile registered with
+    it, else of the sandbox's default user. Revoked tokens get 190 either way."""
+    if not token or token in state.threads_login.tokens:
+        return valid_token(state, token).user_id
+    revoked = state.revoked_tokens.get(token)
+    if revoked is not None:
+        raise invalid_token(revoked)
+    for account in state.accounts.values():
+        if account.platform == "threads" and account.token == token:
+            return account.account_id
+    return state.default_user_id()
 
 
 def age_tokens(state: SandboxState, user_id: str, seconds: float) -> int:

@@ -210,7 +210,15 @@ class PublishWorker(Generic[ApiT]):
         command = claim.event.payload
         credentials = await self._credentials.get(claim.event.tenant_id, command.connection_id)
         if isinstance(credentials, Unusable):
-            return decisions.failed(claim.attempt, ErrorClass.AUTH, credentials.reason)
+            if claim.resume is repo.Resume.FRESH or command.action is not PublishAction.PUBLISH:
+                return decisions.failed(claim.attempt, ErrorClass.AUTH, credentials.reason)
+            # An earlier attempt may have posted, and without a token nobody can look:
+            # calling it failed could hide a live post. It stays unconfirmed and is looked
+            # at again (a reconnected account's token is picked up then).
+            return decisions.unconfirmed(
+                claim.attempt, claim.confirm_checks, self._confirm_delays,
+                f"cannot look whether an earlier attempt posted: {credentials.reason}",
+            )  # fmt: skip
         wait_seconds = self._throttle.wait_seconds(command.account_id)
         if wait_seconds > 0:
             metrics.PACED.labels(platform=self._platform.value, reason="paced").inc()

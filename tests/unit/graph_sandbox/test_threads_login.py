@@ -188,3 +188,25 @@ async def test_a_posts_insights_count_its_replies(client: httpx.AsyncClient) -> 
         f"{GRAPH}/v1.0/{media}/insights", params={"metric": "impressions"}, headers=auth
     )
     assert "must be one of" in error_of(unknown)["message"]
+
+
+async def test_me_answers_for_a_token_not_issued_by_the_login_as_the_facebook_host_does(
+    client: httpx.AsyncClient,
+) -> None:
+    # A token added by hand (jobcast connections add) publishes for its profile, so it must
+    # also read the profile: the distributor's check reads /me and would otherwise mark a
+    # working connection as needing a reconnect.
+    registered = await client.post(
+        "/_sandbox/accounts",
+        json={"account_id": "th-by-hand", "platform": "threads", "token": "hand-token"},
+    )
+    assert registered.status_code < 300, registered.text
+    me = await client.get(
+        f"{GRAPH}/v1.0/me", params={"fields": "id"},
+        headers={"Authorization": "Bearer hand-token"},
+    )  # fmt: skip
+    assert me.status_code == 200, me.text
+    assert me.json() == {"id": "th-by-hand"}
+    await client.post("/_sandbox/tokens/revoke", json={"token": "hand-token", "subcode": 460})
+    me = await client.get(f"{GRAPH}/v1.0/me", headers={"Authorization": "Bearer hand-token"})
+    assert error_of(me)["code"] == 190
