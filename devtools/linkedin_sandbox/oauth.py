@@ -124,9 +124,10 @@ def _token_answer(
 def introspect(store: LinkedInStore, form: dict[str, str], now: float) -> dict[str, object]:
     """`POST /oauth/v2/introspectToken`: whether a token is active, until when, with what."""
     _check_client(store, form.get("client_id", ""), form.get("client_secret", ""))
-    member = store.member_tokens.get(form.get("token", ""))
+    token = form.get("token", "")
+    member = store.member_tokens.get(token)
     if member is None:
-        return {"active": False}
+        return _introspect_unissued(token)
     expired = member.expires_at is not None and member.expires_at <= now
     status = "revoked" if member.revoked else "expired" if expired else "active"
     answer: dict[str, object] = {
@@ -141,6 +142,20 @@ def introspect(store: LinkedInStore, form: dict[str, str], now: float) -> dict[s
     if member.expires_at is not None:
         answer["expires_at"] = int(member.expires_at)
     return answer
+
+
+# What a token added by hand may do, in permissive mode (see `_introspect_unissued`).
+_PERMISSIVE_SCOPES = ("w_organization_social", "r_organization_social", "rw_organization_admin")
+
+
+def _introspect_unissued(token: str) -> dict[str, object]:
+    """A token this sandbox did not issue is, as on the Graph sandbox's debug_token
+    (permissive mode), a valid token that never expires: a connection added by hand, which
+    publishes, must not be found dead by the distributor's token check."""
+    if not token:
+        return {"active": False}
+    return {"active": True, "status": "active", "scope": ",".join(_PERMISSIVE_SCOPES),
+            "auth_type": "3L"}  # fmt: skip
 
 
 def age(store: LinkedInStore, token: str, seconds: float) -> bool:

@@ -177,3 +177,12 @@ async def test_an_unreachable_linkedin_is_named_without_the_address() -> None:
         assert "secret-refresh-token" not in str(failed.value)
         with pytest.raises(LinkedInLoginError, match="listing the member's organizations"):
             await login.organizations("tok")
+
+
+async def test_a_token_added_by_hand_is_active_as_the_api_takes_it(sandbox: Sandbox) -> None:
+    # Permissive mode: the sandbox's API takes any token for an unregistered organization,
+    # so its introspection must not call such a token dead (the distributor would mark a
+    # working connection needs_reconnect).
+    status = await sandbox.login.introspect("li-token-added-by-hand")
+    assert (status.active, status.status) == (True, "active")
+    assert "w_organization_social" in status.scopes
