@@ -164,7 +164,8 @@ class LinkedInPoster:
         """The image's URN once it is AVAILABLE: initialised, uploaded and processed, each
         step checkpointed so a later try resumes where this one stopped."""
         progress = attempt.progress
-        if "image_urn" not in progress:
+        initialized_now = "image_urn" not in progress
+        if initialized_now:
             initialized = await attempt.api.call(
                 "POST", rest_path("images"), attempt.token,
                 params=[("action", "initializeUpload")],
@@ -177,11 +178,9 @@ class LinkedInPoster:
             await attempt.checkpoint()
         urn = str(progress["image_urn"])
         if "uploaded_at" not in progress:
-            if progress.get("upload_started") is None or await self._status(attempt, urn) in (
-                "WAITING_UPLOAD",
-                None,
-            ):
-                progress["upload_started"] = time.time()
+            # An image from an earlier try may have been uploaded by a holder that died
+            # before it could say so: LinkedIn takes an upload once, so look first.
+            if initialized_now or await self._status(attempt, urn) in ("WAITING_UPLOAD", None):
                 data = await self._media.fetch(str(image.url))
                 await attempt.api.upload(str(progress["upload_url"]), attempt.token, data)
             progress["uploaded_at"] = time.time()
@@ -221,7 +220,7 @@ class LinkedInPoster:
 
 
 def _forget_image(attempt: Attempt[LinkedInClient]) -> None:
-    for key in ("image_urn", "upload_url", "upload_started", "uploaded_at"):
+    for key in ("image_urn", "upload_url", "uploaded_at"):
         attempt.progress.pop(key, None)
 
 

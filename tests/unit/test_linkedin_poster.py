@@ -206,3 +206,17 @@ async def test_a_video_makes_an_article_of_the_link(sandbox: Sandbox) -> None:
     [post] = (await sandbox.ledger())["posts"]
     assert post["content"]["article"]["source"] == "https://jobs.example.com/3"
     assert media.fetched == []
+
+
+async def test_an_image_a_dead_holder_uploaded_is_not_uploaded_again(sandbox: Sandbox) -> None:
+    media = Media()
+    poster = LinkedInPoster(media, ImageTiming(inline_wait_seconds=2.0, poll_interval_seconds=0.05))
+    cmd = command(media=[{"kind": "image", "url": "https://cdn.example.com/a.jpg"}])
+    progress: dict[str, Any] = {}
+    await poster.publish(attempt(sandbox.api, cmd, progress))
+    # What a holder killed right after its upload left: the image initialised (checkpointed),
+    # not that it was uploaded. LinkedIn refuses a second upload to the same URL.
+    left = {key: progress[key] for key in ("image_urn", "upload_url")}
+    posted = await poster.publish(attempt(sandbox.api, cmd, left))
+    assert media.fetched == ["https://cdn.example.com/a.jpg"]  # uploaded once
+    assert posted.platform_post_id.startswith("urn:li:share:")
