@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,14 +67,18 @@ BENCH_ENV = {
 
 @contextlib.contextmanager
 def bench_pipeline(
-    prefix: str, sandbox_args: Sequence[str] = UNLIMITED_SANDBOX
+    prefix: str,
+    sandbox_args: Sequence[str] = UNLIMITED_SANDBOX,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Infra, Pipeline]]:
     """Kafka and Postgres (`real_infra`), and the whole pipeline on them at full speed:
-    no ingest rate limit, the sandbox at latency 0 with no budgets."""
+    no ingest rate limit, the sandbox at latency 0 with no budgets; `settings` are the
+    services' environment beyond that."""
     with (
         real_infra() as infra,
         running_pipeline(
-            infra.kafka_bootstrap_servers, infra.database_url, env=BENCH_ENV,
+            infra.kafka_bootstrap_servers, infra.database_url,
+            env={**BENCH_ENV, **(settings or {})},
             sandbox_args=sandbox_args, prefix=prefix,
         ) as pipeline,
     ):  # fmt: skip

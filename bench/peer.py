@@ -86,6 +86,13 @@ class Load:
     in_flight: int
     latency_ms: int
     timeout_seconds: float
+    # jobcast's PUBLISH_PER_ACCOUNT_CONCURRENCY (None: the service's default, 1: an
+    # account's posts strictly in the order sent).
+    account_lanes: int | None = None
+
+    def jobcast_settings(self) -> dict[str, str]:
+        lanes = self.account_lanes
+        return {} if lanes is None else {"PUBLISH_PER_ACCOUNT_CONCURRENCY": str(lanes)}
 
 
 def sandbox_args(load: Load) -> list[str]:
@@ -269,7 +276,8 @@ async def jobcast_latencies(pool: asyncpg.Pool, jobs: Jobs) -> list[float]:
 
 def jobcast_run(load: Load) -> RunFigures:
     tenants = tenant_accounts(load.tenants, "jobcast")
-    with bench_pipeline("jobcast-bench-peer-", sandbox_args(load)) as (_, pipeline):
+    settings = load.jobcast_settings()
+    with bench_pipeline("jobcast-bench-peer-", sandbox_args(load), settings) as (_, pipeline):
         roots = {name: p.pid for name, p in pipeline.services.items() if p.pid}
         kafka, postmaster = infra_pids(pipeline)
         roots |= {name: pid for name, pid in (("kafka", kafka), ("postgres", postmaster)) if pid}
@@ -302,7 +310,8 @@ def print_report(runs: Sequence[RunFigures], load: Load) -> Path:
     rows: list[tuple[str, str, str]] = [(
         "load", f"{load.jobs} jobs",
         f"{load.tenants} tenants x (Page + IG), batches of {load.batch}, {load.in_flight} in "
-        f"flight, sandbox latency {load.latency_ms} ms",
+        f"flight, sandbox latency {load.latency_ms} ms; jobcast lanes per account "
+        f"{load.account_lanes or 'default'}",
     )]  # fmt: skip
     for n, run in enumerate(runs, 1):
         statuses = ", ".join(f"{s} {c}" for s, c in sorted(run.statuses.items()))
@@ -362,6 +371,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=0, help="the sandbox's, per call")
     parser.add_argument("--timeout-seconds", type=float, default=600,
                         help="per load: unfinished posts after it count as such")  # fmt: skip
+    parser.add_argument("--account-lanes", type=int, default=None,
+                        help="jobcast's PUBLISH_PER_ACCOUNT_CONCURRENCY (default: 1)")  # fmt: skip
     parser.add_argument("--peer-dir", type=Path, default=DEFAULT_PEER_DIR,
                         help="the Celery peer (default: ../shared/peers/celery_peer)")  # fmt: skip
     parser.add_argument("--peer-venv", type=Path,
@@ -373,7 +384,7 @@ def main() -> None:
     except PeerMissingError as missing:
         sys.exit(f"bench-peer: {missing}")
     load = Load(args.tenants, args.jobs, args.warmup_jobs, args.batch, args.in_flight,
-                args.latency_ms, args.timeout_seconds)  # fmt: skip
+                args.latency_ms, args.timeout_seconds, args.account_lanes)  # fmt: skip
     ensure_venv(peer_dir, args.peer_venv)
     ensure_redis()
     runs: list[RunFigures] = []
