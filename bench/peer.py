@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,11 +162,14 @@ class Reading:
     sandbox: float
     stack_ticks: int
     load_generator: float
+    tree_ticks: dict[str, int]  # each of the system's process trees
 
 
-def read_cpu(sandbox_pid: int, roots: Iterable[int]) -> Reading:
+def read_cpu(sandbox_pid: int, roots: Mapping[str, int]) -> Reading:
+    stats = all_stats()
+    trees = {name: tree_ticks([pid], stats) for name, pid in roots.items()}
     return Reading(machine_cpu_seconds(), cpu_seconds(sandbox_pid),
-                   tree_ticks(roots, all_stats()), cpu_seconds(os.getpid()))  # fmt: skip
+                   tree_ticks(roots.values(), stats), cpu_seconds(os.getpid()), trees)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -208,12 +211,12 @@ async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> R
     jobs = Jobs.new(load.jobs, "peer-bench")
     async with httpx.AsyncClient(timeout=60) as http:
         seq = await last_call(http, graph)
-        before = read_cpu(sandbox_pid, system.roots.values())
+        before = read_cpu(sandbox_pid, system.roots)
         started = time.monotonic()
         await send_load(system, load, jobs)
         statuses = await wait_final(system, jobs, load.timeout_seconds)
         seconds = time.monotonic() - started
-        after = read_cpu(sandbox_pid, system.roots.values())
+        after = read_cpu(sandbox_pid, system.roots)
         calls = await last_call(http, graph) - seq
         operations = await operations_since(http, graph, seq, calls)
     return RunFigures(
@@ -224,6 +227,8 @@ async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> R
         latencies_ms=await system.latencies(jobs), graph_calls=calls,
         statuses=statuses, load_average=os.getloadavg()[0], graph_operations=operations,
         processes=sorted(system.roots),
+        process_cpu={name: (after.tree_ticks[name] - before.tree_ticks[name]) / CLOCK_TICKS
+                     for name in system.roots},
     )  # fmt: skip
 
 
@@ -319,6 +324,10 @@ def print_report(runs: Sequence[RunFigures], load: Load) -> Path:
         rows.append((f"run {n}: {run.system}", f"{run.seconds:,.1f} s", outcome))
         for key, (label, unit) in FIGURES.items():
             rows.append((f"  {label.strip()}", f"{run.figures()[key]:,.2f} {unit}".strip(), ""))
+        by_process = sorted(run.process_cpu.items(), key=lambda item: -item[1])
+        rows.append(("  CPU per job by process", "ms", ", ".join(
+            f"{name} {1000 * seconds / run.jobs:.2f}" for name, seconds in by_process
+        )))  # fmt: skip
         operations = ", ".join(f"{op} {n}" for op, n in sorted(run.graph_operations.items()))
         rows.append(("  Graph calls by operation", f"{run.graph_calls}", operations))
     for n, (peer, ours) in enumerate(pairs(runs), 1):
