@@ -26,7 +26,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,14 +67,18 @@ BENCH_ENV = {
 
 @contextlib.contextmanager
 def bench_pipeline(
-    prefix: str, sandbox_args: Sequence[str] = UNLIMITED_SANDBOX
+    prefix: str,
+    sandbox_args: Sequence[str] = UNLIMITED_SANDBOX,
+    settings: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[Infra, Pipeline]]:
     """Kafka and Postgres (`real_infra`), and the whole pipeline on them at full speed:
-    no ingest rate limit, the sandbox at latency 0 with no budgets."""
+    no ingest rate limit, the sandbox at latency 0 with no budgets; `settings` are the
+    services' environment beyond that."""
     with (
         real_infra() as infra,
         running_pipeline(
-            infra.kafka_bootstrap_servers, infra.database_url, env=BENCH_ENV,
+            infra.kafka_bootstrap_servers, infra.database_url,
+            env={**BENCH_ENV, **(settings or {})},
             sandbox_args=sandbox_args, prefix=prefix,
         ) as pipeline,
     ):  # fmt: skip
@@ -318,7 +322,7 @@ class Phases:
     """What `measure` found: the burst, the latency run and the attribution."""
 
     result: Throughput
-    found: dict[str, list[float]]
+    found: list[dict[str, list[float]]]  # one per latency run
     rate: float
     costs: list[PhaseCost]
 
@@ -328,6 +332,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--lanes", type=int, default=250, help="tenants, each with 2 accounts")
     parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--latency-runs", type=int, default=5,
+                        help="latency phases in a row (the target is for each)")  # fmt: skip
     parser.add_argument("--rate-seconds", type=float, default=30,
                         help="length of the 50%%-rate and 5 jobs/s phases")  # fmt: skip
     parser.add_argument("--idle-seconds", type=float, default=20)
@@ -358,7 +364,10 @@ def main() -> None:
             async with attributed(stack, "idle", costs):
                 await asyncio.sleep(args.idle_seconds)
             rate = 0.2 * result.jobs_per_second
-            found = await latency(pipeline, pool, lanes, rate, args.latency_seconds)
+            found = [
+                await latency(pipeline, pool, lanes, rate, args.latency_seconds)
+                for _ in range(max(1, args.latency_runs))
+            ]
             return Phases(result, found, rate, costs)
         finally:
             await pool.close()
@@ -384,7 +393,7 @@ class Measured:
     lanes: int
     size: int
     result: Throughput
-    found: dict[str, list[float]]
+    found: list[dict[str, list[float]]]  # one per latency run
     rate: float
     rss: dict[str, float]
     limit: BrokerLimit
@@ -395,14 +404,23 @@ class Measured:
 
 def print_report(m: Measured) -> None:
     e2e, relay, limit = m.result.jobs_per_second, m.relay.jobs_per_second, m.limit
-    p = {k: (percentile(v, 50), percentile(v, 99)) if v else (0.0, 0.0) for k, v in m.found.items()}
+    pooled: dict[str, list[float]] = {}
+    for run in m.found:
+        for k, v in run.items():
+            pooled.setdefault(k, []).extend(v)
+    p = {k: (percentile(v, 50), percentile(v, 99)) if v else (0.0, 0.0) for k, v in pooled.items()}
+    p99s = [percentile(run["all"], 99) if run["all"] else 0.0 for run in m.found]
+    under = sum(1 for v in p99s if v < 100)
     rows = [
         ("jobs (2 posts each)", f"{m.result.jobs}", f"{m.lanes} tenants, sandbox latency 0"),
         ("end to end, first to last", f"{e2e:,.0f} jobs/s", "target ≥ 5,000"),
         ("end to end, steady (5–95%)", f"{m.result.steady_jobs_per_second:,.0f} jobs/s", ""),
         (f"latency p50 at {m.rate:,.0f} jobs/s", f"{p['all'][0]:,.0f} ms",
          "accepted → publish call"),
-        (f"latency p99 at {m.rate:,.0f} jobs/s", f"{p['all'][1]:,.0f} ms", "target < 100 ms"),
+        (f"latency p99 at {m.rate:,.0f} jobs/s", f"{p['all'][1]:,.0f} ms",
+         f"all {len(m.found)} runs pooled"),
+        ("latency p99 per run", ", ".join(f"{v:,.0f}" for v in p99s) + " ms",
+         f"target < 100 ms in every run: {under} of {len(p99s)}"),
         ("  Facebook p50 / p99", f"{p['facebook'][0]:,.0f} / {p['facebook'][1]:,.0f} ms", ""),
         ("  Instagram p50 / p99", f"{p['instagram'][0]:,.0f} / {p['instagram'][1]:,.0f} ms", ""),
         ("record size", f"{m.size} B", "a job event on jobs.events"),
@@ -422,7 +440,12 @@ def print_report(m: Measured) -> None:
         "jobs_per_second": e2e, "steady_jobs_per_second": m.result.steady_jobs_per_second,
         "latency_rate": m.rate,
         "latency_ms": {k: {"p50": v[0], "p99": v[1]} for k, v in p.items()},
-        "latency_samples": {k: len(v) for k, v in m.found.items()},
+        "latency_samples": {k: len(v) for k, v in pooled.items()},
+        "latency_runs": [
+            {k: {"p50": percentile(v, 50), "p99": percentile(v, 99), "samples": len(v)}
+             for k, v in run.items() if v}
+            for run in m.found
+        ],
         "broker": vars(limit),
         "relay": {"jobs": m.relay.jobs, "seconds": m.relay.seconds, "jobs_per_second": relay,
                   "steady_jobs_per_second": m.relay.steady_jobs_per_second},

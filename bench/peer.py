@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +86,13 @@ class Load:
     in_flight: int
     latency_ms: int
     timeout_seconds: float
+    # jobcast's PUBLISH_PER_ACCOUNT_CONCURRENCY (None: the service's default, 1: an
+    # account's posts strictly in the order sent).
+    account_lanes: int | None = None
+
+    def jobcast_settings(self) -> dict[str, str]:
+        lanes = self.account_lanes
+        return {} if lanes is None else {"PUBLISH_PER_ACCOUNT_CONCURRENCY": str(lanes)}
 
 
 def sandbox_args(load: Load) -> list[str]:
@@ -155,11 +162,14 @@ class Reading:
     sandbox: float
     stack_ticks: int
     load_generator: float
+    tree_ticks: dict[str, int]  # each of the system's process trees
 
 
-def read_cpu(sandbox_pid: int, roots: Iterable[int]) -> Reading:
+def read_cpu(sandbox_pid: int, roots: Mapping[str, int]) -> Reading:
+    stats = all_stats()
+    trees = {name: tree_ticks([pid], stats) for name, pid in roots.items()}
     return Reading(machine_cpu_seconds(), cpu_seconds(sandbox_pid),
-                   tree_ticks(roots, all_stats()), cpu_seconds(os.getpid()))  # fmt: skip
+                   tree_ticks(roots.values(), stats), cpu_seconds(os.getpid()), trees)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -201,12 +211,12 @@ async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> R
     jobs = Jobs.new(load.jobs, "peer-bench")
     async with httpx.AsyncClient(timeout=60) as http:
         seq = await last_call(http, graph)
-        before = read_cpu(sandbox_pid, system.roots.values())
+        before = read_cpu(sandbox_pid, system.roots)
         started = time.monotonic()
         await send_load(system, load, jobs)
         statuses = await wait_final(system, jobs, load.timeout_seconds)
         seconds = time.monotonic() - started
-        after = read_cpu(sandbox_pid, system.roots.values())
+        after = read_cpu(sandbox_pid, system.roots)
         calls = await last_call(http, graph) - seq
         operations = await operations_since(http, graph, seq, calls)
     return RunFigures(
@@ -217,6 +227,8 @@ async def measured_run(system: System, load: Load, sandbox: ManagedProcess) -> R
         latencies_ms=await system.latencies(jobs), graph_calls=calls,
         statuses=statuses, load_average=os.getloadavg()[0], graph_operations=operations,
         processes=sorted(system.roots),
+        process_cpu={name: (after.tree_ticks[name] - before.tree_ticks[name]) / CLOCK_TICKS
+                     for name in system.roots},
     )  # fmt: skip
 
 
@@ -269,7 +281,8 @@ async def jobcast_latencies(pool: asyncpg.Pool, jobs: Jobs) -> list[float]:
 
 def jobcast_run(load: Load) -> RunFigures:
     tenants = tenant_accounts(load.tenants, "jobcast")
-    with bench_pipeline("jobcast-bench-peer-", sandbox_args(load)) as (_, pipeline):
+    settings = load.jobcast_settings()
+    with bench_pipeline("jobcast-bench-peer-", sandbox_args(load), settings) as (_, pipeline):
         roots = {name: p.pid for name, p in pipeline.services.items() if p.pid}
         kafka, postmaster = infra_pids(pipeline)
         roots |= {name: pid for name, pid in (("kafka", kafka), ("postgres", postmaster)) if pid}
@@ -302,7 +315,8 @@ def print_report(runs: Sequence[RunFigures], load: Load) -> Path:
     rows: list[tuple[str, str, str]] = [(
         "load", f"{load.jobs} jobs",
         f"{load.tenants} tenants x (Page + IG), batches of {load.batch}, {load.in_flight} in "
-        f"flight, sandbox latency {load.latency_ms} ms",
+        f"flight, sandbox latency {load.latency_ms} ms; jobcast lanes per account "
+        f"{load.account_lanes or 'default'}",
     )]  # fmt: skip
     for n, run in enumerate(runs, 1):
         statuses = ", ".join(f"{s} {c}" for s, c in sorted(run.statuses.items()))
@@ -310,6 +324,10 @@ def print_report(runs: Sequence[RunFigures], load: Load) -> Path:
         rows.append((f"run {n}: {run.system}", f"{run.seconds:,.1f} s", outcome))
         for key, (label, unit) in FIGURES.items():
             rows.append((f"  {label.strip()}", f"{run.figures()[key]:,.2f} {unit}".strip(), ""))
+        by_process = sorted(run.process_cpu.items(), key=lambda item: -item[1])
+        rows.append(("  CPU per job by process", "ms", ", ".join(
+            f"{name} {1000 * seconds / run.jobs:.2f}" for name, seconds in by_process
+        )))  # fmt: skip
         operations = ", ".join(f"{op} {n}" for op, n in sorted(run.graph_operations.items()))
         rows.append(("  Graph calls by operation", f"{run.graph_calls}", operations))
     for n, (peer, ours) in enumerate(pairs(runs), 1):
@@ -362,6 +380,8 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=int, default=0, help="the sandbox's, per call")
     parser.add_argument("--timeout-seconds", type=float, default=600,
                         help="per load: unfinished posts after it count as such")  # fmt: skip
+    parser.add_argument("--account-lanes", type=int, default=None,
+                        help="jobcast's PUBLISH_PER_ACCOUNT_CONCURRENCY (default: 1)")  # fmt: skip
     parser.add_argument("--peer-dir", type=Path, default=DEFAULT_PEER_DIR,
                         help="the Celery peer (default: ../shared/peers/celery_peer)")  # fmt: skip
     parser.add_argument("--peer-venv", type=Path,
@@ -373,7 +393,7 @@ def main() -> None:
     except PeerMissingError as missing:
         sys.exit(f"bench-peer: {missing}")
     load = Load(args.tenants, args.jobs, args.warmup_jobs, args.batch, args.in_flight,
-                args.latency_ms, args.timeout_seconds)  # fmt: skip
+                args.latency_ms, args.timeout_seconds, args.account_lanes)  # fmt: skip
     ensure_venv(peer_dir, args.peer_venv)
     ensure_redis()
     runs: list[RunFigures] = []

@@ -41,6 +41,7 @@ class RunFigures:
     load_average: float  # the machine's 1-minute load as the run ended
     graph_operations: dict[str, int] = field(default_factory=dict)
     processes: Sequence[str] = ()  # the process trees counted as the system's own
+    process_cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per tree
 
     @property
     def expected_posts(self) -> int:
@@ -147,4 +148,6 @@ def run_json(run: RunFigures) -> dict[str, Any]:
         "statuses": run.statuses, "expected_posts": run.expected_posts,
         "complete": run.complete, "load_average_1m": run.load_average,
         "own_processes": list(run.processes),
+        "cpu_ms_per_job_by_process": {name: 1000 * seconds / run.jobs
+                                      for name, seconds in run.process_cpu.items()},
     }  # fmt: skip

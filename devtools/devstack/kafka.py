@@ -226,6 +226,10 @@ class LocalKafka:
             java,
             f"-Xms{self.heap_mb}m",
             f"-Xmx{self.heap_mb}m",
+            # The client compiler only: a broker that lives for a test run or a bench on two
+            # cores spends more CPU in C2 compiling its hot paths than C2's faster code saves
+            # it (docs/performance.md); a long-lived production broker is not started here.
+            "-XX:TieredStopAtLevel=1",
             "-XX:+UseG1GC",
             "-XX:MaxGCPauseMillis=20",
             "-XX:InitiatingHeapOccupancyPercent=35",

@@ -237,6 +237,10 @@ class LocalPostgres:
             "synchronous_commit": "off",
             "full_page_writes": "off",
             "max_connections": "100",
+            # Tables here fill from empty within seconds (tests, benches, a demo): with the
+            # default minute between autovacuum's looks, the planner still believes a table
+            # of thousands of rows holds a few hundred and seq-scans it for keyed updates.
+            "autovacuum_naptime": "5s",
         }
         path = self.data_dir / _CONF
         path.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))

@@ -19,7 +19,22 @@ from typing import Any
 FETCH_MAX_WAIT_MS = 500
 FETCHER_WAKE_MS = 1000
 
+# A consumer whose records may wait a moment (the read model: no post waits for it) lets
+# the broker gather a batch instead. A fetch returns once this much has come in, or after
+# `GATHER_WAIT_MS` with what there is; it is the fetch, not the handler, that sets a batch's
+# size: aiokafka fetches a partition again as soon as its records are taken, so without a
+# minimum a busy topic arrives a few records per fetch, each fetch with its own commit,
+# transaction and statements.
+GATHER_MIN_BYTES = 64 * 1024
+GATHER_WAIT_MS = 250
+
 
 def consumer_waits() -> dict[str, Any]:
     """The settings above as aiokafka (and faststream's subscriber) take them."""
     return {"fetch_max_wait_ms": FETCH_MAX_WAIT_MS, "consumer_timeout_ms": FETCHER_WAKE_MS}
+
+
+def gathering_waits() -> dict[str, Any]:
+    """`consumer_waits` for a consumer that lets the broker gather its batches."""
+    return {**consumer_waits(), "fetch_min_bytes": GATHER_MIN_BYTES,
+            "fetch_max_wait_ms": GATHER_WAIT_MS}  # fmt: skip

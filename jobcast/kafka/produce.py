@@ -245,8 +245,8 @@ class OrderedProducer:
 class EventBatches:
     """Single events from many concurrent callers, produced together through an
     `OrderedProducer`: `send` returns once the broker has its event, and the events sent
-    while a batch is on its way go in the next one (`jobcast.batching.MicroBatcher`: no
-    timer, so a lone event waits for no one).
+    while a batch is on its way go in the next one (`jobcast.batching.MicroBatcher`: a
+    lone event waits for no one; `linger_seconds` only under load).
 
     For a hot path of one event per record, such as a publisher's results: through the
     broker, each event costs faststream's publish and aiokafka's per-record `send`, about
@@ -254,10 +254,12 @@ class EventBatches:
     one key reach the broker in the order they were sent.
     """
 
-    def __init__(self, producer: OrderedProducer, *, max_batch: int = 500) -> None:
+    def __init__(
+        self, producer: OrderedProducer, *, max_batch: int = 500, linger_seconds: float = 0.0
+    ) -> None:
         self._producer = producer
         self._batches: MicroBatcher[OutgoingEvent, None] = MicroBatcher(
-            self._send_all, max_weight=max_batch, max_in_flight=1
+            self._send_all, max_weight=max_batch, max_in_flight=1, linger_seconds=linger_seconds
         )
 
     async def send(self, event: OutgoingEvent) -> None:

@@ -24,7 +24,7 @@ from jobcast import metrics
 from jobcast.failures import describe_failure
 from jobcast.kafka.dead_letters import dead_letter_failed, dead_letters_for
 from jobcast.kafka.handling import settle, validate_or_dead_letter, validating
-from jobcast.kafka.polling import consumer_waits
+from jobcast.kafka.polling import consumer_waits, gathering_waits
 from jobcast.kafka.records import RecordMeta, record_meta
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
 from jobcast.logs import log_context
@@ -84,8 +84,12 @@ def subscribe_validated_batch(
     handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
     *,
     max_records: int = 500,
+    gather: bool = False,
 ) -> None:
     """Like `subscribe_validated`, but the handler gets every valid record of a poll at once.
+
+    `gather`: the records may wait up to a quarter of a second, so the broker gathers them
+    into larger batches under load (`jobcast.kafka.polling.gathering_waits`).
 
     For handlers that do per-batch database work (one transaction, set-based statements):
     invalid records are dead-lettered one by one first, then the valid ones are handled
@@ -126,7 +130,8 @@ def subscribe_validated_batch(
         for partition in {raw.partition for raw in raws}:
             STALLS.recovered(group_id, topic, partition)
 
-    _subscribe(broker, topic, group_id, on_batch, batch=True, max_records=max_records)
+    waits = gathering_waits() if gather else consumer_waits()
+    _subscribe(broker, topic, group_id, on_batch, batch=True, max_records=max_records, **waits)
 
 
 def _subscribe(
@@ -143,8 +148,7 @@ def _subscribe(
         auto_offset_reset="earliest",
         parser=_tolerant_parser,
         decoder=_undecoded,
-        **consumer_waits(),
-        **options,
+        **{**consumer_waits(), **options},
     )(handler)
 
 

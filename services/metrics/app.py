@@ -72,6 +72,7 @@ async def build(settings: MetricsSettings) -> Service:
     subscribe_validated_batch(
         broker, PUBLISH_RESULTS, GROUP_ID, TypeAdapter(PublishCompleted),
         ResultMaterialiser(pool, effects=live_effects(settings)), max_records=settings.batch_size,
+        gather=True,  # no post waits for the read model: fewer, larger batches under load
     )  # fmt: skip
     subscribe_validated_batch(
         broker, ENGAGEMENT_EVENTS, f"{GROUP_ID}-engagement", TypeAdapter(EngagementCollected),

@@ -34,7 +34,7 @@ from services.publishing.platform import PlatformApi
 from services.publishing.posting import ApiT, Poster
 from services.publishing.repo import migrate_publishing
 from services.publishing.settings import PublisherSettings
-from services.publishing.worker import PublishWorker
+from services.publishing.worker import AFTER_CALL_LINGER_SECONDS, PublishWorker
 
 
 async def build_publisher(
@@ -61,7 +61,7 @@ async def build_publisher(
         platform=platform,
         pool=pool,
         broker=broker,
-        results=EventBatches(results),
+        results=EventBatches(results, linger_seconds=AFTER_CALL_LINGER_SECONDS),
         api=platform_api,
         cipher=cipher,
         poster=poster,

@@ -71,6 +71,10 @@ RETRYABLE = Verdict(ErrorClass.TRANSIENT)
 # result event like every outcome, logged one line each at DEBUG only. A line per post at
 # INFO cost a tenth of a post's CPU; the other outcomes (retries, unconfirmed, failures,
 # skips) are the ones a reader looks for, and stay at INFO.
+# How long a batched write may wait for company under load (jobcast.batching): short
+# before a post's Graph call, which the accepted-to-call latency counts, longer after it.
+BEFORE_CALL_LINGER_SECONDS = 0.003
+AFTER_CALL_LINGER_SECONDS = 0.01
 _ROUTINE = frozenset({PublishStatus.POSTED, PublishStatus.EDITED, PublishStatus.DELETED})
 
 
@@ -111,18 +115,24 @@ class PublishWorker(Generic[ApiT]):
         self._lease = lease_seconds
         self._timer_batch = timer_batch
         # One statement per batch of concurrent posts, not per post (see jobcast.batching).
+        # Under load a flush waits a moment for more: a little before the Graph call, more
+        # after it, where a post's wait costs no one the start of their post.
+        claims = partial(repo.claim_many, pool)
         self._claims: MicroBatcher[repo.ClaimRequest, repo.Claim | repo.Held | repo.Finished] = (
-            MicroBatcher(partial(repo.claim_many, pool), max_weight=200, max_in_flight=2)
+            MicroBatcher(claims, max_weight=200, linger_seconds=BEFORE_CALL_LINGER_SECONDS)
         )
         self._outcomes: MicroBatcher[repo.Outcome, None] = MicroBatcher(
-            partial(repo.record_many, pool), max_weight=200, max_in_flight=1
-        )
+            partial(repo.record_many, pool), max_weight=200, max_in_flight=1,
+            linger_seconds=AFTER_CALL_LINGER_SECONDS,
+        )  # fmt: skip
         self._checkpoints: MicroBatcher[repo.Progress, None] = MicroBatcher(
-            partial(repo.save_progress_many, pool), max_weight=200, max_in_flight=1
-        )
+            partial(repo.save_progress_many, pool), max_weight=200, max_in_flight=1,
+            linger_seconds=BEFORE_CALL_LINGER_SECONDS,
+        )  # fmt: skip
         self._sent: MicroBatcher[repo.Sent, None] = MicroBatcher(
-            partial(repo.mark_sent_many, pool), max_weight=200, max_in_flight=1
-        )
+            partial(repo.mark_sent_many, pool), max_weight=200, max_in_flight=1,
+            linger_seconds=AFTER_CALL_LINGER_SECONDS,
+        )  # fmt: skip
         # A stored result not acknowledged by Kafka this long after is sent again.
         self._resend_after = resend_after_seconds
         self._timer_set = asyncio.Event()  # a timer may be due sooner than the loop thinks

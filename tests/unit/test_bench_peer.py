@@ -215,3 +215,7 @@ class TestFigures:
         assert data["statuses"] == {"posted": 150, "pending": 50}
         assert data["expected_posts"] == 200
         assert data["cpu_ms_per_job"] == 20
+
+    def test_the_json_splits_cpu_per_job_by_process(self) -> None:
+        data = run_json(run(JOBCAST, process_cpu={"kafka": 0.25, "metrics": 0.05}))
+        assert data["cpu_ms_per_job_by_process"] == {"kafka": 2.5, "metrics": 0.5}

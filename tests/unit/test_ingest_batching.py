@@ -64,6 +64,50 @@ async def test_items_arriving_during_a_flush_share_the_next_one() -> None:
     assert flush.batches == [[1], [2, 3, 4]]
 
 
+async def test_a_lingering_batcher_does_not_hold_an_item_that_arrives_while_idle() -> None:
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=30)
+    assert await asyncio.wait_for(batcher.submit(1), 1) == 2
+    assert await asyncio.wait_for(batcher.submit(2), 1) == 4  # the flush before carried one
+    assert flush.batches == [[1], [2]]
+
+
+async def test_under_load_a_flush_lingers_for_the_items_that_follow() -> None:
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.2)
+    assert list(await asyncio.gather(batcher.submit(1), batcher.submit(2))) == [2, 4]
+    first = asyncio.create_task(batcher.submit(3))
+    await settle()
+    assert flush.batches == [[1, 2]]  # the next flush waits: the last one carried two
+    second = asyncio.create_task(batcher.submit(4))
+    assert await asyncio.gather(first, second) == [6, 8]
+    assert flush.batches == [[1, 2], [3, 4]]
+
+
+async def test_a_queue_that_fills_a_flush_does_not_linger() -> None:
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_weight=2, max_in_flight=1, linger_seconds=30)
+    assert list(await asyncio.gather(batcher.submit(1), batcher.submit(2))) == [2, 4]
+    both = asyncio.gather(batcher.submit(3), batcher.submit(4))
+    assert list(await asyncio.wait_for(both, 1)) == [6, 8]
+    assert flush.batches == [[1, 2], [3, 4]]
+
+
+async def test_a_flush_cancelled_while_lingering_frees_its_slot() -> None:
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.2)
+    await asyncio.gather(batcher.submit(1), batcher.submit(2))
+    waiting = asyncio.create_task(batcher.submit(3))
+    await settle()
+    for task in list(batcher._tasks):  # the lingering flush, as a shutdown would
+        task.cancel()
+    await settle()
+    # A slot still counted as taken would never flush again.
+    assert await asyncio.wait_for(batcher.submit(4), 1) == 8
+    assert await waiting == 6
+    assert flush.batches == [[1, 2], [3, 4]]
+
+
 async def test_a_flush_carries_at_most_max_weight_but_always_one_item() -> None:
     flush = Recorder()
     batcher = MicroBatcher(flush, max_weight=5, max_in_flight=1, weight=lambda n: n)

@@ -14,6 +14,7 @@ from faststream.message import StreamMessage
 from pydantic import BaseModel, TypeAdapter
 
 from jobcast.kafka import RecordMeta, subscribe_validated, subscribe_validated_batch
+from jobcast.kafka.polling import FETCH_MAX_WAIT_MS, GATHER_MIN_BYTES, GATHER_WAIT_MS
 from jobcast.kafka.records import record_meta as _meta
 from jobcast.kafka.subscribe import _tolerant_parser
 from schemas import headers as h
@@ -184,3 +185,30 @@ async def test_null_and_binary_header_values_pass_faststreams_parser_untouched()
     assert _meta(original).correlation_id == "c-1"
     batch = await _tolerant_parser((original, original), strict_parser)
     assert batch.raw_message == (original, original)
+
+
+def subscriber_options(gather: bool) -> dict[str, Any]:
+    broker = KafkaBroker()
+    seen: dict[str, Any] = {}
+    real = broker.subscriber
+
+    def spy(*args: Any, **options: Any) -> Any:
+        seen.update(options)
+        return real(*args, **options)
+
+    broker.subscriber = spy  # type: ignore[method-assign]
+
+    async def handle(batch: list[tuple[Ping, RecordMeta]]) -> None:
+        return None
+
+    subscribe_validated_batch(broker, "pings", "g", TypeAdapter(Ping), handle, gather=gather)
+    return seen
+
+
+def test_a_gathering_subscriber_lets_the_broker_gather_and_others_do_not() -> None:
+    gathering = subscriber_options(gather=True)
+    assert gathering["fetch_min_bytes"] == GATHER_MIN_BYTES > 1
+    assert gathering["fetch_max_wait_ms"] == GATHER_WAIT_MS
+    plain = subscriber_options(gather=False)
+    assert plain.get("fetch_min_bytes", 1) == 1  # a record goes as soon as it is there
+    assert plain["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS
