@@ -80,7 +80,7 @@ async def test_under_load_a_flush_lingers_for_the_items_that_follow() -> None:
     await settle()
     assert flush.batches == [[1, 2]]  # the next flush waits: the last one carried two
     second = asyncio.create_task(batcher.submit(4))
-    assert await asyncio.gather(first, second) == [6, 8]
+    assert list(await asyncio.gather(first, second)) == [6, 8]
     assert flush.batches == [[1, 2], [3, 4]]
 
 
