@@ -35,6 +35,5 @@ def consumer_waits() -> dict[str, Any]:
 
 
 def gathering_waits() -> dict[str, Any]:
-    """`consumer_waits` for a consumer that lets the broker gather its batches."""
-    return {**consumer_waits(), "fetch_min_bytes": GATHER_MIN_BYTES,
-            "fetch_max_wait_ms": GATHER_WAIT_MS}  # fmt: skip
+    """What a consumer that lets the broker gather its batches sets beyond `consumer_waits`."""
+    return {"fetch_min_bytes": GATHER_MIN_BYTES, "fetch_max_wait_ms": GATHER_WAIT_MS}

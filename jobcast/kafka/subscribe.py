@@ -130,7 +130,7 @@ def subscribe_validated_batch(
         for partition in {raw.partition for raw in raws}:
             STALLS.recovered(group_id, topic, partition)
 
-    waits = gathering_waits() if gather else consumer_waits()
+    waits = gathering_waits() if gather else {}
     _subscribe(broker, topic, group_id, on_batch, batch=True, max_records=max_records, **waits)
 
 

@@ -67,14 +67,14 @@ log = logging.getLogger(__name__)
 
 # A failure known not to have posted: retried by tier.
 RETRYABLE = Verdict(ErrorClass.TRANSIENT)
-# Outcomes that need nobody: counted (`jobcast_publish_outcomes_total`) and carried by the
-# result event like every outcome, logged one line each at DEBUG only. A line per post at
-# INFO cost a tenth of a post's CPU; the other outcomes (retries, unconfirmed, failures,
-# skips) are the ones a reader looks for, and stay at INFO.
 # How long a batched write may wait for company under load (jobcast.batching): short
 # before a post's Graph call, which the accepted-to-call latency counts, longer after it.
 BEFORE_CALL_LINGER_SECONDS = 0.003
 AFTER_CALL_LINGER_SECONDS = 0.01
+# Outcomes that need nobody: counted (`jobcast_publish_outcomes_total`) and carried by the
+# result event like every outcome, logged one line each at DEBUG only. A line per post at
+# INFO cost a tenth of a post's CPU; the other outcomes (retries, unconfirmed, failures,
+# skips) are the ones a reader looks for, and stay at INFO.
 _ROUTINE = frozenset({PublishStatus.POSTED, PublishStatus.EDITED, PublishStatus.DELETED})
 
 
