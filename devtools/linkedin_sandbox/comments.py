@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from devtools.graph_sandbox.state import SandboxState
 
-from .endpoint import Answer, Call, store_of
+from .endpoint import Answer, Call, paged, store_of
 from .errors import JSONDict, invalid, not_found
 from .models import Comment, organization_id_of
 from .store import LinkedInStore
@@ -59,15 +59,9 @@ def create_comment(state: SandboxState, call: Call) -> Answer:
 
 
 def list_comments(state: SandboxState, call: Call) -> Answer:
-    """The post's comments, newest first."""
-    found = list(reversed(store_of(state).comments.get(call.path_params["urn"], [])))
-    return Answer(
-        200,
-        {
-            "elements": [comment_view(c) for c in found],
-            "paging": {"start": 0, "count": len(found), "total": len(found), "links": []},
-        },
-    )
+    """The post's comments, newest first, a page at a time."""
+    found = reversed(store_of(state).comments.get(call.path_params["urn"], []))
+    return paged(call, [comment_view(c) for c in found])
 
 
 def comment_view(comment: Comment) -> JSONDict:

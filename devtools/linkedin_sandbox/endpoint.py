@@ -76,6 +76,33 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# The most elements a finder returns per page, and how many when the caller does not say.
+MAX_PAGE = 100
+DEFAULT_PAGE = 10
+
+
+def paged(call: Call, elements: list[JSONDict]) -> Answer:
+    """One page of a finder's `elements` as Rest.li pages them (`start`, `count`)."""
+    count = _int_param(call, "count", DEFAULT_PAGE, 0, MAX_PAGE)
+    start = _int_param(call, "start", 0, 0, 10**9)
+    return Answer(
+        200,
+        {
+            "elements": elements[start : start + count],
+            "paging": {"start": start, "count": count, "total": len(elements), "links": []},
+        },
+    )
+
+
+def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
+    raw = call.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise bad_request(f"{name}: must be an integer")
+    return max(low, min(high, int(raw)))
+
+
 Operation = Callable[[SandboxState, Call], Answer]
 OwnerOf = Callable[[LinkedInStore, Call], str | None]
 """The organization a call acts for (its numeric id), or None; may raise (404, 422)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from devtools.graph_sandbox.state import SandboxState
 
-from .endpoint import Answer, Call, store_of
+from .endpoint import Answer, Call, paged, store_of
 from .errors import JSONDict, bad_request, invalid, not_found
 from .images import image_status
 from .models import Post, organization_id_of
@@ -16,7 +16,6 @@ MAX_COMMENTARY = 3_000
 VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN"})
 LIFECYCLE_STATES = frozenset({"PUBLISHED", "DRAFT"})
 FEED_DISTRIBUTIONS = frozenset({"MAIN_FEED", "NONE"})
-MAX_PAGE = 100
 _UPDATABLE = frozenset({"commentary", "contentCallToActionLabel", "contentLandingPage"})
 
 
@@ -132,28 +131,10 @@ def find_by_author(state: SandboxState, call: Call) -> Answer:
     author = call.query.get("author", "")
     if organization_id_of(author) is None:
         raise invalid("author: must be an organization URN")
-    count = _int_param(call, "count", 10, 0, MAX_PAGE)
-    start = _int_param(call, "start", 0, 0, 10**9)
     key = "created_at" if call.query.get("sortBy") == "CREATED" else "last_modified_at"
     posts = [p for p in store.posts_by_author.get(author, []) if p.deleted_at is None]
     posts.sort(key=lambda p: getattr(p, key), reverse=True)
-    page = posts[start : start + count]
-    return Answer(
-        200,
-        {
-            "elements": [post_view(p) for p in page],
-            "paging": {"start": start, "count": count, "total": len(posts), "links": []},
-        },
-    )
-
-
-def _int_param(call: Call, name: str, default: int, low: int, high: int) -> int:
-    raw = call.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise bad_request(f"{name}: must be an integer")
-    return max(low, min(high, int(raw)))
+    return paged(call, [post_view(p) for p in posts])
 
 
 def get_post(state: SandboxState, call: Call) -> Answer:

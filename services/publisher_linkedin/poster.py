@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,8 +34,9 @@ from services.publishing.posting import (
     Undecided,
 )
 
-# Recent posts looked at when reconciling (newest first; ours is among the latest).
-RECENT_POSTS = 50
+# Posts asked for per page when reconciling (LinkedIn's most), and how many pages at most.
+PAGE_SIZE = 100
+MAX_PAGES = 20
 # Clock skew allowed between our claim time and LinkedIn's createdAt.
 _SKEW_MS = 120_000
 PERMALINK = "https://www.linkedin.com/feed/update/{urn}/"
@@ -87,24 +89,25 @@ class LinkedInPoster:
         return Posted(created.restli_id, permalink(created.restli_id))
 
     async def reconcile(self, attempt: Attempt[LinkedInClient]) -> Reconciliation:
-        """Our post among the organization's recent posts: same commentary and content,
-        created since the key was claimed."""
-        author = organization_urn(attempt.command.account_id)
-        try:
-            listing = await attempt.api.call(
-                "GET", rest_path("posts"), attempt.token,
-                params=[("q", "author"), ("author", author), ("count", str(RECENT_POSTS)),
-                        ("sortBy", "CREATED")],
-            )  # fmt: skip
-        except (PlatformError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"could not list the organization's posts: {exc}")
+        """Our post among the organization's posts created since the key was claimed: same
+        commentary and content.
+
+        Pages are read newest first until one reaches past the claim: a busy organization
+        can have published many posts between the ambiguous call and this check, and
+        stopping at the newest few would call a post that exists "absent" and post it
+        again."""
         wanted = _post_body(attempt.command.account_id, attempt.command.content)
         since_ms = _epoch_ms(attempt.since) - _SKEW_MS
-        for post in (listing.body or {}).get("elements", []):
-            if _is_ours(post, wanted, since_ms):
-                urn = str(post["id"])
-                return Posted(urn, permalink(urn))
-        return Absent()
+        found = await _find(
+            attempt, rest_path("posts"), "the organization's posts",
+            [("q", "author"), ("author", wanted["author"]), ("sortBy", "CREATED")],
+            match=lambda post: _is_ours(post, wanted, since_ms),
+            past=lambda post: _created_before(post, since_ms),
+        )  # fmt: skip
+        if not isinstance(found, dict):
+            return found
+        urn = str(found["id"])
+        return Posted(urn, permalink(urn))
 
     async def edit(self, attempt: Attempt[LinkedInClient], post_id: str) -> bool:
         """Replace the commentary (a partial update)."""
@@ -145,18 +148,18 @@ class LinkedInPoster:
     ) -> Reconciliation:
         """Our comment among the post's comments (made as the organization, same text)."""
         actor = organization_urn(attempt.command.account_id)
-        try:
-            listing = await attempt.api.call(
-                "GET", rest_path("socialActions", post_id, "comments"), attempt.token,
-                params=[("count", "100")],
-            )  # fmt: skip
-        except (PlatformError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"could not list the post's comments: {exc}")
-        for comment in (listing.body or {}).get("elements", []):
+
+        def is_ours(comment: dict[str, Any]) -> bool:
             message = comment.get("message") or {}
-            if comment.get("actor") == actor and message.get("text") == text:
-                return Posted(str(comment.get("$URN") or comment.get("id")), None)
-        return Absent()
+            return comment.get("actor") == actor and message.get("text") == text
+
+        found = await _find(
+            attempt, rest_path("socialActions", post_id, "comments"), "the post's comments", [],
+            match=is_ours,
+        )  # fmt: skip
+        if not isinstance(found, dict):
+            return found
+        return Posted(str(found.get("$URN") or found.get("id")), None)
 
     # ------------------------------------------------------------------------- images
 
@@ -219,6 +222,33 @@ class LinkedInPoster:
             await asyncio.sleep(timing.poll_interval_seconds)
 
 
+async def _find(
+    attempt: Attempt[LinkedInClient],
+    path: str,
+    what: str,
+    params: list[tuple[str, str]],
+    *,
+    match: Callable[[dict[str, Any]], bool],
+    past: Callable[[dict[str, Any]], bool] = lambda _: False,
+) -> dict[str, Any] | Absent | Undecided:
+    """The first element of a paged listing that `match`es, or proof there is none: every
+    page was read, or one ended with an element `past` what could match (a listing sorted
+    newest first reaching back before the claim)."""
+    for page in range(MAX_PAGES):
+        window = [("count", str(PAGE_SIZE)), ("start", str(page * PAGE_SIZE))]
+        try:
+            listing = await attempt.api.call("GET", path, attempt.token, params=[*params, *window])
+        except (PlatformError, AmbiguousOutcomeError) as exc:
+            return Undecided(f"could not list {what}: {exc}")
+        elements: list[dict[str, Any]] = (listing.body or {}).get("elements", [])
+        for element in elements:
+            if match(element):
+                return element
+        if len(elements) < PAGE_SIZE or past(elements[-1]):
+            return Absent()
+    return Undecided(f"more than {MAX_PAGES * PAGE_SIZE} entries in {what}")
+
+
 def _forget_image(attempt: Attempt[LinkedInClient]) -> None:
     for key in ("image_urn", "upload_url", "uploaded_at"):
         attempt.progress.pop(key, None)
@@ -270,14 +300,18 @@ def _title(content: PostContent) -> str:
 def _is_ours(post: dict[str, Any], wanted: dict[str, Any], since_ms: int) -> bool:
     if post.get("commentary") != wanted["commentary"]:
         return False
-    created = post.get("createdAt")
-    if isinstance(created, int) and created < since_ms:
+    if _created_before(post, since_ms):
         return False
     article = (wanted.get("content") or {}).get("article")
     if article is not None:
         found = ((post.get("content") or {}).get("article") or {}).get("source")
         return bool(found == article["source"])
     return True
+
+
+def _created_before(post: dict[str, Any], since_ms: int) -> bool:
+    created = post.get("createdAt")
+    return isinstance(created, int) and created < since_ms
 
 
 def _epoch_ms(moment: datetime) -> int:

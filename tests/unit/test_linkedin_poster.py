@@ -21,8 +21,9 @@ from jobcast.linkedin.client import LinkedInClient
 from jobcast.linkedin.errors import LinkedInError, classify_linkedin_error
 from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.publish import ErrorClass, PublishCommand
-from services.publisher_linkedin.poster import ImageTiming, LinkedInPoster
-from services.publishing.posting import Absent, Attempt, NotReadyError, Posted
+from services.publisher_linkedin import poster as poster_module
+from services.publisher_linkedin.poster import PAGE_SIZE, ImageTiming, LinkedInPoster
+from services.publishing.posting import Absent, Attempt, NotReadyError, Posted, Undecided
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -162,6 +163,56 @@ async def test_a_500_before_the_create_reconciles_to_absent(sandbox: Sandbox) ->
     assert await poster.reconcile(attempt(sandbox.api, cmd)) == Absent()
 
 
+async def test_reconciling_reads_past_the_newest_page_of_a_busy_organization(
+    sandbox: Sandbox,
+) -> None:
+    # Under load, many posts go up between an ambiguous create and its check: the newest
+    # page alone would call ours absent, and it would be posted twice.
+    poster = LinkedInPoster(Media())
+    cmd = command("Ours")
+    ours = await poster.publish(attempt(sandbox.api, cmd))
+    for n in range(PAGE_SIZE + 5):
+        await poster.publish(attempt(sandbox.api, command(f"Later job {n}")))
+    assert await poster.reconcile(attempt(sandbox.api, cmd)) == ours
+
+
+async def test_reconciling_past_the_page_limit_is_undecided_not_absent(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poster_module, "PAGE_SIZE", 2)
+    monkeypatch.setattr(poster_module, "MAX_PAGES", 2)
+    poster = LinkedInPoster(Media())
+    for n in range(5):
+        await poster.publish(attempt(sandbox.api, command(f"Later job {n}")))
+    found = await poster.reconcile(attempt(sandbox.api, command("Ours")))
+    assert isinstance(found, Undecided)
+    assert "more than 4 entries" in found.reason
+
+
+async def test_reconciling_stops_at_a_page_that_reaches_past_the_claim(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poster_module, "PAGE_SIZE", 2)
+    poster = LinkedInPoster(Media())
+    for n in range(5):
+        await poster.publish(attempt(sandbox.api, command(f"Old job {n}")))
+    pages: list[str] = []
+    call = sandbox.api.call
+
+    async def counted(method: str, path: str, token: str, **kwargs: Any) -> Any:
+        pages.extend(v for k, v in kwargs.get("params") or [] if k == "start")
+        return await call(method, path, token, **kwargs)
+
+    monkeypatch.setattr(sandbox.api, "call", counted)
+    later = attempt(sandbox.api, command("Ours"))
+    later = Attempt(
+        later.api, later.command, TOKEN, {}, datetime.now(UTC) + timedelta(hours=1),
+        later.checkpoint,
+    )  # fmt: skip
+    assert await poster.reconcile(later) == Absent()
+    assert pages == ["0"]  # its posts are all older than the claim: nothing further back
+
+
 async def test_a_timeout_is_ambiguous(sandbox: Sandbox) -> None:
     sandbox.state.faults.add(
         FaultRule(action="timeout", operation="li.posts.create", timeout_s=5, after_create=True)
@@ -185,6 +236,19 @@ async def test_edit_delete_and_a_first_comment(sandbox: Sandbox) -> None:
     assert await poster.delete(attempt(sandbox.api, command()), urn)
     assert await poster.delete(attempt(sandbox.api, command()), urn)  # gone already: done
     assert (await sandbox.ledger())["counts"]["posts"] == 0
+
+
+async def test_our_comment_is_found_behind_a_page_of_later_ones(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(poster_module, "PAGE_SIZE", 3)
+    poster = LinkedInPoster(Media())
+    urn = (await poster.publish(attempt(sandbox.api, command()))).platform_post_id
+    ours = await poster.comment(attempt(sandbox.api, command()), urn, "Apply by Friday")
+    for n in range(4):
+        await poster.comment(attempt(sandbox.api, command()), urn, f"Reply {n}")
+    found = await poster.find_comment(attempt(sandbox.api, command()), urn, "Apply by Friday")
+    assert found == Posted(ours, None)
 
 
 async def test_an_expired_token_is_an_auth_error(sandbox: Sandbox) -> None:
