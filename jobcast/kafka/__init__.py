@@ -14,7 +14,7 @@
 """
 
 from jobcast.kafka.admin import ensure_topics, topic_partitions
-from jobcast.kafka.consumer import LAG, ConcurrentConsumer, holds_assignment
+from jobcast.kafka.consumer import LAG, ConcurrentConsumer, holds_assignment, release_lane
 from jobcast.kafka.dead_letters import (
     HANDLER_FAILED,
     dead_letter,
@@ -69,6 +69,7 @@ __all__ = [
     "publish_event",
     "publish_first_event",
     "publish_record",
+    "release_lane",
     "subscribe_validated",
     "subscribe_validated_batch",
     "topic_partitions",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -75,6 +76,24 @@ class _Job:
     lane: str
     tracker: OffsetWatermark
     cancel_requested: bool = False
+    lane_released: bool = False  # the handler let its lane's next record start (release_lane)
+
+
+# The running handler's way to free its lane early (see `release_lane`); unset elsewhere.
+_RELEASE: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar(
+    "jobcast_lane_release", default=None
+)
+
+
+def release_lane() -> None:
+    """Let the next record of the running handler's lane start now, before this handler
+    returns: for a handler whose remaining work no longer decides the order the lane
+    exists for (a publisher once its platform calls are made). The record's offset is
+    still committed only when the handler is done. Outside a `ConcurrentConsumer`
+    handler, and when called again, it does nothing."""
+    release = _RELEASE.get()
+    if release is not None:
+        release()
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
@@ -391,7 +410,9 @@ class ConcurrentConsumer:
     # ----------------------------------------------------------------- handling
 
     def _start(self, job: _Job) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(job.record))
+        context = contextvars.copy_context()
+        context.run(_RELEASE.set, lambda: self._release_lane(job))
+        task = asyncio.get_running_loop().create_task(self._run(job.record), context=context)
         self._tasks[task] = job
         # A done-callback, not a `finally`: it also runs for a task cancelled before it
         # ever started, so the bookkeeping cannot leak.
@@ -427,6 +448,14 @@ class ConcurrentConsumer:
             log_fields=lambda: _where(record),
         )
 
+    def _release_lane(self, job: _Job) -> None:
+        if job.lane_released:
+            return
+        job.lane_released = True
+        following = self._lanes.finish(job.lane)
+        if following is not None:
+            self._start(following)
+
     def _on_done(self, task: asyncio.Task[None]) -> None:
         job = self._tasks.pop(task)
         STALLS.recovered(self._group_id, job.record.topic, (job.tp[1], job.record.offset))
@@ -443,9 +472,7 @@ class ConcurrentConsumer:
             job.tracker.complete(job.record.offset)
         self._in_flight -= 1
         self._in_flight_gauge.set(self._in_flight)
-        following = self._lanes.finish(job.lane)
-        if following is not None:
-            self._start(following)
+        self._release_lane(job)
         self._room.set()
         self._progress.set()
 

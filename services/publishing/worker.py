@@ -33,7 +33,14 @@ from jobcast.batching import MicroBatcher
 from jobcast.crypto import TokenCipher
 from jobcast.graph.credentials import CredentialCache, Unusable
 from jobcast.graph.pacing import RetryPolicy, Throttle
-from jobcast.kafka import EventBatches, OutgoingEvent, RecordMeta, RenderedEvent, publish_event
+from jobcast.kafka import (
+    EventBatches,
+    OutgoingEvent,
+    RecordMeta,
+    RenderedEvent,
+    publish_event,
+    release_lane,
+)
 from jobcast.metrics import child
 from jobcast.platform_api import AmbiguousOutcomeError, PlatformError, Verdict
 from jobcast.topics import CONNECTIONS_EVENTS, PUBLISH_RESULTS
@@ -136,6 +143,9 @@ class PublishWorker(Generic[ApiT]):
         # A stored result not acknowledged by Kafka this long after is sent again.
         self._resend_after = resend_after_seconds
         self._timer_set = asyncio.Event()  # a timer may be due sooner than the loop thinks
+        # Keys whose platform calls are done and whose outcome is still being stored (their
+        # lane already runs the next record): an edit or delete of one waits for it here.
+        self._concluding: dict[str, asyncio.Event] = {}
 
     async def __call__(self, event: PublishRequested, meta: RecordMeta) -> None:
         """A command from Kafka: run it if the key is free, re-emit if it is done."""
@@ -212,7 +222,18 @@ class PublishWorker(Generic[ApiT]):
         # A final result stored for a record is re-emitted by the record's redelivery
         # if we die before Kafka has it: no resend timer, no "sent" write afterwards.
         pending = not (from_record and decision.state == decisions.DONE)
-        await self._conclude(claim, decision, progress, latency_ms, pending=pending)
+        # The platform calls are made, so the account's next post may start its own: the
+        # order on the platform is kept. Storing and sending this outcome follows; the
+        # record's offset still waits for it.
+        key = claim.event.payload.post_key
+        concluding = self._concluding.setdefault(key, asyncio.Event())
+        release_lane()
+        try:
+            await self._conclude(claim, decision, progress, latency_ms, pending=pending)
+        finally:
+            concluding.set()
+            if self._concluding.get(key) is concluding:
+                del self._concluding[key]
         if decision.state != decisions.DONE:
             self.wake_timers()
 
@@ -268,6 +289,9 @@ class PublishWorker(Generic[ApiT]):
     async def _change(self, claim: repo.Claim, attempt: Attempt[ApiT]) -> Decision:
         """Edit or delete the post of the command's original key."""
         command = attempt.command
+        concluding = self._concluding.get(command.original_post_key or "")
+        if concluding is not None:
+            await concluding.wait()  # the original's outcome is being stored right now
         original = (
             await repo.original_of(self._pool, command.original_post_key)
             if command.original_post_key

@@ -28,6 +28,7 @@ from jobcast.kafka import (
     LaneScheduler,
     OffsetWatermark,
     lane_by_key,
+    release_lane,
 )
 from jobcast.kafka.retry import call_until_success
 
@@ -822,3 +823,47 @@ async def test_a_handler_failing_for_longer_than_the_stall_time_is_reported_stal
 
 def stalled_gauge(group: str) -> float | None:
     return REGISTRY.get_sample_value("jobcast_consumer_stalled", {"group": group, "topic": "t"})
+
+
+async def test_a_handler_that_releases_its_lane_lets_the_next_start_but_holds_the_offset() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=3, keys=1), [("t", 0)])
+    finish_first = asyncio.Event()
+    started: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        started.append(record.offset)
+        if record.offset == 0:
+            release_lane()
+            release_lane()  # a second call changes nothing
+            await finish_first.wait()
+
+    consumer = consumer_on(fake, handle)
+    await consumer.start()
+    # One key, one lane: without the release the others would wait for offset 0.
+    await wait_until(lambda: started == [0, 1, 2])
+    await asyncio.sleep(0.1)  # several commit ticks
+    assert fake.committed.get(("t", 0), 0) == 0  # offset 0 is still being handled
+    finish_first.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 3})
+    await consumer.stop()
+
+
+async def test_a_lane_is_not_released_by_default_nor_outside_a_handler() -> None:
+    release_lane()  # no handler running: nothing to release, no error
+    fake = FakeKafka(make_logs(partitions=1, per_partition=3, keys=1), [("t", 0)])
+    finish_first = asyncio.Event()
+    started: list[int] = []
+
+    async def handle(record: ConsumedRecord) -> None:
+        started.append(record.offset)
+        if record.offset == 0:
+            await finish_first.wait()
+
+    consumer = consumer_on(fake, handle)
+    await consumer.start()
+    await wait_until(lambda: started == [0])
+    await asyncio.sleep(0.1)
+    assert started == [0]
+    finish_first.set()
+    await wait_until(lambda: started == [0, 1, 2])
+    await consumer.stop()
