@@ -14,7 +14,6 @@ from typing import Any
 
 from jobcast.graph.client import GraphClient, GraphError, permalink_of, read_permalink
 from jobcast.graph.errors import classify_graph_error
-from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.media import MediaKind, PostFormat
 from schemas.platforms import Platform
 from schemas.publish import ErrorClass, MediaItem
@@ -26,14 +25,14 @@ from services.publishing.containers import (
     ContainerTiming,
     PublishingLimits,
     Quota,
+    find_published,
     finished_children,
     item_label,
-    published_container,
     wait_until_finished,
 )
-from services.publishing.posting import Attempt, Posted, Reconciliation, Undecided
+from services.publishing.listing import Found, Listing
+from services.publishing.posting import Attempt, Posted, Reconciliation
 
-_RECENT_MEDIA = 50
 _QUOTA = Quota("content_publishing_limit")
 _NOT_READY_SUBCODE = 2207027  # media_publish before the container is FINISHED
 _UPLOAD_ERROR_SUBCODE = 2207053  # Meta's "unknown upload error": a new container may do
@@ -111,11 +110,20 @@ class InstagramPoster:
         return published
 
     async def reconcile(self, attempt: Attempt[GraphClient]) -> Reconciliation:
-        """The container tells: PUBLISHED means live; anything else means not posted."""
-        published = await published_container(attempt, _STATUS)
-        if not isinstance(published, str):
-            return published
-        return await self._find_media(attempt)
+        """The container tells whether it was published; if it was, the media is found
+        among the account's media since the claim, by its caption (every page, newest
+        first: a busy account may have published many since)."""
+        listing = Listing(
+            f"{attempt.command.account_id}/media", "caption", "the account's media",
+            time_field="timestamp",
+        )  # fmt: skip
+        found = await find_published(
+            attempt, _STATUS, listing, attempt.command.content.text, since=attempt.since
+        )
+        if not isinstance(found, Found):
+            return found
+        permalink = await read_permalink(attempt.api, found.entry_id, attempt.token, "permalink")
+        return Posted(found.entry_id, permalink)
 
     async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """The Graph API cannot change a published caption."""
@@ -156,22 +164,6 @@ class InstagramPoster:
             data={**data, "caption": content.text},
         )  # fmt: skip
         return str(created["id"])
-
-    async def _find_media(self, attempt: Attempt[GraphClient]) -> Reconciliation:
-        try:
-            listing = await attempt.api.call(
-                "GET", f"{attempt.command.account_id}/media", attempt.token,
-                params={"fields": "id,caption,timestamp", "limit": _RECENT_MEDIA},
-            )  # fmt: skip
-        except (GraphError, AmbiguousOutcomeError) as exc:
-            return Undecided(f"container published but media not listed: {exc}")
-        wanted = attempt.command.content.text.strip()
-        for media in listing.get("data", []):
-            if str(media.get("caption", "")).strip() == wanted:
-                media_id = str(media["id"])
-                permalink = await read_permalink(attempt.api, media_id, attempt.token, "permalink")
-                return Posted(media_id, permalink)
-        return Undecided("container published but its media was not found")
 
 
 def _failed(

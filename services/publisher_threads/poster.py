@@ -10,7 +10,6 @@ the claim (Threads has no idempotency key).
 from __future__ import annotations
 
 import time
-from datetime import datetime
 from typing import Any
 
 from pydantic import HttpUrl
@@ -25,14 +24,14 @@ from services.publishing.containers import (
     ContainerTiming,
     PublishingLimits,
     Quota,
+    find_published,
     finished_children,
     item_label,
-    published_container,
     wait_until_finished,
 )
 from services.publishing.deletes import delete_post
-from services.publishing.listing import Found, Listing, find_text
-from services.publishing.posting import Absent, Attempt, Posted, Reconciliation, Undecided
+from services.publishing.listing import Found, Listing
+from services.publishing.posting import Attempt, Posted, Reconciliation
 
 # Meta's answer to publishing a container that is not FINISHED (or unknown, or published
 # already): 24/4279009 "Media Not Found". Nothing is published; the container tells why.
@@ -149,8 +148,8 @@ class ThreadsPoster:
             f"{attempt.command.account_id}/threads", "text", "the profile's threads",
             time_field="timestamp",
         )  # fmt: skip
-        found = await _find_published(
-            attempt, listing, attempt.command.content.text, since=attempt.since
+        found = await find_published(
+            attempt, _STATUS, listing, attempt.command.content.text, since=attempt.since
         )
         if not isinstance(found, Found):
             return found
@@ -161,7 +160,7 @@ class ThreadsPoster:
     ) -> Reconciliation:
         """Our reply among the thread's replies, when its container says it was published."""
         listing = Listing(f"{post_id}/replies", "text", "the thread's replies")
-        found = await _find_published(attempt, listing, text, since=None)
+        found = await find_published(attempt, _STATUS, listing, text, since=None)
         return Posted(found.entry_id, None) if isinstance(found, Found) else found
 
     async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
@@ -171,21 +170,6 @@ class ThreadsPoster:
     async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete the thread; one already gone counts as deleted (deletes get retried)."""
         return await delete_post(attempt, post_id)
-
-
-async def _find_published(
-    attempt: Attempt[GraphClient], listing: Listing, text: str, *, since: datetime | None
-) -> Found | Absent | Undecided:
-    """No container: nothing could have been published. One not PUBLISHED: not published
-    (publish resumes with it, or starts over after ERROR / EXPIRED). One PUBLISHED: ours is
-    in `listing`, found by its text."""
-    published = await published_container(attempt, _STATUS)
-    if not isinstance(published, str):
-        return published
-    found = await find_text(attempt, listing, text, since=since)
-    if isinstance(found, Absent):
-        return Undecided(f"container published but not found in {listing.what}")
-    return found
 
 
 async def _permalink(attempt: Attempt[GraphClient], media_id: str) -> HttpUrl | None:

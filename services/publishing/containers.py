@@ -13,11 +13,13 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from jobcast.graph.client import GraphClient, GraphError
 from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.publish import MediaItem
+from services.publishing.listing import Found, Listing, find_text
 from services.publishing.posting import Absent, Attempt, NotReadyError, Undecided
 
 _QUOTA_RECHECK_SECONDS = 60.0
@@ -143,6 +145,26 @@ async def published_container(
     if state in ("ERROR", "EXPIRED"):
         forget_containers(attempt.progress)
     return str(container_id) if state == "PUBLISHED" else Absent()
+
+
+async def find_published(
+    attempt: Attempt[GraphClient],
+    status: ContainerStatus,
+    listing: Listing,
+    text: str,
+    *,
+    since: datetime | None,
+) -> Found | Absent | Undecided:
+    """No container: nothing could have been published. One not PUBLISHED: not published
+    (publish resumes with it, or starts over after ERROR / EXPIRED). One PUBLISHED: ours is
+    in `listing`, found by its text; not finding it there proves nothing."""
+    published = await published_container(attempt, status)
+    if not isinstance(published, str):
+        return published
+    found = await find_text(attempt, listing, text, since=since)
+    if isinstance(found, Absent):
+        return Undecided(f"container published but not found in {listing.what}")
+    return found
 
 
 def forget_containers(progress: dict[str, Any]) -> None:

@@ -12,12 +12,13 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from pydantic import HttpUrl
 
 from jobcast.graph.client import GraphClient
 from schemas import MediaItem, MediaKind, Platform, PostContent, PublishCommand, make_post_key
 from services.publisher_instagram.poster import InstagramPoster
 from services.publishing.containers import ContainerTiming
-from services.publishing.posting import Attempt
+from services.publishing.posting import Attempt, Posted
 from tests.graph_stub import graph_stub
 
 pytestmark = pytest.mark.timeout(10)
@@ -156,3 +157,33 @@ async def test_a_video_and_a_resumed_container_are_looked_at_before_publishing()
         await close()
         publish_at = graph.calls.index("POST media_publish")
         assert "GET container-1" in graph.calls[:publish_at], graph.calls
+
+
+async def test_a_published_container_is_reconciled_to_its_media_past_the_newest_page() -> None:
+    # A busy account posted many times between the ambiguous publish and the check: ours
+    # is on the second page of its media.
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    later = [{"id": f"other-{n}", "caption": f"Job {n}", "timestamp": now} for n in range(100)]
+    ours = {"id": "media-1", "caption": "Barista wanted #BaliJobs", "timestamp": now}
+    pages = {
+        None: {"data": later, "paging": {"cursors": {"after": "p2"}, "next": "https://next"}},
+        "p2": {"data": [ours], "paging": {"cursors": {"after": "p3"}}},
+    }
+    calls: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        last = request.url.path.rsplit("/", 1)[-1]
+        calls.append(f"{request.method} {last}")
+        if last == "container-1":
+            return httpx.Response(200, json={"status_code": "PUBLISHED"})
+        if last == "media":
+            return httpx.Response(200, json=pages[request.url.params.get("after")])
+        return httpx.Response(200, json={"permalink": "https://www.instagram.com/p/abc/"})
+
+    graph = ScriptedGraph(container_states=[])
+    graph.handle = handle  # type: ignore[method-assign]
+    attempt, close = await attempt_for(graph, [IMAGE], {"container_id": "container-1"})
+    found = await InstagramPoster(FAST).reconcile(attempt)
+    await close()
+    assert found == Posted("media-1", HttpUrl("https://www.instagram.com/p/abc/"))
+    assert calls == ["GET container-1", "GET media", "GET media", "GET media-1"]
