@@ -14,6 +14,7 @@
 """
 
 from jobcast.kafka.admin import ensure_topics, topic_partitions
+from jobcast.kafka.adoption import FormerGroup, adopt_offsets
 from jobcast.kafka.consumer import LAG, ConcurrentConsumer, holds_assignment, release_lane
 from jobcast.kafka.dead_letters import (
     HANDLER_FAILED,
@@ -21,7 +22,7 @@ from jobcast.kafka.dead_letters import (
     dead_letter_failed,
     dead_letters_for,
 )
-from jobcast.kafka.handling import describe_validation_error, validating
+from jobcast.kafka.handling import by_topic, describe_validation_error, validating
 from jobcast.kafka.lanes import LaneScheduler, lane_by_key
 from jobcast.kafka.partitioner import CachedKeyPartitioner, murmur2
 from jobcast.kafka.produce import (
@@ -38,16 +39,22 @@ from jobcast.kafka.produce import (
     publish_record,
 )
 from jobcast.kafka.records import ConsumedRecord, RecordMeta
-from jobcast.kafka.subscribe import subscribe_validated, subscribe_validated_batch
+from jobcast.kafka.subscribe import (
+    BatchRoute,
+    record_route,
+    subscribe_validated_batch,
+)
 from jobcast.kafka.watermark import OffsetWatermark
 
 __all__ = [
     "HANDLER_FAILED",
     "LAG",
+    "BatchRoute",
     "CachedKeyPartitioner",
     "ConcurrentConsumer",
     "ConsumedRecord",
     "EventBatches",
+    "FormerGroup",
     "JsonEvent",
     "LaneScheduler",
     "OffsetWatermark",
@@ -56,6 +63,8 @@ __all__ = [
     "PendingSends",
     "RecordMeta",
     "RenderedEvent",
+    "adopt_offsets",
+    "by_topic",
     "dead_letter",
     "dead_letter_failed",
     "dead_letters_for",
@@ -69,8 +78,8 @@ __all__ = [
     "publish_event",
     "publish_first_event",
     "publish_record",
+    "record_route",
     "release_lane",
-    "subscribe_validated",
     "subscribe_validated_batch",
     "topic_partitions",
     "validating",

@@ -156,3 +156,17 @@ def validating(
         metrics.child(metrics.HANDLER_SECONDS, raw.topic).observe(time.perf_counter() - started)
 
     return route
+
+
+def by_topic(
+    routes: Mapping[str, Callable[[Any], Awaitable[None]]],
+) -> Callable[[Any], Awaitable[None]]:
+    """One consumer's record handler for several topics: each record to its topic's."""
+
+    async def route(raw: Any) -> None:
+        handle = routes.get(raw.topic)
+        if handle is None:  # deterministic: isolated (dead-lettered), not retried
+            raise LookupError(f"no handler for topic {raw.topic!r}")
+        await handle(raw)
+
+    return route

@@ -1,5 +1,6 @@
-"""faststream subscribers: records through `validating` and `settle` (see
-`jobcast.kafka.handling`), one at a time or a poll's worth at once.
+"""faststream subscribers: a service's topics in one consumer group, each topic's records of
+a poll handed to its own handler at once, through validation and `settle` (see
+`jobcast.kafka.handling`).
 
 Offsets are committed only after a record was handled, so a crash at any point means
 redelivery, never loss; handlers are written to be idempotent for that reason. A record
@@ -12,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -22,8 +24,8 @@ from pydantic import TypeAdapter
 
 from jobcast import metrics
 from jobcast.failures import describe_failure
-from jobcast.kafka.dead_letters import dead_letter_failed, dead_letters_for
-from jobcast.kafka.handling import settle, validate_or_dead_letter, validating
+from jobcast.kafka.dead_letters import dead_letters_for
+from jobcast.kafka.handling import settle, validate_or_dead_letter
 from jobcast.kafka.polling import consumer_waits, gathering_waits
 from jobcast.kafka.records import RecordMeta, record_meta
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
@@ -38,55 +40,44 @@ EventT = TypeVar("EventT")
 _RETRY_DELAYS = DEFAULT_RETRY_DELAYS
 
 
-def subscribe_validated(
-    broker: KafkaBroker,
+@dataclass(frozen=True, slots=True)
+class BatchRoute(Generic[EventT]):
+    """One topic of a batch subscriber: the type of its events and their handler.
+
+    `singly`: each record is handled, retried and isolated on its own (see `record_route`).
+    """
+
+    topic: str
+    adapter: TypeAdapter[EventT]
+    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]]
+    singly: bool = False
+
+
+def record_route(
     topic: str,
-    group_id: str,
     adapter: TypeAdapter[EventT],
     handle: Callable[[EventT, RecordMeta], Awaitable[None]],
-) -> None:
-    """Consume `topic` one record at a time through `validating` and `settle`: a record
-    failing on infrastructure is retried in place, then redelivered (NACK); one failing
-    in any other way goes to the dead-letter topic (kind `handler_failed`) and the next
-    one is handled."""
-    route = validating(broker, group_id, adapter, handle)
-    retries = metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
-    STALLS.watch(group_id, topic)
+) -> BatchRoute[EventT]:
+    """A topic whose handler takes one record at a time: the poll's records in order, each
+    settled on its own, so a record that fails never makes the others run again."""
 
-    async def on_record(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        assert not isinstance(raw, tuple)  # single-record subscriber, never a batch
+    async def handle_one(items: list[tuple[EventT, RecordMeta]]) -> None:
+        for event, meta in items:
+            await handle(event, meta)
 
-        async def park(exc: Exception) -> None:
-            await dead_letter_failed(broker, group_id, raw, exc)
-
-        await settle(
-            lambda: route(raw),
-            group_id=group_id,
-            topic=raw.topic,
-            where=(raw.partition,),
-            retries=retries,
-            delays=_RETRY_DELAYS,
-            attempts=len(_RETRY_DELAYS) + 1,
-            isolate=park,
-            log_fields=lambda: {"topic": raw.topic, "offset": raw.offset},
-        )
-        STALLS.recovered(group_id, raw.topic, raw.partition)
-
-    _subscribe(broker, topic, group_id, on_record)
+    return BatchRoute(topic, adapter, handle_one, singly=True)
 
 
 def subscribe_validated_batch(
     broker: KafkaBroker,
-    topic: str,
     group_id: str,
-    adapter: TypeAdapter[EventT],
-    handle: Callable[[list[tuple[EventT, RecordMeta]]], Awaitable[None]],
+    routes: Sequence[BatchRoute[Any]],
     *,
     max_records: int = 500,
     gather: bool = False,
 ) -> None:
-    """Like `subscribe_validated`, but the handler gets every valid record of a poll at once.
+    """Consume the routes' topics in one group (one consumer, one fetch for them all); each
+    topic's handler gets every valid record of that topic in a poll at once.
 
     `gather`: the records may wait up to a quarter of a second, so the broker gathers them
     into larger batches under load (`jobcast.kafka.polling.gathering_waits`).
@@ -94,7 +85,7 @@ def subscribe_validated_batch(
     For handlers that do per-batch database work (one transaction, set-based statements):
     invalid records are dead-lettered one by one first, then the valid ones are handled
     together, retried in place as a whole on infrastructure failures (then NACKed and
-    redelivered), and offsets are committed after the batch.
+    redelivered), and offsets are committed after the poll.
 
     A failure of any other kind means one or more records the handler cannot take: the
     batch is handled again in halves, the left one first (so each key keeps its order),
@@ -102,47 +93,68 @@ def subscribe_validated_batch(
     the others are handled. Handlers must be idempotent (they are, for redeliveries):
     a half may run again after part of it was applied.
     """
-
-    metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
-    STALLS.watch(group_id, topic)
+    by_topic = {route.topic: route for route in routes}
+    for topic in by_topic:
+        metrics.HANDLER_RETRIES.labels(topic=topic)  # the series exists at 0 from the start
+        STALLS.watch(group_id, topic)
     park = dead_letters_for(broker, group_id)
 
     async def on_batch(message: KafkaMessage) -> None:
         raws = message.raw_message
         assert isinstance(raws, tuple)  # a batch subscriber always hands over a tuple
-        valid: list[_Valid[EventT]] = []
+        polled: dict[str, list[Any]] = {}
         for raw in raws:
-            event = await validate_or_dead_letter(broker, group_id, adapter, raw)
-            if event is not None:
-                valid.append((event, record_meta(raw), raw))
-        if valid:
-            started = time.perf_counter()
-            in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
-            in_progress.inc(len(valid))
-            try:
-                parked = await _handle_isolating(handle, valid, topic, group_id, park)
-            finally:
-                in_progress.dec(len(valid))
-            metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid) - parked)
-            metrics.HANDLER_SECONDS.labels(topic=topic).observe(
-                (time.perf_counter() - started) / len(valid)
-            )
-        for partition in {raw.partition for raw in raws}:
-            STALLS.recovered(group_id, topic, partition)
+            polled.setdefault(raw.topic, []).append(raw)
+        for topic, records in polled.items():
+            await _handle_topic(broker, group_id, by_topic[topic], records, park)
 
     waits = gathering_waits() if gather else {}
-    _subscribe(broker, topic, group_id, on_batch, batch=True, max_records=max_records, **waits)
+    _subscribe(
+        broker, list(by_topic), group_id, on_batch, batch=True, max_records=max_records, **waits
+    )
+
+
+async def _handle_topic(
+    broker: KafkaBroker,
+    group_id: str,
+    route: BatchRoute[EventT],
+    raws: list[Any],
+    park: Callable[[Any, BaseException], Awaitable[None]],
+) -> None:
+    topic = route.topic
+    valid: list[_Valid[EventT]] = []
+    for raw in raws:
+        event = await validate_or_dead_letter(broker, group_id, route.adapter, raw)
+        if event is not None:
+            valid.append((event, record_meta(raw), raw))
+    if valid:
+        started = time.perf_counter()
+        in_progress = metrics.HANDLERS_IN_PROGRESS.labels(topic=topic)
+        in_progress.inc(len(valid))
+        try:
+            batches = [[item] for item in valid] if route.singly else [valid]
+            parked = 0
+            for batch in batches:
+                parked += await _handle_isolating(route.handle, batch, topic, group_id, park)
+        finally:
+            in_progress.dec(len(valid))
+        metrics.RECORDS_CONSUMED.labels(topic=topic, outcome="handled").inc(len(valid) - parked)
+        metrics.HANDLER_SECONDS.labels(topic=topic).observe(
+            (time.perf_counter() - started) / len(valid)
+        )
+    for partition in {raw.partition for raw in raws}:
+        STALLS.recovered(group_id, topic, partition)
 
 
 def _subscribe(
     broker: KafkaBroker,
-    topic: str,
+    topics: Sequence[str],
     group_id: str,
     handler: Callable[[KafkaMessage], Awaitable[None]],
     **options: Any,
 ) -> None:
     broker.subscriber(
-        topic,
+        *topics,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",

@@ -1,4 +1,4 @@
-"""Wiring of the distributor: pool, broker, the `jobs.events` subscriber."""
+"""Wiring of the distributor: pool, broker, one subscriber for its three topics."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from jobcast.auth import failure_limiter, tenant_from_bearer
 from jobcast.db import create_pool
 from jobcast.http_edge import install_edge
 from jobcast.kafka import (
+    BatchRoute,
+    FormerGroup,
     OrderedProducer,
+    adopt_offsets,
     ensure_topics,
     make_broker,
-    subscribe_validated,
+    record_route,
     subscribe_validated_batch,
 )
 from jobcast.service import Service, add_ops_routes, tune_garbage_collector
@@ -35,6 +38,11 @@ from services.distributor.routes_preview import preview_router
 from services.distributor.settings import DistributorSettings
 
 GROUP_ID = "distributor"
+# The groups these topics had before the distributor read them all in one.
+FORMER_GROUPS = (
+    FormerGroup(OPERATOR_COMMANDS, f"{GROUP_ID}-operator"),
+    FormerGroup(CONNECTIONS_EVENTS, f"{GROUP_ID}-connections"),
+)
 
 
 async def build(settings: DistributorSettings) -> Service:
@@ -54,27 +62,28 @@ async def build(settings: DistributorSettings) -> Service:
         batch_size=settings.timer_batch_size,
         poll_seconds=settings.timer_poll_seconds,
     )
+    # One consumer for every topic the distributor reads (each one more consumer would
+    # fetch, heartbeat and commit on its own, whether there is work or not).
+    await adopt_offsets(settings.kafka_bootstrap_servers, GROUP_ID, FORMER_GROUPS)
     subscribe_validated_batch(
         broker,
-        JOBS_EVENTS,
         GROUP_ID,
-        TypeAdapter(JobEvent),
-        JobEventHandler(pool, producer, dispatcher, clock).handle_batch,
+        [
+            BatchRoute(
+                JOBS_EVENTS,
+                TypeAdapter(JobEvent),
+                JobEventHandler(pool, producer, dispatcher, clock).handle_batch,
+            ),
+            record_route(
+                OPERATOR_COMMANDS,
+                TypeAdapter(OperatorCommandIssued),
+                OperatorCommandHandler(pool, producer, dispatcher, clock),
+            ),
+            record_route(
+                CONNECTIONS_EVENTS, TypeAdapter(ConnectionEvent), ConnectionEventHandler(pool)
+            ),
+        ],
         max_records=settings.batch_size,
-    )
-    subscribe_validated(
-        broker,
-        OPERATOR_COMMANDS,
-        f"{GROUP_ID}-operator",
-        TypeAdapter(OperatorCommandIssued),
-        OperatorCommandHandler(pool, producer, dispatcher, clock),
-    )
-    subscribe_validated(
-        broker,
-        CONNECTIONS_EVENTS,
-        f"{GROUP_ID}-connections",
-        TypeAdapter(ConnectionEvent),
-        ConnectionEventHandler(pool),
     )
     app = FastAPI(title="jobcast distributor", version="1")
     install_edge(app, max_body_bytes=settings.max_body_bytes)

@@ -21,7 +21,14 @@ from jobcast.graph.hosts import GraphHosts
 from jobcast.graph.pacing import Throttle
 from jobcast.graph.session import graph_session
 from jobcast.http_edge import install_edge
-from jobcast.kafka import ensure_topics, make_broker, subscribe_validated_batch
+from jobcast.kafka import (
+    BatchRoute,
+    FormerGroup,
+    adopt_offsets,
+    ensure_topics,
+    make_broker,
+    subscribe_validated_batch,
+)
 from jobcast.linkedin.client import LinkedInClient
 from jobcast.public_http import public_only_client
 from jobcast.rate_limits import RateLimiter
@@ -59,6 +66,12 @@ from services.metrics.webhooks.routes import webhooks_router
 log = logging.getLogger(__name__)
 
 GROUP_ID = "metrics"
+# The groups these topics had before the read model read them all in one.
+FORMER_GROUPS = (
+    FormerGroup(ENGAGEMENT_EVENTS, f"{GROUP_ID}-engagement"),
+    FormerGroup(PLATFORM_WEBHOOKS, f"{GROUP_ID}-webhooks"),
+    FormerGroup(CONNECTIONS_EVENTS, f"{GROUP_ID}-connections"),
+)
 
 
 async def build(settings: MetricsSettings) -> Service:
@@ -69,22 +82,28 @@ async def build(settings: MetricsSettings) -> Service:
     await migrate_metrics(pool)
     await ensure_topics(settings.kafka_bootstrap_servers)
     broker = make_broker(settings.kafka_bootstrap_servers, "metrics")
+    # One consumer for every topic the read model is made of (each one more consumer would
+    # fetch, heartbeat and commit on its own, whether there is work or not).
+    await adopt_offsets(settings.kafka_bootstrap_servers, GROUP_ID, FORMER_GROUPS)
     subscribe_validated_batch(
-        broker, PUBLISH_RESULTS, GROUP_ID, TypeAdapter(PublishCompleted),
-        ResultMaterialiser(pool, effects=live_effects(settings)), max_records=settings.batch_size,
+        broker,
+        GROUP_ID,
+        [
+            BatchRoute(
+                PUBLISH_RESULTS, TypeAdapter(PublishCompleted),
+                ResultMaterialiser(pool, effects=live_effects(settings)),
+            ),
+            BatchRoute(
+                ENGAGEMENT_EVENTS, TypeAdapter(EngagementCollected),
+                EngagementMaterialiser(pool, ENGAGEMENT_EFFECTS),
+            ),
+            BatchRoute(
+                PLATFORM_WEBHOOKS, TypeAdapter(PlatformWebhookReceived), WebhookComments(pool)
+            ),
+            BatchRoute(CONNECTIONS_EVENTS, TypeAdapter(ConnectionEvent), ConnectionWebhooks(pool)),
+        ],
+        max_records=settings.batch_size,
         gather=True,  # no post waits for the read model: fewer, larger batches under load
-    )  # fmt: skip
-    subscribe_validated_batch(
-        broker, ENGAGEMENT_EVENTS, f"{GROUP_ID}-engagement", TypeAdapter(EngagementCollected),
-        EngagementMaterialiser(pool, ENGAGEMENT_EFFECTS), max_records=settings.batch_size,
-    )  # fmt: skip
-    subscribe_validated_batch(
-        broker, PLATFORM_WEBHOOKS, f"{GROUP_ID}-webhooks", TypeAdapter(PlatformWebhookReceived),
-        WebhookComments(pool), max_records=settings.batch_size,
-    )  # fmt: skip
-    subscribe_validated_batch(
-        broker, CONNECTIONS_EVENTS, f"{GROUP_ID}-connections", TypeAdapter(ConnectionEvent),
-        ConnectionWebhooks(pool), max_records=settings.batch_size,
     )  # fmt: skip
     hub = StatusHub(dsn, capacity=settings.sse_client_buffer)
     background: list[BackgroundLoop] = [hub.run, StatusGauges(pool).run]  # ops gauges

@@ -1,4 +1,5 @@
-"""Wiring shared by every publisher: pool, broker, the platform's API, the command subscriber."""
+"""Wiring shared by every publisher: pool, broker, the platform's API, the consumer of its
+commands and of operator retries."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from jobcast.http_edge import install_edge
 from jobcast.kafka import (
     ConcurrentConsumer,
     EventBatches,
+    FormerGroup,
     OrderedProducer,
+    adopt_offsets,
+    by_topic,
     dead_letters_for,
     ensure_topics,
     make_broker,
-    subscribe_validated,
     validating,
 )
 from jobcast.service import Service, add_ops_routes, tune_garbage_collector
@@ -72,25 +75,33 @@ async def build_publisher(
     )
     # Many accounts at once, each job's commands in order (the record key is the
     # connection id; see lanes.py); offsets are committed only below records fully done.
+    # Operator retries come through the same consumer: each publisher reads every command
+    # (its own group) and acts only on its platform's failed posts; the timer loop then
+    # runs them. One consumer for both: each one more would fetch, heartbeat and commit on
+    # its own, whether there is work or not.
+    commands = publish_topic(platform)
+    await adopt_offsets(
+        settings.kafka_bootstrap_servers, name, [FormerGroup(OPERATOR_COMMANDS, f"{name}-operator")]
+    )
     consumer = ConcurrentConsumer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
-        topics=[publish_topic(platform)],
+        topics=[commands, OPERATOR_COMMANDS],
         group_id=name,
-        handle=validating(broker, name, TypeAdapter(PublishRequested), worker),
+        handle=by_topic(
+            {
+                commands: validating(broker, name, TypeAdapter(PublishRequested), worker),
+                OPERATOR_COMMANDS: validating(
+                    broker,
+                    name,
+                    TypeAdapter(OperatorCommandIssued),
+                    OperatorRetries(pool, platform, worker.wake_timers),
+                ),
+            }
+        ),
         max_in_flight=settings.max_in_flight,
-        lane_of=job_lanes(settings.per_account_concurrency),
+        lane_of=job_lanes(settings.per_account_concurrency, commands),
         client_id=name,
         on_poison=dead_letters_for(broker, name),  # a command no retry can help: parked
-    )
-
-    # Operator retries: each publisher reads every command (its own group) and acts only
-    # on its platform's failed posts; the timer loop then runs them.
-    subscribe_validated(
-        broker,
-        OPERATOR_COMMANDS,
-        f"{name}-operator",
-        TypeAdapter(OperatorCommandIssued),
-        OperatorRetries(pool, platform, worker.wake_timers),
     )
 
     async def consume(stop: asyncio.Event) -> None:

@@ -22,12 +22,16 @@ from jobcast.kafka import ConsumedRecord, lane_by_key
 _JOB_ID = re.compile(rb'"job_id":\s*"((?:[^"\\]|\\.)*)"')
 
 
-def job_lanes(ways: int) -> Callable[[ConsumedRecord], str]:
-    """lane_of for a ConcurrentConsumer: the record key's lane split `ways` ways by job."""
+def job_lanes(ways: int, commands_topic: str) -> Callable[[ConsumedRecord], str]:
+    """lane_of for a ConcurrentConsumer: a command's account lane split `ways` ways by job.
+    Records of the consumer's other topics (operator commands) keep lanes by their key,
+    apart from every account's."""
     if ways < 1:
         raise ValueError("an account needs at least one lane")
 
     def lane_of(record: ConsumedRecord) -> str:
+        if record.topic != commands_topic:
+            return f"{record.topic}/{lane_by_key(record)}"
         account = lane_by_key(record)
         if ways == 1:
             return account

@@ -45,7 +45,16 @@ from pydantic import SecretStr
 from devtools.devstack.session import distinct_free_ports, scratch_dir
 from devtools.stack import SERVICES, Endpoints
 from jobcast.crypto import TokenCipher
-from jobcast.topics import JOBS_INCOMING
+from jobcast.topics import (
+    CONNECTIONS_EVENTS,
+    CONSUMED,
+    ENGAGEMENT_EVENTS,
+    JOBS_EVENTS,
+    JOBS_INCOMING,
+    OPERATOR_COMMANDS,
+    PLATFORM_WEBHOOKS,
+    PUBLISH_RESULTS,
+)
 from schemas import Platform
 from services.distributor.repo import add_connection
 from tests.harness import FAST_TIMERS, RunningPipeline
@@ -161,10 +170,10 @@ async def test_readiness_covers_broker_database_and_consumer_assignment(
     expected = {
         "ingest": {"kafka", "postgres", "assignment"},
         "distributor": {"kafka", "postgres", "consumers"},
-        "publisher-facebook": {"kafka", "postgres", "assignment", "consumers"},
-        "publisher-instagram": {"kafka", "postgres", "assignment", "consumers"},
-        "publisher-threads": {"kafka", "postgres", "assignment", "consumers"},
-        "publisher-linkedin": {"kafka", "postgres", "assignment", "consumers"},
+        "publisher-facebook": {"kafka", "postgres", "assignment"},
+        "publisher-instagram": {"kafka", "postgres", "assignment"},
+        "publisher-threads": {"kafka", "postgres", "assignment"},
+        "publisher-linkedin": {"kafka", "postgres", "assignment"},
         "metrics": {"kafka", "postgres", "consumers"},
     }
     async with httpx.AsyncClient(timeout=10) as http:
@@ -447,13 +456,16 @@ async def test_every_dashboard_panel_and_rule_has_data_in_a_real_prometheus(
             broken = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
             assert not broken, broken
 
-            # Lag is reported for faststream groups (one record at a time: every partition
-            # they own) as well as for the concurrent consumers (each partition once it has
-            # fetched from it).
+            # Lag is reported for faststream groups (every partition of every topic they
+            # own: a service reads all its topics in one group) as well as for the
+            # concurrent consumers (each partition once it has fetched from it).
             lag = await query(http, base, "count by (group) (jobcast_consumer_lag)")
             partitions = {r["metric"]["group"]: int(r["value"][1]) for r in lag}
-            assert partitions.get("distributor") == partitions.get("metrics") == 6, partitions
-            assert partitions.get("publisher-facebook-operator", 0) >= 1, partitions
+            size = {spec.name: spec.partitions for spec in CONSUMED}
+            distributor = (JOBS_EVENTS, OPERATOR_COMMANDS, CONNECTIONS_EVENTS)
+            read_model = (PUBLISH_RESULTS, ENGAGEMENT_EVENTS, PLATFORM_WEBHOOKS, CONNECTIONS_EVENTS)
+            assert partitions.get("distributor") == sum(size[t] for t in distributor), partitions
+            assert partitions.get("metrics") == sum(size[t] for t in read_model), partitions
             assert partitions.get("publisher-facebook", 0) >= 1, partitions
             assert partitions.get("ingest-incoming", 0) >= 1, partitions
 

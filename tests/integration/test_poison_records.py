@@ -30,11 +30,12 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel, TypeAdapter
 
 from jobcast.kafka import (
+    BatchRoute,
     ConcurrentConsumer,
     RecordMeta,
     dead_letters_for,
     make_broker,
-    subscribe_validated,
+    record_route,
     subscribe_validated_batch,
     validating,
 )
@@ -163,7 +164,9 @@ async def test_batch_subscriber_dead_letters_the_record_postgres_refuses(
         )
 
     group = f"g-{uuid.uuid4().hex[:8]}"
-    subscribe_validated_batch(broker, topic, group, TypeAdapter(Item), handle, max_records=100)
+    subscribe_validated_batch(
+        broker, group, [BatchRoute(topic, TypeAdapter(Item), handle)], max_records=100
+    )
     await broker.start()
     await caught_up(admin, group, ends)
 
@@ -261,7 +264,11 @@ async def test_null_header_values_never_stall_either_kind_of_consumer(
         return handle
 
     fs_group, cc_group = f"g-fs-{uuid.uuid4().hex[:8]}", f"g-cc-{uuid.uuid4().hex[:8]}"
-    subscribe_validated(broker, faststream_topic, fs_group, TypeAdapter(Item), handler("fs"))
+    subscribe_validated_batch(
+        broker,
+        fs_group,
+        [record_route(faststream_topic, TypeAdapter(Item), handler("fs"))],
+    )
     await broker.start()
     consumer = ConcurrentConsumer(
         bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -315,7 +322,7 @@ async def test_readiness_fails_while_a_handler_keeps_failing_and_recovers(
         handled.append(event.n)
 
     group = f"g-{uuid.uuid4().hex[:8]}"
-    subscribe_validated(broker, topic, group, TypeAdapter(Item), handle)
+    subscribe_validated_batch(broker, group, [record_route(topic, TypeAdapter(Item), handle)])
     app = FastAPI()
     add_ops_routes(app, {"consumers": subscribers_ready(broker)})
     await broker.start()

@@ -48,10 +48,8 @@ GROUPS: dict[str, frozenset[str]] = {
     "publish.threads": frozenset({"publisher-threads"}),
     "publish.linkedin": frozenset({"publisher-linkedin"}),
     PUBLISH_RESULTS: frozenset({"metrics"}),
-    CONNECTIONS_EVENTS: frozenset({"distributor-connections"}),
-    OPERATOR_COMMANDS: frozenset(
-        {"distributor-operator", *(f"publisher-{p.value}-operator" for p in Platform)}
-    ),
+    CONNECTIONS_EVENTS: frozenset({"distributor"}),
+    OPERATOR_COMMANDS: frozenset({"distributor", *(f"publisher-{p.value}" for p in Platform)}),
 }
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {

@@ -4,6 +4,7 @@ The same path runs against the real broker in tests/integration/test_dead_letter
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import BaseModel, TypeAdapter
 
-from jobcast.kafka import RecordMeta, subscribe_validated, subscribe_validated_batch
+from jobcast.kafka import BatchRoute, RecordMeta, record_route, subscribe_validated_batch
 from jobcast.kafka.polling import FETCH_MAX_WAIT_MS, GATHER_MIN_BYTES, GATHER_WAIT_MS
 from jobcast.kafka.records import record_meta as _meta
 from jobcast.kafka.subscribe import _tolerant_parser
@@ -24,6 +25,58 @@ class Ping(BaseModel):
     n: int
 
 
+class Pong(BaseModel):
+    text: str
+
+
+def subscribe(
+    broker: KafkaBroker,
+    handle: Callable[[list[tuple[Ping, RecordMeta]]], Awaitable[None]],
+    gather: bool = False,
+) -> None:
+    subscribe_validated_batch(
+        broker, "g", [BatchRoute("pings", TypeAdapter(Ping), handle)], gather=gather
+    )
+
+
+def subscribe_singly(
+    broker: KafkaBroker, handle: Callable[[Ping, RecordMeta], Awaitable[None]]
+) -> None:
+    subscribe_validated_batch(broker, "g", [record_route("pings", TypeAdapter(Ping), handle)])
+
+
+async def test_one_subscriber_hands_each_topic_to_its_own_handler() -> None:
+    broker = KafkaBroker()
+    pings: list[list[int]] = []
+    pongs: list[str] = []
+
+    async def handle_pings(batch: list[tuple[Ping, RecordMeta]]) -> None:
+        pings.append([event.n for event, _ in batch])
+
+    async def handle_pong(event: Pong, meta: RecordMeta) -> None:
+        assert meta.topic == "pongs"
+        pongs.append(event.text)
+
+    subscribe_validated_batch(
+        broker,
+        "g",
+        [
+            BatchRoute("pings", TypeAdapter(Ping), handle_pings),
+            record_route("pongs", TypeAdapter(Pong), handle_pong),
+        ],
+    )
+    dead = dead_letter_log(broker, "pongs.dlq")
+    assert len(broker.subscribers) == 2  # the one subscriber and the test's dead letters
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(b'{"n": 1}', b'{"n": 2}', topic="pings")
+        await test_broker.publish_batch(
+            b'{"text": "a"}', b'{"n": 3}', b'{"text": "b"}', topic="pongs"
+        )
+    assert pings == [[1, 2]]
+    assert pongs == ["a", "b"]
+    assert [d.value for d in dead] == [b'{"n": 3}']  # a ping on the pongs topic is invalid there
+
+
 async def test_valid_to_handler_invalid_to_dead_letters() -> None:
     broker = KafkaBroker()
     handled: list[tuple[Ping, RecordMeta]] = []
@@ -32,7 +85,7 @@ async def test_valid_to_handler_invalid_to_dead_letters() -> None:
     async def handle(event: Ping, meta: RecordMeta) -> None:
         handled.append((event, meta))
 
-    subscribe_validated(broker, "pings", "g", TypeAdapter(Ping), handle)
+    subscribe_singly(broker, handle)
 
     @broker.subscriber("pings.dlq")
     async def on_dead(message: KafkaMessage) -> None:
@@ -67,7 +120,7 @@ async def test_handler_errors_are_retried_then_redelivered_not_skipped(
         if len(calls) < 3:
             raise ConnectionError("database briefly down")
 
-    subscribe_validated(broker, "pings", "g", TypeAdapter(Ping), flaky)
+    subscribe_singly(broker, flaky)
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish(b'{"n": 1}', "pings")
     assert calls == [1, 1, 1]
@@ -80,10 +133,10 @@ class DataError(ValueError):
     """Like asyncpg's DataError: a value the database refuses, on every try."""
 
 
-def dead_letter_log(broker: KafkaBroker) -> list[Any]:
+def dead_letter_log(broker: KafkaBroker, topic: str = "pings.dlq") -> list[Any]:
     dead: list[Any] = []
 
-    @broker.subscriber("pings.dlq")
+    @broker.subscriber(topic)
     async def on_dead(message: KafkaMessage) -> None:
         dead.append(message.raw_message)
 
@@ -103,7 +156,7 @@ async def test_a_record_its_handler_cannot_take_is_dead_lettered_and_the_next_ha
             raise DataError("invalid input for query argument $1: 3000000000 (out of int32 range)")
         handled.append(event.n)
 
-    subscribe_validated(broker, "pings", "g", TypeAdapter(Ping), handle)
+    subscribe_singly(broker, handle)
     dead = dead_letter_log(broker)
     async with TestKafkaBroker(broker) as test_broker:
         for n in (1, 3_000_000_000, 2):
@@ -130,7 +183,7 @@ async def test_a_batch_is_bisected_down_to_the_record_that_fails_and_keeps_order
             raise DataError("value out of int32 range")
         applied.extend(ns)
 
-    subscribe_validated_batch(broker, "pings", "g", TypeAdapter(Ping), handle)
+    subscribe(broker, handle)
     dead = dead_letter_log(broker)
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish_batch(
@@ -158,7 +211,7 @@ async def test_a_batch_failing_on_infrastructure_is_retried_whole_not_bisected(
         if len(calls) < 3:
             raise ConnectionRefusedError(111, "Connection refused")
 
-    subscribe_validated_batch(broker, "pings", "g", TypeAdapter(Ping), handle)
+    subscribe(broker, handle)
     dead = dead_letter_log(broker)
     async with TestKafkaBroker(broker) as test_broker:
         await test_broker.publish_batch(b'{"n": 1}', b'{"n": 2}', topic="pings")
@@ -201,7 +254,7 @@ def subscriber_options(gather: bool) -> dict[str, Any]:
     async def handle(batch: list[tuple[Ping, RecordMeta]]) -> None:
         return None
 
-    subscribe_validated_batch(broker, "pings", "g", TypeAdapter(Ping), handle, gather=gather)
+    subscribe(broker, handle, gather=gather)
     return seen
 
 
@@ -212,3 +265,22 @@ def test_a_gathering_subscriber_lets_the_broker_gather_and_others_do_not() -> No
     plain = subscriber_options(gather=False)
     assert plain.get("fetch_min_bytes", 1) == 1  # a record goes as soon as it is there
     assert plain["fetch_max_wait_ms"] == FETCH_MAX_WAIT_MS
+
+
+async def test_a_record_route_isolates_a_record_without_running_the_others_again() -> None:
+    broker = KafkaBroker()
+    calls: list[int] = []
+
+    async def handle(event: Ping, meta: RecordMeta) -> None:
+        calls.append(event.n)
+        if event.n > 2**31:
+            raise DataError("value out of int32 range")
+
+    subscribe_singly(broker, handle)
+    dead = dead_letter_log(broker)
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish_batch(
+            b'{"n": 1}', b'{"n": 3000000000}', b'{"n": 2}', topic="pings"
+        )
+    assert calls == [1, 3_000_000_000, 2]  # each once: a batch route would bisect and rerun
+    assert [d.value for d in dead] == [b'{"n": 3000000000}']
