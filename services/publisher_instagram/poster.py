@@ -12,7 +12,7 @@ import time
 from functools import partial
 from typing import Any
 
-from jobcast.graph.client import GraphClient, GraphError, permalink_of, read_permalink
+from jobcast.graph.client import GraphClient, GraphError, permalink_of
 from jobcast.graph.errors import classify_graph_error
 from schemas.media import MediaKind, PostFormat
 from schemas.platforms import Platform
@@ -25,12 +25,12 @@ from services.publishing.containers import (
     ContainerTiming,
     PublishingLimits,
     Quota,
-    find_published,
     finished_children,
     item_label,
+    reconcile_published,
     wait_until_finished,
 )
-from services.publishing.listing import Found, Listing
+from services.publishing.listing import Listing
 from services.publishing.posting import Attempt, Posted, Reconciliation
 
 _QUOTA = Quota("content_publishing_limit")
@@ -117,13 +117,7 @@ class InstagramPoster:
             f"{attempt.command.account_id}/media", "caption", "the account's media",
             time_field="timestamp",
         )  # fmt: skip
-        found = await find_published(
-            attempt, _STATUS, listing, attempt.command.content.text, since=attempt.since
-        )
-        if not isinstance(found, Found):
-            return found
-        permalink = await read_permalink(attempt.api, found.entry_id, attempt.token, "permalink")
-        return Posted(found.entry_id, permalink)
+        return await reconcile_published(attempt, _STATUS, listing)
 
     async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """The Graph API cannot change a published caption."""

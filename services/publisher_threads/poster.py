@@ -27,6 +27,7 @@ from services.publishing.containers import (
     find_published,
     finished_children,
     item_label,
+    reconcile_published,
     wait_until_finished,
 )
 from services.publishing.deletes import delete_post
@@ -148,12 +149,7 @@ class ThreadsPoster:
             f"{attempt.command.account_id}/threads", "text", "the profile's threads",
             time_field="timestamp",
         )  # fmt: skip
-        found = await find_published(
-            attempt, _STATUS, listing, attempt.command.content.text, since=attempt.since
-        )
-        if not isinstance(found, Found):
-            return found
-        return Posted(found.entry_id, await _permalink(attempt, found.entry_id))
+        return await reconcile_published(attempt, _STATUS, listing)
 
     async def find_comment(
         self, attempt: Attempt[GraphClient], post_id: str, text: str

@@ -16,11 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jobcast.graph.client import GraphClient, GraphError
+from jobcast.graph.client import GraphClient, GraphError, read_permalink
 from jobcast.platform_api import AmbiguousOutcomeError
 from schemas.publish import MediaItem
 from services.publishing.listing import Found, Listing, find_text
-from services.publishing.posting import Absent, Attempt, NotReadyError, Undecided
+from services.publishing.posting import (
+    Absent,
+    Attempt,
+    NotReadyError,
+    Posted,
+    Reconciliation,
+    Undecided,
+)
 
 _QUOTA_RECHECK_SECONDS = 60.0
 _QUOTA_MARGIN = 5
@@ -165,6 +172,20 @@ async def find_published(
     if isinstance(found, Absent):
         return Undecided(f"container published but not found in {listing.what}")
     return found
+
+
+async def reconcile_published(
+    attempt: Attempt[GraphClient], status: ContainerStatus, listing: Listing
+) -> Reconciliation:
+    """An ambiguous publish reconciled: by the container, then our text in `listing` since
+    the claim, with the found post's permalink."""
+    found = await find_published(
+        attempt, status, listing, attempt.command.content.text, since=attempt.since
+    )
+    if not isinstance(found, Found):
+        return found
+    link = await read_permalink(attempt.api, found.entry_id, attempt.token, "permalink")
+    return Posted(found.entry_id, link)
 
 
 def forget_containers(progress: dict[str, Any]) -> None:
