@@ -109,13 +109,30 @@ class Person:
         return str(self.find("h1").text)
 
     def press(self, css: str) -> None:
-        """Click a form's button and wait for the page it leads to (the old one goes stale)."""
-        from selenium.webdriver.support import expected_conditions
+        """Click a form's button and wait until the page it leads to has loaded.
+
+        The old page is marked on its window object, which a navigation replaces. Asking an
+        element of the old page whether it went stale races the navigation: Chromium may
+        answer "Node with given id does not belong to the document" instead of "stale".
+        """
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        page = self.find("html")
+        self.driver.execute_script("window.__jobcastLeaving = true")
         self.find(css).click()
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+
+        def arrived(driver: Any) -> bool:
+            try:
+                return bool(
+                    driver.execute_script(
+                        "return window.__jobcastLeaving === undefined"
+                        " && document.readyState === 'complete'"
+                    )
+                )
+            except WebDriverException:  # between documents: no context to run in yet
+                return False
+
+        WebDriverWait(self.driver, 30, poll_frequency=0.1).until(arrived)
 
     def wait(self, check: Callable[[], Any], seconds: float = 90.0) -> Any:
         from selenium.common.exceptions import StaleElementReferenceException
