@@ -135,7 +135,7 @@ class Person:
         WebDriverWait(self.driver, 30, poll_frequency=0.1).until(arrived)
 
     def wait(self, check: Callable[[], Any], seconds: float = 90.0) -> Any:
-        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
         def attempt(_: Any) -> Any:
@@ -143,6 +143,10 @@ class Person:
                 return check()
             except StaleElementReferenceException:  # the live region was just replaced
                 return False
+            except WebDriverException as error:  # Chromium's other word for "replaced"
+                if "does not belong to the document" in str(error.msg):
+                    return False
+                raise
 
         return WebDriverWait(self.driver, seconds, poll_frequency=0.3).until(attempt)
 
