@@ -14,6 +14,7 @@ the default 200 ms made five idle passes a second per consumer.
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 FETCH_MAX_WAIT_MS = 500
@@ -37,3 +38,22 @@ def consumer_waits() -> dict[str, Any]:
 def gathering_waits() -> dict[str, Any]:
     """What a consumer that lets the broker gather its batches sets beyond `consumer_waits`."""
     return {"fetch_min_bytes": GATHER_MIN_BYTES, "fetch_max_wait_ms": GATHER_WAIT_MS}
+
+
+def polls_without_napping(subscriber: Any) -> None:
+    """Make a faststream batch subscriber wait for records only in aiokafka's `getmany`.
+
+    After a poll that found nothing, faststream's batch subscriber sleeps for its batch
+    timeout before polling again, and a record that arrives meanwhile waits out the nap:
+    at a trickle, up to that long on every hop a job takes through such a subscriber.
+    `getmany` already waits up to its timeout and returns as soon as a record is there, so
+    the nap adds latency and saves nothing. The subscriber's `get_msg` (what its consume
+    loop calls for each batch) is replaced by one that only polls.
+    """
+    max_records = subscriber.max_records
+
+    async def get_msg(consumer: Any) -> tuple[Any, ...]:
+        batches = await consumer.getmany(timeout_ms=FETCH_MAX_WAIT_MS, max_records=max_records)
+        return tuple(chain.from_iterable(batches.values()))
+
+    subscriber.get_msg = get_msg

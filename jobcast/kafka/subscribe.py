@@ -26,7 +26,7 @@ from jobcast import metrics
 from jobcast.failures import describe_failure
 from jobcast.kafka.dead_letters import dead_letters_for
 from jobcast.kafka.handling import settle, validate_or_dead_letter
-from jobcast.kafka.polling import consumer_waits, gathering_waits
+from jobcast.kafka.polling import consumer_waits, gathering_waits, polls_without_napping
 from jobcast.kafka.records import RecordMeta, record_meta
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
 from jobcast.logs import log_context
@@ -153,7 +153,7 @@ def _subscribe(
     handler: Callable[[KafkaMessage], Awaitable[None]],
     **options: Any,
 ) -> None:
-    broker.subscriber(
+    subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
@@ -161,7 +161,9 @@ def _subscribe(
         parser=_tolerant_parser,
         decoder=_undecoded,
         **{**consumer_waits(), **options},
-    )(handler)
+    )
+    subscriber(handler)
+    polls_without_napping(subscriber)
 
 
 # A valid record of a batch: its event, where it came from, and the record itself (for a

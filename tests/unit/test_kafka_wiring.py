@@ -284,3 +284,49 @@ async def test_a_record_route_isolates_a_record_without_running_the_others_again
         )
     assert calls == [1, 3_000_000_000, 2]  # each once: a batch route would bisect and rerun
     assert [d.value for d in dead] == [b'{"n": 3000000000}']
+
+
+class PolledConsumer:
+    """Answers `getmany` from a list, as aiokafka would after waiting."""
+
+    def __init__(self, answers: list[dict[str, list[str]]]) -> None:
+        self.answers = answers
+        self.polls: list[tuple[int, int | None]] = []
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> Any:
+        self.polls.append((timeout_ms, max_records))
+        return self.answers.pop(0)
+
+
+async def test_after_an_empty_poll_the_subscriber_polls_again_instead_of_napping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # faststream's batch subscriber sleeps its batch timeout after an empty poll, and a record
+    # arriving meanwhile waits it out; `getmany` already waits, returning on the first record.
+    import anyio  # faststream naps through `anyio.sleep`
+
+    naps: list[float] = []
+
+    async def nap(seconds: float) -> None:
+        naps.append(seconds)
+
+    monkeypatch.setattr(anyio, "sleep", nap)
+    broker = KafkaBroker()
+    made: list[Any] = []
+    real = broker.subscriber
+
+    def keep(*args: Any, **options: Any) -> Any:
+        made.append(real(*args, **options))
+        return made[-1]
+
+    broker.subscriber = keep  # type: ignore[method-assign]
+
+    async def handle(batch: list[tuple[Ping, RecordMeta]]) -> None:
+        return None
+
+    subscribe(broker, handle)
+    consumer = PolledConsumer([{}, {"p0": ["a", "b"], "p1": ["c"]}])
+    assert await made[0].get_msg(consumer) == ()
+    assert await made[0].get_msg(consumer) == ("a", "b", "c")
+    assert naps == []
+    assert consumer.polls == [(FETCH_MAX_WAIT_MS, 500)] * 2
