@@ -32,7 +32,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
-import httpx
 from pydantic import SecretStr
 
 from bench.attribution import PhaseCost, Stack, attributed, attribution_rows, with_jobs
@@ -45,7 +44,8 @@ from bench.common import (
     percentile,
     report,
 )
-from bench.load import Batch, TenantAccounts, batch_plan, send_batches, tenant_accounts
+from bench.http_load import Target, closed_loop, open_loop
+from bench.load import TenantAccounts, batch_plan, tenant_accounts
 from bench.proc_cpu import pid_listening_on
 from devtools.devstack.session import Infra, real_infra
 from devtools.stack import SERVICES
@@ -57,6 +57,8 @@ from services.distributor.repo import add_connection, migrate_distributor
 from tests.suites.stack import UNLIMITED_SANDBOX, Pipeline, running_pipeline
 
 BATCH = 100
+# Connections for single events: enough that none waits for one at the rates sent here.
+SENDERS = 32
 # Production settings (no test timers), except what a load test must switch off.
 BENCH_ENV = {
     "INGEST_RATE_LIMIT_PER_SECOND": "1e9",
@@ -150,25 +152,16 @@ def single_lanes(lanes: Sequence[Lane], job_ids: Sequence[str]) -> list[Lane]:
     return [lanes[n % len(lanes)] for n in range(len(job_ids))]
 
 
-async def post_batch(http: httpx.AsyncClient, url: str, lane: Lane, job_ids: Sequence[str]) -> None:
-    """One request to ingest: the jobs as a batch of job events for the lane's tenant."""
-    response = await http.post(
-        url, json={"events": [job(j) for j in job_ids]},
-        headers={"Authorization": f"Bearer {lane.api_key}"},
-    )  # fmt: skip
-    response.raise_for_status()
-
-
 async def post_batches(
     url: str, lanes: Sequence[Lane], job_ids: Sequence[str], clients: int, size: int = BATCH
 ) -> None:
     """Send the jobs in batches of `size`, lanes taking turns, from `clients` senders."""
-    async with httpx.AsyncClient(timeout=60) as http:
-
-        async def send(batch: Batch) -> None:
-            await post_batch(http, url, lanes[batch.tenant], batch.job_ids)
-
-        await send_batches(batch_plan(job_ids, len(lanes), size), send, clients)
+    targets = [Target(url, lane.api_key) for lane in lanes]
+    requests = [
+        targets[batch.tenant].post({"events": [job(j) for j in batch.job_ids]})
+        for batch in batch_plan(job_ids, len(lanes), size)
+    ]
+    await closed_loop(targets[0].host, targets[0].port, requests, clients)
 
 
 async def wait_posted(
@@ -247,23 +240,15 @@ async def latency(
     """Open loop: one single-event request every 1/rate s; accepted → claim, per platform."""
     url = f"{pipeline.url('ingest')}/v1/job-events"
     job_ids = [f"lat-{uuid.uuid4().hex[:10]}-{n}" for n in range(max(1, int(rate * seconds)))]
-    loop = asyncio.get_running_loop()
     sent_under = single_lanes(lanes, job_ids)
-    async with httpx.AsyncClient(timeout=30) as http:
-
-        async def one(n: int, job_id: str) -> None:
-            lane = sent_under[n]
-            response = await http.post(
-                url, json=job(job_id), headers={"Authorization": f"Bearer {lane.api_key}"}
-            )
-            response.raise_for_status()
-
-        tasks = []
-        start = loop.time()
-        for n, job_id in enumerate(job_ids):
-            await asyncio.sleep(max(0.0, start + n / rate - loop.time()))
-            tasks.append(asyncio.create_task(one(n, job_id)))
-        await asyncio.gather(*tasks)
+    targets = {lane.tenant_id: Target(url, lane.api_key) for lane in lanes}
+    requests = [
+        targets[lane.tenant_id].post(job(j)) for j, lane in zip(job_ids, sent_under, strict=True)
+    ]
+    first = targets[lanes[0].tenant_id]
+    _, failed = await open_loop(first.host, first.port, requests, rate, SENDERS)
+    if failed:
+        raise RuntimeError(f"{failed} of {len(requests)} single events were not accepted")
     await wait_posted(pool, job_ids, sent_under, seconds=300)
     rows = await pool.fetch(
         """SELECT c.platform, extract(epoch FROM c.claimed_at - a.accepted_at) * 1000 AS ms

@@ -11,23 +11,17 @@ responses parsed by httptools. Every request is a new event (the server assigns 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import gc
 import json
 import os
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable
-from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
-import httptools
 import uvloop
 
 from bench.common import cpu_seconds, peak_rss_mb, percentile, report
+from bench.http_load import Target, closed_loop, open_loop
 from devtools.devstack.processes import ManagedProcess
 from devtools.devstack.session import distinct_free_ports, real_infra, scratch_dir
 from devtools.stack import SERVICES, Endpoints
@@ -60,176 +54,23 @@ async def new_key(database_url: str) -> str:
         await pool.close()
 
 
-Reply = Callable[[int, bytes], None]  # status (0: the request failed) and body
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection, one request at a time, parsed by httptools (C).
-
-    The load generator shares the 2 cores with what it measures: httpx spent more CPU per
-    request than ingest itself, so requests are serialised before the clock starts, written
-    as they are, and answered by callback (no task per request).
-    """
-
-    def __init__(self) -> None:
-        self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._reply: Reply | None = None
-        self._body: list[bytes] = []
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
-        connection = cls()
-        loop = asyncio.get_running_loop()
-        connection._transport, _ = await loop.create_connection(lambda: connection, host, port)
-        return connection
-
-    @property
-    def usable(self) -> bool:
-        return self._transport is not None and not self._transport.is_closing()
-
-    def start(self, request: bytes, reply: Reply) -> None:
-        """Write a whole request; `reply` is called once with its outcome."""
-        assert self._transport is not None
-        self._reply = reply
-        self._transport.write(request)
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        """`start` as a coroutine: the status and body (status 0 if the request failed)."""
-        answer: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
-        self.start(request, lambda status, body: answer.set_result((status, body)))
-        return await answer
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.close()
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        body, self._body = b"".join(self._body), []
-        self._answer(self._parser.get_status_code(), body)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        self._answer(0, b"connection lost")
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-    def _answer(self, status: int, body: bytes) -> None:
-        reply, self._reply = self._reply, None
-        if reply is not None:
-            reply(status, body)
-
-
-class _Target:
-    """Where requests go, and their pre-serialised form."""
-
-    def __init__(self, url: str, key: str) -> None:
-        parts = urlsplit(url)
-        assert parts.hostname is not None
-        assert parts.port is not None
-        self.host, self.port = parts.hostname, parts.port
-        self._head = (
-            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-        ).encode()
-
-    def post(self, body: object) -> bytes:
-        data = json.dumps(body).encode()
-        return self._head + b"Content-Length: %d\r\n\r\n" % len(data) + data
-
-
 async def batches(url: str, key: str, count: int, clients: int) -> tuple[int, float]:
     """Send `count` batches of 100 from `clients` concurrent senders (closed loop)."""
-    target = _Target(url, key)
-    requests = deque(target.post({"events": [event(n * 100 + i) for i in range(100)]})
-                     for n in range(count))  # fmt: skip
-    accepted = 0
-
-    async def sender() -> None:
-        nonlocal accepted
-        connection = await _Connection.open(target.host, target.port)
-        try:
-            while requests:
-                status, body = await connection.send(requests.popleft())
-                if status != 202:
-                    raise RuntimeError(f"batch answered {status}: {body[:300]!r}")
-                accepted += len(json.loads(body)["accepted"])
-        finally:
-            connection.close()
-
+    target = Target(url, key)
+    requests = [target.post({"events": [event(n * 100 + i) for i in range(100)]})
+                for n in range(count)]  # fmt: skip
     started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(clients)))
-    return accepted, time.perf_counter() - started
-
-
-class _OpenLoop:
-    """Sends each request when it is due on an idle connection, or as soon as one frees up.
-
-    Each latency runs from when the request was due, not when it could be sent: if the
-    generator or a free connection lags, that wait counts too (no coordinated omission).
-    """
-
-    def __init__(self, connections: list[_Connection]) -> None:
-        self._idle = connections
-        self._queued: deque[tuple[bytes, float]] = deque()  # due, but no connection free
-        self.latencies: list[float] = []
-        self.errors = 0
-        self.outstanding = 0
-        self.quiet = asyncio.Event()  # set while nothing is outstanding
-
-    def due(self, request: bytes, due: float) -> None:
-        self.outstanding += 1
-        self.quiet.clear()
-        self._queued.append((request, due))
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        while self._queued and self._idle:
-            connection = self._idle.pop()
-            if not connection.usable:
-                continue  # lost (the server closed it): carry on with the others
-            request, due = self._queued.popleft()
-            connection.start(request, partial(self._answered, connection, due))
-
-    def _answered(self, connection: _Connection, due: float, status: int, _: bytes) -> None:
-        self.outstanding -= 1
-        if status == 202:
-            self.latencies.append((time.perf_counter() - due) * 1000)
-        else:
-            self.errors += 1
-        self._idle.append(connection)
-        self._dispatch()
-        if not self.outstanding:
-            self.quiet.set()
+    bodies = await closed_loop(target.host, target.port, requests, clients)
+    elapsed = time.perf_counter() - started
+    return sum(len(json.loads(body)["accepted"]) for body in bodies), elapsed
 
 
 async def steady(url: str, key: str, rate: int, seconds: float) -> tuple[list[float], int]:
     """Open loop: a request every 1/rate s, whatever earlier ones are doing."""
-    target = _Target(url, key)
+    target = Target(url, key)
     requests = [target.post(event(n)) for n in range(int(rate * seconds))]
-    connections = [await _Connection.open(target.host, target.port) for _ in range(_CONNECTIONS)]
-    load = _OpenLoop(connections)
     gc.freeze()  # a full collection in the generator would count as server latency
-    start = time.perf_counter()  # not loop.time(): uvloop's clock ticks in whole milliseconds
-    sent = 0
-    while sent < len(requests):
-        while sent < len(requests) and start + sent / rate <= time.perf_counter():
-            load.due(requests[sent], start + sent / rate)
-            sent += 1
-        # uvloop's timers have millisecond resolution: a shorter sleep would spin.
-        await asyncio.sleep(max(start + sent / rate - time.perf_counter(), 0.001))
-    with contextlib.suppress(TimeoutError):  # what is unanswered 30 s on counts as failed
-        await asyncio.wait_for(load.quiet.wait(), timeout=30)
-    for connection in connections:
-        connection.close()
-    return load.latencies, load.errors + load.outstanding
+    return await open_loop(target.host, target.port, requests, rate, _CONNECTIONS)
 
 
 def main() -> None:
