@@ -51,6 +51,7 @@ from devtools.devstack.session import Infra, real_infra
 from devtools.stack import SERVICES
 from jobcast.crypto import TokenCipher
 from jobcast.db import create_pool, program_name
+from jobcast.kafka.polling import QUIET_BEFORE_IDLE_S
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from schemas import JobCreated, JobPosting, Platform
 from services.distributor.repo import add_connection, migrate_distributor
@@ -322,6 +323,9 @@ def main() -> None:
     parser.add_argument("--rate-seconds", type=float, default=30,
                         help="length of the 50%%-rate and 5 jobs/s phases")  # fmt: skip
     parser.add_argument("--idle-seconds", type=float, default=20)
+    parser.add_argument("--idle-settle-seconds", type=float, default=QUIET_BEFORE_IDLE_S + 5,
+                        help="wait after the last job before the idle phase: consumers "
+                             "fetch as idle only after a quiet while")  # fmt: skip
     parser.add_argument("--profile-rate", type=int, default=100,
                         help="py-spy samples per second per service; 0: no activities")  # fmt: skip
     parser.add_argument("--baseline-records", type=int, default=200_000)
@@ -346,6 +350,7 @@ def main() -> None:
             async with attributed(stack, "5/s", costs):
                 jobs = await open_loop_phase(pipeline, pool, lanes, 5, args.rate_seconds)
             with_jobs(costs, jobs)
+            await asyncio.sleep(args.idle_settle_seconds)
             async with attributed(stack, "idle", costs):
                 await asyncio.sleep(args.idle_seconds)
             rate = 0.2 * result.jobs_per_second

@@ -37,7 +37,7 @@ from prometheus_client import Counter, Gauge
 
 from jobcast.kafka.handling import settle
 from jobcast.kafka.lanes import LaneScheduler, lane_by_key
-from jobcast.kafka.polling import FETCH_MAX_WAIT_MS, consumer_waits
+from jobcast.kafka.polling import FetchPacing, consumer_waits
 from jobcast.kafka.records import ConsumedRecord, consumed_record
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
 from jobcast.kafka.watermark import OffsetWatermark
@@ -171,6 +171,7 @@ class ConcurrentConsumer:
         self._commit_task: asyncio.Task[None] | None = None
         self._closed = False
         self._full_since: float | None = None  # when in-flight last hit the cap
+        self._pacing = FetchPacing()
         self._rotation = 0  # which partition takes its share first
         self._in_flight_gauge = IN_FLIGHT.labels(group=group_id)
         self._commits = COMMITS.labels(group=group_id)
@@ -297,9 +298,10 @@ class ConcurrentConsumer:
                     quota = self._quota(len(consumer.assignment()))
                     # Any record ends the wait; the timeout only bounds an idle pass.
                     batches = await consumer.getmany(
-                        timeout_ms=FETCH_MAX_WAIT_MS, max_records=min(room, quota, 500)
+                        timeout_ms=self._pacing.poll_timeout_ms,
+                        max_records=min(room, quota, 500),
                     )
-                    self._accept(batches)
+                    self._pacing.after_poll(consumer, self._accept(batches), self._in_flight)
             except ConsumerStoppedError:
                 return
             except KafkaError as exc:

@@ -26,7 +26,12 @@ from jobcast import metrics
 from jobcast.failures import describe_failure
 from jobcast.kafka.dead_letters import dead_letters_for
 from jobcast.kafka.handling import settle, validate_or_dead_letter
-from jobcast.kafka.polling import consumer_waits, gathering_waits, polls_without_napping
+from jobcast.kafka.polling import (
+    FetchPacing,
+    consumer_waits,
+    gathering_waits,
+    polls_without_napping,
+)
 from jobcast.kafka.records import RecordMeta, record_meta
 from jobcast.kafka.retry import DEFAULT_RETRY_DELAYS
 from jobcast.logs import log_context
@@ -153,6 +158,7 @@ def _subscribe(
     handler: Callable[[KafkaMessage], Awaitable[None]],
     **options: Any,
 ) -> None:
+    waits = {**consumer_waits(), **options}
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
@@ -160,10 +166,12 @@ def _subscribe(
         auto_offset_reset="earliest",
         parser=_tolerant_parser,
         decoder=_undecoded,
-        **{**consumer_waits(), **options},
+        **waits,
     )
     subscriber(handler)
-    polls_without_napping(subscriber)
+    polls_without_napping(
+        subscriber, FetchPacing(waits["fetch_max_wait_ms"], waits.get("fetch_min_bytes", 1))
+    )
 
 
 # A valid record of a batch: its event, where it came from, and the record itself (for a

@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import REGISTRY
 
-from jobcast.kafka import ConcurrentConsumer, ConsumedRecord
+from jobcast.kafka import ConcurrentConsumer, ConsumedRecord, polling
 from tests.harness import Infra
 from tests.integration.helpers import committed
 
@@ -335,3 +335,50 @@ async def test_rebalance_hands_partitions_over_without_overlap(
         assert first_seen == sorted(first_seen)
     assert await committed(admin, group) == produced.end
     print(f"\nrebalance: {len(recorder.handled) - len(produced.refs)} redelivered duplicates")
+
+
+async def test_an_idle_consumer_fetches_long_yet_takes_the_next_record_and_stops_at_once(
+    infra: Infra, admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(polling, "QUIET_BEFORE_IDLE_S", 0.5)
+    produced = await produce(infra, admin, lanes=3, per_lane=2, name="idle")
+    recorder = Recorder(lambda record: asyncio.sleep(0))
+    consumer = make_consumer(infra, produced.topic, f"g-{uuid.uuid4().hex[:8]}", recorder)
+    await consumer.start()
+    try:
+        await wait_until(lambda: recorder.refs() == set(produced.refs), 20, "the first records")
+        # The real aiokafka fetcher takes the idle waits (the attributes FetchPacing sets).
+        fetcher = consumer._consumer._fetcher
+        await wait_until(
+            lambda: fetcher._fetch_max_wait_ms == polling.IDLE_FETCH_WAIT_MS, 10, "idle fetches"
+        )
+        await asyncio.sleep(0.5)  # a long fetch is in flight now
+        sent = time.perf_counter()
+        later = await produce_more(infra, produced.topic, "lane-0:9")
+        await wait_until(lambda: later in recorder.refs(), 20, "the record sent while idle")
+        waited = recorder.last_end - sent
+        busy_again = fetcher._fetch_max_wait_ms
+        await wait_until(
+            lambda: fetcher._fetch_max_wait_ms == polling.IDLE_FETCH_WAIT_MS, 10, "idle again"
+        )
+        await asyncio.sleep(0.5)
+        stopping = time.perf_counter()
+        await consumer.stop()  # with a long fetch in flight
+        stopped_in = time.perf_counter() - stopping
+    finally:
+        await consumer.stop()
+    assert waited < polling.IDLE_FETCH_WAIT_MS / 1000 / 2, f"the record waited {waited:.2f} s"
+    assert busy_again == polling.FETCH_MAX_WAIT_MS
+    assert stopped_in < polling.IDLE_FETCH_WAIT_MS / 1000 / 2, f"stopping took {stopped_in:.2f} s"
+
+
+async def produce_more(infra: Infra, topic: str, value: str) -> Ref:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(
+            topic, value.encode(), key=value.split(":", maxsplit=1)[0].encode()
+        )
+    finally:
+        await producer.stop()
+    return meta.partition, meta.offset
