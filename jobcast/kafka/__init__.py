@@ -10,7 +10,8 @@
 - `subscribe`: faststream subscribers through `handling`, a record or a poll at a time;
 - `consumer`: `ConcurrentConsumer`, many lanes (`lanes`) at once, committing a
   watermark (`watermark`), through the same `handling`;
-- `polling`: how long every consumer of ours waits on the broker and between idle passes.
+- `polling`: how long every consumer of ours waits on the broker (long once idle:
+  `FetchPacing`) and between idle passes.
 """
 
 from jobcast.kafka.admin import ensure_topics, topic_partitions
