@@ -40,12 +40,12 @@ from typing import Any, Protocol, TypeVar
 import uvicorn
 import uvloop
 from aiokafka.errors import KafkaError
-from aiokafka.structs import TopicPartition
 from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from jobcast.kafka.consumer import LAG, holds_assignment
+from jobcast.kafka.polling import IDLE_FETCH_WAIT_MS
 from jobcast.logs import configure_logging
 from jobcast.stalls import STALLS, StallWatch
 
@@ -58,6 +58,9 @@ BackgroundLoop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 """A long-running task that returns soon after the event is set (e.g. a timer loop)."""
 
 LAG_INTERVAL_SECONDS = 10.0
+# The end offsets go to the broker on the consumer's own connection, which Kafka answers in
+# order: behind an idle consumer's long fetch they wait for it to return.
+LAG_TIMEOUT_SECONDS = IDLE_FETCH_WAIT_MS / 1000 + 5
 
 
 class NotReady(Exception):  # noqa: N818  # an answer, not an error
@@ -181,16 +184,22 @@ async def _subscriber_lag(group: str, consumer: Any) -> set[tuple[str, str, str]
     assigned = sorted(consumer.assignment())
     if not assigned:
         return set()
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(LAG_TIMEOUT_SECONDS):
         ends = await consumer.end_offsets(assigned)
-        starts = await consumer.beginning_offsets(assigned)
-        seen = set()
-        for tp in assigned:
-            committed = await consumer.committed(TopicPartition(tp.topic, tp.partition))
-            base = committed if committed is not None else starts[tp]
-            labels = (group, tp.topic, str(tp.partition))
-            LAG.labels(*labels).set(max(0, ends[tp] - base))
-            seen.add(labels)
+    async with asyncio.timeout(LAG_TIMEOUT_SECONDS):  # the group coordinator's connection
+        committed = {tp: await consumer.committed(tp) for tp in assigned}
+    never = [tp for tp, offset in committed.items() if offset is None]
+    starts = {}
+    if never:
+        async with asyncio.timeout(LAG_TIMEOUT_SECONDS):
+            starts = await consumer.beginning_offsets(never)
+    seen = set()
+    for tp in assigned:
+        offset = committed[tp]
+        base = offset if offset is not None else starts[tp]
+        labels = (group, tp.topic, str(tp.partition))
+        LAG.labels(*labels).set(max(0, ends[tp] - base))
+        seen.add(labels)
     return seen
 
 
