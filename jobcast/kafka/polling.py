@@ -60,6 +60,11 @@ class FetchPacing:
     none while the records it returned are still buffered, and `after_poll` runs as soon as
     `getmany` hands them over.
 
+    Kafka answers a connection's requests in order, so whatever else a consumer asks of
+    the broker on its connection while idle (end offsets, a position after a rebalance)
+    waits behind such a fetch, up to `IDLE_FETCH_WAIT_MS`; commits and heartbeats go to
+    the group coordinator on a connection of their own.
+
     aiokafka has no setting for this: the fetcher reads its wait and minimum from two
     private attributes each time it builds a request. A consumer without them (another
     aiokafka) keeps its usual waits, with one warning.
