@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 from devtools.stack import Endpoints
 from jobcast.crypto import TokenCipher
 from jobcast.graph.hosts import LoginKind
+from jobcast.kafka import polling
 from jobcast.tenancy import create_tenant, migrate_tenancy
 from jobcast.topics import PUBLISH_RESULTS
 from schemas import Platform, PublishCompleted
@@ -170,3 +171,21 @@ async def results_of(
 async def add_fault(http: httpx.AsyncClient, pipeline: Endpoints, **rule: Any) -> None:
     response = await http.post(f"{pipeline.graph_api_url}/_sandbox/faults", json=rule)
     assert response.status_code == 201, response.text
+
+
+async def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
+    """Poll `condition` every 20 ms until it holds; fail naming `what` after `within` s."""
+    try:
+        async with asyncio.timeout(within):
+            while not condition():
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def long_fetch_in_flight(fetcher: Any) -> None:
+    """Until an aiokafka fetcher takes the idle waits (`jobcast.kafka.polling.FetchPacing`),
+    and a moment more: a fetch with the idle wait is out then."""
+    idle_ms = polling.IDLE_FETCH_WAIT_MS
+    await wait_until(lambda: fetcher._fetch_max_wait_ms == idle_ms, 10, "idle fetches")
+    await asyncio.sleep(0.5)

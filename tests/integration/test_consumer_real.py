@@ -21,7 +21,7 @@ from prometheus_client import REGISTRY
 
 from jobcast.kafka import ConcurrentConsumer, ConsumedRecord, polling
 from tests.harness import Infra
-from tests.integration.helpers import committed
+from tests.integration.helpers import committed, long_fetch_in_flight, wait_until
 
 # Each test takes well under 30 s; the limit leaves room for starting the session's broker.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -67,15 +67,6 @@ async def produce(
     finally:
         await producer.stop()
     return produced
-
-
-async def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
-    try:
-        async with asyncio.timeout(within):
-            while not condition():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 class Recorder:
@@ -349,19 +340,13 @@ async def test_an_idle_consumer_fetches_long_yet_takes_the_next_record_and_stops
         await wait_until(lambda: recorder.refs() == set(produced.refs), 20, "the first records")
         # The real aiokafka fetcher takes the idle waits (the attributes FetchPacing sets).
         fetcher = consumer._consumer._fetcher
-        await wait_until(
-            lambda: fetcher._fetch_max_wait_ms == polling.IDLE_FETCH_WAIT_MS, 10, "idle fetches"
-        )
-        await asyncio.sleep(0.5)  # a long fetch is in flight now
+        await long_fetch_in_flight(fetcher)
         sent = time.perf_counter()
         later = await produce_more(infra, produced.topic, "lane-0:9")
         await wait_until(lambda: later in recorder.refs(), 20, "the record sent while idle")
         waited = recorder.last_end - sent
         busy_again = fetcher._fetch_max_wait_ms
-        await wait_until(
-            lambda: fetcher._fetch_max_wait_ms == polling.IDLE_FETCH_WAIT_MS, 10, "idle again"
-        )
-        await asyncio.sleep(0.5)
+        await long_fetch_in_flight(fetcher)
         stopping = time.perf_counter()
         await consumer.stop()  # with a long fetch in flight
         stopped_in = time.perf_counter() - stopping

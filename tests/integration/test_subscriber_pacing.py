@@ -3,7 +3,6 @@ the first byte, so a lone record still arrives at once; then it gathers again.""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 
@@ -15,22 +14,13 @@ from pydantic import BaseModel, TypeAdapter
 
 from jobcast.kafka import BatchRoute, RecordMeta, polling, subscribe_validated_batch
 from tests.harness import Infra
+from tests.integration.helpers import long_fetch_in_flight, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 class Ping(BaseModel):
     n: int
-
-
-async def until(condition: object, within: float, what: str) -> None:
-    assert callable(condition)
-    try:
-        async with asyncio.timeout(within):
-            while not condition():
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
 
 
 async def test_an_idle_gathering_subscriber_takes_a_lone_record_at_once_and_stops_at_once(
@@ -54,19 +44,17 @@ async def test_an_idle_gathering_subscriber_takes_a_lone_record_at_once_and_stop
     await broker.start()
     try:
         await producer.send_and_wait(topic, b'{"n": 1}')
-        await until(lambda: 1 in seen, 30, "the first record")
+        await wait_until(lambda: 1 in seen, 30, "the first record")
         [subscriber] = broker.subscribers
         fetcher = subscriber.consumer._fetcher  # type: ignore[attr-defined]
-        await until(lambda: fetcher._fetch_max_wait_ms == polling.IDLE_FETCH_WAIT_MS, 10, "idle")
+        await long_fetch_in_flight(fetcher)
         assert fetcher._fetch_min_bytes == 1
-        await asyncio.sleep(0.5)  # a long fetch is in flight now
         sent = time.perf_counter()
         await producer.send_and_wait(topic, b'{"n": 2}')
-        await until(lambda: 2 in seen, 20, "the record sent while idle")
+        await wait_until(lambda: 2 in seen, 20, "the record sent while idle")
         waited = seen[2] - sent
         gathering = (fetcher._fetch_max_wait_ms, fetcher._fetch_min_bytes)
-        await until(lambda: fetcher._fetch_max_wait_ms == polling.IDLE_FETCH_WAIT_MS, 10, "idle")
-        await asyncio.sleep(0.5)
+        await long_fetch_in_flight(fetcher)
         stopping = time.perf_counter()
         await broker.stop()  # with a long fetch in flight
         stopped_in = time.perf_counter() - stopping
