@@ -7,6 +7,14 @@ from typing import Any
 
 from jobcast.kafka import OutgoingEvent
 from services.publishing.platform import PlatformApi, classify_graph
+from services.publishing.posting import Posted
+
+
+async def read_through(posted: Posted) -> Posted:
+    """`posted` with its permalink read, as the worker reads it once the lane is free."""
+    if posted.read_permalink is None:
+        return posted
+    return Posted(posted.platform_post_id, await posted.read_permalink())
 
 
 def no_platform_api() -> PlatformApi[Any]:

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -204,14 +204,16 @@ async def read_permalink(
     return _permalink_in(fields, field)
 
 
-async def permalink_of(
+def permalink_of(
     graph: GraphClient, answer: Mapping[str, Any], object_id: str, token: str, field: str
-) -> HttpUrl | None:
+) -> tuple[HttpUrl | None, Callable[[], Awaitable[HttpUrl | None]] | None]:
     """The permalink a create call's `answer` carries (read-after-write: `fields` named on
-    the call), else read back: not every endpoint offers it, and a failed read-after-write
-    answers the bare id."""
+    the call), else the read that learns it, for the caller to run once nothing waits on
+    it: not every endpoint offers read-after-write, and a failed one answers the bare id."""
     found = _permalink_in(answer, field)
-    return found if found is not None else await read_permalink(graph, object_id, token, field)
+    if found is not None:
+        return found, None
+    return None, functools.partial(read_permalink, graph, object_id, token, field)
 
 
 def _permalink_in(answer: Mapping[str, Any], field: str) -> HttpUrl | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from pydantic import HttpUrl, ValidationError
 
@@ -40,7 +41,7 @@ class FacebookPoster:
                 data={"file_url": videos[0], "description": content.text},
             )  # fmt: skip
             video_id = str(created["id"])
-            return Posted(video_id, await _video_permalink(graph, video_id, token))
+            return Posted(video_id, None, partial(_video_permalink, graph, video_id, token))
         if len(images) == 1:
             created = await graph.call(
                 "POST", f"{page}/photos", token, data={"url": images[0], "caption": content.text}
@@ -71,7 +72,7 @@ class FacebookPoster:
                 "POST", f"{page}/feed", token, data=data, params=_WITH_PERMALINK
             )
             post_id = str(created["id"])
-        return Posted(post_id, await permalink_of(graph, created, post_id, token, "permalink_url"))
+        return Posted(post_id, *permalink_of(graph, created, post_id, token, "permalink_url"))
 
     async def _reel(self, attempt: Attempt[GraphClient], video_url: str) -> Posted:
         """Meta's Reels flow: start a session (its video id checkpointed), have the upload
@@ -95,7 +96,7 @@ class FacebookPoster:
             data={"upload_phase": "finish", "video_id": video_id, "video_state": "PUBLISHED",
                   "description": attempt.command.content.text},
         )  # fmt: skip
-        return Posted(video_id, await _video_permalink(graph, video_id, token))
+        return Posted(video_id, None, partial(_video_permalink, graph, video_id, token))
 
     async def _reconcile_reel(self, attempt: Attempt[GraphClient], video_id: str) -> Reconciliation:
         """A Reel's session tells: published (or publishing) means posted; an upload or
@@ -110,7 +111,9 @@ class FacebookPoster:
         uploading = (status.get("uploading_phase") or {}).get("status")
         publishing = (status.get("publishing_phase") or {}).get("status")
         if publishing in ("complete", "in_progress"):
-            return Posted(video_id, await _video_permalink(attempt.api, video_id, attempt.token))
+            return Posted(
+                video_id, None, partial(_video_permalink, attempt.api, video_id, attempt.token)
+            )
         if uploading != "complete":
             attempt.progress.pop("reel_uploaded", None)
         if publishing in (None, "not_started") or status.get("video_status") == "error":
@@ -136,8 +139,9 @@ class FacebookPoster:
         if not isinstance(found, Found):
             return found
         return Posted(
-            found.entry_id, await read_permalink(graph, found.entry_id, token, "permalink_url")
-        )
+            found.entry_id, None,
+            partial(read_permalink, graph, found.entry_id, token, "permalink_url"),
+        )  # fmt: skip
 
     async def edit(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Facebook edits a post's message in place; a video's (or Reel's) description.

@@ -88,7 +88,7 @@ class InstagramPoster:
         else:
             published = await self._publish_when_finished(attempt, container_id)
         media_id = str(published["id"])
-        return Posted(media_id, await permalink_of(graph, published, media_id, token, "permalink"))
+        return Posted(media_id, *permalink_of(graph, published, media_id, token, "permalink"))
 
     async def _publish_when_finished(
         self, attempt: Attempt[GraphClient], container_id: str

@@ -10,9 +10,8 @@ the claim (Threads has no idempotency key).
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Any
-
-from pydantic import HttpUrl
 
 from jobcast.graph.client import GraphClient, GraphError, read_permalink
 from schemas.media import MediaKind
@@ -79,7 +78,8 @@ class ThreadsPoster:
         if not content.media and content.link is not None:
             fields["link_attachment"] = str(content.link)  # text posts only, as Meta says
         media_id = await self._publish_thread(attempt, fields, _POSTS)
-        return Posted(media_id, await _permalink(attempt, media_id))
+        read = partial(read_permalink, attempt.api, media_id, attempt.token, "permalink")
+        return Posted(media_id, None, read)
 
     async def comment(self, attempt: Attempt[GraphClient], post_id: str, text: str) -> str:
         """The first comment: a reply to the live thread."""
@@ -166,10 +166,6 @@ class ThreadsPoster:
     async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete the thread; one already gone counts as deleted (deletes get retried)."""
         return await delete_post(attempt, post_id)
-
-
-async def _permalink(attempt: Attempt[GraphClient], media_id: str) -> HttpUrl | None:
-    return await read_permalink(attempt.api, media_id, attempt.token, "permalink")
 
 
 def _media_fields(item: MediaItem) -> dict[str, str]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from jobcast.graph.client import GraphClient, GraphError, read_permalink
@@ -178,14 +179,16 @@ async def reconcile_published(
     attempt: Attempt[GraphClient], status: ContainerStatus, listing: Listing
 ) -> Reconciliation:
     """An ambiguous publish reconciled: by the container, then our text in `listing` since
-    the claim, with the found post's permalink."""
+    the claim, with the read of the found post's permalink."""
     found = await find_published(
         attempt, status, listing, attempt.command.content.text, since=attempt.since
     )
     if not isinstance(found, Found):
         return found
-    link = await read_permalink(attempt.api, found.entry_id, attempt.token, "permalink")
-    return Posted(found.entry_id, link)
+    return Posted(
+        found.entry_id, None,
+        partial(read_permalink, attempt.api, found.entry_id, attempt.token, "permalink"),
+    )  # fmt: skip
 
 
 def forget_containers(progress: dict[str, Any]) -> None:

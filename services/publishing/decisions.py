@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import HttpUrl
@@ -31,6 +31,10 @@ class Decision:
     confirm_checks: int = 0
     needs_reconnect: bool = False
     http_status: int | None = None  # of the Graph call that decided it, when one did
+    # Learns `permalink` of a post that went up without one (see `posting.Posted`).
+    read_permalink: Callable[[], Awaitable[HttpUrl | None]] | None = field(
+        default=None, compare=False
+    )
 
 
 def _message(text: str) -> str:

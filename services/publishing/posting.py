@@ -8,7 +8,7 @@ AmbiguousOutcomeError / NotReadyError, and the worker decides (see `worker.py`).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -20,10 +20,19 @@ from schemas.publish import PublishCommand
 ApiT = TypeVar("ApiT")
 
 
+# Reads a live post's permalink; a failed read gives None (the post stands either way).
+PermalinkRead = Callable[[], Awaitable[HttpUrl | None]]
+
+
 @dataclass(frozen=True, slots=True)
 class Posted:
+    """The post is live. Its permalink came with the platform's answer, or `read_permalink`
+    learns it: the worker runs that read once the account's lane is free, since reading
+    changes nothing on the platform and the account's next post need not wait for it."""
+
     platform_post_id: str
     permalink: HttpUrl | None
+    read_permalink: PermalinkRead | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +75,8 @@ class Poster(Protocol[ApiT]):
     """One platform's calls, made with its API client."""
 
     async def publish(self, attempt: Attempt[ApiT]) -> Posted:
-        """Make the post (resuming from `attempt.progress`) and read its permalink."""
+        """Make the post (resuming from `attempt.progress`), with its permalink or the read
+        of it."""
         ...
 
     async def reconcile(self, attempt: Attempt[ApiT]) -> Reconciliation:

@@ -222,13 +222,15 @@ class PublishWorker(Generic[ApiT]):
         # A final result stored for a record is re-emitted by the record's redelivery
         # if we die before Kafka has it: no resend timer, no "sent" write afterwards.
         pending = not (from_record and decision.state == decisions.DONE)
-        # The platform calls are made, so the account's next post may start its own: the
-        # order on the platform is kept. Storing and sending this outcome follows; the
-        # record's offset still waits for it.
+        # The calls that make the post are made, so the account's next post may start its
+        # own: the order on the platform is kept. Reading its permalink (when the answer
+        # had none), storing and sending this outcome follow; the record's offset still
+        # waits for them.
         key = claim.event.payload.post_key
         concluding = self._concluding.setdefault(key, asyncio.Event())
         release_lane()
         try:
+            decision = await self._with_permalink(decision)
             await self._conclude(claim, decision, progress, latency_ms, pending=pending)
         finally:
             concluding.set()
@@ -236,6 +238,20 @@ class PublishWorker(Generic[ApiT]):
                 del self._concluding[key]
         if decision.state != decisions.DONE:
             self.wake_timers()
+
+    async def _with_permalink(self, decision: Decision) -> Decision:
+        """The decision with its post's permalink read, when the platform's answer had none.
+        The post stands whatever the read gives: a read that fails or hangs leaves the
+        permalink empty."""
+        read = decision.read_permalink
+        if read is None:
+            return decision
+        try:
+            async with asyncio.timeout(self._lease / 2):
+                permalink = await read()
+        except TimeoutError:
+            permalink = None
+        return replace(decision, permalink=permalink, read_permalink=None)
 
     async def _attempt(self, claim: repo.Claim, progress: dict[str, Any]) -> Decision:
         command = claim.event.payload
@@ -402,6 +418,7 @@ class PublishWorker(Generic[ApiT]):
         return decisions.final(
             PublishStatus.POSTED, attempt,
             platform_post_id=posted.platform_post_id, permalink=posted.permalink, http_status=200,
+            read_permalink=posted.read_permalink,
         )  # fmt: skip
 
     async def _conclude(

@@ -20,6 +20,7 @@ from services.publisher_instagram.poster import InstagramPoster
 from services.publishing.containers import ContainerTiming
 from services.publishing.posting import Attempt, Posted
 from tests.graph_stub import graph_stub
+from tests.publishing_fakes import read_through
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -99,7 +100,9 @@ FAST = ContainerTiming(poll_interval_seconds=0.01)
 async def test_a_fresh_image_is_published_without_polling_first() -> None:
     graph = ScriptedGraph(container_states=[])
     attempt, close = await attempt_for(graph, [IMAGE])
-    posted = await InstagramPoster(FAST).publish(attempt)
+    published = await InstagramPoster(FAST).publish(attempt)
+    assert graph.calls[-1] == "POST media_publish"  # the permalink is read later
+    posted = await read_through(published)
     await close()
     assert posted.platform_post_id == "media-1"
     assert str(posted.permalink) == "https://www.instagram.com/p/abc/"
@@ -130,7 +133,7 @@ async def test_a_publish_whose_read_after_write_failed_is_still_a_post() -> None
                              "code": 100, "original_response": {"id": "media-1"}}}  # fmt: skip
     graph = ScriptedGraph(container_states=[], publish_answer=(400, failed_read))
     attempt, close = await attempt_for(graph, [IMAGE])
-    posted = await InstagramPoster(FAST).publish(attempt)
+    posted = await read_through(await InstagramPoster(FAST).publish(attempt))
     await close()
     assert posted.platform_post_id == "media-1"
     assert str(posted.permalink) == "https://www.instagram.com/p/abc/"  # read separately
@@ -140,7 +143,7 @@ async def test_a_publish_whose_read_after_write_failed_is_still_a_post() -> None
 async def test_an_image_not_ready_yet_is_polled_and_then_published() -> None:
     graph = ScriptedGraph(container_states=["IN_PROGRESS", "FINISHED"], publish_errors=1)
     attempt, close = await attempt_for(graph, [IMAGE])
-    posted = await InstagramPoster(FAST).publish(attempt)
+    posted = await read_through(await InstagramPoster(FAST).publish(attempt))
     await close()
     assert posted.platform_post_id == "media-1"
     assert graph.calls == [
@@ -183,7 +186,9 @@ async def test_a_published_container_is_reconciled_to_its_media_past_the_newest_
     graph = ScriptedGraph(container_states=[])
     graph.handle = handle  # type: ignore[method-assign]
     attempt, close = await attempt_for(graph, [IMAGE], {"container_id": "container-1"})
-    found = await InstagramPoster(FAST).reconcile(attempt)
+    reconciled = await InstagramPoster(FAST).reconcile(attempt)
+    assert isinstance(reconciled, Posted)
+    found = await read_through(reconciled)
     await close()
     assert found == Posted("media-1", HttpUrl("https://www.instagram.com/p/abc/"))
     assert calls == ["GET container-1", "GET media", "GET media", "GET media-1"]

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
+from pydantic import HttpUrl, SecretStr
 
 from jobcast.crypto import TokenCipher, generate_key
 from jobcast.graph.credentials import Usable
@@ -49,6 +49,34 @@ class _Token:
         return None
 
 
+def _publisher(monkeypatch: pytest.MonkeyPatch, poster: Any) -> worker.PublishWorker[Any]:
+    """A Facebook publish worker around `poster`, with results going nowhere."""
+
+    async def fake_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
+        return None
+
+    async def fake_mark(pool: Any, sent: Sequence[repo.Sent]) -> list[None]:
+        return [None] * len(sent)
+
+    monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
+    monkeypatch.setattr(worker, "publish_event", fake_publish)
+    publisher = worker.PublishWorker(
+        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
+        cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
+        throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3), lease_seconds=0.2,
+    )  # fmt: skip
+    publisher._credentials = _Token()  # type: ignore[assignment]
+    return publisher
+
+
+def _command(post_key: str, connection: uuid.UUID) -> PublishCommand:
+    return PublishCommand(
+        post_key=post_key, platform=Platform.FACEBOOK, connection_id=connection,
+        account_id="page-1", job_id="job-1", revision=1, content=PostContent(text="Barista"),
+    )  # fmt: skip
+
+
 def _claim(event: PublishRequested) -> repo.Claim:
     return repo.Claim(
         event=event, correlation_id="corr", attempt=1, progress={}, claimed_at=utcnow(),
@@ -75,30 +103,13 @@ async def test_an_edit_waits_for_its_original_being_stored_here(
         found = stored.get(post_key)
         return repo.Original(found, settled=found is not None)
 
-    async def fake_publish(broker: Any, topic: str, event: Any, **kw: Any) -> None:
-        return None
-
-    async def fake_mark(pool: Any, sent: Sequence[repo.Sent]) -> list[None]:
-        return [None] * len(sent)
-
-    monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
     monkeypatch.setattr(repo, "record_many", fake_record)
     monkeypatch.setattr(repo, "original_of", fake_original)
-    monkeypatch.setattr(worker, "publish_event", fake_publish)
     poster = _Poster()
-    publisher = worker.PublishWorker(
-        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
-        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
-        cipher=TokenCipher(SecretStr(generate_key())), poster=poster,  # type: ignore[arg-type]
-        throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3),
-    )  # fmt: skip
-    publisher._credentials = _Token()  # type: ignore[assignment]
+    publisher = _publisher(monkeypatch, poster)
     tenant, connection = uuid.uuid4(), uuid.uuid4()
     original_key = make_post_key(tenant, "job-1", connection, 1)
-    command = PublishCommand(
-        post_key=original_key, platform=Platform.FACEBOOK, connection_id=connection,
-        account_id="page-1", job_id="job-1", revision=1, content=PostContent(text="Barista"),
-    )  # fmt: skip
+    command = _command(original_key, connection)
     edit = command.model_copy(update={
         "post_key": make_post_key(tenant, "job-1", connection, 2, PublishAction.EDIT),
         "revision": 2, "action": PublishAction.EDIT, "original_post_key": original_key,
@@ -120,3 +131,66 @@ async def test_an_edit_waits_for_its_original_being_stored_here(
     assert poster.calls == ["publish", "edit fb-post-1"]
     statuses = [o.result.payload.status for o in recorded]
     assert statuses == [PublishStatus.POSTED, PublishStatus.EDITED]
+
+
+class _PosterReadingLater(_Poster):
+    """Posts without a permalink in the answer: it is read when the worker asks."""
+
+    def __init__(self, read: Callable[[], Awaitable[HttpUrl | None]]) -> None:
+        super().__init__()
+        self._read = read
+
+    async def publish(self, attempt: Attempt[Any]) -> Posted:
+        self.calls.append("publish")
+
+        async def read() -> HttpUrl | None:
+            self.calls.append("read permalink")
+            return await self._read()
+
+        return Posted("fb-post-1", None, read)
+
+
+async def _posted_outcome(
+    monkeypatch: pytest.MonkeyPatch, read: Callable[[], Awaitable[HttpUrl | None]]
+) -> tuple[list[str], repo.Outcome]:
+    recorded: list[repo.Outcome] = []
+
+    async def fake_record(pool: Any, outcomes: Sequence[repo.Outcome]) -> list[None]:
+        recorded.extend(outcomes)
+        return [None] * len(outcomes)
+
+    monkeypatch.setattr(repo, "record_many", fake_record)
+    poster = _PosterReadingLater(read)
+    monkeypatch.setattr(worker, "release_lane", lambda: poster.calls.append("lane released"))
+    publisher = _publisher(monkeypatch, poster)
+    tenant, connection = uuid.uuid4(), uuid.uuid4()
+    command = _command(make_post_key(tenant, "job-1", connection, 1), connection)
+    await publisher.run(_claim(PublishRequested(tenant_id=tenant, payload=command)))
+    [outcome] = recorded
+    return poster.calls, outcome
+
+
+async def test_a_permalink_not_in_the_answer_is_read_after_the_lane_is_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def read() -> HttpUrl | None:
+        return HttpUrl("https://www.facebook.com/page-1/posts/1")
+
+    calls, outcome = await _posted_outcome(monkeypatch, read)
+    assert calls == ["publish", "lane released", "read permalink"]
+    assert outcome.result.payload.status is PublishStatus.POSTED
+    assert str(outcome.result.payload.permalink) == "https://www.facebook.com/page-1/posts/1"
+
+
+async def test_a_permalink_read_that_hangs_leaves_the_post_posted_without_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def read() -> HttpUrl | None:
+        await asyncio.sleep(60)
+        raise AssertionError("unreachable")
+
+    calls, outcome = await _posted_outcome(monkeypatch, read)
+    assert calls == ["publish", "lane released", "read permalink"]
+    assert outcome.result.payload.status is PublishStatus.POSTED
+    assert outcome.result.payload.platform_post_id == "fb-post-1"
+    assert outcome.result.payload.permalink is None

@@ -22,6 +22,7 @@ from services.publisher_threads.poster import ThreadsPoster
 from services.publishing.containers import ContainerFailedError, ContainerTiming
 from services.publishing.posting import Absent, Attempt, NotReadyError, Posted
 from tests.graph_stub import graph_stub
+from tests.publishing_fakes import read_through
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -89,7 +90,7 @@ def attempt_of(
 async def test_a_text_post_is_published_once_with_its_permalink(sandbox: Sandbox) -> None:
     link = "https://jobs.example/apply/1"
     attempt = attempt_of(sandbox, PostContent(text=TEXT, link=link))
-    posted = await ThreadsPoster(FAST).publish(attempt)
+    posted = await read_through(await ThreadsPoster(FAST).publish(attempt))
     [thread] = await sandbox.threads()
     assert (posted.platform_post_id, str(posted.permalink)) == (thread["id"], thread["permalink"])
     assert thread["text"] == TEXT
@@ -145,9 +146,10 @@ async def test_an_ambiguous_publish_is_found_by_reconciliation_not_posted_again(
     with pytest.raises(GraphError) as failed:
         await poster.publish(attempt)
     assert classify_threads_error(failed.value).ambiguous
-    found = await poster.reconcile(attempt)
+    reconciled = await poster.reconcile(attempt)
     [thread] = await sandbox.threads()
-    assert isinstance(found, Posted)
+    assert isinstance(reconciled, Posted)
+    found = await read_through(reconciled)
     assert (found.platform_post_id, str(found.permalink)) == (thread["id"], thread["permalink"])
 
 
