@@ -16,7 +16,13 @@
 
 from jobcast.kafka.admin import ensure_topics, topic_partitions
 from jobcast.kafka.adoption import FormerGroup, adopt_offsets
-from jobcast.kafka.consumer import LAG, ConcurrentConsumer, holds_assignment, release_lane
+from jobcast.kafka.consumer import (
+    LAG,
+    ConcurrentConsumer,
+    holds_assignment,
+    lane_turn,
+    release_lane,
+)
 from jobcast.kafka.dead_letters import (
     HANDLER_FAILED,
     dead_letter,
@@ -74,6 +80,7 @@ __all__ = [
     "event_headers",
     "holds_assignment",
     "lane_by_key",
+    "lane_turn",
     "make_broker",
     "murmur2",
     "publish_event",

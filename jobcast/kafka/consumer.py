@@ -5,7 +5,9 @@ batch acks commit offsets of records that are still in flight, so a crash loses 
 publisher spends ~200 ms per Graph API call and must work on many accounts at once, so this
 consumer runs records concurrently *across lanes* (by default: the record key) and strictly
 in offset order *within* a lane, while committing per partition only the watermark below
-which every record is done.
+which every record is done. A lane may start a few records ahead of their turn
+(`lane_ahead`): each does what does not decide the lane's order, then waits in
+`lane_turn` until the records before it have released the lane.
 
 What happens to a record whose handler fails is `jobcast.kafka.handling.settle`, as for
 every consumer: a failure of infrastructure is retried in place (only its lane waits, a good
@@ -77,6 +79,7 @@ class _Job:
     tracker: OffsetWatermark
     cancel_requested: bool = False
     lane_released: bool = False  # the handler let its lane's next record start (release_lane)
+    turn: asyncio.Future[None] | None = None  # set when the handler waits for its lane's turn
 
 
 # The running handler's way to free its lane early (see `release_lane`); unset elsewhere.
@@ -86,14 +89,32 @@ _RELEASE: contextvars.ContextVar[Callable[[], None] | None] = contextvars.Contex
 
 
 def release_lane() -> None:
-    """Let the next record of the running handler's lane start now, before this handler
-    returns: for a handler whose remaining work no longer decides the order the lane
-    exists for (a publisher once its platform calls are made). The record's offset is
-    still committed only when the handler is done. Outside a `ConcurrentConsumer`
-    handler, and when called again, it does nothing."""
+    """Pass the running handler's lane turn on and let the lane's next record start now,
+    before this handler returns: for a handler whose remaining work no longer decides the
+    order the lane exists for (a publisher once its platform calls are made). The record's
+    offset is still committed only when the handler is done. Outside a
+    `ConcurrentConsumer` handler, and when called again, it does nothing."""
     release = _RELEASE.get()
     if release is not None:
         release()
+
+
+# The running handler's way to wait for its lane's turn (see `lane_turn`); unset elsewhere.
+_TURN: contextvars.ContextVar[Callable[[], Awaitable[None]] | None] = contextvars.ContextVar(
+    "jobcast_lane_turn", default=None
+)
+
+
+async def lane_turn() -> None:
+    """Wait until the running handler's record holds its lane's turn: the records before
+    it in the lane have released it (`release_lane`) or finished. A consumer that starts
+    records ahead of their turn (`lane_ahead`) runs what comes before this call while the
+    record before it still holds the turn: work that does not decide the lane's order.
+    Without records ahead, outside a `ConcurrentConsumer` handler, and once the turn is
+    held, it returns at once."""
+    turn = _TURN.get()
+    if turn is not None:
+        await turn()
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
@@ -110,8 +131,10 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka i
 class ConcurrentConsumer:
     """Consume `topics` in group `group_id`, handling many lanes concurrently.
 
-    Guarantees: records of one lane are started in offset order, at most `lane_concurrency`
-    at a time; at most `max_in_flight` records are fetched and unfinished (fetching stops
+    Guarantees: records of one lane are started in offset order and take their turns
+    (`lane_turn`) in that order, at most `lane_concurrency` holding the turn at a time
+    (with `lane_ahead`, up to that many more start before their turn and wait for it
+    there); at most `max_in_flight` records are fetched and unfinished (fetching stops
     when full); a handler failing on infrastructure is retried in place forever (only its
     lane waits; the consumer reports a stall to `jobcast.stalls` after
     JOBCAST_STALL_SECONDS); offsets are committed per partition only up to the lowest
@@ -137,6 +160,7 @@ class ConcurrentConsumer:
         lane_of: Callable[[ConsumedRecord], str] = lane_by_key,
         max_in_flight: int = 1000,
         lane_concurrency: int = 1,
+        lane_ahead: int = 0,
         commit_interval_s: float = 0.5,
         client_id: str | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
@@ -159,7 +183,7 @@ class ConcurrentConsumer:
         self._revoke_timeout_s = revoke_timeout_s
         self._on_poison = on_poison
 
-        self._lanes: LaneScheduler[_Job] = LaneScheduler(lane_concurrency)
+        self._lanes: LaneScheduler[_Job] = LaneScheduler(lane_concurrency, lane_ahead)
         self._trackers: dict[TP, OffsetWatermark] = {}
         self._tasks: dict[asyncio.Task[None], _Job] = {}
         self._in_flight = 0
@@ -414,6 +438,7 @@ class ConcurrentConsumer:
     def _start(self, job: _Job) -> None:
         context = contextvars.copy_context()
         context.run(_RELEASE.set, lambda: self._release_lane(job))
+        context.run(_TURN.set, lambda: self._turn(job))
         task = asyncio.get_running_loop().create_task(self._run(job.record), context=context)
         self._tasks[task] = job
         # A done-callback, not a `finally`: it also runs for a task cancelled before it
@@ -450,13 +475,22 @@ class ConcurrentConsumer:
             log_fields=lambda: _where(record),
         )
 
+    async def _turn(self, job: _Job) -> None:
+        if job.lane_released or self._lanes.has_turn(job.lane, job):
+            return
+        job.turn = asyncio.get_running_loop().create_future()
+        await job.turn
+
     def _release_lane(self, job: _Job) -> None:
         if job.lane_released:
             return
         job.lane_released = True
-        following = self._lanes.finish(job.lane)
+        following = self._lanes.finish(job.lane, job)
         if following is not None:
             self._start(following)
+        for holder in self._lanes.holding_turn(job.lane):
+            if holder.turn is not None and not holder.turn.done():
+                holder.turn.set_result(None)
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
         job = self._tasks.pop(task)

@@ -52,28 +52,22 @@ class InstagramPoster:
         # Over quota a container would only expire unpublished: looked at before making one.
         self._limits = PublishingLimits(self._timing.quota_retry_seconds)
 
-    async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
-        """Create (or resume) the container, check quota, publish once it is FINISHED.
-
-        A carousel's children are created and checkpointed first, and each must be
-        FINISHED before the carousel container is made (Meta refuses one otherwise).
-        """
-        graph, token = attempt.api, attempt.token
-        post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
-        fresh = False
+    async def prepare(self, attempt: Attempt[GraphClient]) -> None:
+        """The container, made and checkpointed before the post's turn: nothing shows on
+        the account until it is published."""
         if "container_id" not in attempt.progress:
-            await self._limits.check(attempt, _QUOTA)
-            children: list[str] = []
-            if post_format is PostFormat.CAROUSEL:
-                children = await finished_children(
-                    attempt, "media", partial(_media_fields, carousel=True), self._timing, _STATUS
-                )
-            attempt.progress["container_id"] = await self._create_container(attempt, children)
-            attempt.progress["container_created"] = time.time()
-            await attempt.checkpoint()
-            fresh = post_format is not PostFormat.REEL
+            await self._make_container(attempt)
+
+    async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
+        """Create (or resume) the container, check quota, publish once it is FINISHED."""
+        graph, token = attempt.api, attempt.token
+        if "container_id" not in attempt.progress:
+            await self._make_container(attempt)
         container_id = str(attempt.progress["container_id"])
-        if fresh:
+        # Made by this try (here or in `prepare`), not an earlier one.
+        fresh = float(attempt.progress.get("container_created", 0)) >= attempt.started_at
+        post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
+        if fresh and post_format is not PostFormat.REEL:
             # Images (and a carousel of FINISHED children) are almost always FINISHED at
             # once, and publishing one too early is refused without effect
             # (9007/2207027): try first, wait only when told to. One round trip fewer per
@@ -89,6 +83,20 @@ class InstagramPoster:
             published = await self._publish_when_finished(attempt, container_id)
         media_id = str(published["id"])
         return Posted(media_id, *permalink_of(graph, published, media_id, token, "permalink"))
+
+    async def _make_container(self, attempt: Attempt[GraphClient]) -> None:
+        """Check quota, then create and checkpoint the container. A carousel's children are
+        created and checkpointed first, and each must be FINISHED before the carousel
+        container is made (Meta refuses one otherwise)."""
+        await self._limits.check(attempt, _QUOTA)
+        children: list[str] = []
+        if post_format_of(Platform.INSTAGRAM, attempt.command.content) is PostFormat.CAROUSEL:
+            children = await finished_children(
+                attempt, "media", partial(_media_fields, carousel=True), self._timing, _STATUS
+            )
+        attempt.progress["container_id"] = await self._create_container(attempt, children)
+        attempt.progress["container_created"] = time.time()
+        await attempt.checkpoint()
 
     async def _publish_when_finished(
         self, attempt: Attempt[GraphClient], container_id: str

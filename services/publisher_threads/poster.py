@@ -71,13 +71,15 @@ class ThreadsPoster:
         # Over the limit a container would only expire unpublished: looked at before one.
         self._limits = PublishingLimits(self._timing.quota_retry_seconds)
 
+    async def prepare(self, attempt: Attempt[GraphClient]) -> None:
+        """The thread's container, made and checkpointed before the post's turn: nothing
+        shows on the profile until it is published."""
+        if "container_id" not in attempt.progress:
+            await self._make_container(attempt, _post_fields(attempt), _POSTS)
+
     async def publish(self, attempt: Attempt[GraphClient]) -> Posted:
         """Create (or resume) the container, check the limit, publish once it is FINISHED."""
-        content = attempt.command.content
-        fields: dict[str, str] = {"text": content.text}
-        if not content.media and content.link is not None:
-            fields["link_attachment"] = str(content.link)  # text posts only, as Meta says
-        media_id = await self._publish_thread(attempt, fields, _POSTS)
+        media_id = await self._publish_thread(attempt, _post_fields(attempt), _POSTS)
         read = partial(read_permalink, attempt.api, media_id, attempt.token, "permalink")
         return Posted(media_id, None, read)
 
@@ -91,15 +93,12 @@ class ThreadsPoster:
         self, attempt: Attempt[GraphClient], fields: dict[str, str], quota: Quota
     ) -> str:
         progress = attempt.progress
-        fresh = False
         if "container_id" not in progress:
-            await self._limits.check(attempt, quota)
-            progress["container_id"] = await self._create_container(attempt, fields)
-            progress["container_created"] = time.time()
-            await attempt.checkpoint()
-            fresh = not any(m.kind is MediaKind.VIDEO for m in attempt.command.content.media)
+            await self._make_container(attempt, fields, quota)
         container_id = str(progress["container_id"])
-        if fresh:
+        # Made by this try (here or in `prepare`), not an earlier one.
+        fresh = float(progress.get("container_created", 0)) >= attempt.started_at
+        if fresh and not any(m.kind is MediaKind.VIDEO for m in attempt.command.content.media):
             # Text and images are FINISHED at once, and publishing one too early is refused
             # without effect: try first, wait only when told to. A container from an
             # earlier attempt could be PUBLISHED already, so it is always looked at first.
@@ -112,6 +111,14 @@ class ThreadsPoster:
             attempt, [container_id], "container_created", self._timing, _STATUS
         )
         return await self._publish_container(attempt, container_id, quota)
+
+    async def _make_container(
+        self, attempt: Attempt[GraphClient], fields: dict[str, str], quota: Quota
+    ) -> None:
+        await self._limits.check(attempt, quota)
+        attempt.progress["container_id"] = await self._create_container(attempt, fields)
+        attempt.progress["container_created"] = time.time()
+        await attempt.checkpoint()
 
     async def _create_container(self, attempt: Attempt[GraphClient], fields: dict[str, str]) -> str:
         media = attempt.command.content.media
@@ -166,6 +173,14 @@ class ThreadsPoster:
     async def delete(self, attempt: Attempt[GraphClient], post_id: str) -> bool:
         """Delete the thread; one already gone counts as deleted (deletes get retried)."""
         return await delete_post(attempt, post_id)
+
+
+def _post_fields(attempt: Attempt[GraphClient]) -> dict[str, str]:
+    content = attempt.command.content
+    fields: dict[str, str] = {"text": content.text}
+    if not content.media and content.link is not None:
+        fields["link_attachment"] = str(content.link)  # text posts only, as Meta says
+    return fields
 
 
 def _media_fields(item: MediaItem) -> dict[str, str]:

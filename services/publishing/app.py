@@ -100,6 +100,7 @@ async def build_publisher(
         ),
         max_in_flight=settings.max_in_flight,
         lane_of=job_lanes(settings.per_account_concurrency, commands),
+        lane_ahead=settings.prepare_ahead,
         client_id=name,
         on_poison=dead_letters_for(broker, name),  # a command no retry can help: parked
     )

@@ -217,13 +217,16 @@ class Quota:
 class PublishingLimits:
     """Each account's room under its publishing limits, as Meta last reported it.
 
-    Meta's count is read at most once a minute per account and limit; between reads our
-    own publishes are counted, keeping a margin so other publishers' posts are covered."""
+    Meta's count is read at most once a minute per account and limit, by one call however
+    many of the account's posts are being prepared at that moment; between reads our own
+    publishes are counted, keeping a margin so other publishers' posts are covered."""
 
     def __init__(self, retry_seconds: float) -> None:
         self._retry_seconds = retry_seconds
         # Per (account, edge + field): (room left by our count, when to ask Meta again).
         self._room: dict[tuple[str, str], tuple[int, float]] = {}
+        # Reads under way, per key: the posts that need one meanwhile wait for it.
+        self._reading: dict[tuple[str, str], asyncio.Task[tuple[int, int] | None]] = {}
 
     async def check(self, attempt: Attempt[GraphClient], quota: Quota) -> None:
         """NotReadyError when the account has reached the limit."""
@@ -231,19 +234,35 @@ class PublishingLimits:
         left, recheck_at = self._room.get(key, (0, 0.0))
         if left > _QUOTA_MARGIN and time.monotonic() < recheck_at:
             return
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(attempt, quota, key))
+            self._reading[key] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(key, None))
+        # Shielded: a post cancelled while it waits does not cancel the others' read.
+        counted = await asyncio.shield(reading)
+        if counted is not None and counted[0] >= counted[1]:
+            usage, total = counted
+            raise NotReadyError(
+                f"{quota.what} reached ({usage}/{total} in 24 h)", self._retry_seconds
+            )
+
+    async def _read(
+        self, attempt: Attempt[GraphClient], quota: Quota, key: tuple[str, str]
+    ) -> tuple[int, int] | None:
+        """Meta's (usage, total) for the limit, remembered as our room; None if not given."""
         limit = await attempt.api.call(
             "GET", f"{attempt.command.account_id}/{quota.edge}", attempt.token,
             params={"fields": f"{quota.usage_field},{quota.config_field}"},
         )  # fmt: skip
+        counted = None
         for entry in limit.get("data", []):
             usage = entry.get(quota.usage_field, 0)
             total = (entry.get(quota.config_field) or {}).get("quota_total")
             if isinstance(total, int) and isinstance(usage, int):
                 self._room[key] = (total - usage, time.monotonic() + _QUOTA_RECHECK_SECONDS)
-                if usage >= total:
-                    raise NotReadyError(
-                        f"{quota.what} reached ({usage}/{total} in 24 h)", self._retry_seconds
-                    )
+                counted = (usage, total)
+        return counted
 
     def spent(self, attempt: Attempt[GraphClient], quota: Quota) -> None:
         """One publish made against the limit."""

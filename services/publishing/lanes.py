@@ -1,8 +1,9 @@
 """Which commands a publisher may run side by side.
 
-A lane runs its records one at a time, in offset order. One lane per account (the
-default) keeps an account's posts strictly in order, but caps an account at one Graph
-round trip at a time: an Instagram post takes three. With `ways` lanes per account a job
+A lane runs its records' publishing calls one at a time, in offset order (the posts
+behind may be claimed and prepared meanwhile: `PUBLISH_PREPARE_AHEAD`). One lane per
+account (the default) keeps an account's posts strictly in order, but caps an account at
+one publishing call at a time. With `ways` lanes per account a job
 always lands in the same one, so a job's own commands (publish, then edit, then delete)
 still run in order, while different jobs of one account run up to `ways` at once and may
 overtake each other. Exactly-once does not rest on this (an edit or delete whose original

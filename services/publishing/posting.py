@@ -7,10 +7,11 @@ AmbiguousOutcomeError / NotReadyError, and the worker decides (see `worker.py`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import HttpUrl
 
@@ -69,6 +70,7 @@ class Attempt(Generic[ApiT]):
     progress: dict[str, Any]
     since: datetime  # when the key was first claimed: reconciliation looks no earlier
     checkpoint: Callable[[], Awaitable[None]]
+    started_at: float = field(default_factory=time.time)  # this try's start, wall clock
 
 
 class Poster(Protocol[ApiT]):
@@ -97,4 +99,15 @@ class Poster(Protocol[ApiT]):
 
     async def find_comment(self, attempt: Attempt[ApiT], post_id: str, text: str) -> Reconciliation:
         """Whether an earlier, ambiguous try already made the comment."""
+        ...
+
+
+@runtime_checkable
+class Preparing(Protocol[ApiT]):
+    """A poster with work a new post needs before its turn in its account's order."""
+
+    async def prepare(self, attempt: Attempt[ApiT]) -> None:
+        """Do what `publish` would do first and nobody sees on the platform (an Instagram
+        container), while the account's post before this one still goes out; checkpoint
+        it in `attempt.progress`, so `publish` goes on from there."""
         ...

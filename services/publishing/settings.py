@@ -43,6 +43,10 @@ class PublisherSettings(CommonSettings, GraphSettings):
     per_account_concurrency: int = Field(
         default=1, ge=1, validation_alias="PUBLISH_PER_ACCOUNT_CONCURRENCY"
     )
+    # Posts of a lane that may start before their turn: each is claimed and prepared (an
+    # Instagram or Threads container) while the post before it goes out, and waits for
+    # its turn to publish. 0: a post starts only when the one before it is done.
+    prepare_ahead: int = Field(default=2, ge=0, le=100, validation_alias="PUBLISH_PREPARE_AHEAD")
     # At SIGTERM, how long records in flight may finish before they are left for redelivery.
     stop_timeout_seconds: float = Field(default=20.0, gt=0, validation_alias="PUBLISH_STOP_TIMEOUT")
     # How often the timer loop looks for due retries and checks.

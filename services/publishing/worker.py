@@ -38,6 +38,7 @@ from jobcast.kafka import (
     OutgoingEvent,
     RecordMeta,
     RenderedEvent,
+    lane_turn,
     publish_event,
     release_lane,
 )
@@ -67,6 +68,7 @@ from services.publishing.posting import (
     NotReadyError,
     Posted,
     Poster,
+    Preparing,
     Undecided,
 )
 
@@ -113,6 +115,7 @@ class PublishWorker(Generic[ApiT]):
         self._api = api
         self._credentials = CredentialCache(pool, cipher)
         self._poster = poster
+        self._preparing = poster if isinstance(poster, Preparing) else None
         self._comments = comments.CommentPoster(poster)
         self._throttle = throttle
         self._retry = retry_policy
@@ -266,17 +269,7 @@ class PublishWorker(Generic[ApiT]):
                 claim.attempt, claim.confirm_checks, self._confirm_delays,
                 f"cannot look whether an earlier attempt posted: {credentials.reason}",
             )  # fmt: skip
-        wait_seconds = self._throttle.wait_seconds(command.account_id)
-        if wait_seconds > 0:
-            metrics.PACED.labels(platform=self._platform.value, reason="paced").inc()
-            paced = decisions.wait(
-                claim.attempt, wait_seconds, ErrorClass.RATE_LIMITED,
-                "account paced to stay inside the platform's rate limits",
-            )  # fmt: skip
-            if claim.resume is repo.Resume.CONFIRM:
-                paced = replace(
-                    paced, status=PublishStatus.UNCONFIRMED, state=decisions.UNCONFIRMED
-                )
+        if (paced := self._paced(claim)) is not None:
             return paced
         token = credentials.token
 
@@ -287,9 +280,33 @@ class PublishWorker(Generic[ApiT]):
         attempt = Attempt(client, command, token, progress, claim.claimed_at, checkpoint)
         return await self._act(claim, attempt)
 
+    def _paced(self, claim: repo.Claim) -> Decision | None:
+        """A wait, when the account must be spaced to stay inside the platform's limits."""
+        wait_seconds = self._throttle.wait_seconds(claim.event.payload.account_id)
+        if wait_seconds <= 0:
+            return None
+        metrics.PACED.labels(platform=self._platform.value, reason="paced").inc()
+        paced = decisions.wait(
+            claim.attempt, wait_seconds, ErrorClass.RATE_LIMITED,
+            "account paced to stay inside the platform's rate limits",
+        )  # fmt: skip
+        if claim.resume is repo.Resume.CONFIRM:
+            paced = replace(paced, status=PublishStatus.UNCONFIRMED, state=decisions.UNCONFIRMED)
+        return paced
+
     async def _act(self, claim: repo.Claim, attempt: Attempt[ApiT]) -> Decision:
         try:
-            if attempt.command.action is PublishAction.PUBLISH:
+            publishing = attempt.command.action is PublishAction.PUBLISH
+            if publishing and self._preparing is not None and _fresh_post(claim):
+                await self._preparing.prepare(attempt)
+            # What follows decides the order on the platform (and an edit or delete must
+            # find its original's outcome): it waits for the posts before it in the lane,
+            # and looks again whether the account must wait (the post before may have met
+            # a rate limit meanwhile).
+            await lane_turn()
+            if (paced := self._paced(claim)) is not None:
+                return paced
+            if publishing:
                 return await self._publish(claim, attempt)
             return await self._change(claim, attempt)
         except NotReadyError as exc:
@@ -558,6 +575,12 @@ class PublishWorker(Generic[ApiT]):
         if unsent:
             log.warning("sent stored results again", extra={"count": len(unsent)})
         return len(unsent)
+
+
+def _fresh_post(claim: repo.Claim) -> bool:
+    """A post (not its first comment) that no earlier attempt may have published: one that
+    may have is looked for first, in its turn."""
+    return claim.kind is repo.Kind.POST and claim.resume is repo.Resume.FRESH
 
 
 async def _sleep(stop: asyncio.Event, woken: asyncio.Event, least: float, most: float) -> None:

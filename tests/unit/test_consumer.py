@@ -28,6 +28,7 @@ from jobcast.kafka import (
     LaneScheduler,
     OffsetWatermark,
     lane_by_key,
+    lane_turn,
     release_lane,
 )
 from jobcast.kafka.retry import call_until_success
@@ -154,19 +155,36 @@ def test_one_lane_runs_strictly_in_order_other_lanes_run_alongside() -> None:
     assert lanes.submit("b", 10) is True  # another lane is not held up by "a"
     assert lanes.submit("a", 3) is False
     assert (lanes.running, lanes.waiting) == (2, 2)
-    assert lanes.finish("a") == 2
-    assert lanes.finish("a") == 3
-    assert lanes.finish("a") is None
-    assert lanes.finish("b") is None
+    assert lanes.finish("a", 1) == 2
+    assert lanes.finish("a", 2) == 3
+    assert lanes.finish("a", 3) is None
+    assert lanes.finish("b", 10) is None
     assert (lanes.running, lanes.waiting) == (0, 0)
 
 
 def test_lane_concurrency_allows_k_at_a_time_still_starting_in_order() -> None:
     lanes: LaneScheduler[int] = LaneScheduler(concurrency=2)
     assert [lanes.submit("a", n) for n in range(5)] == [True, True, False, False, False]
-    assert lanes.finish("a") == 2
-    assert lanes.finish("a") == 3
+    assert lanes.finish("a", 1) == 2  # either may finish first
+    assert lanes.finish("a", 0) == 3
     assert lanes.running == 2
+    assert lanes.holding_turn("a") == [2, 3]
+
+
+def test_items_ahead_start_but_take_their_turns_in_order() -> None:
+    lanes: LaneScheduler[int] = LaneScheduler(ahead=2)
+    assert [lanes.submit("a", n) for n in range(5)] == [True, True, True, False, False]
+    assert [lanes.has_turn("a", n) for n in range(3)] == [True, False, False]
+    # One ahead finishing first (it gave up before its turn) passes nothing on.
+    assert lanes.finish("a", 2) == 3
+    assert lanes.holding_turn("a") == [0]
+    assert lanes.finish("a", 0) == 4
+    assert lanes.holding_turn("a") == [1]
+    assert lanes.has_turn("b", 7) is False  # a lane with nothing running
+    with pytest.raises(ValueError, match="not running"):
+        lanes.finish("a", 0)
+    with pytest.raises(ValueError, match="fewer than 0"):
+        LaneScheduler(ahead=-1)
 
 
 def test_drop_removes_only_waiting_items() -> None:
@@ -174,22 +192,27 @@ def test_drop_removes_only_waiting_items() -> None:
     for item in [("p0", 1), ("p1", 2), ("p0", 3), ("p1", 4)]:
         lanes.submit("a", item)
     assert lanes.drop(lambda item: item[0] == "p0") == [("p0", 3)]
-    assert lanes.finish("a") == ("p1", 2)
-    assert lanes.finish("a") == ("p1", 4)
-    assert lanes.finish("a") is None
+    first = lanes.finish("a", ("p0", 1))
+    assert first == ("p1", 2)
+    following = lanes.finish("a", first)
+    assert following == ("p1", 4)
+    assert lanes.finish("a", following) is None
     with pytest.raises(ValueError, match="at least 1"):
         LaneScheduler(concurrency=0)
 
 
-@settings(max_examples=200)
+@settings(max_examples=300)
 @given(
-    st.lists(st.tuples(st.sampled_from("abc"), st.booleans()), max_size=60),
+    st.lists(st.tuples(st.sampled_from("abc"), st.integers(min_value=0, max_value=3)), max_size=60),
     st.integers(min_value=1, max_value=3),
+    st.integers(min_value=0, max_value=2),
 )
-def test_scheduler_keeps_per_lane_order_and_limit(
-    script: list[tuple[str, bool]], concurrency: int
+def test_scheduler_keeps_per_lane_order_limit_and_turns(
+    script: list[tuple[str, int]], concurrency: int, ahead: int
 ) -> None:
-    lanes: LaneScheduler[int] = LaneScheduler(concurrency)
+    """Each step submits an item (0) or finishes one of the lane's running items (any of
+    them: one ahead may give up before its turn)."""
+    lanes: LaneScheduler[int] = LaneScheduler(concurrency, ahead)
     running: dict[str, list[int]] = defaultdict(list)
     started: dict[str, list[int]] = defaultdict(list)
     submitted: dict[str, list[int]] = defaultdict(list)
@@ -198,17 +221,23 @@ def test_scheduler_keeps_per_lane_order_and_limit(
         running[lane].append(item)
         started[lane].append(item)
 
-    for n, (lane, finish_one) in enumerate(script):
-        if finish_one and running[lane]:
-            running[lane].pop(0)
-            following = lanes.finish(lane)
+    for n, (lane, action) in enumerate(script):
+        if action and running[lane]:
+            item = running[lane].pop((action - 1) % len(running[lane]))
+            following = lanes.finish(lane, item)
             if following is not None:
                 start(lane, following)
         else:
             submitted[lane].append(n)
             if lanes.submit(lane, n):
                 start(lane, n)
-        assert all(len(items) <= concurrency for items in running.values())
+        for name, items in running.items():
+            assert len(items) <= concurrency + ahead
+            # The turn: the earliest started, unfinished items, `concurrency` of them.
+            assert lanes.holding_turn(name) == items[:concurrency]
+            assert [lanes.has_turn(name, i) for i in items] == [
+                k < concurrency for k in range(len(items))
+            ]
     for lane, items in started.items():
         assert items == submitted[lane][: len(items)]
 
@@ -850,6 +879,8 @@ async def test_a_handler_that_releases_its_lane_lets_the_next_start_but_holds_th
 
 async def test_a_lane_is_not_released_by_default_nor_outside_a_handler() -> None:
     release_lane()  # no handler running: nothing to release, no error
+    async with asyncio.timeout(1):
+        await lane_turn()  # nor a turn to wait for
     fake = FakeKafka(make_logs(partitions=1, per_partition=3, keys=1), [("t", 0)])
     finish_first = asyncio.Event()
     started: list[int] = []
@@ -867,3 +898,55 @@ async def test_a_lane_is_not_released_by_default_nor_outside_a_handler() -> None
     finish_first.set()
     await wait_until(lambda: started == [0, 1, 2])
     await consumer.stop()
+
+
+async def test_records_ahead_prepare_then_take_their_turns_in_offset_order() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=4, keys=1), [("t", 0)])
+    events: list[str] = []
+    hold_first = asyncio.Event()
+
+    async def handle(record: ConsumedRecord) -> None:
+        events.append(f"prepare {record.offset}")
+        await lane_turn()
+        events.append(f"turn {record.offset}")
+        if record.offset == 0:
+            await hold_first.wait()
+        release_lane()
+        await lane_turn()  # held or passed on: returns at once
+
+    consumer = consumer_on(fake, handle, lane_ahead=2)
+    await consumer.start()
+    # One lane: offsets 1 and 2 start ahead while 0 holds the turn; 3 waits for a slot.
+    await wait_until(lambda: len(events) == 4)
+    await asyncio.sleep(0.05)
+    assert events == ["prepare 0", "turn 0", "prepare 1", "prepare 2"]
+    hold_first.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 4})
+    await consumer.stop()
+    assert [e for e in events if e.startswith("turn")] == [f"turn {n}" for n in range(4)]
+    assert events.index("prepare 3") > events.index("turn 0")
+
+
+async def test_a_record_ahead_that_finishes_before_its_turn_passes_nothing_on() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=3, keys=1), [("t", 0)])
+    events: list[str] = []
+    hold_first = asyncio.Event()
+
+    async def handle(record: ConsumedRecord) -> None:
+        if record.offset == 1:
+            events.append("1 done without its turn")
+            return
+        await lane_turn()
+        events.append(f"turn {record.offset}")
+        if record.offset == 0:
+            await hold_first.wait()
+
+    consumer = consumer_on(fake, handle, lane_ahead=1)
+    await consumer.start()
+    await wait_until(lambda: "1 done without its turn" in events)
+    await asyncio.sleep(0.05)
+    assert events == ["turn 0", "1 done without its turn"]  # 2 waits: 0 holds the turn
+    hold_first.set()
+    await wait_until(lambda: fake.committed == {("t", 0): 3})
+    await consumer.stop()
+    assert events == ["turn 0", "1 done without its turn", "turn 2"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -111,6 +113,42 @@ async def test_a_fresh_image_is_published_without_polling_first() -> None:
         "GET content_publishing_limit", "POST media", "POST media_publish", "GET media-1",
     ]  # fmt: skip
     assert attempt.progress["container_id"] == "container-1"
+
+
+async def test_a_container_made_ahead_is_published_at_once_in_the_posts_turn() -> None:
+    graph = ScriptedGraph(container_states=[])
+    attempt, close = await attempt_for(graph, [IMAGE])
+    poster = InstagramPoster(FAST)
+    await poster.prepare(attempt)
+    assert graph.calls == ["GET content_publishing_limit", "POST media"]
+    assert attempt.progress["container_id"] == "container-1"
+    posted = await poster.publish(attempt)
+    await close()
+    assert posted.platform_post_id == "media-1"
+    # Made by this try: tried at once, not polled first (and not made again).
+    assert graph.calls[2:] == ["POST media_publish"]
+
+
+async def test_posts_prepared_together_read_the_publishing_limit_once() -> None:
+    graph = ScriptedGraph(container_states=[])
+    poster = InstagramPoster(FAST)
+    attempts = [await attempt_for(graph, [IMAGE]) for _ in range(3)]
+    await asyncio.gather(*(poster.prepare(attempt) for attempt, _ in attempts))
+    for _, close in attempts:
+        await close()
+    assert graph.calls.count("GET content_publishing_limit") == 1
+    assert graph.calls.count("POST media") == 3
+
+
+async def test_a_container_of_an_earlier_try_is_looked_at_before_publishing() -> None:
+    graph = ScriptedGraph(container_states=["FINISHED"])
+    earlier = {"container_id": "container-1", "container_created": time.time() - 60}
+    attempt, close = await attempt_for(graph, [IMAGE], earlier)
+    await InstagramPoster(FAST).prepare(attempt)  # nothing to make
+    posted = await InstagramPoster(FAST).publish(attempt)
+    await close()
+    assert posted.platform_post_id == "media-1"
+    assert graph.calls == ["GET container-1", "GET content_publishing_limit", "POST media_publish"]
 
 
 async def test_the_permalink_comes_with_the_publish_answer_where_meta_offers_it() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from schemas import Platform, PostContent, PublishCommand, PublishRequested
 from schemas.envelope import utcnow
 from schemas.publish import PublishAction, PublishStatus, make_post_key
 from services.publishing import repo, worker
-from services.publishing.posting import Attempt, Posted
+from services.publishing.posting import Absent, Attempt, Posted
 from tests.publishing_fakes import ResultsTo, no_platform_api
 
 pytestmark = pytest.mark.timeout(10)
@@ -34,7 +35,8 @@ class _Poster:
         return Posted("fb-post-1", None)
 
     async def reconcile(self, attempt: Attempt[Any]) -> Any:
-        raise AssertionError("nothing to reconcile")
+        self.calls.append("reconcile")
+        return Absent()
 
     async def edit(self, attempt: Attempt[Any], target: str) -> bool:
         self.calls.append(f"edit {target}")
@@ -194,3 +196,37 @@ async def test_a_permalink_read_that_hangs_leaves_the_post_posted_without_one(
     assert outcome.result.payload.status is PublishStatus.POSTED
     assert outcome.result.payload.platform_post_id == "fb-post-1"
     assert outcome.result.payload.permalink is None
+
+
+class _PreparingPoster(_Poster):
+    async def prepare(self, attempt: Attempt[Any]) -> None:
+        self.calls.append("prepare")
+
+
+async def test_a_new_post_is_prepared_before_its_turn_and_published_in_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def fake_record(pool: Any, outcomes: Sequence[repo.Outcome]) -> list[None]:
+        return [None] * len(outcomes)
+
+    poster = _PreparingPoster()
+
+    async def turn() -> None:
+        poster.calls.append("turn")
+
+    monkeypatch.setattr(repo, "record_many", fake_record)
+    monkeypatch.setattr(worker, "lane_turn", turn)
+    monkeypatch.setattr(worker, "release_lane", lambda: poster.calls.append("lane released"))
+    publisher = _publisher(monkeypatch, poster)
+    tenant, connection = uuid.uuid4(), uuid.uuid4()
+    command = _command(make_post_key(tenant, "job-1", connection, 1), connection)
+    await publisher.run(_claim(PublishRequested(tenant_id=tenant, payload=command)))
+    assert poster.calls == ["prepare", "turn", "publish", "lane released"]
+
+    # A post an earlier attempt may have made is looked for in its turn: nothing ahead.
+    poster.calls.clear()
+    claim = replace(
+        _claim(PublishRequested(tenant_id=tenant, payload=command)), resume=repo.Resume.RECONCILE
+    )
+    await publisher.run(claim)
+    assert poster.calls[:2] == ["turn", "reconcile"]
