@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import SecretStr
+
+from jobcast.crypto import TokenCipher, generate_key
+from jobcast.graph.pacing import RetryPolicy, Throttle
 from jobcast.kafka import OutgoingEvent
+from schemas import Platform
 from services.publishing.platform import PlatformApi, classify_graph
 from services.publishing.posting import Posted
+from services.publishing.worker import PublishWorker
 
 
 async def read_through(posted: Posted) -> Posted:
@@ -15,6 +21,17 @@ async def read_through(posted: Posted) -> Posted:
     if posted.read_permalink is None:
         return posted
     return Posted(posted.platform_post_id, await posted.read_permalink())
+
+
+def facebook_worker(poster: Any, publish: Callable[..., Awaitable[None]], **options: Any) -> Any:
+    """A Facebook `PublishWorker` around `poster` with no database or broker: its results
+    go to `publish` (as `publish_event` would get them); repo calls are the test's to fake."""
+    return PublishWorker(
+        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
+        results=ResultsTo(publish),  # type: ignore[arg-type]
+        cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
+        throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3), **options,
+    )  # fmt: skip
 
 
 def no_platform_api() -> PlatformApi[Any]:

@@ -9,12 +9,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
-from jobcast.crypto import TokenCipher, generate_key
 from jobcast.graph.client import GraphError
 from jobcast.graph.credentials import Usable
-from jobcast.graph.pacing import RetryPolicy, Throttle
+from jobcast.graph.pacing import RetryPolicy
 from jobcast.platform_api import AmbiguousOutcomeError, Verdict
 from schemas import (
     ErrorClass,
@@ -39,7 +38,7 @@ from services.metrics.readmodel.models import first_comment_key, first_comment_o
 from services.metrics.rebuild.decoder import result_row_fast
 from services.publishing import comments, decisions, repo, worker
 from services.publishing.posting import Absent, Attempt, Posted, Undecided
-from tests.publishing_fakes import ResultsTo, no_platform_api
+from tests.publishing_fakes import facebook_worker
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -304,13 +303,8 @@ async def run_comment(
     monkeypatch.setattr(repo, "record_many", fake_record)
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
     monkeypatch.setattr(worker, "publish_event", fake_publish)
-    publisher = worker.PublishWorker(
-        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
-        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
-        cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
-        throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3),
-    )  # fmt: skip
-    publisher._credentials = _Credentials()  # type: ignore[assignment]
+    publisher = facebook_worker(poster, fake_publish)
+    publisher._credentials = _Credentials()
     new = comments.follow_up(claim_of(command()), POSTED)
     assert new is not None
     claim = claim_of(new.event, progress=new.progress, kind=repo.Kind.FIRST_COMMENT, resume=resume)

@@ -11,17 +11,15 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from pydantic import HttpUrl, SecretStr
+from pydantic import HttpUrl
 
-from jobcast.crypto import TokenCipher, generate_key
 from jobcast.graph.credentials import Usable
-from jobcast.graph.pacing import RetryPolicy, Throttle
 from schemas import Platform, PostContent, PublishCommand, PublishRequested
 from schemas.envelope import utcnow
 from schemas.publish import PublishAction, PublishStatus, make_post_key
 from services.publishing import repo, worker
 from services.publishing.posting import Absent, Attempt, Posted
-from tests.publishing_fakes import ResultsTo, no_platform_api
+from tests.publishing_fakes import facebook_worker
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -62,12 +60,7 @@ def _publisher(monkeypatch: pytest.MonkeyPatch, poster: Any) -> worker.PublishWo
 
     monkeypatch.setattr(repo, "mark_sent_many", fake_mark)
     monkeypatch.setattr(worker, "publish_event", fake_publish)
-    publisher = worker.PublishWorker(
-        platform=Platform.FACEBOOK, pool=None, broker=None, api=no_platform_api(),  # type: ignore[arg-type]
-        results=ResultsTo(fake_publish),  # type: ignore[arg-type]
-        cipher=TokenCipher(SecretStr(generate_key())), poster=poster,
-        throttle=Throttle(), retry_policy=RetryPolicy((30.0,), 3), lease_seconds=0.2,
-    )  # fmt: skip
+    publisher: worker.PublishWorker[Any] = facebook_worker(poster, fake_publish, lease_seconds=0.2)
     publisher._credentials = _Token()  # type: ignore[assignment]
     return publisher
 
