@@ -8,7 +8,6 @@ NotReadyError and resumed from the checkpointed container id later.
 from __future__ import annotations
 
 import re
-import time
 from functools import partial
 from typing import Any
 
@@ -27,6 +26,8 @@ from services.publishing.containers import (
     Quota,
     finished_children,
     item_label,
+    keep_container,
+    made_by_this_try,
     reconcile_published,
     wait_until_finished,
 )
@@ -64,10 +65,8 @@ class InstagramPoster:
         if "container_id" not in attempt.progress:
             await self._make_container(attempt)
         container_id = str(attempt.progress["container_id"])
-        # Made by this try (here or in `prepare`), not an earlier one.
-        fresh = float(attempt.progress.get("container_created", 0)) >= attempt.started_at
         post_format = post_format_of(Platform.INSTAGRAM, attempt.command.content)
-        if fresh and post_format is not PostFormat.REEL:
+        if made_by_this_try(attempt) and post_format is not PostFormat.REEL:
             # Images (and a carousel of FINISHED children) are almost always FINISHED at
             # once, and publishing one too early is refused without effect
             # (9007/2207027): try first, wait only when told to. One round trip fewer per
@@ -94,9 +93,7 @@ class InstagramPoster:
             children = await finished_children(
                 attempt, "media", partial(_media_fields, carousel=True), self._timing, _STATUS
             )
-        attempt.progress["container_id"] = await self._create_container(attempt, children)
-        attempt.progress["container_created"] = time.time()
-        await attempt.checkpoint()
+        await keep_container(attempt, await self._create_container(attempt, children))
 
     async def _publish_when_finished(
         self, attempt: Attempt[GraphClient], container_id: str

@@ -9,7 +9,6 @@ the claim (Threads has no idempotency key).
 
 from __future__ import annotations
 
-import time
 from functools import partial
 from typing import Any
 
@@ -26,6 +25,8 @@ from services.publishing.containers import (
     find_published,
     finished_children,
     item_label,
+    keep_container,
+    made_by_this_try,
     reconcile_published,
     wait_until_finished,
 )
@@ -96,9 +97,9 @@ class ThreadsPoster:
         if "container_id" not in progress:
             await self._make_container(attempt, fields, quota)
         container_id = str(progress["container_id"])
-        # Made by this try (here or in `prepare`), not an earlier one.
-        fresh = float(progress.get("container_created", 0)) >= attempt.started_at
-        if fresh and not any(m.kind is MediaKind.VIDEO for m in attempt.command.content.media):
+        if made_by_this_try(attempt) and not any(
+            m.kind is MediaKind.VIDEO for m in attempt.command.content.media
+        ):
             # Text and images are FINISHED at once, and publishing one too early is refused
             # without effect: try first, wait only when told to. A container from an
             # earlier attempt could be PUBLISHED already, so it is always looked at first.
@@ -116,9 +117,7 @@ class ThreadsPoster:
         self, attempt: Attempt[GraphClient], fields: dict[str, str], quota: Quota
     ) -> None:
         await self._limits.check(attempt, quota)
-        attempt.progress["container_id"] = await self._create_container(attempt, fields)
-        attempt.progress["container_created"] = time.time()
-        await attempt.checkpoint()
+        await keep_container(attempt, await self._create_container(attempt, fields))
 
     async def _create_container(self, attempt: Attempt[GraphClient], fields: dict[str, str]) -> str:
         media = attempt.command.content.media

@@ -191,6 +191,19 @@ async def reconcile_published(
     )  # fmt: skip
 
 
+async def keep_container(attempt: Attempt[GraphClient], container_id: str) -> None:
+    """Checkpoint a container just made, so no later try makes another."""
+    attempt.progress["container_id"] = container_id
+    attempt.progress["container_created"] = time.time()
+    await attempt.checkpoint()
+
+
+def made_by_this_try(attempt: Attempt[GraphClient]) -> bool:
+    """Whether the attempt's container was made by this try (in `prepare` or `publish`),
+    not an earlier one that could have published it already."""
+    return float(attempt.progress.get("container_created", 0)) >= attempt.started_at
+
+
 def forget_containers(progress: dict[str, Any]) -> None:
     """Drop the attempt's containers: the next try makes new ones."""
     for key in _CONTAINER_KEYS:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +12,7 @@ from jobcast.graph.pacing import RetryPolicy
 from jobcast.platform_api import Verdict
 from schemas.bounds import MAX_INT, scrub_text
 from schemas.publish import ErrorClass, PublishError, PublishStatus
+from services.publishing.posting import PermalinkRead
 
 # States of a key in publishing.post_claims (see repo.py).
 DONE, RETRY, UNCONFIRMED = "done", "retry_scheduled", "unconfirmed"
@@ -32,9 +33,7 @@ class Decision:
     needs_reconnect: bool = False
     http_status: int | None = None  # of the Graph call that decided it, when one did
     # Learns `permalink` of a post that went up without one (see `posting.Posted`).
-    read_permalink: Callable[[], Awaitable[HttpUrl | None]] | None = field(
-        default=None, compare=False
-    )
+    read_permalink: PermalinkRead | None = field(default=None, compare=False)
 
 
 def _message(text: str) -> str:
