@@ -18,7 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +164,16 @@ class PhaseCost:
     def per_second(self) -> dict[str, float]:
         return {k: v / self.seconds for k, v in self.cpu.items()}
 
+    def stack_seconds(self, outside: Collection[str], bench_own: Collection[str]) -> float:
+        """The stack's CPU: the machine's less what is not the stack (`outside`: the Graph
+        stand-in), the profilers and the rest of the machine. The load generator
+        (`bench_own`, with its Postgres backends) counts while it sends jobs, as a client
+        would spend it; in a phase without jobs all it does is the bench's own sampling."""
+        left = {*outside, PROFILER, REST}
+        if not self.jobs:
+            left |= {*bench_own, *(f"postgres: {name}" for name in bench_own)}
+        return self.cpu.get(MACHINE, 0.0) - sum(self.cpu.get(name, 0.0) for name in left)
+
     def activity_cpu(self) -> dict[str, float]:
         """`service: activity` → CPU seconds (the service's CPU split by its shares)."""
         return {
@@ -237,9 +247,14 @@ def with_jobs(costs: list[PhaseCost], jobs: int) -> None:
     costs[-1] = dataclasses.replace(last, jobs=jobs)
 
 
-def attribution_rows(costs: list[PhaseCost], top: int = 12) -> list[tuple[str, str, str]]:
-    """The table: per process, then the busiest service activities, as ms per job at each
-    load level; the idle phase (no jobs) as ms of CPU per second."""
+def attribution_rows(
+    costs: list[PhaseCost],
+    stack: Callable[[PhaseCost], float],
+    top: int = 12,
+) -> list[tuple[str, str, str]]:
+    """The table: the stack (`stack`: its CPU seconds in a phase), per process, then the
+    busiest service activities, as ms per job at each load level; the idle phase (no jobs)
+    as ms of CPU per second."""
     loaded = [c for c in costs if c.jobs]
     idle = [c for c in costs if not c.jobs]
     header = " / ".join(c.name for c in loaded) + (" ms/job" if loaded else "")
@@ -254,7 +269,11 @@ def attribution_rows(costs: list[PhaseCost], top: int = 12) -> list[tuple[str, s
         return sorted(table, key=lambda k: -table[k])
 
     first = loaded[0] if loaded else costs[0]
-    rows = [("CPU by process", header, idle_header)]
+    rows = [
+        ("the stack", _joined([1000 * stack(c) / c.jobs for c in loaded]),
+         _joined([1000 * stack(c) / c.seconds for c in idle])),
+        ("CPU by process", header, idle_header),
+    ]  # fmt: skip
     rows += [row(name, lambda c: c.cpu) for name in busiest(first.cpu)]
     rows.append(("CPU by service activity (top)", header, idle_header))
     idle_top = [n for c in idle for n in busiest(c.activity_cpu())[:5]]

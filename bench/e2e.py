@@ -210,7 +210,7 @@ async def throughput(
     pipeline: Pipeline, pool: asyncpg.Pool, lanes: Sequence[Lane], jobs: int
 ) -> Throughput:
     job_ids = [f"e2e-{uuid.uuid4().hex[:10]}-{n}" for n in range(jobs)]
-    processes = {**pipeline.services, "graph-sandbox": pipeline.sandbox}
+    processes = {**pipeline.services, SANDBOX: pipeline.sandbox}
     pids = {name: p.pid for name, p in processes.items() if p.pid}
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     machine_before = machine_cpu_seconds()
@@ -266,6 +266,13 @@ async def latency(
 
 
 LOAD_GENERATOR = "load generator"
+SANDBOX = "graph-sandbox"
+
+
+def stack_seconds(cost: PhaseCost) -> float:
+    """The stack's CPU in a phase: not the Graph stand-in's, nor the bench's own sampling
+    in the idle phase (`PhaseCost.stack_seconds`)."""
+    return cost.stack_seconds(outside=[SANDBOX], bench_own=[LOAD_GENERATOR])
 
 
 def infra_pids(pipeline: Pipeline) -> tuple[int | None, int | None]:
@@ -281,7 +288,7 @@ def attribution_stack(pipeline: Pipeline, pool: asyncpg.Pool, profile_rate: int)
     services = {name: p.pid for name, p in pipeline.services.items() if p.pid}
     processes = {**services, LOAD_GENERATOR: os.getpid()}
     if pipeline.sandbox.pid:
-        processes["graph-sandbox"] = pipeline.sandbox.pid
+        processes[SANDBOX] = pipeline.sandbox.pid
     kafka, postmaster = infra_pids(pipeline)
     if kafka is not None:
         processes["kafka"] = kafka
@@ -423,7 +430,7 @@ def print_report(m: Measured) -> None:
         *((f"peak RSS {name}", f"{mib:,.0f} MiB", "") for name, mib in sorted(m.rss.items())),
         *((f"CPU per job: {name}", f"{ms:,.2f} ms", "") for name, ms
           in sorted(m.result.cpu_ms_per_job.items())),
-        *attribution_rows(m.costs),
+        *attribution_rows(m.costs, stack_seconds),
     ]  # fmt: skip
     report("e2e", rows, {
         "jobs": m.result.jobs, "lanes": m.lanes, "record_size": m.size,
@@ -444,6 +451,7 @@ def print_report(m: Measured) -> None:
         "attribution": [
             {"phase": c.name, "jobs": c.jobs, "seconds": c.seconds, "cpu_seconds": c.cpu,
              "cpu_ms_per_job": c.per_job_ms(), "cpu_per_second": c.per_second(),
+             "stack_cpu_seconds": stack_seconds(c),
              "activity_shares": c.activities}
             for c in m.costs
         ],

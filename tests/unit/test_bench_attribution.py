@@ -16,6 +16,9 @@ from bench.activities import (
     task_root,
 )
 from bench.attribution import (
+    MACHINE,
+    PROFILER,
+    REST,
     SHARED_POSTGRES,
     BackendTicks,
     PhaseCost,
@@ -249,9 +252,12 @@ def test_the_table_gives_ms_per_job_and_idle_ms_per_second() -> None:
     idle = PhaseCost(
         "idle", 0, 20.0, {"ingest": 0.1, "kafka": 0.4}, {"ingest": {"loop: timers": 1.0}}
     )
+    stack = {"burst": 0.6, "idle": 0.2}
     rows = {
-        name.strip(): (loaded, quiet) for name, loaded, quiet in attribution_rows([burst, idle])
+        name.strip(): (loaded, quiet)
+        for name, loaded, quiet in attribution_rows([burst, idle], lambda c: stack[c.name])
     }
+    assert rows["the stack"] == ("6.00", "10.00")
     assert rows["ingest"] == ("5.00", "5.00")
     assert rows["kafka"] == ("2.00", "20.00")
     assert rows["ingest: handling"] == ("2.50", "0.00")
@@ -259,3 +265,18 @@ def test_the_table_gives_ms_per_job_and_idle_ms_per_second() -> None:
     assert rows["ingest"] == ("5.00", "5.00")
     assert rows["ingest"] != rows["kafka"]
     assert rows["ingest: sampled ÷ measured"] == ("50% / 0%", "")
+
+
+def test_the_stack_leaves_out_the_stand_in_and_the_benchs_own_sampling_when_idle() -> None:
+    cpu = {
+        "ingest": 1.0, "kafka": 2.0, "graph-sandbox": 4.0, "load generator": 0.5,
+        "postgres: ingest": 0.25, "postgres: load generator": 0.125,
+        PROFILER: 8.0, REST: 16.0,
+    }  # fmt: skip
+    cpu[MACHINE] = sum(cpu.values())
+    loaded = PhaseCost("50%", 10, 1.0, cpu, {})
+    idle = PhaseCost("idle", 0, 1.0, cpu, {})
+    outside, own = ["graph-sandbox"], ["load generator"]
+    # While jobs are sent the load generator is the stack's client, and counts.
+    assert loaded.stack_seconds(outside, own) == 1.0 + 2.0 + 0.5 + 0.25 + 0.125
+    assert idle.stack_seconds(outside, own) == 1.0 + 2.0 + 0.25
