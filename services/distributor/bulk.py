@@ -28,15 +28,14 @@ from services.distributor.dispatch import rendered_command_event
 from services.distributor.domain import Skip, plan_posts
 from services.distributor.models import Connection as TenantConnection
 from services.distributor.models import TenantProfile
-from services.distributor.repo import planned_connections
+from services.distributor.repo import planning_reads
 from services.distributor.repo_posts import (
     NewPost,
     insert_posts,
     lock_jobs,
-    paused_scopes,
     save_new_jobs,
 )
-from services.distributor.repo_profiles import get_profile
+from services.distributor.repo_profiles import stored_profile
 from services.distributor.reporting import StatusReport, skipped_post, status_events
 from services.distributor.schedule import PostState, initial_state, is_paused, resolve_due
 
@@ -119,14 +118,10 @@ class _Tenant:
 
 
 async def _tenants_of(conn: Connection, tenant_ids: list[UUID]) -> dict[UUID, _Tenant]:
-    scopes = await paused_scopes(conn, tenant_ids)
+    reads = await planning_reads(conn, tenant_ids)
     return {
-        t: _Tenant(
-            await get_profile(conn, t),
-            await planned_connections(conn, t),
-            scopes.get(t, frozenset()),
-        )
-        for t in tenant_ids
+        t: _Tenant(stored_profile(read.profile), read.connections, read.paused)
+        for t, read in reads.items()
     }
 
 

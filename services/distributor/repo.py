@@ -149,6 +149,46 @@ async def planned_connections(
     return [c for c in await list_connections(pool, tenant_id) if c.status in PLANNED_STATUSES]
 
 
+@dataclass(frozen=True, slots=True)
+class PlanningReads:
+    """What planning a tenant's new jobs reads: its stored profile (None: the defaults),
+    its paused scopes and its planned connections."""
+
+    profile: str | None
+    paused: frozenset[str]
+    connections: list[Connection]
+
+
+_PLANNING_COLUMNS = ", ".join(f"c.{name.strip()}" for name in _COLUMNS.split(","))
+
+
+async def planning_reads(conn: DbConnection, tenant_ids: list[UUID]) -> dict[UUID, PlanningReads]:
+    """`PlanningReads` of each tenant in one statement: a poll of new jobs pays one round
+    trip for its tenants, not three a tenant."""
+    rows = await conn.fetch(
+        f"""SELECT t.tenant_id AS planned_tenant,
+                   (SELECT p.profile::text FROM distributor.tenant_profiles p
+                     WHERE p.tenant_id = t.tenant_id) AS stored_profile,
+                   ARRAY(SELECT s.scope FROM distributor.pauses s
+                          WHERE s.tenant_id = t.tenant_id) AS paused,
+                   {_PLANNING_COLUMNS}
+            FROM unnest($1::uuid[]) AS t(tenant_id)
+            LEFT JOIN distributor.connections c
+              ON c.tenant_id = t.tenant_id AND c.status = ANY($2::text[])
+            ORDER BY t.tenant_id, c.platform, c.account_id""",
+        tenant_ids,
+        sorted(PLANNED_STATUSES),
+    )
+    found: dict[UUID, PlanningReads] = {}
+    for row in rows:
+        tenant = row["planned_tenant"]
+        if tenant not in found:
+            found[tenant] = PlanningReads(row["stored_profile"], frozenset(row["paused"]), [])
+        if row["connection_id"] is not None:
+            found[tenant].connections.append(_connection(row))
+    return found
+
+
 async def get_connection(
     pool: asyncpg.Pool, tenant_id: UUID, connection_id: UUID
 ) -> Connection | None:

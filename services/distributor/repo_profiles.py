@@ -21,6 +21,11 @@ async def get_profile(db: asyncpg.Pool | Connection, tenant_id: UUID) -> TenantP
     stored = await db.fetchval(
         "SELECT profile::text FROM distributor.tenant_profiles WHERE tenant_id = $1", tenant_id
     )
+    return stored_profile(stored)
+
+
+def stored_profile(stored: str | None) -> TenantProfile:
+    """A profile as stored (its JSON text), or the defaults when none is."""
     return TenantProfile() if stored is None else profile_from_json(json.loads(stored))
 
 

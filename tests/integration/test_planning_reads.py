@@ -1,0 +1,60 @@
+"""What planning a poll's new jobs reads of its tenants comes in one statement, and is
+what the one-tenant reads give (profile, paused scopes, planned connections)."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from jobcast.crypto import TokenCipher, generate_key
+from schemas.platforms import Platform
+from services.distributor.models import TenantProfile
+from services.distributor.repo import (
+    add_connection,
+    migrate_distributor,
+    planned_connections,
+    planning_reads,
+    set_connection_status,
+)
+from services.distributor.repo_posts import pause, paused_scopes
+from services.distributor.repo_profiles import get_profile, put_profile, stored_profile
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+async def test_one_statement_reads_what_the_per_tenant_reads_do(db: asyncpg.Pool) -> None:
+    await migrate_distributor(db)
+    cipher = TokenCipher(SecretStr(generate_key()))
+    busy, bare, paused_only = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await put_profile(db, busy, TenantProfile(footer="Lamar sekarang", hashtags=("#BaliJobs",)))
+    accounts = [
+        (Platform.INSTAGRAM, "ig-2", "active"),
+        (Platform.FACEBOOK, "page-b", "needs_reconnect"),
+        (Platform.FACEBOOK, "page-a", "active"),
+        (Platform.THREADS, "th-1", "disabled"),  # not planned for
+    ]
+    for platform, account, status in accounts:
+        connection = await add_connection(db, cipher, tenant_id=busy, platform=platform,
+                                          account_id=account, token=f"tok-{account}")  # fmt: skip
+        if status != "active":
+            await set_connection_status(db, connection.connection_id, busy, status)
+    async with db.acquire() as conn:
+        await pause(conn, busy, Platform.INSTAGRAM, "ops", "checking captions")
+        await pause(conn, paused_only, None, "ops", "holiday")
+        tenants = [busy, bare, paused_only]
+        reads = await planning_reads(conn, tenants)
+        scopes = await paused_scopes(conn, tenants)
+        assert set(reads) == set(tenants)
+        for tenant in tenants:
+            read = reads[tenant]
+            assert stored_profile(read.profile) == await get_profile(conn, tenant)
+            assert read.paused == scopes.get(tenant, frozenset())
+            assert read.connections == await planned_connections(conn, tenant)
+    assert [c.account_id for c in reads[busy].connections] == ["page-a", "page-b", "ig-2"]
+    assert reads[busy].paused == {"instagram"}
+    assert stored_profile(reads[busy].profile).footer == "Lamar sekarang"
+    assert reads[bare] == reads[bare].__class__(None, frozenset(), [])
+    assert reads[paused_only].connections == []
