@@ -7,7 +7,8 @@
 - `handling`: what a consumer does with a record: validate against the contract, handle,
   and on failure `settle` (infrastructure: retried in place by `retry`'s one loop, then
   redelivered; anything else: isolated in `dead_letters`);
-- `subscribe`: faststream subscribers through `handling`, a record or a poll at a time;
+- `subscribe`: faststream subscribers through `handling`, a record or a poll at a time,
+  their handled offsets committed once an interval (`commits`);
 - `consumer`: `ConcurrentConsumer`, many lanes (`lanes`) at once, committing a
   watermark (`watermark`), through the same `handling`;
 - `polling`: how long every consumer of ours waits on the broker (long once idle:

@@ -37,6 +37,7 @@ from aiokafka.errors import ConsumerStoppedError, KafkaError
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge
 
+from jobcast.kafka.commits import COMMIT_INTERVAL_S
 from jobcast.kafka.handling import settle
 from jobcast.kafka.lanes import LaneScheduler, lane_by_key
 from jobcast.kafka.polling import FetchPacing, consumer_waits
@@ -161,7 +162,7 @@ class ConcurrentConsumer:
         max_in_flight: int = 1000,
         lane_concurrency: int = 1,
         lane_ahead: int = 0,
-        commit_interval_s: float = 0.5,
+        commit_interval_s: float = COMMIT_INTERVAL_S,
         client_id: str | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
         revoke_timeout_s: float = 5.0,

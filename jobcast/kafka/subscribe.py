@@ -2,8 +2,9 @@
 a poll handed to its own handler at once, through validation and `settle` (see
 `jobcast.kafka.handling`).
 
-Offsets are committed only after a record was handled, so a crash at any point means
-redelivery, never loss; handlers are written to be idempotent for that reason. A record
+Offsets are committed only after a record was handled (at most every half second, see
+`jobcast.kafka.commits`), so a crash at any point means redelivery, never loss; handlers
+are written to be idempotent for that reason. A record
 still failing on infrastructure after its tries in place is NACKed: faststream fetches it
 again, and the consumer keeps polling (a group member that stops polling is dropped).
 """
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from aiokafka import AIOKafkaConsumer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -24,6 +26,7 @@ from pydantic import TypeAdapter
 
 from jobcast import metrics
 from jobcast.failures import describe_failure
+from jobcast.kafka.commits import CommitOnRevoke, PollAck, PollCommits
 from jobcast.kafka.dead_letters import dead_letters_for
 from jobcast.kafka.handling import settle, validate_or_dead_letter
 from jobcast.kafka.polling import (
@@ -90,7 +93,7 @@ def subscribe_validated_batch(
     For handlers that do per-batch database work (one transaction, set-based statements):
     invalid records are dead-lettered one by one first, then the valid ones are handled
     together, retried in place as a whole on infrastructure failures (then NACKed and
-    redelivered), and offsets are committed after the poll.
+    redelivered), and the poll's offsets are committed after it (`PollCommits`).
 
     A failure of any other kind means one or more records the handler cannot take: the
     batch is handled again in halves, the left one first (so each key keeps its order),
@@ -159,19 +162,40 @@ def _subscribe(
     **options: Any,
 ) -> None:
     waits = {**consumer_waits(), **options}
+    commits = PollCommits()
+
+    async def parser(message: Any, original: Callable[[Any], Awaitable[Any]]) -> Any:
+        parsed = await _tolerant_parser(message, original)
+        if isinstance(parsed.consumer, AIOKafkaConsumer):  # not faststream's test consumer
+            raw = parsed.raw_message
+            parsed.consumer = PollAck(commits, parsed.consumer, raw if isinstance(raw, tuple)
+                                      else (raw,))  # fmt: skip
+        return parsed
+
     subscriber = broker.subscriber(
         *topics,
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
-        parser=_tolerant_parser,
+        parser=parser,
         decoder=_undecoded,
+        listener=CommitOnRevoke(commits),
         **waits,
     )
     subscriber(handler)
     polls_without_napping(
         subscriber, FetchPacing(waits["fetch_max_wait_ms"], waits.get("fetch_min_bytes", 1))
     )
+    poll = subscriber.get_msg
+
+    async def get_msg(consumer: AIOKafkaConsumer) -> tuple[Any, ...]:
+        if commits.consumer is not consumer:  # started, or started again
+            commits.attach(consumer)
+        records: tuple[Any, ...] = await poll(consumer)
+        await commits.commit_if_time()  # what was handled before a quiet spell
+        return records
+
+    subscriber.get_msg = get_msg
 
 
 # A valid record of a batch: its event, where it came from, and the record itself (for a

@@ -297,6 +297,9 @@ class PolledConsumer:
         self.polls.append((timeout_ms, max_records))
         return self.answers.pop(0)
 
+    async def stop(self) -> None:
+        return None
+
 
 async def test_after_an_empty_poll_the_subscriber_polls_again_instead_of_napping(
     monkeypatch: pytest.MonkeyPatch,
