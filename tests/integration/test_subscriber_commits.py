@@ -4,6 +4,7 @@ once a poll, yet nothing handled is redelivered after a clean stop or a rebalanc
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -39,6 +40,14 @@ async def committed(admin: AIOKafkaAdminClient, group: str) -> dict[TopicPartiti
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
+@pytest.fixture
+async def producer(infra: Infra) -> AsyncIterator[AIOKafkaProducer]:
+    started = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await started.start()
+    yield started
+    await started.stop()
+
+
 async def new_topic(admin: AIOKafkaAdminClient, partitions: int) -> str:
     topic = f"test.commits.{uuid.uuid4().hex[:8]}"
     await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
@@ -46,7 +55,10 @@ async def new_topic(admin: AIOKafkaAdminClient, partitions: int) -> str:
 
 
 async def test_a_trickle_commits_once_an_interval_and_a_clean_stop_commits_the_rest(
-    infra: Infra, admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
+    infra: Infra,
+    admin: AIOKafkaAdminClient,
+    producer: AIOKafkaProducer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls = 0
     commit = AIOKafkaConsumer.commit
@@ -62,8 +74,6 @@ async def test_a_trickle_commits_once_an_interval_and_a_clean_stop_commits_the_r
     group = f"g-{uuid.uuid4().hex[:8]}"
     seen: list[tuple[str, int]] = []
     broker = subscriber(infra, topic, group, seen, "first")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
-    await producer.start()
     await broker.start()
     try:
         for n in range(20):  # one poll each: a trickle
@@ -81,20 +91,20 @@ async def test_a_trickle_commits_once_an_interval_and_a_clean_stop_commits_the_r
         await again.stop()
     finally:
         await broker.stop()
-        await producer.stop()
     assert [n for who, n in seen if who == "again"] == [20]  # nothing handled came back
 
 
 async def test_partitions_given_up_in_a_rebalance_are_committed_first(
-    infra: Infra, admin: AIOKafkaAdminClient, monkeypatch: pytest.MonkeyPatch
+    infra: Infra,
+    admin: AIOKafkaAdminClient,
+    producer: AIOKafkaProducer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(commits, "COMMIT_INTERVAL_S", 600.0)  # no commit but the revoke's
     topic = await new_topic(admin, 4)
     group = f"g-{uuid.uuid4().hex[:8]}"
     seen: list[tuple[str, int]] = []
     first = subscriber(infra, topic, group, seen, "first")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
-    await producer.start()
     await first.start()
     second = subscriber(infra, topic, group, seen, "second")
     try:
@@ -117,7 +127,6 @@ async def test_partitions_given_up_in_a_rebalance_are_committed_first(
     finally:
         await second.stop()
         await first.stop()
-        await producer.stop()
     handled = [n for _, n in seen]
     assert sorted(handled) == list(range(48))  # each once: none redelivered to the second
     assert any(who == "second" for who, _ in seen)
