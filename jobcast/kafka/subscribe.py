@@ -4,9 +4,9 @@ a poll handed to its own handler at once, through validation and `settle` (see
 
 Offsets are committed only after a record was handled (at most every half second, see
 `jobcast.kafka.commits`), so a crash at any point means redelivery, never loss; handlers
-are written to be idempotent for that reason. A record
-still failing on infrastructure after its tries in place is NACKed: faststream fetches it
-again, and the consumer keeps polling (a group member that stops polling is dropped).
+are written to be idempotent for that reason. A record still failing on infrastructure
+after its tries in place is NACKed: faststream fetches it again, and the consumer keeps
+polling (a group member that stops polling is dropped).
 """
 
 from __future__ import annotations
