@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -26,16 +25,13 @@ from schemas.publish import PublishStatus
 from services.distributor import metrics
 from services.distributor.dispatch import rendered_command_event
 from services.distributor.domain import Skip, plan_posts
-from services.distributor.models import Connection as TenantConnection
-from services.distributor.models import TenantProfile
-from services.distributor.repo import planning_reads
+from services.distributor.repo import PlanningReads, planning_reads
 from services.distributor.repo_posts import (
     NewPost,
     insert_posts,
     lock_jobs,
     save_new_jobs,
 )
-from services.distributor.repo_profiles import stored_profile
 from services.distributor.reporting import StatusReport, skipped_post, status_events
 from services.distributor.schedule import PostState, initial_state, is_paused, resolve_due
 
@@ -66,7 +62,7 @@ async def create_new_jobs(
     async with pool.acquire() as conn, conn.transaction():
         known = await lock_jobs(conn, [(e.tenant_id, e.payload.job_id) for e, _ in items])
         fresh = [(e, m) for e, m in items if (e.tenant_id, e.payload.job_id) not in known]
-        tenants = await _tenants_of(conn, list({e.tenant_id for e, _ in fresh}))
+        tenants = await planning_reads(conn, list({e.tenant_id for e, _ in fresh}))
         await _plan_and_send(conn, producer, fresh, tenants, now)
     return [(e, m) for e, m in items if (e.tenant_id, e.payload.job_id) in known]
 
@@ -75,7 +71,7 @@ async def _plan_and_send(
     conn: Connection,
     producer: OrderedProducer,
     fresh: list[tuple[JobCreated, RecordMeta]],
-    tenants: dict[UUID, _Tenant],
+    tenants: dict[UUID, PlanningReads],
     now: datetime,
 ) -> None:
     """Plan, store and send new jobs a chunk at a time, so that Postgres stores one
@@ -108,25 +104,8 @@ async def _plan_and_send(
         await writer.settle()
 
 
-@dataclass(frozen=True, slots=True)
-class _Tenant:
-    """What planning a tenant's new jobs reads, once per batch."""
-
-    profile: TenantProfile
-    connections: list[TenantConnection]
-    paused: frozenset[str]
-
-
-async def _tenants_of(conn: Connection, tenant_ids: list[UUID]) -> dict[UUID, _Tenant]:
-    reads = await planning_reads(conn, tenant_ids)
-    return {
-        t: _Tenant(stored_profile(read.profile), read.connections, read.paused)
-        for t, read in reads.items()
-    }
-
-
 def _plan_first(
-    event: JobCreated, tenant: _Tenant, correlation_id: str, now: datetime
+    event: JobCreated, tenant: PlanningReads, correlation_id: str, now: datetime
 ) -> tuple[list[NewPost], list[StatusReport]]:
     """A new job's posts (sent at once when due now and not paused), and the status of
     each connection that is skipped or whose post waits (scheduled, approval, held)."""

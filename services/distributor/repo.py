@@ -15,7 +15,8 @@ from jobcast.crypto import TokenCipher
 from jobcast.db import migrate, migrations_of
 from jobcast.graph.hosts import LoginKind
 from schemas.platforms import Platform
-from services.distributor.models import Connection
+from services.distributor.models import Connection, TenantProfile
+from services.distributor.repo_profiles import stored_profile
 
 if TYPE_CHECKING:
     from jobcast.db import Connection as DbConnection
@@ -151,10 +152,10 @@ async def planned_connections(
 
 @dataclass(frozen=True, slots=True)
 class PlanningReads:
-    """What planning a tenant's new jobs reads: its stored profile (None: the defaults),
-    its paused scopes and its planned connections."""
+    """What planning a tenant's new jobs reads, once a poll: its profile, its paused scopes
+    and its planned connections."""
 
-    profile: str | None
+    profile: TenantProfile
     paused: frozenset[str]
     connections: list[Connection]
 
@@ -183,7 +184,9 @@ async def planning_reads(conn: DbConnection, tenant_ids: list[UUID]) -> dict[UUI
     for row in rows:
         tenant = row["planned_tenant"]
         if tenant not in found:
-            found[tenant] = PlanningReads(row["stored_profile"], frozenset(row["paused"]), [])
+            found[tenant] = PlanningReads(
+                stored_profile(row["stored_profile"]), frozenset(row["paused"]), []
+            )
         if row["connection_id"] is not None:
             found[tenant].connections.append(_connection(row))
     return found

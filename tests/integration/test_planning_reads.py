@@ -13,6 +13,7 @@ from jobcast.crypto import TokenCipher, generate_key
 from schemas.platforms import Platform
 from services.distributor.models import TenantProfile
 from services.distributor.repo import (
+    PlanningReads,
     add_connection,
     migrate_distributor,
     planned_connections,
@@ -20,7 +21,7 @@ from services.distributor.repo import (
     set_connection_status,
 )
 from services.distributor.repo_posts import pause, paused_scopes
-from services.distributor.repo_profiles import get_profile, put_profile, stored_profile
+from services.distributor.repo_profiles import get_profile, put_profile
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -50,11 +51,11 @@ async def test_one_statement_reads_what_the_per_tenant_reads_do(db: asyncpg.Pool
         assert set(reads) == set(tenants)
         for tenant in tenants:
             read = reads[tenant]
-            assert stored_profile(read.profile) == await get_profile(conn, tenant)
+            assert read.profile == await get_profile(conn, tenant)
             assert read.paused == scopes.get(tenant, frozenset())
             assert read.connections == await planned_connections(conn, tenant)
     assert [c.account_id for c in reads[busy].connections] == ["page-a", "page-b", "ig-2"]
     assert reads[busy].paused == {"instagram"}
-    assert stored_profile(reads[busy].profile).footer == "Lamar sekarang"
-    assert reads[bare] == reads[bare].__class__(None, frozenset(), [])
+    assert reads[busy].profile.footer == "Lamar sekarang"
+    assert reads[bare] == PlanningReads(TenantProfile(), frozenset(), [])
     assert reads[paused_only].connections == []
