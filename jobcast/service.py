@@ -221,7 +221,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-async def run_service(service: Service, host: str, port: int) -> None:
+async def run_service(service: Service, host: str, port: int, *, keep_alive_seconds: int) -> None:
     """Start consumers and HTTP, then wait for SIGTERM/SIGINT and stop in order."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -230,7 +230,13 @@ async def run_service(service: Service, host: str, port: int) -> None:
 
     server = _QuietServer(
         uvicorn.Config(
-            service.app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            service.app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_keep_alive=keep_alive_seconds,
         )
     )
     background = list(service.background)
@@ -289,6 +295,8 @@ class ServiceSettings(Protocol):
     @property
     def http_host(self) -> str: ...
     @property
+    def http_keep_alive_seconds(self) -> int: ...
+    @property
     def port(self) -> int: ...
     @property
     def stall_seconds(self) -> float: ...
@@ -323,6 +331,11 @@ def serve(
         settings = load_settings()
         configure_logging(name, settings.log_level)
         STALLS.stall_seconds = settings.stall_seconds
-        await run_service(await build(settings), settings.http_host, settings.port)
+        await run_service(
+            await build(settings),
+            settings.http_host,
+            settings.port,
+            keep_alive_seconds=settings.http_keep_alive_seconds,
+        )
 
     uvloop.run(main())

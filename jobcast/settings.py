@@ -33,6 +33,16 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="JOBCAST_LOG_LEVEL")
     # The address the HTTP server binds (API and /healthz, /readyz, /metrics).
     http_host: str = Field(default="127.0.0.1", validation_alias="JOBCAST_HTTP_HOST")
+    http_keep_alive_seconds: int = Field(
+        default=75,
+        ge=1,
+        validation_alias="JOBCAST_HTTP_KEEP_ALIVE_SECONDS",
+        description=(
+            "How long an idle HTTP connection is kept open. Longer than the clients' and any "
+            "load balancer's idle timeout, so the client closes first: a server closing a "
+            "connection the client is reusing fails that request."
+        ),
+    )
     stall_seconds: float = Field(
         default=60.0,
         gt=0,

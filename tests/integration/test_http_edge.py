@@ -109,6 +109,34 @@ async def test_oversize_events_of_one_tenant_never_fail_another_tenants_requests
     assert set(noisy_codes) == {422}
 
 
+async def test_an_idle_connection_stays_open_longer_than_a_clients_pool_keeps_it(
+    pipeline: Endpoints,
+) -> None:
+    """httpx (and most pools) reuse an idle connection for 5 s: a server that closes it at the
+    same moment fails the request sent on it (uvicorn's own default is 5 s)."""
+    host, port = pipeline.url("ingest").removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+    async def status_of_a_request() -> bytes:
+        writer.write(request)
+        status = await asyncio.wait_for(reader.readline(), 10)
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        return status
+
+    try:
+        assert (await status_of_a_request()).startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(6)  # idle past the 5 s a client pool keeps the connection
+        assert (await status_of_a_request()).startswith(b"HTTP/1.1 200")
+    finally:
+        writer.close()
+
+
 async def test_422_answers_never_echo_the_input(pipeline: Endpoints, db: asyncpg.Pool) -> None:
     tenant, operator = await tenant_key(db), await tenant_key(db, KeyScope.OPERATOR)
     posting = job_event("edge-422")["payload"]
