@@ -273,8 +273,10 @@ class PublishWorker(Generic[ApiT]):
             return paced
         token = credentials.token
 
+        # Over `progress`, not the attempt: a closure the attempt holds that held the attempt
+        # would be a reference cycle, each command's objects left for the cyclic collector.
         async def checkpoint() -> None:
-            await self._checkpoints.submit(repo.Progress(command.post_key, attempt.progress))
+            await self._checkpoints.submit(repo.Progress(command.post_key, progress))
 
         client = self._api.client_for(credentials.login)
         attempt = Attempt(client, command, token, progress, claim.claimed_at, checkpoint)

@@ -5,7 +5,9 @@ post's outcome to be stored instead of parking for a minute."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -223,3 +225,37 @@ async def test_a_new_post_is_prepared_before_its_turn_and_published_in_it(
     )
     await publisher.run(claim)
     assert poster.calls[:2] == ["turn", "reconcile"]
+
+
+class _PosterKeepingWatch(_Poster):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attempts: list[weakref.ref[Attempt[Any]]] = []
+
+    async def publish(self, attempt: Attempt[Any]) -> Posted:
+        self.attempts.append(weakref.ref(attempt))
+        return await super().publish(attempt)
+
+
+async def test_an_attempt_is_freed_when_its_command_is_done_not_left_to_the_collector(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reference cycle through an attempt keeps its command's objects until the cyclic
+    collector runs: with the publishers' rare collections, a pass freeing thousands of
+    them at once held the event loop, and every account's posts waited."""
+
+    async def fake_record(pool: Any, outcomes: Sequence[repo.Outcome]) -> list[None]:
+        return [None] * len(outcomes)
+
+    monkeypatch.setattr(repo, "record_many", fake_record)
+    poster = _PosterKeepingWatch()
+    publisher = _publisher(monkeypatch, poster)
+    tenant, connection = uuid.uuid4(), uuid.uuid4()
+    command = _command(make_post_key(tenant, "job-1", connection, 1), connection)
+    gc.disable()
+    try:
+        await publisher.run(_claim(PublishRequested(tenant_id=tenant, payload=command)))
+        [attempt] = poster.attempts
+        assert attempt() is None
+    finally:
+        gc.enable()
