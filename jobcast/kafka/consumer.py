@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 # shape, so the two compare and hash equal and can key the same dicts.
 TP = tuple[str, int]
 
+# How often an idle consumer's commit loop looks anyway (see `_commit_loop`).
+_IDLE_COMMIT_CHECK_S = 5.0
+
 IN_FLIGHT = Gauge(
     "jobcast_consumer_in_flight",
     "Records fetched and not yet handled (running or waiting for their lane)",
@@ -190,6 +193,7 @@ class ConcurrentConsumer:
         self._in_flight = 0
         self._room = asyncio.Event()  # set when a record finished (room to fetch)
         self._progress = asyncio.Event()  # set when any record finished (drain waiters)
+        self._finished = asyncio.Event()  # set when any record finished (the commit loop)
         self._commit_lock = asyncio.Lock()
         self._consumer: Any = None
         self._fetch_task: asyncio.Task[None] | None = None
@@ -512,6 +516,7 @@ class ConcurrentConsumer:
         self._release_lane(job)
         self._room.set()
         self._progress.set()
+        self._finished.set()
 
     async def _drain(self, tps: set[TP], within: float) -> None:
         """Let records of `tps` finish for up to `within` seconds, then give up on the rest:
@@ -547,10 +552,22 @@ class ConcurrentConsumer:
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self._commit_interval_s)
+            self._finished.clear()
             try:
                 await self._commit()
             except Exception:
                 log.exception("periodic commit failed")
+            if not self._finished.is_set() and not self._commit_due():
+                # Nothing finished since and all committed: no watermark can move until a
+                # record finishes, so wait for one instead of ticking (an idle consumer
+                # would wake twice a second for nothing). Not for ever: the lag gauge of a
+                # consumer whose records never finish must still follow the partitions' ends.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(_IDLE_COMMIT_CHECK_S):
+                        await self._finished.wait()
+
+    def _commit_due(self) -> bool:
+        return any(tracker.to_commit() is not None for tracker in self._trackers.values())
 
     async def _commit(self, only: Collection[TP] | None = None) -> None:
         """Commit the watermark of each (given) assigned partition that advanced."""

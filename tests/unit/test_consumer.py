@@ -559,6 +559,32 @@ async def test_out_of_order_completion_never_commits_past_an_unfinished_record()
     await consumer.stop()
 
 
+async def test_an_idle_consumer_stops_ticking_and_commits_its_next_record_at_once() -> None:
+    fake = FakeKafka(make_logs(partitions=1, per_partition=3, keys=3), [("t", 0)])
+    looks: list[TopicPartition] = []  # the commit loop reads the end offset on each pass
+    end_of = fake.highwater
+
+    def highwater(tp: TopicPartition) -> int:
+        looks.append(tp)
+        return end_of(tp)
+
+    fake.highwater = highwater  # type: ignore[method-assign]
+
+    async def handle(record: ConsumedRecord) -> None:
+        return None
+
+    consumer = consumer_on(fake, handle)  # a pass every 0.02 s while records finish
+    await consumer.start()
+    await wait_until(lambda: fake.committed == {("t", 0): 3})
+    await asyncio.sleep(0.05)
+    looks.clear()
+    await asyncio.sleep(0.3)
+    assert len(looks) <= 1
+    fake.logs[("t", 0)].append(FakeRecord("t", 0, 3, b"k", b"v"))
+    await wait_until(lambda: fake.committed == {("t", 0): 4}, within=1.0)
+    await consumer.stop()
+
+
 async def test_a_failing_lane_retries_in_place_while_other_lanes_flow() -> None:
     logs = {
         ("t", 0): [
