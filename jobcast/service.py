@@ -215,10 +215,28 @@ class Service:
 
 
 class _QuietServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exiting = asyncio.Event()
+
     # The service owns signal handling, so shutdown order stays ours.
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    def exit(self) -> None:
+        """Stop accepting connections and finish the requests in hand (`serve` returns)."""
+        self.should_exit = True
+        self._exiting.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn's own loop wakes ten times a second to notice `should_exit`, in every
+        # service, busy or idle; what else it does there (the Date header) changes once a
+        # second. So: once a second, and at once on `exit()`.
+        while not await self.on_tick(0):  # a counter of 0 refreshes the Date header
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._exiting.wait()
 
 
 async def run_service(service: Service, host: str, port: int, *, keep_alive_seconds: int) -> None:
@@ -263,7 +281,7 @@ async def run_service(service: Service, host: str, port: int, *, keep_alive_seco
     await asyncio.wait({http, waiter}, return_when=asyncio.FIRST_COMPLETED)
     log.info("service stopping")
 
-    server.should_exit = True
+    server.exit()
     stopping.set()
     await asyncio.gather(*loops, return_exceptions=True)
     if service.broker is not None:
