@@ -44,6 +44,7 @@ from fastapi import FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from jobcast.gc_pauses import time_collector_pauses
 from jobcast.kafka.consumer import LAG, holds_assignment
 from jobcast.kafka.polling import IDLE_FETCH_WAIT_MS
 from jobcast.logs import configure_logging
@@ -348,6 +349,7 @@ def serve(
     async def main() -> None:
         settings = load_settings()
         configure_logging(name, settings.log_level)
+        time_collector_pauses()
         STALLS.stall_seconds = settings.stall_seconds
         await run_service(
             await build(settings),
