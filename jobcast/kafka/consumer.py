@@ -192,8 +192,8 @@ class ConcurrentConsumer:
         self._tasks: dict[asyncio.Task[None], _Job] = {}
         self._in_flight = 0
         self._room = asyncio.Event()  # set when a record finished (room to fetch)
-        self._progress = asyncio.Event()  # set when any record finished (drain waiters)
-        self._finished = asyncio.Event()  # set when any record finished (the commit loop)
+        # Set when any record finished: drain and the idle commit loop wait on it.
+        self._progress = asyncio.Event()
         self._commit_lock = asyncio.Lock()
         self._consumer: Any = None
         self._fetch_task: asyncio.Task[None] | None = None
@@ -516,7 +516,6 @@ class ConcurrentConsumer:
         self._release_lane(job)
         self._room.set()
         self._progress.set()
-        self._finished.set()
 
     async def _drain(self, tps: set[TP], within: float) -> None:
         """Let records of `tps` finish for up to `within` seconds, then give up on the rest:
@@ -552,19 +551,20 @@ class ConcurrentConsumer:
     async def _commit_loop(self) -> None:
         while True:
             await asyncio.sleep(self._commit_interval_s)
-            self._finished.clear()
+            self._progress.clear()
             try:
                 await self._commit()
             except Exception:
                 log.exception("periodic commit failed")
-            if not self._finished.is_set() and not self._commit_due():
-                # Nothing finished since and all committed: no watermark can move until a
-                # record finishes, so wait for one instead of ticking (an idle consumer
-                # would wake twice a second for nothing). Not for ever: the lag gauge of a
-                # consumer whose records never finish must still follow the partitions' ends.
+            if not self._commit_due():
+                # All committed: no watermark can move until a record finishes, so wait for
+                # one (a finish since the clear above returns at once) instead of ticking:
+                # an idle consumer would wake twice a second for nothing. Not for ever: the
+                # lag gauge of a consumer whose records never finish must still follow the
+                # partitions' ends.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(_IDLE_COMMIT_CHECK_S):
-                        await self._finished.wait()
+                        await self._progress.wait()
 
     def _commit_due(self) -> bool:
         return any(tracker.to_commit() is not None for tracker in self._trackers.values())
