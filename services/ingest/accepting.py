@@ -36,6 +36,7 @@ class JobEventAcceptor:
         *,
         max_events_per_flush: int = 2_000,
         max_flushes_in_flight: int = 1,
+        linger_seconds: float = 0.0,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -44,6 +45,7 @@ class JobEventAcceptor:
             max_weight=max_events_per_flush,
             max_in_flight=max_flushes_in_flight,
             weight=len,
+            linger_seconds=linger_seconds,
         )
 
     async def accept(self, events: Sequence[EncodedEvent]) -> set[UUID]:

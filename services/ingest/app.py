@@ -91,6 +91,7 @@ async def build(settings: IngestSettings) -> Service:
         producer,
         max_events_per_flush=settings.accept_max_events_per_flush,
         max_flushes_in_flight=settings.accept_flushes_in_flight,
+        linger_seconds=settings.accept_linger_seconds,
     )
 
     await migrate_ingest(pool)
