@@ -247,7 +247,7 @@ async def latency(
         targets[lane.tenant_id].post(job(j)) for j, lane in zip(job_ids, sent_under, strict=True)
     ]
     first = targets[lanes[0].tenant_id]
-    _, failed = await open_loop(first.host, first.port, requests, rate, SENDERS)
+    answered, failed = await open_loop(first.host, first.port, requests, rate, SENDERS)
     if failed:
         raise RuntimeError(f"{failed} of {len(requests)} single events were not accepted")
     await wait_posted(pool, job_ids, sent_under, seconds=300)
@@ -265,6 +265,7 @@ async def latency(
     )
     found: dict[str, list[float]] = {
         "facebook": [], "instagram": [], "all": [], TO_DISTRIBUTOR: [], ON_FROM_THERE: [],
+        ANSWERED: answered,
     }  # fmt: skip
     for r in rows:
         ms = float(r["ms"])
@@ -277,6 +278,8 @@ async def latency(
 
 
 TO_DISTRIBUTOR = "accepted → distributor"
+# The client's wait for its 202 (from when the request was due), which "accepted" follows.
+ANSWERED = "request → 202"
 ON_FROM_THERE = "distributor → publish call"
 
 
@@ -319,10 +322,11 @@ def attribution_stack(pipeline: Pipeline, pool: asyncpg.Pool, profile_rate: int)
 
 async def open_loop_phase(
     pipeline: Pipeline, pool: asyncpg.Pool, lanes: Sequence[Lane], rate: float, seconds: float
-) -> int:
-    """Single events at `rate` for `seconds`, until all are posted; the job count."""
-    await latency(pipeline, pool, lanes, rate, seconds)
-    return max(1, int(rate * seconds))  # as many as `latency` sends
+) -> tuple[int, dict[str, list[float]]]:
+    """Single events at `rate` for `seconds`, until all are posted; the job count and what
+    `latency` found."""
+    found = await latency(pipeline, pool, lanes, rate, seconds)
+    return max(1, int(rate * seconds)), found  # as many as `latency` sends
 
 
 @dataclass(frozen=True)
@@ -333,6 +337,7 @@ class Phases:
     found: list[dict[str, list[float]]]  # one per latency run
     rate: float
     costs: list[PhaseCost]
+    half: dict[str, list[float]]  # what the 50% phase's jobs waited
 
 
 def main() -> None:
@@ -367,10 +372,12 @@ def main() -> None:
             with_jobs(costs, result.jobs)
             half = 0.5 * result.jobs_per_second
             async with attributed(stack, f"{half:,.0f}/s (50%)", costs):
-                jobs = await open_loop_phase(pipeline, pool, lanes, half, args.rate_seconds)
+                jobs, at_half = await open_loop_phase(
+                    pipeline, pool, lanes, half, args.rate_seconds
+                )
             with_jobs(costs, jobs)
             async with attributed(stack, "5/s", costs):
-                jobs = await open_loop_phase(pipeline, pool, lanes, 5, args.rate_seconds)
+                jobs, _ = await open_loop_phase(pipeline, pool, lanes, 5, args.rate_seconds)
             with_jobs(costs, jobs)
             await asyncio.sleep(args.idle_settle_seconds)
             async with attributed(stack, "idle", costs):
@@ -380,7 +387,7 @@ def main() -> None:
                 await latency(pipeline, pool, lanes, rate, args.latency_seconds)
                 for _ in range(max(1, args.latency_runs))
             ]
-            return Phases(result, found, rate, costs)
+            return Phases(result, found, rate, costs, at_half)
         finally:
             await pool.close()
 
@@ -396,7 +403,7 @@ def main() -> None:
         )
     print_report(
         Measured(args.lanes, size, phases.result, phases.found, phases.rate, rss, limit, relay,
-                 infra.how, phases.costs)
+                 infra.how, phases.costs, phases.half)
     )  # fmt: skip
 
 
@@ -412,6 +419,7 @@ class Measured:
     relay: RelayResult
     how: str
     costs: list[PhaseCost]
+    half: dict[str, list[float]]
 
 
 def print_report(m: Measured) -> None:
@@ -422,6 +430,7 @@ def print_report(m: Measured) -> None:
             pooled.setdefault(k, []).extend(v)
     p = {k: (percentile(v, 50), percentile(v, 99)) if v else (0.0, 0.0) for k, v in pooled.items()}
     p99s = [percentile(run["all"], 99) if run["all"] else 0.0 for run in m.found]
+    at_half = {k: (percentile(v, 50), percentile(v, 99)) for k, v in m.half.items() if v}
     under = sum(1 for v in p99s if v < 100)
     rows = [
         ("jobs (2 posts each)", f"{m.result.jobs}", f"{m.lanes} tenants, sandbox latency 0"),
@@ -436,7 +445,10 @@ def print_report(m: Measured) -> None:
         ("  Facebook p50 / p99", f"{p['facebook'][0]:,.0f} / {p['facebook'][1]:,.0f} ms", ""),
         ("  Instagram p50 / p99", f"{p['instagram'][0]:,.0f} / {p['instagram'][1]:,.0f} ms", ""),
         *((f"  {hop} p50 / p99", f"{p[hop][0]:,.0f} / {p[hop][1]:,.0f} ms", "")
-          for hop in (TO_DISTRIBUTOR, ON_FROM_THERE) if hop in p),
+          for hop in (TO_DISTRIBUTOR, ON_FROM_THERE, ANSWERED) if hop in p),
+        *((f"  at 50% of the rate: {hop} p50 / p99",
+           f"{at_half[hop][0]:,.0f} / {at_half[hop][1]:,.0f} ms", "")
+          for hop in ("all", ANSWERED) if hop in at_half),
         ("record size", f"{m.size} B", "a job event on jobs.events"),
         ("broker: produce", f"{limit.produce_per_second:,.0f} rec/s", "ProducerPerformance"),
         ("broker: consume", f"{limit.consume_per_second:,.0f} rec/s", "ConsumerPerformance"),
@@ -455,6 +467,7 @@ def print_report(m: Measured) -> None:
         "latency_rate": m.rate,
         "latency_ms": {k: {"p50": v[0], "p99": v[1]} for k, v in p.items()},
         "latency_samples": {k: len(v) for k, v in pooled.items()},
+        "half_rate_latency_ms": {k: {"p50": v[0], "p99": v[1]} for k, v in at_half.items()},
         "latency_runs": [
             {k: {"p50": percentile(v, 50), "p99": percentile(v, 99), "samples": len(v)}
              for k, v in run.items() if v}
