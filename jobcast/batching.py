@@ -10,8 +10,6 @@ events this way, publishers write claims, outcomes and checkpoints this way.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -23,10 +21,6 @@ ResultT = TypeVar("ResultT")
 
 Flush = Callable[[Sequence[ItemT]], Awaitable[Sequence[ResultT]]]
 
-# How far each new gap between submissions moves their average: a change of pace shows
-# within a handful of items, one odd gap does not flip the decision.
-GAP_WEIGHT = 0.2
-
 
 class MicroBatcher(Generic[ItemT, ResultT]):
     """Runs `flush` over the items submitted while earlier flushes were busy.
@@ -37,15 +31,14 @@ class MicroBatcher(Generic[ItemT, ResultT]):
     flush finishes and then go together, up to `max_weight` (e.g. events) per flush,
     so the batch size follows the load by itself.
 
-    `linger_seconds` lets a flush wait that long for company, but only under load and
-    while the queue does not fill a flush yet. Under load means: items have lately come at
-    least two per linger (the average gap between submissions, weighted towards the latest,
-    is at most half of it), or the flush before carried more than one item (they came
-    faster than flushes finish, or its own wait found company). Each flush then carries
-    more items, so fewer round trips (and wake-ups of every process on the way) do the same
-    work. The second rule keeps a batcher waiting while its waits pay (down to about one
-    item per linger) and lets go as soon as one finds nobody; an item reaching a batcher
-    that is not under load never waits.
+    `linger_seconds` lets a flush wait that long for company, but only under load: when
+    items arrived while the flush before was waiting or under way (so more are on their
+    way, and a wait collects them), and the queue does not fill a flush yet. Each flush
+    then carries more items, so fewer round trips (and wake-ups of every process on the
+    way) do the same work. It lets go as soon as a flush sees nobody arrive. Callers that
+    send nothing until answered (a closed loop: a client with its requests in flight, a
+    consumer waiting for its poll's answers) never make it wait, and neither does traffic
+    slower than about one item per flush.
 
     `flush` returns one result per item, in order. If it raises a failure of
     infrastructure (`jobcast.failures`: database or broker away, a timeout, a deadlock),
@@ -65,7 +58,6 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         max_in_flight: int = 2,
         weight: Callable[[ItemT], int] = lambda _: 1,
         linger_seconds: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_weight < 1 or max_in_flight < 1:
             raise ValueError("max_weight and max_in_flight must be at least 1")
@@ -76,10 +68,8 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         self._max_in_flight = max_in_flight
         self._weight = weight
         self._linger = linger_seconds
-        self._last_size = 0  # items in the flush taken last
-        self._clock = clock
-        self._last_submitted = -math.inf
-        self._gap = math.inf  # between submissions, on average (weighted towards the latest)
+        self._submitted = 0  # items, ever
+        self._company = False  # whether items arrived while the last flush waited or ran
         self._pending: deque[tuple[ItemT, asyncio.Future[ResultT]]] = deque()
         self._in_flight = 0
         self._starting = False  # a flush task was created and has not taken its items yet
@@ -88,7 +78,7 @@ class MicroBatcher(Generic[ItemT, ResultT]):
     async def submit(self, item: ItemT) -> ResultT:
         """Wait until `item` was flushed; its result, or the flush's exception."""
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
-        self._note_arrival()
+        self._submitted += 1
         self._pending.append((item, future))
         self._maybe_start()
         # A waiter that gives up (client gone) does not pull its item out: once queued,
@@ -99,17 +89,6 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         """Wait until everything submitted so far has been flushed."""
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def _note_arrival(self) -> None:
-        if not self._linger:
-            return
-        now = self._clock()
-        gap = now - self._last_submitted
-        self._last_submitted = now
-        self._gap = gap if math.isinf(self._gap) else self._gap + GAP_WEIGHT * (gap - self._gap)
-
-    def _under_load(self) -> bool:
-        return self._gap <= self._linger / 2 or self._last_size > 1
 
     def _maybe_start(self) -> None:
         if self._pending and not self._starting and self._in_flight < self._max_in_flight:
@@ -139,7 +118,8 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         return False
 
     async def _run(self) -> None:
-        if self._linger and self._under_load() and not self._fills_a_flush():
+        submitted_before = self._submitted
+        if self._linger and self._company and not self._fills_a_flush():
             # Still `_starting`: what arrives meanwhile joins this flush, none starts beside it.
             try:
                 await asyncio.sleep(self._linger)
@@ -149,13 +129,12 @@ class MicroBatcher(Generic[ItemT, ResultT]):
                 raise
         self._starting = False
         batch = self._take() if self._pending else []
-        if batch:
-            self._last_size = len(batch)
         self._maybe_start()  # the rest, if this flush is full and a slot is free
         try:
             if batch:
                 await self._flush_batch(batch)
         finally:
+            self._company = self._submitted > submitted_before
             self._in_flight -= 1
             self._maybe_start()
 

@@ -64,78 +64,52 @@ async def test_items_arriving_during_a_flush_share_the_next_one() -> None:
     assert flush.batches == [[1], [2, 3, 4]]
 
 
-class Clock:
-    """Time that moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_a_lingering_batcher_does_not_hold_an_item_that_arrives_while_idle() -> None:
-    flush, clock = Recorder(), Clock()
-    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=30, clock=clock)
+    flush = Recorder()
+    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=30)
     assert await asyncio.wait_for(batcher.submit(1), 1) == 2
-    clock.now += 60  # items come less often than two per linger
     assert await asyncio.wait_for(batcher.submit(2), 1) == 4
     assert flush.batches == [[1], [2]]
 
 
-async def test_items_coming_at_least_two_per_linger_wait_for_each_other() -> None:
-    flush, clock = Recorder(), Clock()
-    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.02, clock=clock)
-    for n in range(4):  # one at a time, each flushed alone, 5 ms apart
-        clock.now += 0.005
-        assert await batcher.submit(n) == 2 * n
-    assert flush.batches == [[0], [1], [2], [3]]
-    first = asyncio.create_task(batcher.submit(4))
-    await settle()
-    assert flush.batches[-1] == [3]  # 4 waits: the pace promises company
-    clock.now += 0.005
-    assert list(await asyncio.gather(first, batcher.submit(5))) == [8, 10]
-    assert flush.batches[-1] == [4, 5]
-
-
-async def test_a_pace_that_slows_below_two_per_linger_stops_the_waiting() -> None:
-    flush, clock = Recorder(), Clock()
-    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.2, clock=clock)
-    for n in range(2):
-        clock.now += 0.05
-        await batcher.submit(n)
-    for n in range(2, 5):  # one every 250 ms: not worth a 200 ms wait
-        clock.now += 0.25
-        await batcher.submit(n)
-    clock.now += 0.25
-    assert await asyncio.wait_for(batcher.submit(5), 0.1) == 10
-    assert flush.batches[-1] == [5]
-
-
-async def test_a_wait_that_finds_nobody_ends_the_waiting() -> None:
-    flush, clock = Recorder(), Clock()
-    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.1, clock=clock)
-    assert list(await asyncio.gather(batcher.submit(1), batcher.submit(2))) == [2, 4]
-    clock.now += 60
-    lingering = asyncio.create_task(batcher.submit(3))
-    await settle()
-    assert flush.batches == [[1, 2]]  # the flush before carried two: 3 waits for company
-    assert await lingering == 6  # none came
-    clock.now += 60
-    assert await asyncio.wait_for(batcher.submit(4), 0.05) == 8
-    assert flush.batches == [[1, 2], [3], [4]]
-
-
-async def test_under_load_a_flush_lingers_for_the_items_that_follow() -> None:
+async def test_clients_that_wait_for_their_answers_never_make_a_flush_wait() -> None:
     flush = Recorder()
+    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=30)
+    for n in range(0, 8, 2):  # two clients, each sending again once answered
+        both = asyncio.gather(batcher.submit(n), batcher.submit(n + 1))
+        assert list(await asyncio.wait_for(both, 1)) == [2 * n, 2 * n + 2]
+    assert flush.batches == [[0, 1], [2, 3], [4, 5], [6, 7]]
+
+
+async def test_items_arriving_while_a_flush_is_under_way_make_the_next_one_wait() -> None:
+    flush = Recorder()
+    flush.release.clear()
     batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.2)
-    assert list(await asyncio.gather(batcher.submit(1), batcher.submit(2))) == [2, 4]
-    first = asyncio.create_task(batcher.submit(3))
+    first = asyncio.create_task(batcher.submit(1))
     await settle()
-    assert flush.batches == [[1, 2]]  # the next flush waits: the last one carried two
-    second = asyncio.create_task(batcher.submit(4))
-    assert list(await asyncio.gather(first, second)) == [6, 8]
-    assert flush.batches == [[1, 2], [3, 4]]
+    second = asyncio.create_task(batcher.submit(2))  # while [1] is under way
+    await settle()
+    flush.release.set()
+    assert await first == 2
+    await settle()
+    assert flush.batches == [[1]]  # 2 waits for company
+    assert list(await asyncio.gather(second, batcher.submit(3))) == [4, 6]
+    assert flush.batches == [[1], [2, 3]]
+
+
+async def test_a_wait_that_sees_nobody_arrive_ends_the_waiting() -> None:
+    flush = Recorder()
+    flush.release.clear()
+    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.1)
+    first = asyncio.create_task(batcher.submit(1))
+    await settle()
+    second = asyncio.create_task(batcher.submit(2))
+    await settle()
+    flush.release.set()
+    assert await first == 2
+    assert await second == 4  # waited, and nobody came
+    assert await asyncio.wait_for(batcher.submit(3), 0.05) == 6
+    assert flush.batches == [[1], [2], [3]]
 
 
 async def test_a_queue_that_fills_a_flush_does_not_linger() -> None:
@@ -149,9 +123,14 @@ async def test_a_queue_that_fills_a_flush_does_not_linger() -> None:
 
 async def test_a_flush_cancelled_while_lingering_frees_its_slot() -> None:
     flush = Recorder()
+    flush.release.clear()
     batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=0.2)
-    await asyncio.gather(batcher.submit(1), batcher.submit(2))
-    waiting = asyncio.create_task(batcher.submit(3))
+    first = asyncio.create_task(batcher.submit(1))
+    await settle()
+    waiting = asyncio.create_task(batcher.submit(3))  # while [1] is under way
+    await settle()
+    flush.release.set()
+    await first
     await settle()
     for task in list(batcher._tasks):  # the lingering flush, as a shutdown would
         task.cancel()
@@ -159,7 +138,7 @@ async def test_a_flush_cancelled_while_lingering_frees_its_slot() -> None:
     # A slot still counted as taken would never flush again.
     assert await asyncio.wait_for(batcher.submit(4), 1) == 8
     assert await waiting == 6
-    assert flush.batches == [[1, 2], [3, 4]]
+    assert flush.batches == [[1], [3, 4]]
 
 
 async def test_a_flush_carries_at_most_max_weight_but_always_one_item() -> None:
