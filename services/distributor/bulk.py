@@ -167,20 +167,20 @@ async def _store_and_render(
 ) -> list[OutgoingEvent]:
     """Start storing new posts; return the commands of those sent now, each serialized
     once (the stored command and the event's payload are the same JSON)."""
-    sent: list[OutgoingEvent] = []
     occurred_at = utcnow()
-    for tenant_id, posts in by_tenant.items():
-        commands_json = [post.command.model_dump_json() for post in posts]
-        await writer.start(insert_posts(writer.conn, tenant_id, posts, commands_json))
-        sent += [
-            rendered_command_event(
-                tenant_id, post.command, command_json, post.correlation_id, occurred_at
-            )
-            for post, command_json in zip(posts, commands_json, strict=True)
-            if post.state is PostState.SENT
-        ]
-        _count_planned(posts)
-    return sent
+    owned = [(tenant_id, post) for tenant_id, posts in by_tenant.items() for post in posts]
+    commands_json = [post.command.model_dump_json() for _, post in owned]
+    # One statement for every tenant's posts: a poll at a moderate rate holds a job or two
+    # per tenant, and a statement per tenant was a round trip per job.
+    await writer.start(insert_posts(writer.conn, by_tenant, commands_json))
+    _count_planned([post for _, post in owned])
+    return [
+        rendered_command_event(
+            tenant_id, post.command, command_json, post.correlation_id, occurred_at
+        )
+        for (tenant_id, post), command_json in zip(owned, commands_json, strict=True)
+        if post.state is PostState.SENT
+    ]
 
 
 def _count_planned(posts: list[NewPost]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -153,14 +153,17 @@ async def commands_of(conn: Connection, post_keys: Sequence[str]) -> dict[str, P
 
 async def insert_posts(
     conn: Connection,
-    tenant_id: UUID,
-    posts: Sequence[NewPost],
+    by_tenant: Mapping[UUID, Sequence[NewPost]],
     commands_json: Sequence[str] | None = None,
 ) -> set[str]:
-    """Plan posts; keys planned before (a replay) are left as they are. Returns new keys.
+    """Plan posts, of any number of tenants in one statement; keys planned before (a
+    replay) are left as they are. Returns new keys.
 
-    `commands_json`, when the caller has it, is each post's command already serialized.
+    `commands_json`, when the caller has it, is each post's command already serialized,
+    in the order of `by_tenant`'s posts.
     """
+    tenants = [t for t, posts in by_tenant.items() for _ in posts]
+    posts = [p for ps in by_tenant.values() for p in ps]
     if not posts:
         return set()
     if commands_json is None:
@@ -169,15 +172,15 @@ async def insert_posts(
         """INSERT INTO distributor.posts (post_key, tenant_id, job_id, connection_id, platform,
                                           action, revision, state, due_at, command, correlation_id,
                                           sent_at)
-           SELECT k, $1, j, c, p, a, r, s, d, cmd, corr, sent
-           FROM unnest($2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::bigint[],
-                       $8::text[], $9::timestamptz[], $10::text[], $11::text[],
+           SELECT k, tn, j, c, p, a, r, s, d, cmd, corr, sent
+           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[], $5::text[], $6::text[],
+                       $7::bigint[], $8::text[], $9::timestamptz[], $10::text[], $11::text[],
                        $12::timestamptz[])
-                AS t(k, j, c, p, a, r, s, d, cmd, corr, sent)
+                AS t(k, tn, j, c, p, a, r, s, d, cmd, corr, sent)
            ON CONFLICT (post_key) DO NOTHING
            RETURNING post_key""",
-        tenant_id,
         [p.command.post_key for p in posts],
+        tenants,
         [p.command.job_id for p in posts],
         [p.command.connection_id for p in posts],
         [p.command.platform.value for p in posts],
