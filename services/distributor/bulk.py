@@ -10,7 +10,7 @@ chunk and the producer sends it while the next one is planned.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Coroutine
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -87,13 +87,13 @@ async def _plan_and_send(
             )
         )
         for start in range(0, len(fresh), _CHUNK_JOBS):
-            by_tenant: dict[UUID, list[NewPost]] = defaultdict(list)
+            owned: list[tuple[UUID, NewPost]] = []
             for event, meta in fresh[start : start + _CHUNK_JOBS]:
                 correlation_id = meta.correlation_id or str(event.event_id)
                 posts, statuses = _plan_first(event, tenants[event.tenant_id], correlation_id, now)
-                by_tenant[event.tenant_id] += posts
+                owned += [(event.tenant_id, post) for post in posts]
                 reports += statuses
-            sent = await _store_and_render(writer, by_tenant)
+            sent = await _store_and_render(writer, owned)
             await producer.enqueue(sent, pending)
         await writer.wait()
         await producer.enqueue(status_events(reports, now), pending)
@@ -163,16 +163,14 @@ class _Writer:
 
 
 async def _store_and_render(
-    writer: _Writer, by_tenant: dict[UUID, list[NewPost]]
+    writer: _Writer, owned: list[tuple[UUID, NewPost]]
 ) -> list[OutgoingEvent]:
     """Start storing new posts; return the commands of those sent now, each serialized
     once (the stored command and the event's payload are the same JSON)."""
     occurred_at = utcnow()
-    owned = [(tenant_id, post) for tenant_id, posts in by_tenant.items() for post in posts]
     commands_json = [post.command.model_dump_json() for _, post in owned]
-    # One statement for every tenant's posts: a poll at a moderate rate holds a job or two
-    # per tenant, and a statement per tenant was a round trip per job.
-    await writer.start(insert_posts(writer.conn, by_tenant, commands_json))
+    # One statement for all tenants: a poll at a moderate rate holds a job or two of each.
+    await writer.start(insert_posts(writer.conn, owned, commands_json))
     _count_planned([post for _, post in owned])
     return [
         rendered_command_event(

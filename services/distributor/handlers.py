@@ -176,7 +176,7 @@ class JobEventHandler(_PlanHandler):
             ):
                 reports.append(_report(post, PublishStatus.CANCELLED, reason))
         planned = [_new_post(c, due, now, profile, correlation_id) for c in changes.plan]
-        inserted = await insert_posts(conn, {tenant_id: planned})
+        inserted = await insert_posts(conn, [(tenant_id, post) for post in planned])
         for new in planned:
             if new.command.post_key not in inserted:
                 continue  # planned by an earlier delivery of this event

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -153,19 +153,17 @@ async def commands_of(conn: Connection, post_keys: Sequence[str]) -> dict[str, P
 
 async def insert_posts(
     conn: Connection,
-    by_tenant: Mapping[UUID, Sequence[NewPost]],
+    owned: Sequence[tuple[UUID, NewPost]],
     commands_json: Sequence[str] | None = None,
 ) -> set[str]:
-    """Plan posts, of any number of tenants in one statement; keys planned before (a
-    replay) are left as they are. Returns new keys.
+    """Plan posts (each with its tenant), of any number of tenants in one statement; keys
+    planned before (a replay) are left as they are. Returns new keys.
 
-    `commands_json`, when the caller has it, is each post's command already serialized,
-    in the order of `by_tenant`'s posts.
+    `commands_json`, when the caller has it, is each post's command already serialized.
     """
-    tenants = [t for t, posts in by_tenant.items() for _ in posts]
-    posts = [p for ps in by_tenant.values() for p in ps]
-    if not posts:
+    if not owned:
         return set()
+    posts = [p for _, p in owned]
     if commands_json is None:
         commands_json = [p.command.model_dump_json() for p in posts]
     rows = await conn.fetch(
@@ -180,7 +178,7 @@ async def insert_posts(
            ON CONFLICT (post_key) DO NOTHING
            RETURNING post_key""",
         [p.command.post_key for p in posts],
-        tenants,
+        [t for t, _ in owned],
         [p.command.job_id for p in posts],
         [p.command.connection_id for p in posts],
         [p.command.platform.value for p in posts],

@@ -81,11 +81,11 @@ async def test_one_statement_plans_the_posts_of_many_tenants_each_under_its_own(
         return NewPost(command, PostState.SENT, now, f"corr-{job}", now)
 
     one, other = uuid.uuid4(), uuid.uuid4()
-    by_tenant = {one: [new_post("job-1"), new_post("job-2")], other: [new_post("job-1")]}
-    keys = {p.command.post_key: t for t, posts in by_tenant.items() for p in posts}
+    owned = [(one, new_post("job-1")), (one, new_post("job-2")), (other, new_post("job-1"))]
+    keys = {p.command.post_key: t for t, p in owned}
     async with db.acquire() as conn:
-        assert await insert_posts(conn, by_tenant) == set(keys)
-        assert await insert_posts(conn, by_tenant) == set()  # a replay plans nothing new
+        assert await insert_posts(conn, owned) == set(keys)
+        assert await insert_posts(conn, owned) == set()  # a replay plans nothing new
         rows = await conn.fetch(
             "SELECT post_key, tenant_id, job_id, correlation_id FROM distributor.posts"
             " WHERE post_key = ANY($1::text[])",

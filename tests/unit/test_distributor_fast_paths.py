@@ -199,7 +199,7 @@ async def test_sent_commands_carry_exactly_the_stored_command() -> None:
     ]
     conn = StoringConnection()
     writer = bulk._Writer(conn)  # type: ignore[arg-type]
-    events = await bulk._store_and_render(writer, {tenant_id: posts})
+    events = await bulk._store_and_render(writer, [(tenant_id, post) for post in posts])
     await writer.wait()
     assert conn.stored == [sent.model_dump_json(), waiting.model_dump_json()]
     assert len(events) == 1
