@@ -33,9 +33,11 @@ class MicroBatcher(Generic[ItemT, ResultT]):
 
     `linger_seconds` lets a flush wait that long for company, but only under load: when
     items arrived while the flush before was waiting or under way (so more are on their
-    way, and a wait collects them), and the queue does not fill a flush yet. Each flush
-    then carries more items, so fewer round trips (and wake-ups of every process on the
-    way) do the same work. It lets go as soon as a flush sees nobody arrive. Callers that
+    way, and a wait collects them), and the queue does not hold `enough_weight` yet (by
+    default a full flush). Each flush then carries more items, so fewer round trips (and
+    wake-ups of every process on the way) do the same work. A waiting flush goes as soon as
+    the queue holds `enough_weight`, so fast traffic waits little however long the linger
+    is; and the waiting stops as soon as a flush sees nobody arrive. Callers that
     send nothing until answered (a closed loop: a client with its requests in flight, a
     consumer waiting for its poll's answers) never make it wait, and neither does traffic
     slower than about one item per flush.
@@ -58,19 +60,25 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         max_in_flight: int = 2,
         weight: Callable[[ItemT], int] = lambda _: 1,
         linger_seconds: float = 0.0,
+        enough_weight: int | None = None,
     ) -> None:
         if max_weight < 1 or max_in_flight < 1:
             raise ValueError("max_weight and max_in_flight must be at least 1")
         if linger_seconds < 0:
             raise ValueError("linger_seconds must not be negative")
+        if enough_weight is not None and not 1 <= enough_weight <= max_weight:
+            raise ValueError("enough_weight must be between 1 and max_weight")
         self._flush = flush
         self._max_weight = max_weight
         self._max_in_flight = max_in_flight
         self._weight = weight
         self._linger = linger_seconds
+        self._enough = max_weight if enough_weight is None else enough_weight
         self._submitted = 0  # items, ever
         self._company = False  # whether items arrived while the last flush waited or ran
         self._pending: deque[tuple[ItemT, asyncio.Future[ResultT]]] = deque()
+        self._pending_weight = 0
+        self._wake: asyncio.Future[None] | None = None  # a lingering flush's, while it waits
         self._in_flight = 0
         self._starting = False  # a flush task was created and has not taken its items yet
         self._tasks: set[asyncio.Task[None]] = set()
@@ -80,6 +88,9 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._submitted += 1
         self._pending.append((item, future))
+        self._pending_weight += self._weight(item)
+        if self._wake is not None and self._pending_weight >= self._enough:
+            _wake_up(self._wake)
         self._maybe_start()
         # A waiter that gives up (client gone) does not pull its item out: once queued,
         # it is flushed like the others; only its answer is dropped.
@@ -107,22 +118,15 @@ class MicroBatcher(Generic[ItemT, ResultT]):
                 break
             batch.append(self._pending.popleft())
             weight += next_weight
+        self._pending_weight -= weight
         return batch
-
-    def _fills_a_flush(self) -> bool:
-        weight = 0
-        for item, _ in self._pending:
-            weight += self._weight(item)
-            if weight >= self._max_weight:
-                return True
-        return False
 
     async def _run(self) -> None:
         submitted_before = self._submitted
-        if self._linger and self._company and not self._fills_a_flush():
+        if self._linger and self._company and self._pending_weight < self._enough:
             # Still `_starting`: what arrives meanwhile joins this flush, none starts beside it.
             try:
-                await asyncio.sleep(self._linger)
+                await self._wait_for_company()
             except BaseException:  # cancelled (shutdown): the slot is free again
                 self._starting = False
                 self._in_flight -= 1
@@ -137,6 +141,16 @@ class MicroBatcher(Generic[ItemT, ResultT]):
             self._company = self._submitted > submitted_before
             self._in_flight -= 1
             self._maybe_start()
+
+    async def _wait_for_company(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wake = wake = loop.create_future()
+        timer = loop.call_later(self._linger, _wake_up, wake)
+        try:
+            await wake
+        finally:
+            timer.cancel()
+            self._wake = None
 
     async def _flush_batch(self, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
         try:
@@ -160,3 +174,8 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+def _wake_up(wake: asyncio.Future[None]) -> None:
+    if not wake.done():
+        wake.set_result(None)

@@ -37,6 +37,7 @@ class JobEventAcceptor:
         max_events_per_flush: int = 2_000,
         max_flushes_in_flight: int = 1,
         linger_seconds: float = 0.0,
+        enough_events: int | None = None,
     ) -> None:
         self._pool = pool
         self._producer = producer
@@ -46,6 +47,7 @@ class JobEventAcceptor:
             max_in_flight=max_flushes_in_flight,
             weight=len,
             linger_seconds=linger_seconds,
+            enough_weight=enough_events,
         )
 
     async def accept(self, events: Sequence[EncodedEvent]) -> set[UUID]:

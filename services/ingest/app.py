@@ -92,6 +92,7 @@ async def build(settings: IngestSettings) -> Service:
         max_events_per_flush=settings.accept_max_events_per_flush,
         max_flushes_in_flight=settings.accept_flushes_in_flight,
         linger_seconds=settings.accept_linger_seconds,
+        enough_events=min(settings.accept_linger_events, settings.accept_max_events_per_flush),
     )
 
     await migrate_ingest(pool)

@@ -28,9 +28,13 @@ class IngestSettings(CommonSettings):
     accept_max_events_per_flush: int = Field(default=2_000, ge=1)
     # (see INGEST_ACCEPT_MAX_EVENTS_PER_FLUSH)
     accept_flushes_in_flight: int = Field(default=1, ge=1)
-    # Under load (submissions arriving while a flush is under way) a flush waits this long
-    # for more: fewer, fuller flushes. 0: never wait.
-    accept_linger_seconds: float = Field(default=0.02, ge=0, le=1)
+    # Under load (submissions arriving while a flush is under way) a flush waits up to this
+    # long for more: fewer, fuller flushes, and so fewer round trips at every hop after
+    # ingest. 0: never wait.
+    accept_linger_seconds: float = Field(default=0.05, ge=0, le=1)
+    # A waiting flush goes as soon as this many events are queued (so fast traffic waits
+    # little however long the linger).
+    accept_linger_events: int = Field(default=16, ge=1)
     # Meta webhooks: the verify token chosen in the app dashboard, and the app secret
     # that signs deliveries (the same secret publishers use for appsecret_proof).
     meta_webhook_verify_token: SecretStr | None = Field(

@@ -82,12 +82,14 @@ async def test_clients_that_wait_for_their_answers_never_make_a_flush_wait() -> 
 
 
 async def one_arriving_during_a_flush(
-    linger_seconds: float,
+    linger_seconds: float, enough_weight: int | None = None
 ) -> tuple[Recorder, MicroBatcher[int, int], asyncio.Task[int]]:
     """A batcher whose flush of [1] is done while 2, which arrived during it, is waiting."""
     flush = Recorder()
     flush.release.clear()
-    batcher = MicroBatcher(flush, max_in_flight=1, linger_seconds=linger_seconds)
+    batcher = MicroBatcher(
+        flush, max_in_flight=1, linger_seconds=linger_seconds, enough_weight=enough_weight
+    )
     first = asyncio.create_task(batcher.submit(1))
     await settle()
     second = asyncio.create_task(batcher.submit(2))  # while [1] is under way
@@ -111,6 +113,23 @@ async def test_a_wait_that_sees_nobody_arrive_ends_the_waiting() -> None:
     assert await second == 4  # and nobody came
     assert await asyncio.wait_for(batcher.submit(3), 0.05) == 6
     assert flush.batches == [[1], [2], [3]]
+
+
+async def test_a_waiting_flush_goes_as_soon_as_the_queue_holds_enough() -> None:
+    flush, batcher, second = await one_arriving_during_a_flush(30, enough_weight=3)
+    third = asyncio.create_task(batcher.submit(3))
+    await settle()
+    assert flush.batches == [[1]]  # two of the three it waits for
+    assert await asyncio.wait_for(batcher.submit(4), 1) == 8
+    assert list(await asyncio.gather(second, third)) == [4, 6]
+    assert flush.batches == [[1], [2, 3, 4]]
+
+
+def test_enough_weight_must_fit_a_flush() -> None:
+    with pytest.raises(ValueError, match="enough_weight"):
+        MicroBatcher(Recorder(), max_weight=10, enough_weight=11)
+    with pytest.raises(ValueError, match="enough_weight"):
+        MicroBatcher(Recorder(), enough_weight=0)
 
 
 async def test_a_queue_that_fills_a_flush_does_not_linger() -> None:
