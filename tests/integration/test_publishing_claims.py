@@ -174,3 +174,18 @@ async def test_a_stored_result_stays_pending_until_kafka_has_that_very_result(
     await repo.mark_sent_many(db, [repo.Sent(key, posted.result.event_id)])
     unsent = await repo.unsent_results(db, "test", 0.0, 1000)
     assert key not in {u.result.payload.post_key for u in unsent}
+
+
+async def test_analyze_gathers_no_statistics_on_the_stored_payloads(db: asyncpg.Pool) -> None:
+    await repo.migrate_publishing(db)
+    targets = dict(
+        await db.fetch(
+            """SELECT attname, attstattarget FROM pg_attribute
+               WHERE attrelid = 'publishing.post_claims'::regclass AND attnum > 0
+                 AND NOT attisdropped"""
+        )
+    )
+    payloads = {"command_event", "result_event", "progress"}
+    assert {name: targets[name] for name in payloads} == dict.fromkeys(payloads, 0)
+    # The columns rows are selected by keep theirs (-1 or NULL: the default target).
+    assert all(targets[name] in (-1, None) for name in ("post_key", "state", "platform"))
