@@ -72,14 +72,23 @@ class ManagedProcess:
     def wait_ready(self, url: str, timeout: float = 60.0) -> None:
         """Poll `url` until it answers 200; fail early (with the log tail) if the process died."""
         deadline = time.monotonic() + timeout
+        last = "no answer"
         while time.monotonic() < deadline:
             if self.pid is None:
                 raise RuntimeError(f"{self.name} exited during start-up:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, timeout=2.0).status_code == 200:
+            try:
+                answer = httpx.get(url, timeout=2.0)
+            except httpx.HTTPError as exc:
+                last = f"no answer ({type(exc).__name__})"
+            else:
+                if answer.status_code == 200:
                     return
+                # A readiness answer names the failing checks and why (never a secret).
+                last = f"{answer.status_code} {answer.text[:2_000]}"
             time.sleep(0.2)
-        raise TimeoutError(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_tail()}")
+        raise TimeoutError(
+            f"{self.name} not ready after {timeout:.0f}s; last answer: {last}\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = 20.0, *, kill: bool = False) -> None:
         """SIGTERM (graceful) or SIGKILL, then wait; escalate to SIGKILL after `timeout`."""
