@@ -178,13 +178,12 @@ async def test_a_stored_result_stays_pending_until_kafka_has_that_very_result(
 
 async def test_analyze_gathers_no_statistics_on_the_stored_payloads(db: asyncpg.Pool) -> None:
     await repo.migrate_publishing(db)
-    targets = dict(
-        await db.fetch(
-            """SELECT attname, attstattarget FROM pg_attribute
-               WHERE attrelid = 'publishing.post_claims'::regclass AND attnum > 0
-                 AND NOT attisdropped"""
-        )
+    rows = await db.fetch(
+        """SELECT attname, attstattarget FROM pg_attribute
+           WHERE attrelid = 'publishing.post_claims'::regclass AND attnum > 0
+             AND NOT attisdropped"""
     )
+    targets: dict[str, int | None] = {row["attname"]: row["attstattarget"] for row in rows}
     payloads = {"command_event", "result_event", "progress"}
     assert {name: targets[name] for name in payloads} == dict.fromkeys(payloads, 0)
     # The columns rows are selected by keep theirs (-1 or NULL: the default target).
