@@ -24,6 +24,7 @@ import yaml
 from prometheus_client import REGISTRY
 from prometheus_client.metrics import MetricWrapperBase
 
+import jobcast.gc_pauses
 import jobcast.graph.metrics
 import jobcast.kafka.consumer
 import jobcast.metrics
