@@ -76,7 +76,8 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         self._enough = max_weight if enough_weight is None else enough_weight
         self._submitted = 0  # items, ever
         self._company = False  # whether items arrived while the last flush waited or ran
-        self._pending: deque[tuple[ItemT, asyncio.Future[ResultT]]] = deque()
+        # Each item with its weight, taken once: what leaves the queue subtracts what came in.
+        self._pending: deque[tuple[ItemT, int, asyncio.Future[ResultT]]] = deque()
         self._pending_weight = 0
         self._wake: asyncio.Future[None] | None = None  # a lingering flush's, while it waits
         self._in_flight = 0
@@ -87,8 +88,9 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         """Wait until `item` was flushed; its result, or the flush's exception."""
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._submitted += 1
-        self._pending.append((item, future))
-        self._pending_weight += self._weight(item)
+        weight = self._weight(item)
+        self._pending.append((item, weight, future))
+        self._pending_weight += weight
         if self._wake is not None and self._pending_weight >= self._enough:
             _wake_up(self._wake)
         self._maybe_start()
@@ -110,14 +112,12 @@ class MicroBatcher(Generic[ItemT, ResultT]):
             task.add_done_callback(self._tasks.discard)
 
     def _take(self) -> list[tuple[ItemT, asyncio.Future[ResultT]]]:
-        batch = [self._pending.popleft()]  # one item always goes, however heavy
-        weight = self._weight(batch[0][0])
-        while self._pending:
-            next_weight = self._weight(self._pending[0][0])
-            if weight + next_weight > self._max_weight:
-                break
-            batch.append(self._pending.popleft())
-            weight += next_weight
+        item, weight, future = self._pending.popleft()  # one item always goes, however heavy
+        batch = [(item, future)]
+        while self._pending and weight + self._pending[0][1] <= self._max_weight:
+            item, item_weight, future = self._pending.popleft()
+            batch.append((item, future))
+            weight += item_weight
         self._pending_weight -= weight
         return batch
 
